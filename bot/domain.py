@@ -1,0 +1,282 @@
+"""What a restore is: requests, jobs, stages and the values the AWS ports exchange. Pure: no I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Edition(StrEnum):
+    """SQL Server editions RDS offers; the value is the RDS engine name."""
+
+    EXPRESS = "sqlserver-ex"
+    WEB = "sqlserver-web"
+    STANDARD = "sqlserver-se"
+    ENTERPRISE = "sqlserver-ee"
+
+    @classmethod
+    def parse(cls, text: str) -> Edition:
+        """Accept `se`, `sqlserver-se`, `standard` and the like."""
+        short = {
+            "ex": cls.EXPRESS,
+            "express": cls.EXPRESS,
+            "web": cls.WEB,
+            "se": cls.STANDARD,
+            "standard": cls.STANDARD,
+            "ee": cls.ENTERPRISE,
+            "enterprise": cls.ENTERPRISE,
+        }
+        key = text.strip().lower()
+        if key in short:
+            return short[key]
+        return cls(key)
+
+    @property
+    def short(self) -> str:
+        return self.value.removeprefix("sqlserver-")
+
+
+class StorageType(StrEnum):
+    GP2 = "gp2"
+    GP3 = "gp3"
+    IO1 = "io1"
+    IO2 = "io2"
+
+
+class BackupLocation(BaseModel):
+    """Where the .bak lives. `bucket` None means the policy's default bucket; `multi_file` means key is a prefix + `*`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str | None = None
+    key: str
+    multi_file: bool = False
+
+    def display(self, default_bucket: str | None = None) -> str:
+        bucket = self.bucket or default_bucket or "<default bucket>"
+        return f"s3://{bucket}/{self.key}{'*' if self.multi_file else ''}"
+
+
+class RestoreRequest(BaseModel):
+    """A parsed restore request; fields left None take the policy's defaults when the job is planned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backup: BackupLocation
+    instance_class: str
+    target_instance_id: str | None = None
+    database_name: str | None = None
+    edition: Edition | None = None
+    storage_type: StorageType | None = None
+    allocated_storage_gb: int | None = None
+    iops: int | None = None
+    storage_throughput: int | None = None
+    cores: int | None = None
+    threads_per_core: int | None = None
+    multi_az: bool = False
+    region: str | None = None
+    kms_key_id: str | None = None
+    dry_run: bool = False
+
+
+class RestorePlan(BaseModel):
+    """A request with every default filled in and every name decided; what the stages execute."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backup_bucket: str
+    backup_key: str
+    multi_file: bool
+    instance_class: str
+    target_instance_id: str
+    database_name: str
+    edition: Edition
+    major_version: str
+    engine_version: str | None
+    license_model: str
+    storage_type: StorageType
+    allocated_storage_gb: int
+    iops: int | None
+    storage_throughput: int | None
+    cores: int | None
+    threads_per_core: int | None
+    multi_az: bool
+    region: str
+    kms_key_id: str | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def s3_arn(self) -> str:
+        """The ARN rds_restore_database reads; a multi-file set is its common prefix followed by `*`."""
+        return f"arn:aws:s3:::{self.backup_bucket}/{self.backup_key}{'*' if self.multi_file else ''}"
+
+
+class StageName(StrEnum):
+    """The ordered stages of a restore; the order of this enum is the order they run in."""
+
+    VALIDATE = "validate"
+    NETWORK = "network"
+    RESTORE_ROLE = "restore_role"
+    OPTION_GROUP = "option_group"
+    INSTANCE = "instance"
+    RESTORE_START = "restore_start"
+    RESTORE_WAIT = "restore_wait"
+    FINALIZE = "finalize"
+
+
+STAGE_ORDER: tuple[StageName, ...] = tuple(StageName)
+
+
+class StageStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class JobStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in {
+            JobStatus.SUCCEEDED,
+            JobStatus.FAILED,
+            JobStatus.DENIED,
+            JobStatus.EXPIRED,
+            JobStatus.CANCELLED,
+        }
+
+
+class Stage(BaseModel):
+    name: StageName
+    status: StageStatus = StageStatus.PENDING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    detail: str = ""
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class Job(BaseModel):
+    """A restore job: its plan, where it is, and what it has created (so a cleanup knows what to remove)."""
+
+    id: str
+    requester: str
+    plan: RestorePlan
+    status: JobStatus = JobStatus.QUEUED
+    stages: list[Stage] = Field(default_factory=lambda: [Stage(name=n) for n in STAGE_ORDER])
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    # Outputs of stages that later stages need: role ARN, option group name, task id, endpoint...
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    # Resources this job created (kind -> identifier); shared resources it merely reused are not listed.
+    created_resources: dict[str, str] = Field(default_factory=dict)
+    is_drill: bool = False
+    percent_complete: int = 0
+
+    def stage(self, name: StageName) -> Stage:
+        return next(s for s in self.stages if s.name == name)
+
+    @property
+    def current_stage(self) -> Stage | None:
+        """The first stage not yet succeeded, or None when all have."""
+        return next((s for s in self.stages if s.status != StageStatus.SUCCEEDED), None)
+
+
+# Values exchanged with the AWS ports.
+
+
+class BackupSet(BaseModel):
+    """The object(s) a restore reads: one .bak, or up to 10 files sharing a prefix."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    keys: tuple[str, ...]
+    total_bytes: int
+    region: str
+
+
+class NetworkPlacement(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    vpc_id: str
+    subnet_group_name: str
+    security_group_id: str
+    created: tuple[str, ...] = ()  # "subnet_group", "security_group" when this call created them
+
+
+class InstanceState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+    status: str
+    instance_class: str
+    option_group_name: str | None = None
+    option_group_status: str | None = None
+    endpoint_address: str | None = None
+    endpoint_port: int | None = None
+    master_secret_arn: str | None = None
+    arn: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        """Available and its option group applied: only then will rds_restore_database work."""
+        return self.status == "available" and self.option_group_status in (None, "in-sync")
+
+
+class TaskLifecycle(StrEnum):
+    CREATED = "CREATED"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCESS = "SUCCESS"
+    ERROR = "ERROR"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    CANCELLED = "CANCELLED"
+
+
+class TaskStatus(BaseModel):
+    """One row of msdb.dbo.rds_task_status, read by column name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: int
+    database_name: str
+    lifecycle: TaskLifecycle
+    percent_complete: int
+    task_info: str = ""
+    task_type: str = "RESTORE_DB"
+    s3_object_arn: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.lifecycle in {TaskLifecycle.SUCCESS, TaskLifecycle.ERROR, TaskLifecycle.CANCELLED}
+
+
+class AuditEvent(BaseModel):
+    """An append-only record of something that happened: who, what, to which job, with which outcome."""
+
+    id: int | None = None
+    at: datetime
+    actor: str
+    action: str
+    job_id: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)

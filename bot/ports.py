@@ -1,0 +1,137 @@
+"""The ports the workflow drives. aws/ implements them over boto3; tests implement them with small fakes.
+
+Every `ensure_*` is idempotent: it looks up by a deterministic name before creating, and returns what exists.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain import BackupLocation, BackupSet, InstanceState, Job, NetworkPlacement, Stage, TaskStatus
+
+
+class NetworkSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    vpc_id: str | None = None  # None: the region's default VPC
+    subnet_ids: tuple[str, ...] = ()  # empty: every default-for-AZ subnet of the VPC
+    allowed_source_security_groups: tuple[str, ...] = ()
+    allowed_cidrs: tuple[str, ...] = ()
+    port: int = 1433
+
+
+class RoleSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role_name: str
+    backup_buckets: tuple[str, ...]
+    audit_bucket: str | None
+    kms_key_arns: tuple[str, ...] = ()
+
+
+class OptionGroupSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    engine: str  # sqlserver-se ...
+    major_version: str  # 15.00
+    role_arn: str
+    audit_s3_bucket_arn: str | None  # arn:aws:s3:::bucket/prefix; None: no SQLSERVER_AUDIT
+    audit_retention_hours: int = 0
+
+
+class InstanceSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+    instance_class: str
+    engine: str
+    engine_version: str | None
+    license_model: str
+    storage_type: str
+    allocated_storage_gb: int
+    iops: int | None = None
+    storage_throughput: int | None = None
+    cores: int | None = None
+    threads_per_core: int | None = None
+    multi_az: bool = False
+    kms_key_id: str | None = None
+    subnet_group_name: str
+    security_group_ids: tuple[str, ...]
+    option_group_name: str
+    master_username: str = "rdsadmin_restore"
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class BackupStore(Protocol):
+    def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
+        """The object(s) behind a location; RequestError(field='backup') when missing or more than 10 files."""
+        ...
+
+    def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None: ...
+
+    def console_url(self, bucket: str, key_or_prefix: str) -> str: ...
+
+    def presigned_url(self, bucket: str, key: str, expires_seconds: int = 900) -> str: ...
+
+
+class NetworkGateway(Protocol):
+    def ensure_placement(self, spec: NetworkSpec) -> NetworkPlacement: ...
+
+
+class RoleGateway(Protocol):
+    def ensure_restore_role(self, spec: RoleSpec) -> str:
+        """The role's ARN."""
+        ...
+
+
+class OptionGroupGateway(Protocol):
+    def ensure_option_group(self, spec: OptionGroupSpec) -> str:
+        """The option group's name."""
+        ...
+
+
+class InstanceGateway(Protocol):
+    def find(self, instance_id: str) -> InstanceState | None: ...
+
+    def create(self, spec: InstanceSpec) -> InstanceState: ...
+
+    def describe_many(self, instance_ids: list[str]) -> dict[str, InstanceState]:
+        """One DescribeDBInstances call for all the ids (missing ids are absent from the result)."""
+        ...
+
+    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
+        """Classes RDS can order for the engine here; None when the region answers nothing for it."""
+        ...
+
+    def delete(self, instance_id: str) -> None: ...
+
+
+class NativeRestore(Protocol):
+    """msdb.dbo.rds_restore_database and friends, on a running instance."""
+
+    def start_restore(
+        self, instance: InstanceState, database_name: str, s3_arn: str, kms_key_arn: str | None = None
+    ) -> int:
+        """The task id."""
+        ...
+
+    def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
+        """The newest restore task for that database, so a resumed job never starts a second one."""
+        ...
+
+    def task_status(self, instance: InstanceState, task_id: int) -> TaskStatus: ...
+
+    def cancel(self, instance: InstanceState, task_id: int) -> None: ...
+
+
+class Notifier(Protocol):
+    """Where the engine reports progress; Slack, the console and tests implement it."""
+
+    def stage_changed(self, job: Job, stage: Stage) -> None: ...
+
+    def progress(self, job: Job, percent: int) -> None: ...
+
+    def job_finished(self, job: Job) -> None: ...

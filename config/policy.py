@@ -1,0 +1,158 @@
+"""The YAML policy: regions, buckets, approvals, network and engine defaults. Validated once, at start."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.domain import Edition, StorageType
+from bot.errors import ConfigError
+
+EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegionPolicy(_Strict):
+    default: str = "us-east-1"
+    allowed: tuple[str, ...] = ("us-east-1",)
+
+    @field_validator("default")
+    @classmethod
+    def _region_shape(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
+        return value
+
+    @field_validator("allowed")
+    @classmethod
+    def _regions_shape(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if not values:
+            raise ValueError("list at least one region")
+        for value in values:
+            cls._region_shape(value)
+        return values
+
+    @model_validator(mode="after")
+    def _default_is_allowed(self) -> RegionPolicy:
+        if self.default not in self.allowed:
+            raise ValueError(f"default region {self.default} is not in allowed {list(self.allowed)}")
+        return self
+
+
+class BackupPolicy(_Strict):
+    default_bucket: str
+    allowed_buckets: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _default_is_allowed(self) -> BackupPolicy:
+        if self.allowed_buckets and self.default_bucket not in self.allowed_buckets:
+            raise ValueError(f"default_bucket {self.default_bucket} is not in allowed_buckets")
+        return self
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        return self.allowed_buckets or (self.default_bucket,)
+
+
+class AuditPolicy(_Strict):
+    bucket: str | None = None
+    prefix: str = "rdsbot-audit"
+    retention_hours: int = Field(0, ge=0, le=840)
+
+    @field_validator("prefix")
+    @classmethod
+    def _strip_slashes(cls, value: str) -> str:
+        return value.strip("/")
+
+
+class ApprovalPolicy(_Strict):
+    admin_iam_group: str = "rds-admins"
+    admin_slack_usergroup: str | None = None
+    channel: str = "#rds-approvals"
+    expiry_minutes: int = Field(60, ge=1, le=24 * 60)
+    two_person_rule: bool = True
+
+
+class NetworkPolicy(_Strict):
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    allowed_source_security_groups: tuple[str, ...] = ()
+    allowed_cidrs: tuple[str, ...] = ()
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _no_open_cidr(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            network = ipaddress.ip_network(value, strict=False)
+            if network.prefixlen == 0:
+                raise ValueError(
+                    f"{value} would admit every client on the internet; name the client networks"
+                )
+        return values
+
+    @model_validator(mode="after")
+    def _subnets_need_vpc(self) -> NetworkPolicy:
+        if self.subnet_ids and not self.vpc_id:
+            raise ValueError("subnet_ids need vpc_id")
+        if self.subnet_ids and len(self.subnet_ids) < 2:
+            raise ValueError("a DB subnet group needs subnets in at least two availability zones")
+        return self
+
+
+class EnginePolicy(_Strict):
+    edition: Edition = Edition.STANDARD
+    major_version: str = "15.00"
+    engine_version: str | None = None  # None: RDS picks the newest minor of major_version
+    license_model: str = "license-included"
+    storage_type: StorageType = StorageType.GP3
+    allocated_storage_gb: int = Field(100, ge=20, le=16384)
+    master_username: str = "rdsadmin_restore"
+
+    @field_validator("major_version")
+    @classmethod
+    def _major_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"1[1-6]\.00", value):
+            raise ValueError("use a SQL Server major version such as 15.00 (2019) or 16.00 (2022)")
+        return value
+
+
+class Policy(_Strict):
+    region: RegionPolicy = RegionPolicy()
+    backups: BackupPolicy
+    audit: AuditPolicy = AuditPolicy()
+    approvals: ApprovalPolicy = ApprovalPolicy()
+    network: NetworkPolicy = NetworkPolicy()
+    engine: EnginePolicy = EnginePolicy()
+
+
+def parse_policy(data: Any, source: str = "policy") -> Policy:
+    """A Policy from parsed YAML, or ConfigError naming each bad key path and why."""
+    try:
+        return Policy.model_validate(data or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_policy(path: Path | None) -> Policy:
+    """Load and validate the YAML policy at `path` (the shipped example when None)."""
+    path = path or EXAMPLE_POLICY
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read policy {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_policy(data, str(path))
