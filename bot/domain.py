@@ -47,7 +47,7 @@ class StorageType(StrEnum):
 
 
 class BackupLocation(BaseModel):
-    """Where the .bak lives. `bucket` None means the policy's default bucket; `multi_file` means key is a prefix + `*`."""
+    """Where the .bak lives. `bucket` None: the policy's default bucket; `multi_file`: key is a prefix + `*`."""
 
     model_config = ConfigDict(frozen=True)
 

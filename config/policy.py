@@ -94,9 +94,7 @@ class NetworkPolicy(_Strict):
         for value in values:
             network = ipaddress.ip_network(value, strict=False)
             if network.prefixlen == 0:
-                raise ValueError(
-                    f"{value} would admit every client on the internet; name the client networks"
-                )
+                raise ValueError(f"{value} would admit every client on the internet; name the client networks")
         return values
 
     @model_validator(mode="after")
