@@ -1,0 +1,50 @@
+"""Deterministic names: every stage looks its resources up by these before creating anything."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+_NOT_IDENT = re.compile(r"[^a-z0-9]+")
+
+
+def new_job_id() -> str:
+    """Short, unguessable, valid inside an RDS identifier (letters and digits only)."""
+    return "j" + secrets.token_hex(4)
+
+
+def key_stem(key: str) -> str:
+    """prod/2026/prod-backup.bak -> prod-backup; a multi-file prefix keeps its own stem."""
+    name = key.rstrip("/").rsplit("/", 1)[-1]
+    return re.sub(r"\.bak$", "", name, flags=re.IGNORECASE)
+
+
+def default_instance_id(key: str, job_id: str, *, drill: bool = False) -> str:
+    """rdsbot-<stem>-<job>; drills use rdsbot-drill-... so they can never collide with a real instance."""
+    stem = _NOT_IDENT.sub("-", key_stem(key).lower()).strip("-") or "restore"
+    prefix = "rdsbot-drill" if drill else "rdsbot"
+    room = 63 - len(prefix) - len(job_id) - 2
+    stem = stem[:room].strip("-") or "restore"
+    return f"{prefix}-{stem}-{job_id}"
+
+
+def default_database_name(key: str) -> str:
+    """A safe SQL Server identifier from the backup's file name: letters, digits, underscores."""
+    stem = re.sub(r"[^A-Za-z0-9_]+", "_", key_stem(key)).strip("_") or "restored"
+    if not stem[0].isalpha():
+        stem = "db_" + stem
+    return stem[:128]
+
+
+def _suffix(kms_key_id: str | None) -> str:
+    return "" if not kms_key_id else "-k" + hashlib.sha256(kms_key_id.encode()).hexdigest()[:8]
+
+
+def restore_role_name(kms_key_id: str | None) -> str:
+    """One role for plain backups; one per KMS key, so granting a key never widens another role."""
+    return "rdsbot-native-restore" + _suffix(kms_key_id)
+
+
+def option_group_name(edition_short: str, major_version: str, kms_key_id: str | None) -> str:
+    return f"rdsbot-sqlserver-{edition_short}-{major_version.replace('.', '-')}{_suffix(kms_key_id)}"

@@ -1,0 +1,269 @@
+"""The restore stages. Each is idempotent: it looks up by deterministic name or tag before creating, and
+returns Done or Waiting; the engine persists the outcome before anything else happens. No boto3 here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot import instance_classes, names
+from bot.domain import BackupLocation, BackupSet, InstanceState, Job, RestorePlan, StageName, TaskLifecycle
+from bot.errors import RequestError, RestoreTaskError, StageError
+from bot.ports import (
+    BackupStore,
+    InstanceGateway,
+    InstanceSpec,
+    NativeRestore,
+    NetworkGateway,
+    NetworkSpec,
+    OptionGroupGateway,
+    OptionGroupSpec,
+    RoleGateway,
+    RoleSpec,
+)
+from config.policy import Policy
+
+
+@dataclass(frozen=True)
+class Gateways:
+    """The AWS side of one region, as ports."""
+
+    backups: BackupStore
+    network: NetworkGateway
+    roles: RoleGateway
+    option_groups: OptionGroupGateway
+    instances: InstanceGateway
+    native_restore: NativeRestore
+
+
+@dataclass(frozen=True)
+class Done:
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    detail: str
+    percent: int | None = None
+
+
+StepResult = Done | Waiting
+
+
+@dataclass
+class StageContext:
+    gateways: Gateways
+    policy: Policy
+    # One batched DescribeDBInstances per engine tick feeds every job waiting on an instance.
+    instance_states: dict[str, InstanceState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    backup: BackupSet
+    notes: tuple[str, ...]
+
+
+def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Preflight:
+    """The read-only AWS checks: backup present (at most 10 files), same region, class orderable."""
+    location = BackupLocation(bucket=plan.backup_bucket, key=plan.backup_key, multi_file=plan.multi_file)
+    backup = gateways.backups.resolve(location, policy.backups.default_bucket)
+    if backup.region != plan.region:
+        raise RequestError(
+            "backup",
+            f"bucket {backup.bucket} is in {backup.region} but the restore targets {plan.region}",
+            "RDS restores only from a bucket in the instance's region; copy the backup or pick that region",
+        )
+    notes: list[str] = []
+    orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(
+        plan.edition.value, plan.engine_version
+    )
+    if not orderable:
+        orderable = instance_classes.BUILTIN_ORDERABLE[plan.edition]
+        notes.append(
+            f"{plan.region} listed no orderable classes for {plan.edition.value}; "
+            "checked against rdsbot's built-in table"
+        )
+    if plan.instance_class not in orderable:
+        suggestion = instance_classes.suggest_orderable(plan.instance_class, orderable)
+        raise RequestError(
+            "instance_class",
+            f"{plan.instance_class} is not orderable for {plan.edition.value} in {plan.region}",
+            f"try {suggestion}" if suggestion else None,
+        )
+    return Preflight(backup=backup, notes=tuple(notes))
+
+
+def _validate(job: Job, ctx: StageContext) -> StepResult:
+    checked = preflight(job.plan, ctx.gateways, ctx.policy)
+    job.outputs.update(
+        backup_files=len(checked.backup.keys), backup_bytes=checked.backup.total_bytes, notes=list(checked.notes)
+    )
+    size_gib = checked.backup.total_bytes / 2**30
+    return Done(f"{len(checked.backup.keys)} file(s), {size_gib:.2f} GiB; " + "; ".join(checked.notes))
+
+
+def _network(job: Job, ctx: StageContext) -> StepResult:
+    net = ctx.policy.network
+    placement = ctx.gateways.network.ensure_placement(
+        NetworkSpec(
+            vpc_id=net.vpc_id,
+            subnet_ids=net.subnet_ids,
+            allowed_source_security_groups=net.allowed_source_security_groups,
+            allowed_cidrs=net.allowed_cidrs,
+        )
+    )
+    job.outputs.update(
+        vpc_id=placement.vpc_id,
+        subnet_group=placement.subnet_group_name,
+        security_group_id=placement.security_group_id,
+    )
+    if "subnet_group" in placement.created:
+        job.created_resources["subnet_group"] = placement.subnet_group_name
+    if "security_group" in placement.created:
+        job.created_resources["security_group"] = placement.security_group_id
+    return Done(f"{placement.vpc_id}, subnet group {placement.subnet_group_name}, {placement.security_group_id}")
+
+
+def _restore_role(job: Job, ctx: StageContext) -> StepResult:
+    plan = job.plan
+    role_arn = ctx.gateways.roles.ensure_restore_role(
+        RoleSpec(
+            role_name=names.restore_role_name(plan.kms_key_id),
+            backup_buckets=ctx.policy.backups.buckets,
+            audit_bucket=ctx.policy.audit.bucket,
+            kms_key_arns=(plan.kms_key_id,) if plan.kms_key_id else (),
+        )
+    )
+    job.outputs["role_arn"] = role_arn
+    return Done(role_arn)
+
+
+def _option_group(job: Job, ctx: StageContext) -> StepResult:
+    plan, audit = job.plan, ctx.policy.audit
+    name = ctx.gateways.option_groups.ensure_option_group(
+        OptionGroupSpec(
+            name=names.option_group_name(plan.edition.short, plan.major_version, plan.kms_key_id),
+            engine=plan.edition.value,
+            major_version=plan.major_version,
+            role_arn=str(job.outputs["role_arn"]),
+            audit_s3_bucket_arn=f"arn:aws:s3:::{audit.bucket}/{audit.prefix}" if audit.bucket else None,
+            audit_retention_hours=audit.retention_hours,
+        )
+    )
+    job.outputs["option_group"] = name
+    return Done(name)
+
+
+def _instance_state(job: Job, ctx: StageContext) -> InstanceState | None:
+    instance_id = job.plan.target_instance_id
+    if instance_id in ctx.instance_states:
+        return ctx.instance_states[instance_id]
+    return ctx.gateways.instances.find(instance_id)
+
+
+def _instance(job: Job, ctx: StageContext) -> StepResult:
+    plan = job.plan
+    state = _instance_state(job, ctx)
+    if state is None:
+        state = ctx.gateways.instances.create(
+            InstanceSpec(
+                instance_id=plan.target_instance_id,
+                instance_class=plan.instance_class,
+                engine=plan.edition.value,
+                engine_version=plan.engine_version,
+                license_model=plan.license_model,
+                storage_type=plan.storage_type.value,
+                allocated_storage_gb=plan.allocated_storage_gb,
+                iops=plan.iops,
+                storage_throughput=plan.storage_throughput,
+                cores=plan.cores,
+                threads_per_core=plan.threads_per_core,
+                multi_az=plan.multi_az,
+                kms_key_id=plan.kms_key_id,
+                subnet_group_name=str(job.outputs["subnet_group"]),
+                security_group_ids=(str(job.outputs["security_group_id"]),),
+                option_group_name=str(job.outputs["option_group"]),
+                master_username=ctx.policy.engine.master_username,
+                tags={
+                    "rdsbot-job-id": job.id,
+                    "rdsbot-requester": job.requester,
+                    "rdsbot-drill": "true" if job.is_drill else "false",
+                },
+            )
+        )
+        job.created_resources["instance"] = plan.target_instance_id
+    elif state.tags.get("rdsbot-job-id") != job.id:
+        raise StageError(
+            f"an instance named {plan.target_instance_id} already exists and was not created by job {job.id}; "
+            "choose another --name"
+        )
+    else:
+        # Found by its job tag after a restart: ours, whether or not the create was recorded before a crash.
+        job.created_resources["instance"] = plan.target_instance_id
+    job.outputs["instance_arn"] = state.arn
+    if not state.ready:
+        return Waiting(f"instance {state.status}, option group {state.option_group_status or 'pending'}")
+    job.outputs["endpoint"] = f"{state.endpoint_address}:{state.endpoint_port}"
+    return Done(f"{plan.target_instance_id} available at {job.outputs['endpoint']}")
+
+
+def _ready_instance(job: Job, ctx: StageContext) -> InstanceState:
+    state = _instance_state(job, ctx)
+    if state is None:
+        raise StageError(f"instance {job.plan.target_instance_id} disappeared; it was deleted outside rdsbot")
+    return state
+
+
+def _restore_start(job: Job, ctx: StageContext) -> StepResult:
+    plan = job.plan
+    state = _ready_instance(job, ctx)
+    native = ctx.gateways.native_restore
+    # After a crash between starting the task and recording its id, the task is found, not started again.
+    existing = native.find_task(state, plan.database_name)
+    if existing is not None and existing.lifecycle not in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
+        job.outputs["task_id"] = existing.task_id
+        return Done(f"task {existing.task_id} already running for {plan.database_name}")
+    task_id = native.start_restore(state, plan.database_name, plan.s3_arn, plan.kms_key_id)
+    job.outputs["task_id"] = task_id
+    return Done(f"rds_restore_database task {task_id}: {plan.s3_arn} -> {plan.database_name}")
+
+
+def _restore_wait(job: Job, ctx: StageContext) -> StepResult:
+    state = _ready_instance(job, ctx)
+    status = ctx.gateways.native_restore.task_status(state, int(job.outputs["task_id"]))
+    if status.lifecycle == TaskLifecycle.SUCCESS:
+        job.percent_complete = 100
+        return Done(f"task {status.task_id} SUCCESS")
+    if status.lifecycle in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
+        raise RestoreTaskError(
+            f"restore task {status.task_id} ended {status.lifecycle}: {status.task_info}", status.task_info
+        )
+    return Waiting(f"{status.lifecycle} {status.percent_complete}%", status.percent_complete)
+
+
+def _finalize(job: Job, ctx: StageContext) -> StepResult:
+    plan, audit = job.plan, ctx.policy.audit
+    job.outputs["console_url"] = (
+        f"https://console.aws.amazon.com/rds/home?region={plan.region}"
+        f"#database:id={plan.target_instance_id};is-cluster=false"
+    )
+    if audit.bucket:
+        job.outputs["sqlserver_audit_url"] = ctx.gateways.backups.console_url(
+            audit.bucket, f"{audit.prefix}/{plan.target_instance_id}/"
+        )
+    return Done(f"{plan.database_name} restored on {job.outputs.get('endpoint')}")
+
+
+STAGES = {
+    StageName.VALIDATE: _validate,
+    StageName.NETWORK: _network,
+    StageName.RESTORE_ROLE: _restore_role,
+    StageName.OPTION_GROUP: _option_group,
+    StageName.INSTANCE: _instance,
+    StageName.RESTORE_START: _restore_start,
+    StageName.RESTORE_WAIT: _restore_wait,
+    StageName.FINALIZE: _finalize,
+}
+
+# Stages that read the instance: the engine describes all such jobs' instances in one call per tick.
+INSTANCE_STAGES = {StageName.INSTANCE, StageName.RESTORE_START, StageName.RESTORE_WAIT}

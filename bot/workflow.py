@@ -1,0 +1,155 @@
+"""The stage machine. A reconciler: each tick advances every unfinished job as far as it can go without
+waiting, persisting each outcome (with its audit event) before the next stage starts. A restarted engine on the
+same store simply ticks again: every job resumes from its first unfinished stage."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from bot.clock import Clock, SystemClock
+from bot.domain import AuditEvent, Job, JobStatus, Stage, StageName, StageStatus
+from bot.errors import RdsbotError
+from bot.ports import Notifier
+from bot.stages import INSTANCE_STAGES, STAGES, Done, Gateways, StageContext
+from config.policy import Policy
+
+log = logging.getLogger(__name__)
+ENGINE_ACTOR = "rdsbot"
+
+
+class JobRepository(Protocol):
+    """What the engine needs of the store."""
+
+    def unfinished_jobs(self) -> list[Job]: ...
+
+    def save_job(self, job: Job, events: list[AuditEvent] | tuple[AuditEvent, ...] = ()) -> None: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        store: JobRepository,
+        gateways_for: Callable[[str], Gateways],
+        policy: Policy,
+        notifier: Notifier,
+        clock: Clock | None = None,
+        poll_seconds: float = 15.0,
+    ) -> None:
+        self.store = store
+        self.gateways_for = gateways_for
+        self.policy = policy
+        self.notifier = notifier
+        self.clock = clock or SystemClock()
+        self.poll_seconds = poll_seconds
+        self.wake = threading.Event()
+
+    def tick(self) -> int:
+        """Advance every unfinished job once; return how many are still unfinished."""
+        jobs = self.store.unfinished_jobs()
+        contexts = self._contexts(jobs)
+        still_running = 0
+        for job in jobs:
+            self._advance(job, contexts[job.plan.region])
+            if not job.status.finished:
+                still_running += 1
+        return still_running
+
+    def run_until_idle(self, timeout_seconds: float | None = None) -> None:
+        """Tick until no job is unfinished (the demo, the tests and drills use this)."""
+        started = self.clock.now()
+        while self.tick():
+            if timeout_seconds is not None and (self.clock.now() - started).total_seconds() > timeout_seconds:
+                raise TimeoutError(f"jobs still unfinished after {timeout_seconds} s")
+            self.clock.sleep(self.poll_seconds)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """The service loop: tick, then sleep until the poll interval passes or a new job wakes us."""
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # one bad tick (AWS down) must not kill the loop; jobs resume next tick
+                log.exception("engine tick failed")
+            self.wake.wait(self.poll_seconds)
+            self.wake.clear()
+
+    def _contexts(self, jobs: list[Job]) -> dict[str, StageContext]:
+        contexts: dict[str, StageContext] = {}
+        waiting: dict[str, list[str]] = {}
+        for job in jobs:
+            region = job.plan.region
+            if region not in contexts:
+                contexts[region] = StageContext(gateways=self.gateways_for(region), policy=self.policy)
+            current = job.current_stage
+            if current is not None and current.name in INSTANCE_STAGES:
+                waiting.setdefault(region, []).append(job.plan.target_instance_id)
+        for region, instance_ids in waiting.items():
+            ctx = contexts[region]
+            try:
+                ctx.instance_states = ctx.gateways.instances.describe_many(instance_ids)
+            except RdsbotError as exc:
+                log.warning("batched describe failed; stages will describe one by one", extra={"error": str(exc)})
+        return contexts
+
+    def _advance(self, job: Job, ctx: StageContext) -> None:
+        if job.status == JobStatus.QUEUED:
+            job.status = JobStatus.RUNNING
+            job.started_at = self.clock.now()
+            self._save(job, "job.started", {"plan": job.plan.model_dump(mode="json")})
+        while (stage := job.current_stage) is not None:
+            if stage.status == StageStatus.PENDING:
+                stage.status = StageStatus.RUNNING
+                stage.started_at = self.clock.now()
+                self._save(job, "stage.started", {"stage": stage.name})
+                self.notifier.stage_changed(job, stage)
+            try:
+                result = STAGES[stage.name](job, ctx)
+            except RdsbotError as exc:
+                self._fail(job, stage, str(exc), getattr(exc, "request_id", None))
+                return
+            except Exception as exc:  # a bug must fail the job with a reason, not leave it spinning
+                log.exception("stage crashed", extra={"job_id": job.id, "stage": stage.name})
+                self._fail(job, stage, f"internal error in {stage.name} ({type(exc).__name__}); see the bot's logs")
+                return
+            if not isinstance(result, Done):
+                self._wait(job, stage, result.detail, result.percent)
+                return
+            stage.status = StageStatus.SUCCEEDED
+            stage.finished_at = self.clock.now()
+            stage.detail = result.detail
+            self._save(job, "stage.succeeded", {"stage": stage.name, "detail": result.detail, "seconds": stage.seconds})
+            self.notifier.stage_changed(job, stage)
+        job.status = JobStatus.SUCCEEDED
+        job.finished_at = self.clock.now()
+        self._save(job, "job.succeeded", {"outputs": job.outputs})
+        self.notifier.job_finished(job)
+
+    def _wait(self, job: Job, stage: Stage, detail: str, percent: int | None) -> None:
+        changed = detail != stage.detail or (percent is not None and percent != job.percent_complete)
+        stage.detail = detail
+        if percent is not None:
+            job.percent_complete = percent
+        if changed:
+            self.store.save_job(job)  # progress is state, not a decision: no audit event per percent
+        if percent is not None and stage.name == StageName.RESTORE_WAIT:
+            self.notifier.progress(job, percent)
+
+    def _fail(self, job: Job, stage: Stage, reason: str, request_id: str | None = None) -> None:
+        stage.status = StageStatus.FAILED
+        stage.finished_at = self.clock.now()
+        stage.error = reason
+        job.status = JobStatus.FAILED
+        job.finished_at = stage.finished_at
+        job.error = f"{stage.name}: {reason}"
+        detail: dict[str, object] = {"stage": stage.name, "reason": reason, "left_behind": job.created_resources}
+        if request_id:
+            detail["aws_request_id"] = request_id
+        self._save(job, "job.failed", detail)
+        self.notifier.stage_changed(job, stage)
+        self.notifier.job_finished(job)
+
+    def _save(self, job: Job, action: str, detail: dict[str, object]) -> None:
+        event = AuditEvent(at=self.clock.now(), actor=ENGINE_ACTOR, action=action, job_id=job.id, detail=detail)
+        self.store.save_job(job, [event])
