@@ -115,6 +115,14 @@ class EnginePolicy(_Strict):
     allocated_storage_gb: int = Field(100, ge=20, le=16384)
     master_username: str = "rdsadmin_restore"
 
+    @field_validator("edition", mode="before")
+    @classmethod
+    def _short_edition(cls, value: Any) -> Any:
+        try:
+            return Edition.parse(value) if isinstance(value, str) else value
+        except ValueError:
+            raise ValueError(f"{value!r} is not a SQL Server edition; use ex, web, se or ee") from None
+
     @field_validator("major_version")
     @classmethod
     def _major_shape(cls, value: str) -> str:

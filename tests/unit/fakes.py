@@ -1,0 +1,217 @@
+"""Small fakes for the ports: they keep state like AWS would and record every call the engine makes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.domain import (
+    AuditEvent,
+    BackupLocation,
+    BackupSet,
+    InstanceState,
+    Job,
+    JobStatus,
+    NetworkPlacement,
+    TaskLifecycle,
+    TaskStatus,
+)
+from bot.errors import RequestError
+from bot.ports import InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec
+from bot.stages import Gateways
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.current = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class FakeAws:
+    """All six ports over one dict of state, with an ordered call log."""
+
+    def __init__(self, objects: dict[str, int] | None = None, region: str = "us-east-1") -> None:
+        self.objects = objects if objects is not None else {"rdsbot-backups/prod-backup.bak": 5 * 2**30}
+        self.region = region
+        self.calls: list[str] = []
+        self.instances: dict[str, InstanceState] = {}
+        self.tasks: dict[int, TaskStatus] = {}
+        self.polls_until_available = 1
+        self.polls_until_restored = 2
+        self._polls: dict[str, int] = {}
+        self.orderable: set[str] | None = None
+
+    # BackupStore
+    def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
+        self.calls.append("resolve")
+        bucket = location.bucket or default_bucket or ""
+        prefix = f"{bucket}/{location.key}"
+        keys = [k for k in self.objects if (k.startswith(prefix) if location.multi_file else k == prefix)]
+        if not keys:
+            raise RequestError("backup", f"s3://{prefix} does not exist")
+        if len(keys) > 10:
+            raise RequestError("backup", f"{len(keys)} files share the prefix; RDS restores at most 10")
+        return BackupSet(
+            bucket=bucket,
+            keys=tuple(k.split("/", 1)[1] for k in keys),
+            total_bytes=sum(self.objects[k] for k in keys),
+            region=self.region,
+        )
+
+    def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
+        return None
+
+    def console_url(self, bucket: str, key_or_prefix: str) -> str:
+        return f"https://console.example/{bucket}/{key_or_prefix}"
+
+    def presigned_url(self, bucket: str, key: str, expires_seconds: int = 900) -> str:
+        return f"https://presigned.example/{bucket}/{key}"
+
+    # NetworkGateway, RoleGateway, OptionGroupGateway
+    def ensure_placement(self, spec: NetworkSpec) -> NetworkPlacement:
+        self.calls.append("ensure_placement")
+        return NetworkPlacement(vpc_id="vpc-1", subnet_group_name="rdsbot-vpc-1", security_group_id="sg-1")
+
+    def ensure_restore_role(self, spec: RoleSpec) -> str:
+        self.calls.append("ensure_restore_role")
+        return f"arn:aws:iam::123456789012:role/{spec.role_name}"
+
+    def ensure_option_group(self, spec: OptionGroupSpec) -> str:
+        self.calls.append("ensure_option_group")
+        return spec.name
+
+    # InstanceGateway
+    def find(self, instance_id: str) -> InstanceState | None:
+        self.calls.append("find")
+        return self._step(instance_id)
+
+    def create(self, spec: InstanceSpec) -> InstanceState:
+        self.calls.append("create_instance")
+        state = InstanceState(
+            instance_id=spec.instance_id,
+            status="creating",
+            instance_class=spec.instance_class,
+            option_group_name=spec.option_group_name,
+            option_group_status="pending-apply",
+            tags=dict(spec.tags),
+        )
+        self.instances[spec.instance_id] = state
+        return state
+
+    def describe_many(self, instance_ids: list[str]) -> dict[str, InstanceState]:
+        self.calls.append(f"describe_many:{len(instance_ids)}")
+        return {i: s for i in instance_ids if (s := self._step(i)) is not None}
+
+    def _step(self, instance_id: str) -> InstanceState | None:
+        state = self.instances.get(instance_id)
+        if state is None or state.ready:
+            return state
+        self._polls[instance_id] = self._polls.get(instance_id, 0) + 1
+        if self._polls[instance_id] > self.polls_until_available:
+            state = state.model_copy(
+                update={
+                    "status": "available",
+                    "option_group_status": "in-sync",
+                    "endpoint_address": f"{instance_id}.example",
+                    "endpoint_port": 1433,
+                }
+            )
+            self.instances[instance_id] = state
+        return state
+
+    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
+        self.calls.append("orderable_classes")
+        return self.orderable
+
+    def delete(self, instance_id: str) -> None:
+        self.calls.append("delete_instance")
+        self.instances.pop(instance_id, None)
+
+    # NativeRestore
+    def start_restore(
+        self, instance: InstanceState, database_name: str, s3_arn: str, kms_key_arn: str | None = None
+    ) -> int:
+        self.calls.append("rds_restore_database")
+        task_id = len(self.tasks) + 1
+        self.tasks[task_id] = TaskStatus(
+            task_id=task_id, database_name=database_name, lifecycle=TaskLifecycle.CREATED, percent_complete=0
+        )
+        return task_id
+
+    def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
+        matching = [t for t in self.tasks.values() if t.database_name == database_name]
+        return matching[-1] if matching else None
+
+    def task_status(self, instance: InstanceState, task_id: int) -> TaskStatus:
+        task = self.tasks[task_id]
+        if not task.finished:
+            percent = min(100, task.percent_complete + 100 // self.polls_until_restored)
+            lifecycle = TaskLifecycle.SUCCESS if percent >= 100 else TaskLifecycle.IN_PROGRESS
+            task = task.model_copy(update={"percent_complete": percent, "lifecycle": lifecycle})
+            self.tasks[task_id] = task
+        return task
+
+    def cancel(self, instance: InstanceState, task_id: int) -> None:
+        self.calls.append("rds_cancel_task")
+
+    def gateways(self, region: str = "us-east-1") -> Gateways:
+        return Gateways(backups=self, network=self, roles=self, option_groups=self, instances=self, native_restore=self)
+
+    @property
+    def mutating(self) -> list[str]:
+        return [
+            c
+            for c in self.calls
+            if c
+            in {
+                "ensure_placement",
+                "ensure_restore_role",
+                "ensure_option_group",
+                "create_instance",
+                "delete_instance",
+                "rds_restore_database",
+                "rds_cancel_task",
+            }
+        ]
+
+
+class MemoryStore:
+    """The store as the engine sees it; copies on the way in and out, like a database would."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.events: list[AuditEvent] = []
+
+    def add_job(self, job: Job, events: list[AuditEvent] | tuple[AuditEvent, ...] = ()) -> None:
+        self.jobs[job.id] = job.model_copy(deep=True)
+        self.events.extend(events)
+
+    def save_job(self, job: Job, events: list[AuditEvent] | tuple[AuditEvent, ...] = ()) -> None:
+        self.jobs[job.id] = job.model_copy(deep=True)
+        self.events.extend(events)
+
+    def record_audit(self, events: list[AuditEvent] | tuple[AuditEvent, ...]) -> None:
+        self.events.extend(events)
+
+    def unfinished_jobs(self) -> list[Job]:
+        return [
+            j.model_copy(deep=True) for j in self.jobs.values() if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+        ]
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def stage_changed(self, job: Job, stage: object) -> None:
+        self.messages.append(f"stage {getattr(stage, 'name', '')} {getattr(stage, 'status', '')}")
+
+    def progress(self, job: Job, percent: int) -> None:
+        self.messages.append(f"progress {percent}")
+
+    def job_finished(self, job: Job) -> None:
+        self.messages.append(f"finished {job.status}")
