@@ -1,0 +1,518 @@
+"""Jobs, their stages, approvals and the audit trail on SQLAlchemy: a SQLite file by default, PostgreSQL by URL.
+
+Every method is one transaction. Timestamps go in and come out timezone-aware UTC on every backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from bot.domain import AuditEvent, Job, JobStatus, RestorePlan, Stage, StageName, StageStatus
+from bot.errors import RdsbotError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# SQLite waits this long for another writer instead of failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any constant shared by every rdsbot process; it only has to differ from other apps' advisory locks.
+_MIGRATION_LOCK_KEY = 0x7264_7362_6F74  # "rdsbot"
+_READ_ONLY = "rdsbot_read_only"
+_UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+
+class UnknownJobError(RdsbotError):
+    """The job id names no stored job."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id} does not exist")
+
+
+class DuplicateJobError(RdsbotError):
+    """A job with this id is already stored."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id} already exists")
+
+
+class ApprovalDecision(StrEnum):
+    """What an approver said about a job."""
+
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+class Approval(BaseModel):
+    """One approver's decision on a job; a job may collect several (two-person rule)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int | None = None
+    job_id: str
+    actor: str
+    decision: ApprovalDecision
+    reason: str | None = None
+    at: datetime
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware, SQLite included."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            # A naive value is ambiguous (local time? utcnow()?); refusing it beats storing a wrong hour.
+            raise ValueError(f"naive datetime {value.isoformat()}: the store takes timezone-aware timestamps only")
+        utc = value.astimezone(UTC)
+        # SQLite has no zone-aware type: naive UTC text keeps ordering and comparisons right.
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+# Named constraints let later migrations (and SQLite batch mode) refer to them.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("requester", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("is_drill", sa.Boolean, nullable=False),
+    sa.Column("plan", _JSON, nullable=False),
+    sa.Column("outputs", _JSON, nullable=False),
+    sa.Column("created_resources", _JSON, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("percent_complete", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    # list_jobs by status and unfinished_jobs, both ordered by age; list_jobs with no filter by age alone.
+    sa.Index(None, "status", "created_at"),
+    sa.Index(None, "created_at"),
+)
+
+stages = sa.Table(
+    "stages",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("error", sa.Text),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index(None, "job_id"),
+)
+
+# No foreign key to jobs: the trail also records refusals that never became a job, and must outlive any cleanup.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.String(64)),
+    sa.Column("detail", _JSON, nullable=False),
+    sa.Index(None, "job_id", "id"),
+    sa.Index(None, "at"),
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def alembic_config(connection: Connection) -> Config:
+    """An Alembic config for the packaged migrations, bound to `connection` (no alembic.ini involved)."""
+    config = Config()
+    # ConfigParser interpolates '%', which a checkout path may contain.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to `revision` in one transaction; a no-op when it is already there."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two bots starting at once must not both create the tables; the second waits, then finds head.
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        command.upgrade(alembic_config(connection), revision)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any, *, in_memory: bool) -> None:
+    # Take BEGIN into our own hands: the driver's legacy mode skips it for SELECT and DDL.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if not in_memory:
+            # Readers never block the writer and the writer never blocks readers.
+            cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()
+    # Foreign keys stay unenforced on SQLite on purpose: with them on, the table rebuilds of Alembic batch
+    # migrations cascade an implicit DELETE; PostgreSQL enforces them.
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    # Writers take the write lock up front, so a concurrent writer queues on busy_timeout instead of failing
+    # when it would upgrade a read lock; readers start a deferred transaction that sees one snapshot.
+    mode = "DEFERRED" if connection.get_execution_options().get(_READ_ONLY) else "IMMEDIATE"
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _create_engine(url: str | sa.URL) -> tuple[Engine, bool]:
+    """The engine for `url`, and whether it is a single shared in-memory SQLite connection."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True), False
+    in_memory = parsed.database in (None, "", ":memory:")
+    if in_memory:
+        # One connection shared by every thread, or each thread would see its own empty database.
+        engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = sa.create_engine(parsed)
+    sa.event.listen(engine, "connect", lambda conn, rec: _sqlite_on_connect(conn, rec, in_memory=in_memory))
+    sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine, in_memory
+
+
+def _event_rows(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": event.at,
+            "actor": event.actor,
+            "action": event.action,
+            "job_id": event.job_id,
+            "detail": event.model_dump(mode="json", include={"detail"})["detail"],
+        }
+        for event in events
+    ]
+
+
+def _job_values(job: Job, now: datetime) -> dict[str, Any]:
+    # mode="json" turns datetimes and enums nested in plan/outputs into what a JSON column can hold.
+    data = job.model_dump(mode="json", include={"plan", "outputs", "created_resources"})
+    return {
+        "requester": job.requester,
+        "status": job.status.value,
+        "is_drill": job.is_drill,
+        "plan": data["plan"],
+        "outputs": data["outputs"],
+        "created_resources": data["created_resources"],
+        "error": job.error,
+        "percent_complete": job.percent_complete,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "updated_at": now,
+    }
+
+
+def _stage_rows(job: Job) -> list[dict[str, Any]]:
+    return [
+        {
+            "job_id": job.id,
+            "position": position,
+            "name": stage.name.value,
+            "status": stage.status.value,
+            "started_at": stage.started_at,
+            "finished_at": stage.finished_at,
+            "detail": stage.detail,
+            "error": stage.error,
+        }
+        for position, stage in enumerate(job.stages)
+    ]
+
+
+def _job_from_row(row: sa.RowMapping, job_stages: list[Stage]) -> Job:
+    return Job(
+        id=row["id"],
+        requester=row["requester"],
+        plan=RestorePlan.model_validate(row["plan"]),
+        status=JobStatus(row["status"]),
+        stages=job_stages,
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+        outputs=row["outputs"],
+        created_resources=row["created_resources"],
+        is_drill=row["is_drill"],
+        percent_complete=row["percent_complete"],
+    )
+
+
+def _stage_from_row(row: sa.RowMapping) -> Stage:
+    return Stage(
+        name=StageName(row["name"]),
+        status=StageStatus(row["status"]),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        detail=row["detail"],
+        error=row["error"],
+    )
+
+
+class JobStore:
+    """Durable jobs, stages, approvals and audit events; migrates the database to head when opened."""
+
+    def __init__(self, url: str | sa.URL) -> None:
+        self._engine, in_memory = _create_engine(url)
+        # The in-memory database is one shared connection: transactions must take turns on it.
+        self._turn: AbstractContextManager[object] = threading.Lock() if in_memory else nullcontext()
+        try:
+            with self._turn:
+                upgrade_schema(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine, for diagnostics and tests."""
+        return self._engine
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> JobStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+        with self._turn, self._engine.connect() as connection:
+            if not write:
+                connection.execution_options(**{_READ_ONLY: True})
+                if connection.dialect.name == "postgresql":
+                    # A job and its stages are read from one snapshot, never half of a concurrent save.
+                    connection.execution_options(isolation_level="REPEATABLE READ")
+            try:
+                with connection.begin():
+                    yield connection
+            except sa.exc.StatementError as exc:
+                # A value our types refused (a naive datetime) surfaces as itself, not wrapped as a SQL error.
+                if type(exc) is sa.exc.StatementError and isinstance(exc.orig, ValueError):
+                    raise exc.orig from exc
+                raise
+
+    # Jobs
+
+    def add_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a new job with its stages and the given audit events, all or nothing."""
+        with self._transaction(write=True) as conn:
+            try:
+                conn.execute(jobs.insert().values(id=job.id, created_at=job.created_at, **_job_values(job, _now())))
+            except sa.exc.IntegrityError as exc:
+                raise DuplicateJobError(job.id) from exc
+            if job.stages:
+                conn.execute(stages.insert(), _stage_rows(job))
+            self._insert_events(conn, events)
+
+    def save_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
+        """Persist the job row, all its stages and the given audit events in one transaction."""
+        with self._transaction(write=True) as conn:
+            updated = conn.execute(jobs.update().where(jobs.c.id == job.id).values(**_job_values(job, _now())))
+            if updated.rowcount != 1:
+                raise UnknownJobError(job.id)
+            # Rewriting the few stage rows is simpler than diffing them, and the transaction hides the gap.
+            conn.execute(stages.delete().where(stages.c.job_id == job.id))
+            if job.stages:
+                conn.execute(stages.insert(), _stage_rows(job))
+            self._insert_events(conn, events)
+
+    def transition(
+        self,
+        job_id: str,
+        expected: JobStatus | AbstractSet[JobStatus],
+        new: JobStatus,
+        events: Sequence[AuditEvent] = (),
+    ) -> bool:
+        """Move the job to `new` only if its status is in `expected`; True when this call won the change.
+
+        Entering RUNNING stamps started_at and entering a finished status stamps finished_at, unless already set.
+        The events are recorded only when the change happens.
+        """
+        wanted = {expected} if isinstance(expected, JobStatus) else set(expected)
+        if not wanted:
+            return False
+        now = _now()
+        values: dict[str, Any] = {"status": new.value, "updated_at": now}
+        stamp = sa.literal(now, UtcDateTime())
+        if new is JobStatus.RUNNING:
+            values["started_at"] = sa.func.coalesce(jobs.c.started_at, stamp)
+        if new.finished:
+            values["finished_at"] = sa.func.coalesce(jobs.c.finished_at, stamp)
+        with self._transaction(write=True) as conn:
+            # One UPDATE with the expected status in its WHERE: the database decides the race, not Python.
+            changed = conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status.in_([status.value for status in wanted]))
+                .values(**values)
+            )
+            if changed.rowcount != 1:
+                return False
+            self._insert_events(conn, events)
+            return True
+
+    def get_job(self, job_id: str) -> Job | None:
+        """The job with its stages, or None."""
+        with self._transaction(write=False) as conn:
+            found = self._load_jobs(conn, jobs.select().where(jobs.c.id == job_id))
+        return found[0] if found else None
+
+    def list_jobs(
+        self, statuses: set[JobStatus] | None = None, limit: int = 50, is_drill: bool | None = None
+    ) -> list[Job]:
+        """Up to `limit` jobs, newest first, optionally only those in `statuses` and of one drill kind."""
+        query = jobs.select().order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        if statuses is not None:
+            query = query.where(jobs.c.status.in_([status.value for status in statuses]))
+        if is_drill is not None:
+            query = query.where(jobs.c.is_drill == is_drill)
+        with self._transaction(write=False) as conn:
+            return self._load_jobs(conn, query)
+
+    def unfinished_jobs(self) -> list[Job]:
+        """Queued and running jobs, oldest first: what to resume after a restart."""
+        query = (
+            jobs.select()
+            .where(jobs.c.status.in_([status.value for status in _UNFINISHED]))
+            .order_by(jobs.c.created_at, jobs.c.id)
+        )
+        with self._transaction(write=False) as conn:
+            return self._load_jobs(conn, query)
+
+    # Approvals
+
+    def add_approval(
+        self, job_id: str, actor: str, decision: ApprovalDecision, reason: str | None, at: datetime
+    ) -> Approval:
+        """Record one approver's decision on a stored job; UnknownJobError when there is no such job."""
+        with self._transaction(write=True) as conn:
+            # Checked here rather than left to the foreign key, which SQLite does not enforce.
+            if conn.execute(sa.select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
+                raise UnknownJobError(job_id)
+            approval_id = conn.execute(
+                approvals.insert()
+                .values(job_id=job_id, actor=actor, decision=ApprovalDecision(decision).value, reason=reason, at=at)
+                .returning(approvals.c.id)
+            ).scalar_one()
+        return Approval(id=approval_id, job_id=job_id, actor=actor, decision=decision, reason=reason, at=at)
+
+    def approvals(self, job_id: str) -> list[Approval]:
+        """The job's approval decisions in the order they were made."""
+        query = approvals.select().where(approvals.c.job_id == job_id).order_by(approvals.c.id)
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            Approval(
+                id=row["id"],
+                job_id=row["job_id"],
+                actor=row["actor"],
+                decision=ApprovalDecision(row["decision"]),
+                reason=row["reason"],
+                at=row["at"],
+            )
+            for row in rows
+        ]
+
+    # Audit trail
+
+    def record_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Append audit events that go with no job change."""
+        with self._transaction(write=True) as conn:
+            self._insert_events(conn, events)
+
+    def audit_events(self, job_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
+        """Audit events in insertion order, optionally of one job and at or after `since`."""
+        query = audit_events.select().order_by(audit_events.c.id)
+        if job_id is not None:
+            query = query.where(audit_events.c.job_id == job_id)
+        if since is not None:
+            query = query.where(audit_events.c.at >= since)
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            AuditEvent(
+                id=row["id"],
+                at=row["at"],
+                actor=row["actor"],
+                action=row["action"],
+                job_id=row["job_id"],
+                detail=row["detail"],
+            )
+            for row in rows
+        ]
+
+    # Helpers
+
+    @staticmethod
+    def _insert_events(conn: Connection, events: Sequence[AuditEvent]) -> None:
+        if events:
+            conn.execute(audit_events.insert(), _event_rows(events))
+
+    @staticmethod
+    def _load_jobs(conn: Connection, query: sa.Select[Any]) -> list[Job]:
+        rows = conn.execute(query).mappings().all()
+        if not rows:
+            return []
+        by_job: dict[str, list[Stage]] = {row["id"]: [] for row in rows}
+        stage_rows = conn.execute(
+            stages.select().where(stages.c.job_id.in_(list(by_job))).order_by(stages.c.job_id, stages.c.position)
+        ).mappings()
+        for stage_row in stage_rows:
+            by_job[stage_row["job_id"]].append(_stage_from_row(stage_row))
+        return [_job_from_row(row, by_job[row["id"]]) for row in rows]

@@ -1,0 +1,397 @@
+"""The job store against a real SQLite file and a real PostgreSQL: every story runs on both."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from bot.domain import (
+    AuditEvent,
+    Edition,
+    Job,
+    JobStatus,
+    RestorePlan,
+    StageName,
+    StageStatus,
+    StorageType,
+)
+from bot.store import (
+    Approval,
+    ApprovalDecision,
+    DuplicateJobError,
+    JobStore,
+    UnknownJobError,
+    alembic_config,
+    metadata,
+)
+from tests.integration.store_fixtures import postgres_schema, sqlite_url
+
+T0 = datetime(2024, 11, 25, 9, 0, tzinfo=UTC)
+CEST = timezone(timedelta(hours=2))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[JobStore]:
+    with JobStore(db_url) as opened:
+        yield opened
+
+
+def make_plan(target: str = "restore-sales") -> RestorePlan:
+    return RestorePlan(
+        backup_bucket="acme-backups",
+        backup_key="sales/2024-11-24.bak",
+        multi_file=False,
+        instance_class="db.m5.large",
+        target_instance_id=target,
+        database_name="sales",
+        edition=Edition.STANDARD,
+        major_version="15.00",
+        engine_version=None,
+        license_model="license-included",
+        storage_type=StorageType.GP3,
+        allocated_storage_gb=100,
+        iops=None,
+        storage_throughput=None,
+        cores=None,
+        threads_per_core=None,
+        multi_az=False,
+        region="eu-west-1",
+        kms_key_id=None,
+        warnings=("backup is 3 days old",),
+    )
+
+
+def make_job(
+    job_id: str, status: JobStatus = JobStatus.QUEUED, created_at: datetime = T0, is_drill: bool = False
+) -> Job:
+    return Job(
+        id=job_id, requester="U_ALICE", plan=make_plan(), status=status, created_at=created_at, is_drill=is_drill
+    )
+
+
+def event(action: str, job_id: str | None, at: datetime = T0, actor: str = "U_ALICE", **detail: Any) -> AuditEvent:
+    return AuditEvent(at=at, actor=actor, action=action, job_id=job_id, detail=detail)
+
+
+def trail(store: JobStore, job_id: str | None = None) -> list[tuple[str, str | None]]:
+    return [(e.action, e.job_id) for e in store.audit_events(job_id)]
+
+
+def test_a_job_round_trips_with_its_stages_and_timezone_aware_timestamps(store: JobStore) -> None:
+    job = make_job("job-1", status=JobStatus.RUNNING, is_drill=True)
+    job.started_at = datetime(2024, 11, 25, 11, 1, tzinfo=CEST)  # given in another zone, read back as UTC
+    job.stage(StageName.VALIDATE).status = StageStatus.SUCCEEDED
+    job.stage(StageName.VALIDATE).started_at = T0 + timedelta(minutes=1)
+    job.stage(StageName.VALIDATE).finished_at = T0 + timedelta(minutes=1, seconds=2, microseconds=345)
+    job.stage(StageName.VALIDATE).detail = "backup is 12.3 GiB"
+    job.stage(StageName.NETWORK).status = StageStatus.RUNNING
+    job.outputs = {"role_arn": "arn:aws:iam::123456789012:role/rdsbot-restore", "task_id": 7}
+    job.created_resources = {"instance": "restore-sales"}
+    job.percent_complete = 12
+
+    store.add_job(job)
+    loaded = store.get_job("job-1")
+
+    assert loaded == job
+    assert loaded is not None and [s.name for s in loaded.stages] == [s.name for s in job.stages]
+    stamps = [loaded.created_at, loaded.started_at, *(s.started_at for s in loaded.stages if s.started_at)]
+    assert stamps and all(stamp is not None and stamp.tzinfo is UTC for stamp in stamps)
+    assert loaded.started_at == datetime(2024, 11, 25, 9, 1, tzinfo=UTC)
+    assert loaded.stage(StageName.VALIDATE).seconds == pytest.approx(2.000345)
+    assert store.get_job("no-such-job") is None
+
+
+def test_a_naive_timestamp_is_refused_rather_than_guessed(store: JobStore) -> None:
+    with pytest.raises(ValueError, match="naive datetime"):
+        store.add_job(make_job("job-1", created_at=datetime(2024, 11, 25, 9, 0)))
+
+    assert store.get_job("job-1") is None
+
+
+def test_save_job_writes_the_job_its_stages_and_its_events_together(store: JobStore) -> None:
+    job = make_job("job-1")
+    store.add_job(job, [event("job.submitted", "job-1")])
+
+    job.status = JobStatus.FAILED
+    job.finished_at = T0 + timedelta(hours=1)
+    job.error = "rds_restore_database ended in ERROR: the backup set is corrupt"
+    job.stage(StageName.RESTORE_WAIT).status = StageStatus.FAILED
+    job.stage(StageName.RESTORE_WAIT).error = "the backup set is corrupt"
+    store.save_job(job, [event("job.failed", "job-1", reason="corrupt")])
+
+    assert store.get_job("job-1") == job
+    assert trail(store, "job-1") == [("job.submitted", "job-1"), ("job.failed", "job-1")]
+
+
+def test_a_failure_midway_through_save_job_writes_nothing(store: JobStore) -> None:
+    job = make_job("job-1")
+    store.add_job(job, [event("job.submitted", "job-1")])
+    changed = job.model_copy(deep=True)
+    changed.status = JobStatus.RUNNING
+    changed.stage(StageName.VALIDATE).status = StageStatus.SUCCEEDED
+
+    def fail_on_audit_insert(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # By now the job UPDATE and the stage rewrite have run inside the transaction.
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS"):
+            raise RuntimeError("disk full")
+
+    sa.event.listen(store.engine, "before_cursor_execute", fail_on_audit_insert)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            store.save_job(changed, [event("job.started", "job-1")])
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", fail_on_audit_insert)
+
+    assert store.get_job("job-1") == job
+    assert trail(store) == [("job.submitted", "job-1")]
+
+
+def test_saving_or_adding_the_wrong_job_is_refused_and_writes_nothing(store: JobStore) -> None:
+    store.add_job(make_job("job-1"))
+
+    with pytest.raises(UnknownJobError, match="job ghost does not exist"):
+        store.save_job(make_job("ghost"), [event("job.started", "ghost")])
+    with pytest.raises(DuplicateJobError, match="job job-1 already exists"):
+        store.add_job(make_job("job-1", status=JobStatus.FAILED), [event("job.submitted", "job-1")])
+
+    assert store.get_job("ghost") is None
+    assert store.get_job("job-1") == make_job("job-1")
+    assert trail(store) == []
+
+
+def test_transition_changes_the_status_only_from_an_expected_one(store: JobStore) -> None:
+    store.add_job(make_job("job-1", status=JobStatus.AWAITING_APPROVAL))
+
+    assert not store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING, [event("job.started", "job-1")])
+    assert not store.transition("ghost", JobStatus.QUEUED, JobStatus.RUNNING)
+    assert store.transition("job-1", {JobStatus.AWAITING_APPROVAL}, JobStatus.QUEUED, [event("job.approved", "job-1")])
+    assert store.transition("job-1", {JobStatus.QUEUED, JobStatus.RUNNING}, JobStatus.RUNNING)
+    assert store.transition("job-1", JobStatus.RUNNING, JobStatus.CANCELLED, [event("job.cancelled", "job-1")])
+
+    job = store.get_job("job-1")
+    assert job is not None and job.status is JobStatus.CANCELLED
+    assert job.started_at is not None and job.finished_at is not None
+    assert job.started_at.tzinfo is UTC and job.started_at <= job.finished_at
+    assert trail(store) == [("job.approved", "job-1"), ("job.cancelled", "job-1")]
+
+
+def test_two_approvers_clicking_at_once_start_exactly_one_execution(store: JobStore) -> None:
+    clickers = 8
+    for round_ in range(5):
+        job_id = f"job-{round_}"
+        store.add_job(make_job(job_id, status=JobStatus.AWAITING_APPROVAL))
+        start = threading.Barrier(clickers)
+
+        def approve(actor: str, job_id: str = job_id, start: threading.Barrier = start) -> bool:
+            start.wait()
+            approved = event("job.approved", job_id, actor=actor)
+            return store.transition(job_id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [approved])
+
+        with ThreadPoolExecutor(clickers) as pool:
+            won = list(pool.map(approve, [f"U_APPROVER_{n}" for n in range(clickers)]))
+
+        assert won.count(True) == 1
+        winner = f"U_APPROVER_{won.index(True)}"
+        assert [(e.action, e.actor) for e in store.audit_events(job_id)] == [("job.approved", winner)]
+        job = store.get_job(job_id)
+        assert job is not None and job.status is JobStatus.QUEUED
+
+
+def test_unfinished_jobs_are_the_queued_and_running_ones_oldest_first(store: JobStore) -> None:
+    ages = {
+        "running-new": (JobStatus.RUNNING, 30),
+        "done": (JobStatus.SUCCEEDED, 0),
+        "queued-old": (JobStatus.QUEUED, 5),
+        "waiting": (JobStatus.AWAITING_APPROVAL, 1),
+        "running-old": (JobStatus.RUNNING, 10),
+        "failed": (JobStatus.FAILED, 2),
+        "queued-new": (JobStatus.QUEUED, 20),
+    }
+    for job_id, (status, minute) in ages.items():
+        store.add_job(make_job(job_id, status=status, created_at=T0 + timedelta(minutes=minute)))
+
+    unfinished = store.unfinished_jobs()
+
+    assert [j.id for j in unfinished] == ["queued-old", "running-old", "queued-new", "running-new"]
+    assert all(len(j.stages) == len(StageName) for j in unfinished)
+
+
+def test_list_jobs_is_newest_first_and_filters_by_status_and_drill(store: JobStore) -> None:
+    for minute in range(6):
+        status = JobStatus.SUCCEEDED if minute % 2 else JobStatus.FAILED
+        store.add_job(make_job(f"job-{minute}", status, T0 + timedelta(minutes=minute), is_drill=minute >= 4))
+
+    assert [j.id for j in store.list_jobs()] == ["job-5", "job-4", "job-3", "job-2", "job-1", "job-0"]
+    assert [j.id for j in store.list_jobs(limit=2)] == ["job-5", "job-4"]
+    assert [j.id for j in store.list_jobs({JobStatus.FAILED})] == ["job-4", "job-2", "job-0"]
+    assert [j.id for j in store.list_jobs(is_drill=True)] == ["job-5", "job-4"]
+    assert [j.id for j in store.list_jobs({JobStatus.SUCCEEDED}, is_drill=False)] == ["job-3", "job-1"]
+    assert store.list_jobs({JobStatus.RUNNING}) == []
+
+
+def test_reopening_the_store_on_an_existing_database_keeps_the_jobs(db_url: str) -> None:
+    with JobStore(db_url) as first:
+        first.add_job(make_job("job-1"), [event("job.submitted", "job-1")])
+        first.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, None, T0)
+
+    # Twice more, one while another is open: every start runs the migrations, and they must be no-ops.
+    with JobStore(db_url) as second, JobStore(db_url) as third:
+        assert second.get_job("job-1") == make_job("job-1")
+        assert third.get_job("job-1") == make_job("job-1")
+        assert trail(second) == [("job.submitted", "job-1")]
+        assert len(third.approvals("job-1")) == 1
+        assert current_revision(second) == head_revision(second)
+
+
+def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+        # Rows written the way the 0001 schema takes them, without the store's help.
+        tables = sa.MetaData()
+        tables.reflect(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                tables.tables["jobs"].insert(),
+                {
+                    "id": "job-old",
+                    "requester": "U_ALICE",
+                    "status": "running",
+                    "is_drill": False,
+                    "plan": make_plan().model_dump(mode="json"),
+                    "outputs": {"task_id": 7},
+                    "created_resources": {"instance": "restore-sales"},
+                    "error": None,
+                    "percent_complete": 40,
+                    "created_at": T0,
+                    "started_at": T0 + timedelta(minutes=1),
+                    "finished_at": None,
+                    "updated_at": T0 + timedelta(minutes=2),
+                },
+            )
+            conn.execute(
+                tables.tables["stages"].insert(),
+                [
+                    {"job_id": "job-old", "position": i, "name": name.value, "status": "pending", "detail": ""}
+                    for i, name in enumerate(StageName)
+                ],
+            )
+            conn.execute(
+                tables.tables["approvals"].insert(),
+                {"job_id": "job-old", "actor": "U_BOB", "decision": "approved", "reason": "ok", "at": T0},
+            )
+            conn.execute(
+                tables.tables["audit_events"].insert(),
+                {"at": T0, "actor": "U_ALICE", "action": "job.submitted", "job_id": "job-old", "detail": {}},
+            )
+    finally:
+        engine.dispose()
+
+    with JobStore(db_url) as store:
+        assert current_revision(store) == head_revision(store)
+        job = store.get_job("job-old")
+        assert job is not None
+        assert (job.status, job.percent_complete, job.outputs) == (JobStatus.RUNNING, 40, {"task_id": 7})
+        assert job.plan == make_plan() and job.created_at == T0 and job.created_at.tzinfo is UTC
+        assert [s.name for s in job.stages] == list(StageName)
+        assert [j.id for j in store.unfinished_jobs()] == ["job-old"]
+        assert store.approvals("job-old") == [
+            Approval(id=1, job_id="job-old", actor="U_BOB", decision=ApprovalDecision.APPROVED, reason="ok", at=T0)
+        ]
+        assert trail(store) == [("job.submitted", "job-old")]
+
+
+def test_the_migrations_build_exactly_the_schema_the_store_queries(store: JobStore) -> None:
+    with store.engine.connect() as conn:
+        drift = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+
+    assert drift == []
+
+
+def test_audit_events_come_back_in_insertion_order(store: JobStore) -> None:
+    store.add_job(make_job("job-1"))
+    # Clocks of different hosts disagree: the order is the order of writing, not of `at`.
+    store.record_audit([event("job.submitted", "job-1", at=T0 + timedelta(minutes=5))])
+    store.record_audit([event("policy.refused", None, at=T0 + timedelta(minutes=1), actor="U_EVE", field="region")])
+    store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING, [event("job.started", "job-1", at=T0)])
+    store.record_audit(
+        [event("stage.finished", "job-1", at=T0 + timedelta(minutes=9), stage="validate"), event("note", "job-1")]
+    )
+
+    everything = store.audit_events()
+
+    actions = ["job.submitted", "policy.refused", "job.started", "stage.finished", "note"]
+    assert [e.action for e in everything] == actions
+    assert [e.id for e in everything] == sorted(e.id for e in everything if e.id is not None)
+    assert everything[1].detail == {"field": "region"} and everything[1].at.tzinfo is UTC
+    assert [e.action for e in store.audit_events("job-1")] == ["job.submitted", "job.started", "stage.finished", "note"]
+    assert [e.action for e in store.audit_events(since=T0 + timedelta(minutes=5))] == [
+        "job.submitted",
+        "stage.finished",
+    ]
+    assert [e.action for e in store.audit_events("job-1", since=T0 + timedelta(minutes=6))] == ["stage.finished"]
+
+
+def test_approvals_are_kept_per_job_in_the_order_they_were_given(store: JobStore) -> None:
+    store.add_job(make_job("job-1", status=JobStatus.AWAITING_APPROVAL))
+    store.add_job(make_job("job-2", status=JobStatus.AWAITING_APPROVAL))
+
+    first = store.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, "looks right", T0)
+    store.add_approval("job-2", "U_BOB", ApprovalDecision.DENIED, "wrong region", T0)
+    second = store.add_approval("job-1", "U_CAROL", ApprovalDecision.APPROVED, None, T0 + timedelta(seconds=30))
+
+    assert store.approvals("job-1") == [first, second]
+    assert [(a.actor, a.decision) for a in store.approvals("job-2")] == [("U_BOB", ApprovalDecision.DENIED)]
+    assert store.approvals("job-3") == []
+    with pytest.raises(UnknownJobError):
+        store.add_approval("job-3", "U_BOB", ApprovalDecision.APPROVED, None, T0)
+
+
+def test_many_threads_can_write_the_same_database_at_once(store: JobStore) -> None:
+    def submit_and_run(worker: int) -> None:
+        for n in range(5):
+            job = make_job(f"job-{worker}-{n}", created_at=T0 + timedelta(seconds=worker * 10 + n))
+            store.add_job(job, [event("job.submitted", job.id)])
+            job.status = JobStatus.RUNNING
+            store.save_job(job, [event("job.started", job.id)])
+            assert store.transition(job.id, JobStatus.RUNNING, JobStatus.SUCCEEDED)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(submit_and_run, range(8)))
+
+    assert len(store.list_jobs({JobStatus.SUCCEEDED}, limit=100)) == 40
+    assert len(store.audit_events()) == 80
+    if store.engine.dialect.name == "sqlite":
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def current_revision(store: JobStore) -> str | None:
+    with store.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(store: JobStore) -> str | None:
+    with store.engine.connect() as conn:
+        return ScriptDirectory.from_config(alembic_config(conn)).get_current_head()
