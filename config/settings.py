@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     sqlserver_driver: Literal["tds", "sandbox"] = "tds"
     # How long the sandbox SQL Server takes for a full restore, in seconds: fast for demos and tests.
     sandbox_restore_seconds: float = 3.0
+    # Where the sandbox SQL Server keeps its state, so a restarted bot sees the same tasks; None: in memory.
+    sandbox_state_path: Path | None = None
     # How often the engine polls RDS and rds_task_status while waiting.
     poll_seconds: float = 15.0
     port: int = 3000

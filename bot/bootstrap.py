@@ -1,0 +1,128 @@
+"""The one place that builds settings, policy, store, AWS gateways, the SQL driver and the notifier.
+
+Everything else receives what it needs from here, so tests can swap any piece for a fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from aws.clients import AwsClients, make_clients
+from aws.iam import RestoreRoles
+from aws.instances import Instances
+from aws.native_restore import SandboxSqlServer, SqlNativeRestore, tds_connector
+from aws.network import Network
+from aws.option_groups import OptionGroups
+from aws.s3 import S3Backups
+from aws.secrets import master_credentials
+from bot.clock import Clock, SystemClock
+from bot.domain import InstanceState
+from bot.notifiers import FanoutNotifier
+from bot.service import RestoreService
+from bot.stages import Gateways
+from bot.store import JobStore
+from bot.workflow import Engine
+from config.policy import Policy, load_policy
+from config.settings import Settings
+
+
+def s3_objects_exist(s3: Any, s3_arn: str) -> bool:
+    """What RDS checks before a restore: the key exists, or for `prefix*` at least one object shares the prefix."""
+    bucket, _, key = s3_arn.removeprefix("arn:aws:s3:::").partition("/")
+    prefix = key.removesuffix("*")
+    try:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=2)
+    except Exception:
+        return False
+    keys = [obj["Key"] for obj in listed.get("Contents", [])]
+    return bool(keys) if key.endswith("*") else key in keys
+
+
+@dataclass
+class Rdsbot:
+    """The wired application."""
+
+    settings: Settings
+    policy: Policy
+    store: JobStore
+    clock: Clock
+    notifier: FanoutNotifier
+    gateways_for: Callable[[str], Gateways]
+    service: RestoreService
+    engine: Engine
+    sandbox_sql: SandboxSqlServer | None = None
+    clients: dict[str, AwsClients] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: SandboxSqlServer | None = None) -> Rdsbot:
+    """Wire rdsbot from settings; `sandbox_sql` lets several engines share one emulated SQL Server."""
+    policy = load_policy(settings.config)
+    store = JobStore(settings.database_url)
+    clock = clock or SystemClock()
+    clients: dict[str, AwsClients] = {}
+
+    def clients_for(region: str) -> AwsClients:
+        if region not in clients:
+            clients[region] = make_clients(region)
+        return clients[region]
+
+    if settings.sqlserver_driver == "sandbox" and sandbox_sql is None:
+        home = clients_for(policy.region.default)
+        sandbox_sql = SandboxSqlServer(
+            restore_seconds=settings.sandbox_restore_seconds,
+            start_delay_seconds=min(1.0, settings.sandbox_restore_seconds / 10),
+            object_exists=lambda arn: s3_objects_exist(home.s3, arn),
+            state_path=settings.sandbox_state_path or default_sandbox_state(settings.database_url),
+        )
+
+    def connector(region: str) -> Callable[[InstanceState], Any]:
+        if sandbox_sql is not None:
+            return sandbox_sql.connect
+        secrets = clients_for(region).secretsmanager
+
+        def credentials_for(instance: InstanceState) -> tuple[str, str]:
+            if not instance.master_secret_arn:
+                raise ValueError(f"{instance.instance_id} has no RDS-managed master secret")
+            return master_credentials(secrets, instance.master_secret_arn)
+
+        return tds_connector(credentials_for)
+
+    @cache
+    def gateways_for(region: str) -> Gateways:
+        aws = clients_for(region)
+        return Gateways(
+            backups=S3Backups(aws.s3),
+            network=Network(aws.ec2, aws.rds),
+            roles=RestoreRoles(aws.iam, aws.sts),
+            option_groups=OptionGroups(aws.rds),
+            instances=Instances(aws.rds),
+            native_restore=SqlNativeRestore(connector(region)),
+        )
+
+    notifier = FanoutNotifier()
+    return Rdsbot(
+        settings=settings,
+        policy=policy,
+        store=store,
+        clock=clock,
+        notifier=notifier,
+        gateways_for=gateways_for,
+        service=RestoreService(store, gateways_for, policy, clock),
+        engine=Engine(store, gateways_for, policy, notifier, clock, poll_seconds=settings.poll_seconds),
+        sandbox_sql=sandbox_sql,
+        clients=clients,
+    )
+
+
+def default_sandbox_state(database_url: str) -> Path | None:
+    """Keep the sandbox SQL Server's state beside a SQLite job store, so a restarted bot finds its tasks."""
+    if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
+        return Path(database_url.removeprefix("sqlite:///")).with_suffix(".sandbox.json")
+    return None

@@ -1,0 +1,56 @@
+"""The `rdsbot` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.errors import ConfigError
+from bot.logs import configure_logging
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    configure_logging("text", "WARNING")
+    return run_demo(restore_seconds=args.restore_seconds)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Run the engine alone: resume every unfinished job and keep polling (no chat)."""
+    import threading
+
+    from bot.bootstrap import build
+    from bot.notifiers import PrintNotifier
+    from config.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    app = build(settings)
+    app.notifier.add(PrintNotifier())
+    if args.once:
+        app.engine.run_until_idle()
+    else:
+        app.engine.run_forever(threading.Event())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rdsbot", description="Restore SQL Server backups from S3 onto RDS.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="a whole restore on the embedded sandbox")
+    demo.add_argument("--restore-seconds", type=float, default=3.0, help="how long the sandbox restore takes")
+    demo.set_defaults(run=_demo)
+    worker = commands.add_parser("worker", help="resume unfinished jobs and drive them to the end")
+    worker.add_argument("--once", action="store_true", help="exit when no job is unfinished")
+    worker.set_defaults(run=_worker)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        print(f"rdsbot: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
