@@ -1,0 +1,39 @@
+"""SQL Server native restore on RDS: the msdb.dbo.rds_* procedures, one client, a python-tds and a sandbox driver."""
+
+from aws.native_restore.client import Connect, DbApiConnection, SqlNativeRestore, driver_message
+from aws.native_restore.procedures import (
+    CANCEL_TASK,
+    RESTORE_DATABASE,
+    TASK_STATUS,
+    DbApiCursor,
+    NativeRestoreError,
+    RestoreType,
+    SqlConnectionError,
+    Statement,
+    status_failure_reason,
+    task_failure_reason,
+)
+from aws.native_restore.sandbox import SandboxCall, SandboxConnection, SandboxSqlError, SandboxSqlServer
+from aws.native_restore.tds import tds_connector
+
+__all__ = [
+    "CANCEL_TASK",
+    "RESTORE_DATABASE",
+    "TASK_STATUS",
+    "Connect",
+    "DbApiConnection",
+    "DbApiCursor",
+    "NativeRestoreError",
+    "RestoreType",
+    "SandboxCall",
+    "SandboxConnection",
+    "SandboxSqlError",
+    "SandboxSqlServer",
+    "SqlConnectionError",
+    "SqlNativeRestore",
+    "Statement",
+    "driver_message",
+    "status_failure_reason",
+    "task_failure_reason",
+    "tds_connector",
+]
