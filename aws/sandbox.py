@@ -77,7 +77,9 @@ def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> None:
     group = policy.approvals.admin_iam_group
     iam.create_group(GroupName=group)
     for name, (slack_id, admin) in SANDBOX_USERS.items():
-        iam.create_user(UserName=name, Tags=[{"Key": "slack-user-id", "Value": slack_id},
-                                             {"Key": "email", "Value": f"{name}@example.com"}])
+        iam.create_user(
+            UserName=name,
+            Tags=[{"Key": "slack-user-id", "Value": slack_id}, {"Key": "email", "Value": f"{name}@example.com"}],
+        )
         if admin:
             iam.add_user_to_group(GroupName=group, UserName=name)

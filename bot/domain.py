@@ -263,6 +263,8 @@ class TaskStatus(BaseModel):
     lifecycle: TaskLifecycle
     percent_complete: int
     task_info: str = ""
+    # task_info in plain words, filled by the driver when the task did not succeed.
+    reason: str = ""
     task_type: str = "RESTORE_DB"
     s3_object_arn: str | None = None
 

@@ -48,5 +48,9 @@ class RestoreTaskError(RdsbotError):
         super().__init__(reason)
 
 
+class TransientError(RdsbotError):
+    """A failure that is likely to pass (a connection blip); a waiting stage retries instead of failing the job."""
+
+
 class StageError(RdsbotError):
     """A workflow stage cannot continue; the job fails with this reason."""

@@ -235,9 +235,8 @@ def _restore_wait(job: Job, ctx: StageContext) -> StepResult:
         job.percent_complete = 100
         return Done(f"task {status.task_id} SUCCESS")
     if status.lifecycle in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
-        raise RestoreTaskError(
-            f"restore task {status.task_id} ended {status.lifecycle}: {status.task_info}", status.task_info
-        )
+        reason = status.reason or f"restore task {status.task_id} ended {status.lifecycle}: {status.task_info}"
+        raise RestoreTaskError(reason, status.task_info)
     return Waiting(f"{status.lifecycle} {status.percent_complete}%", status.percent_complete)
 
 

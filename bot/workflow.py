@@ -11,13 +11,15 @@ from typing import Protocol
 
 from bot.clock import Clock, SystemClock
 from bot.domain import AuditEvent, Job, JobStatus, Stage, StageName, StageStatus
-from bot.errors import RdsbotError
+from bot.errors import RdsbotError, TransientError
 from bot.ports import Notifier
 from bot.stages import INSTANCE_STAGES, STAGES, Done, Gateways, StageContext
 from config.policy import Policy
 
 log = logging.getLogger(__name__)
 ENGINE_ACTOR = "rdsbot"
+# A connection blip must not fail a restore that takes hours, but an endpoint that never answers must.
+MAX_TRANSIENT_FAILURES = 20
 
 
 class JobRepository(Protocol):
@@ -106,6 +108,15 @@ class Engine:
                 self.notifier.stage_changed(job, stage)
             try:
                 result = STAGES[stage.name](job, ctx)
+            except TransientError as exc:
+                failures = int(job.outputs.get("transient_failures", 0)) + 1
+                job.outputs["transient_failures"] = failures
+                if failures >= MAX_TRANSIENT_FAILURES:
+                    self._fail(job, stage, f"{exc} ({failures} attempts in a row)")
+                    return
+                stage.detail = f"retrying after: {exc}"
+                self.store.save_job(job)  # the count must survive a restart, or a dead endpoint is retried forever
+                return
             except RdsbotError as exc:
                 self._fail(job, stage, str(exc), getattr(exc, "request_id", None))
                 return
@@ -113,6 +124,7 @@ class Engine:
                 log.exception("stage crashed", extra={"job_id": job.id, "stage": stage.name})
                 self._fail(job, stage, f"internal error in {stage.name} ({type(exc).__name__}); see the bot's logs")
                 return
+            job.outputs.pop("transient_failures", None)
             if not isinstance(result, Done):
                 self._wait(job, stage, result.detail, result.percent)
                 return

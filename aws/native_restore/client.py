@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from aws.native_restore import procedures
 from aws.native_restore.procedures import DbApiCursor, NativeRestoreError, SqlConnectionError, Statement
-from bot.domain import InstanceState, TaskStatus
+from bot.domain import InstanceState, TaskLifecycle, TaskStatus
 from bot.errors import RdsbotError, RestoreTaskError
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,8 @@ class SqlNativeRestore:
         rows = self._run_or_raise(instance, procedures.task_status_by_id(task_id))
         for status in map(procedures.task_status_from_row, rows):
             if status.task_id == task_id:
+                if status.lifecycle in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
+                    return status.model_copy(update={"reason": procedures.status_failure_reason(status)})
                 return status
         raise NativeRestoreError(
             f"no task {task_id} on {instance.instance_id}; RDS keeps task history for 36 days on the same instance"

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.domain import TaskLifecycle, TaskStatus
-from bot.errors import RdsbotError, RequestError
+from bot.errors import RdsbotError, RequestError, TransientError
 
 RESTORE_DATABASE = "msdb.dbo.rds_restore_database"
 TASK_STATUS = "msdb.dbo.rds_task_status"
@@ -27,7 +27,7 @@ class NativeRestoreError(RdsbotError):
     """A call to SQL Server for native restore failed in a way that is not the restore task's own failure."""
 
 
-class SqlConnectionError(NativeRestoreError):
+class SqlConnectionError(NativeRestoreError, TransientError):
     """SQL Server could not be reached or refused the login; often passing (DNS, security group, reboot)."""
 
 

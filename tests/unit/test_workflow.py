@@ -174,3 +174,38 @@ def test_dry_run_plans_and_stores_nothing():
     submitted = service.submit(parse_restore_command("prod-backup.bak db.m6i.large --dry-run"), "U1")
     assert submitted.job.plan.target_instance_id.startswith("rdsbot-prod-backup-")
     assert store.jobs == {} and aws.mutating == []
+
+
+def test_a_connection_blip_while_waiting_is_retried_not_fatal():
+    from bot.errors import TransientError
+
+    aws, store, clock, service = world()
+    job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
+    original, blips = aws.task_status, [2]
+
+    def flaky(instance, task_id):
+        if blips[0]:
+            blips[0] -= 1
+            raise TransientError("cannot reach SQL Server")
+        return original(instance, task_id)
+
+    aws.task_status = flaky
+    engine(aws, store, clock).run_until_idle(timeout_seconds=600)
+    assert store.jobs[job.id].status == JobStatus.SUCCEEDED
+    assert "transient_failures" not in store.jobs[job.id].outputs
+
+
+def test_an_endpoint_that_never_answers_fails_the_job_in_the_end():
+    from bot.errors import TransientError
+    from bot.workflow import MAX_TRANSIENT_FAILURES
+
+    aws, store, clock, service = world()
+    job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
+
+    def down(instance, task_id):
+        raise TransientError("cannot reach SQL Server")
+
+    aws.task_status = down
+    engine(aws, store, clock).run_until_idle(timeout_seconds=6000)
+    failed = store.jobs[job.id]
+    assert failed.status == JobStatus.FAILED and f"{MAX_TRANSIENT_FAILURES} attempts" in (failed.error or "")

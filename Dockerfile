@@ -1,0 +1,24 @@
+# rdsbot: a small image that runs the Slack app (HTTP on :3000, or Socket Mode with SLACK_APP_TOKEN).
+# Written to be built with `docker build -t rdsbot .`; no Docker engine runs where this was written, so it is
+# untested here.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY handlers ./handlers
+COPY aws ./aws
+COPY config ./config
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 rdsbot
+COPY --from=build /install /usr/local
+USER rdsbot
+WORKDIR /home/rdsbot
+ENV RDSBOT_LOG_FORMAT=json \
+    RDSBOT_DATABASE_URL=sqlite:////home/rdsbot/rdsbot.db \
+    PYTHONUNBUFFERED=1
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=2)" || exit 1
+ENTRYPOINT ["rdsbot"]
+CMD ["worker"]
