@@ -5,6 +5,7 @@ Every `ensure_*` is idempotent: it looks up by a deterministic name before creat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,3 +136,20 @@ class Notifier(Protocol):
     def progress(self, job: Job, percent: int) -> None: ...
 
     def job_finished(self, job: Job) -> None: ...
+
+
+class Identity(BaseModel):
+    """Who a Slack user is on the AWS side, and whether they may approve."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slack_user_id: str
+    iam_user: str | None = None
+    is_admin: bool = False
+    source: str = ""  # how the mapping was made: "tag slack-user-id", "tag email", "slack usergroup"
+
+
+class AdminDirectory(Protocol):
+    def identify(self, slack_user_id: str, email_lookup: Callable[[], str | None]) -> Identity:
+        """Map a Slack user to an IAM user and admin membership; `email_lookup` is called only when needed."""
+        ...
