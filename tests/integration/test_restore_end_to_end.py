@@ -1,0 +1,179 @@
+"""The whole engine against a moto server over HTTP, with the sandbox SQL Server: the user's story end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aws.clients import AwsClients
+from aws.native_restore import SandboxSqlServer
+from aws.sandbox import seed_sandbox
+from bot.bootstrap import Rdsbot, build
+from bot.domain import Job, JobStatus, StageName, StageStatus
+from bot.errors import RequestError
+from bot.parser import parse_restore_command
+from config.policy import load_policy
+from config.settings import Settings
+from tests.integration.store_fixtures import postgres_schema, sqlite_url
+from tests.support.aws_calls import CallRecorder
+
+
+class SimulatedCrash(BaseException):
+    """The process dies between two statements; nothing in the engine may catch it."""
+
+
+class CrashOn:
+    def __init__(self, stage: StageName | None = None, percent: int | None = None) -> None:
+        self.stage, self.percent = stage, percent
+
+    def stage_changed(self, job: Job, stage) -> None:
+        if stage.name == self.stage and stage.status == StageStatus.SUCCEEDED:
+            raise SimulatedCrash(stage.name)
+
+    def progress(self, job: Job, percent: int) -> None:
+        if self.percent is not None and percent >= self.percent:
+            raise SimulatedCrash("restore_wait")
+
+    def job_finished(self, job: Job) -> None:
+        pass
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:
+    seed_sandbox(load_policy(None))
+    return Settings(
+        database_url=database_url,
+        sqlserver_driver="sandbox",
+        sandbox_restore_seconds=0.6,
+        sandbox_state_path=tmp_path / "sandbox.json",
+        poll_seconds=0.05,
+    )
+
+
+def sql(app: Rdsbot) -> SandboxSqlServer:
+    assert app.sandbox_sql is not None
+    return app.sandbox_sql
+
+
+def started(settings: Settings, **kwargs) -> tuple[Rdsbot, CallRecorder]:
+    app = build(settings, **kwargs)
+    assert app.sandbox_sql is not None
+    app.gateways_for("us-east-1")
+    return app, CallRecorder(app.clients["us-east-1"])
+
+
+def test_full_restore_builds_a_closed_network_both_options_and_a_tagged_instance(settings: Settings, aws):
+    app, calls = started(settings)
+    job = app.service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True).job
+    app.engine.run_until_idle(timeout_seconds=60)
+    done = app.store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    assert all(s.status == StageStatus.SUCCEEDED and s.seconds is not None for s in done.stages)
+
+    group = aws.ec2.describe_security_groups(GroupIds=[done.outputs["security_group_id"]])["SecurityGroups"][0]
+    ranges = [r["CidrIp"] for rule in group["IpPermissions"] for r in rule.get("IpRanges", [])]
+    assert "0.0.0.0/0" not in ranges and group["IpPermissions"] == []
+
+    options = aws.rds.describe_option_groups(OptionGroupName=done.outputs["option_group"])["OptionGroupsList"][0]
+    settings_by_option = {
+        o["OptionName"]: {s["Name"]: s.get("Value") for s in o.get("OptionSettings", [])} for o in options["Options"]
+    }
+    role_arn = done.outputs["role_arn"]
+    assert settings_by_option["SQLSERVER_BACKUP_RESTORE"]["IAM_ROLE_ARN"] == role_arn
+    assert settings_by_option["SQLSERVER_AUDIT"]["IAM_ROLE_ARN"] == role_arn
+    assert settings_by_option["SQLSERVER_AUDIT"]["S3_BUCKET_ARN"] == "arn:aws:s3:::rdsbot-audit/rdsbot-audit"
+
+    role = aws.iam.get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    principals = [s["Principal"] for s in trust["Statement"]]
+    assert principals == [{"Service": "rds.amazonaws.com"}]
+
+    instance = aws.rds.describe_db_instances(DBInstanceIdentifier=done.plan.target_instance_id)["DBInstances"][0]
+    tags = {t["Key"]: t["Value"] for t in instance["TagList"]}
+    assert tags["managed-by"] == "rdsbot" and tags["rdsbot-job-id"] == job.id
+    assert tags["rdsbot-requester"] == "U0ALICE"
+    assert [m["OptionGroupName"] for m in instance["OptionGroupMemberships"]] == [done.outputs["option_group"]]
+    assert instance["PubliclyAccessible"] is False
+    assert calls.count("CreateDBInstance") == 1
+    assert [c.procedure for c in sql(app).calls].count("msdb.dbo.rds_restore_database") == 1
+    assert "prod_backup" in sql(app).databases(done.outputs["endpoint"].split(":")[0])
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [*[CrashOn(stage=s) for s in list(StageName)[:-1]], CrashOn(percent=30)],
+    ids=[*[f"after-{s}" for s in list(StageName)[:-1]], "inside-restore_wait"],
+)
+def test_a_new_engine_on_the_same_store_finishes_with_one_instance_and_one_restore(settings: Settings, crash):
+    first, first_calls = started(settings)
+    first.notifier.add(crash)
+    job = first.service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True).job
+    with pytest.raises(SimulatedCrash):
+        first.engine.run_until_idle(timeout_seconds=60)
+    first.close()
+
+    # A new process: a new store connection, new AWS clients, the same SQL Server (its state file).
+    second, second_calls = started(settings)
+    second.engine.run_until_idle(timeout_seconds=60)
+    done = second.store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    assert first_calls.count("CreateDBInstance") + second_calls.count("CreateDBInstance") == 1
+    restores = [c for c in sql(second).calls if c.procedure == "msdb.dbo.rds_restore_database"]
+    assert len(restores) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("prod-backup.bak db.x9.large", "instance_class"),
+        ("prod-backup.bak db.m1.small", "instance_class"),
+        ("prod-backup.bak db.m5.large --name -bad-", "target_instance_id"),
+        ('prod-backup.bak db.m5.large --db "x]; DROP DATABASE master; --"', "database_name"),
+        ("missing-backup.bak db.m5.large", "backup"),
+        ("s3://someone-elses-bucket/prod.bak db.m5.large", "backup"),
+        ("prod-backup.bak db.m5.large --region eu-central-1", "region"),
+        ("eleven/part* db.m5.large", "backup"),
+    ],
+)
+def test_bad_requests_get_a_specific_error_and_no_mutating_aws_call(settings: Settings, aws, text, field):
+    for part in range(11):
+        aws.s3.put_object(Bucket="rdsbot-backups", Key=f"eleven/part{part:02d}.bak", Body=b"TAPE")
+    app, calls = started(settings)
+    with pytest.raises(RequestError) as caught:
+        app.service.submit(parse_restore_command(text), "U0ALICE", approved=True)
+    assert caught.value.field == field
+    assert calls.mutating == []
+    assert app.store.list_jobs() == []
+    refused = app.store.audit_events()[-1]
+    assert refused.action == "request.refused" and refused.detail["field"] == field
+
+
+def test_a_restore_of_a_database_that_already_exists_fails_with_a_readable_reason(settings: Settings):
+    app, _ = started(settings)
+    command = "prod-backup.bak db.m5.large --name shared-target --db Sales"
+    first = app.service.submit(parse_restore_command(command), "U0ALICE", approved=True).job
+    app.engine.run_until_idle(timeout_seconds=60)
+    instance = app.gateways_for("us-east-1").instances.find("shared-target")
+    assert instance is not None
+    # A second restore of the same database name onto the same instance, as a human might try by hand.
+    task_id = app.gateways_for("us-east-1").native_restore.start_restore(
+        instance, "Sales", "arn:aws:s3:::rdsbot-backups/prod-backup.bak"
+    )
+    app.clock.sleep(1.0)
+    status = app.gateways_for("us-east-1").native_restore.task_status(instance, task_id)
+    finished = app.store.get_job(first.id)
+    assert finished is not None and finished.status == JobStatus.SUCCEEDED
+    assert status.lifecycle == "ERROR" and "already exists" in status.reason
