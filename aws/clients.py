@@ -1,0 +1,58 @@
+"""The boto3 clients rdsbot uses, built once per region with the same retry policy.
+
+The endpoint is deliberately not configurable here: boto3 reads AWS_ENDPOINT_URL itself, which is how tests and
+local runs reach a moto server with no special code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard mode retries throttling and transient 5xx with backoff. botocore reads max_attempts here as retries
+# after the first try (total_max_attempts 6), enough to ride out RDS API throttling.
+_RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 5}
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """One boto3 client per service rdsbot talks to, all in the same region."""
+
+    s3: Any
+    ec2: Any
+    iam: Any
+    rds: Any
+    secretsmanager: Any
+    sts: Any
+
+    def all(self) -> dict[str, Any]:
+        """Service name -> client, for code that treats every client alike (call recorders, event hooks)."""
+        return {
+            "s3": self.s3,
+            "ec2": self.ec2,
+            "iam": self.iam,
+            "rds": self.rds,
+            "secretsmanager": self.secretsmanager,
+            "sts": self.sts,
+        }
+
+
+def make_clients(region: str, session: boto3.Session | None = None) -> AwsClients:
+    """Clients for `region` from `session` (a default session when None), with standard retries."""
+    session = session or boto3.Session()
+    config = Config(region_name=region, retries=_RETRIES)
+
+    def client(service: str) -> Any:
+        return session.client(service, region_name=region, config=config)
+
+    return AwsClients(
+        s3=client("s3"),
+        ec2=client("ec2"),
+        iam=client("iam"),
+        rds=client("rds"),
+        secretsmanager=client("secretsmanager"),
+        sts=client("sts"),
+    )

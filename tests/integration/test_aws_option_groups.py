@@ -1,0 +1,102 @@
+"""The option group enabling native restore and audit, against a moto server over HTTP."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from aws.clients import AwsClients
+from aws.option_groups import AUDIT, BACKUP_RESTORE, OptionGroups, current_options
+from bot.errors import StageError
+from bot.ports import OptionGroupSpec
+from tests.support.aws_calls import CallRecorder
+
+ROLE = "arn:aws:iam::123456789012:role/rdsbot-restore"
+AUDIT_ARN = "arn:aws:s3:::sql-audit/rdsbot-audit"
+SPEC = OptionGroupSpec(
+    name="rdsbot-sqlserver-se-15-00",
+    engine="sqlserver-se",
+    major_version="15.00",
+    role_arn=ROLE,
+    audit_s3_bucket_arn=AUDIT_ARN,
+    audit_retention_hours=24,
+)
+
+
+@pytest.fixture
+def groups(aws: AwsClients) -> OptionGroups:
+    return OptionGroups(aws.rds)
+
+
+def options_of(aws: AwsClients, name: str = SPEC.name) -> dict[str, dict[str, str]]:
+    return current_options(aws.rds.describe_option_groups(OptionGroupName=name)["OptionGroupsList"][0])
+
+
+def test_new_group_carries_backup_restore_and_audit_with_their_settings(aws, groups):
+    name = groups.ensure_option_group(SPEC)
+
+    assert name == SPEC.name
+    group = aws.rds.describe_option_groups(OptionGroupName=name)["OptionGroupsList"][0]
+    assert (group["EngineName"], group["MajorEngineVersion"]) == ("sqlserver-se", "15.00")
+    assert options_of(aws) == {
+        BACKUP_RESTORE: {"IAM_ROLE_ARN": ROLE},
+        AUDIT: {"IAM_ROLE_ARN": ROLE, "S3_BUCKET_ARN": AUDIT_ARN, "RETENTION_TIME": "24"},
+    }
+    tags = aws.rds.list_tags_for_resource(ResourceName=group["OptionGroupArn"])["TagList"]
+    assert {"Key": "managed-by", "Value": "rdsbot"} in tags
+
+
+def test_without_an_audit_bucket_only_backup_restore_is_enabled(aws, groups):
+    groups.ensure_option_group(SPEC.model_copy(update={"audit_s3_bucket_arn": None}))
+
+    assert options_of(aws) == {BACKUP_RESTORE: {"IAM_ROLE_ARN": ROLE}}
+
+
+def test_matching_group_is_reused_unchanged(aws, groups):
+    groups.ensure_option_group(SPEC)
+    calls = CallRecorder(aws)
+
+    groups.ensure_option_group(SPEC)
+
+    assert calls.operations == ["DescribeOptionGroups"]
+
+
+def test_group_pointing_at_another_role_is_corrected_in_place(aws, groups):
+    groups.ensure_option_group(SPEC.model_copy(update={"role_arn": "arn:aws:iam::123456789012:role/old"}))
+    calls = CallRecorder(aws)
+
+    groups.ensure_option_group(SPEC)
+
+    assert calls.mutating == [("rds", "ModifyOptionGroup")]
+    assert options_of(aws)[BACKUP_RESTORE] == {"IAM_ROLE_ARN": ROLE}
+    assert options_of(aws)[AUDIT]["IAM_ROLE_ARN"] == ROLE
+
+
+def test_audit_is_removed_when_the_policy_drops_the_audit_bucket(aws, groups):
+    groups.ensure_option_group(SPEC)
+
+    groups.ensure_option_group(SPEC.model_copy(update={"audit_s3_bucket_arn": None}))
+
+    assert set(options_of(aws)) == {BACKUP_RESTORE}
+
+
+def test_group_made_by_hand_without_options_is_completed(aws, groups):
+    aws.rds.create_option_group(
+        OptionGroupName=SPEC.name, EngineName="sqlserver-se", MajorEngineVersion="15.00", OptionGroupDescription="x"
+    )
+    calls = CallRecorder(aws)
+
+    groups.ensure_option_group(SPEC)
+
+    assert calls.count("CreateOptionGroup") == 0
+    assert set(options_of(aws)) == {BACKUP_RESTORE, AUDIT}
+
+
+def test_group_of_that_name_for_another_engine_is_refused(aws, groups):
+    aws.rds.create_option_group(
+        OptionGroupName=SPEC.name, EngineName="sqlserver-ee", MajorEngineVersion="14.00", OptionGroupDescription="x"
+    )
+
+    with pytest.raises(StageError, match=re.escape("is for sqlserver-ee 14.00, not sqlserver-se 15.00")):
+        groups.ensure_option_group(SPEC)
