@@ -6,7 +6,7 @@ Everything else receives what it needs from here, so tests can swap any piece fo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,8 +54,8 @@ class Rdsbot:
     gateways_for: Callable[[str], Gateways]
     service: RestoreService
     engine: Engine
+    clients_for: Callable[[str], AwsClients]
     sandbox_sql: SandboxSqlServer | None = None
-    clients: dict[str, AwsClients] = field(default_factory=dict)
 
     def close(self) -> None:
         self.store.close()
@@ -116,8 +116,8 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
         gateways_for=gateways_for,
         service=RestoreService(store, gateways_for, policy, clock),
         engine=Engine(store, gateways_for, policy, notifier, clock, poll_seconds=settings.poll_seconds),
+        clients_for=clients_for,
         sandbox_sql=sandbox_sql,
-        clients=clients,
     )
 
 

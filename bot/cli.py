@@ -35,6 +35,27 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """Serve Slack: HTTP on --port behind waitress, or Socket Mode with SLACK_APP_TOKEN / --socket."""
+    from bot.bootstrap import build
+    from config.settings import load_settings
+    from handlers.server import serve_http, serve_socket_mode, start_engine
+    from handlers.slack_app import build_slack_app
+
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    app = build(settings)
+    runtime = build_slack_app(app)
+    start_engine(app)
+    if args.socket or settings.slack_app_token is not None:
+        if settings.slack_app_token is None:
+            raise ConfigError("--socket needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
+        serve_socket_mode(runtime.bolt, settings.slack_app_token.get_secret_value())
+    else:
+        serve_http(runtime.bolt, args.port or settings.port)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rdsbot", description="Restore SQL Server backups from S3 onto RDS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     worker = commands.add_parser("worker", help="resume unfinished jobs and drive them to the end")
     worker.add_argument("--once", action="store_true", help="exit when no job is unfinished")
     worker.set_defaults(run=_worker)
+    serve = commands.add_parser("serve", help="serve the Slack app (HTTP at POST /slack/events, or Socket Mode)")
+    serve.add_argument("--port", type=int, default=None, help="HTTP port (default RDSBOT_PORT or 3000)")
+    serve.add_argument("--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)")
+    serve.set_defaults(run=_serve)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -64,6 +64,7 @@ class RestoreService:
             status=JobStatus.QUEUED if approved else JobStatus.AWAITING_APPROVAL,
             created_at=self.clock.now(),
             is_drill=drill,
+            outputs={"backup_files": len(checked.backup.keys), "backup_bytes": checked.backup.total_bytes},
         )
         if request.dry_run:
             return Submitted(job=job, preflight=checked)

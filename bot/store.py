@@ -373,6 +373,19 @@ class JobStore:
                 conn.execute(stages.insert(), _stage_rows(job))
             self._insert_events(conn, events)
 
+    def update_outputs(self, job_id: str, updates: dict[str, Any]) -> None:
+        """Merge `updates` into the job's outputs without touching its status (a decision may be landing)."""
+        with self._transaction(write=True) as conn:
+            query = sa.select(jobs.c.outputs).where(jobs.c.id == job_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            current = conn.execute(query).scalar_one_or_none()
+            if current is None:
+                raise UnknownJobError(job_id)
+            conn.execute(
+                jobs.update().where(jobs.c.id == job_id).values(outputs={**current, **updates}, updated_at=_now())
+            )
+
     def transition(
         self,
         job_id: str,

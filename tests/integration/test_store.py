@@ -395,3 +395,13 @@ def current_revision(store: JobStore) -> str | None:
 def head_revision(store: JobStore) -> str | None:
     with store.engine.connect() as conn:
         return ScriptDirectory.from_config(alembic_config(conn)).get_current_head()
+
+
+def test_update_outputs_merges_without_undoing_a_decision(store: JobStore) -> None:
+    job = make_job("job-outputs")
+    store.add_job(job)
+    assert store.transition(job.id, job.status, JobStatus.DENIED)
+    store.update_outputs(job.id, {"slack_channel": "C1", "slack_ts": "1.2"})
+    stored = store.get_job(job.id)
+    assert stored is not None and stored.status == JobStatus.DENIED
+    assert stored.outputs["slack_channel"] == "C1" and stored.outputs["slack_ts"] == "1.2"

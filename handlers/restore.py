@@ -1,0 +1,152 @@
+"""/rds-restore, its approval card and the Approve / Deny buttons.
+
+Every listener acks first with only pure work done (parse, policy), then hands the slow part (AWS, Slack Web API)
+to a lazy listener, so Slack gets its answer well within 3 seconds and never waits on AWS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.approvals import Outcome
+from bot.authz import Action, Forbidden
+from bot.commands import ChatCommands, Reply
+from bot.domain import Job
+from handlers.slack_notifier import SLACK_CHANNEL, SLACK_THREAD_TS, SlackNotifier
+
+log = logging.getLogger(__name__)
+
+
+def email_lookup(client: WebClient, user_id: str) -> Callable[[], str | None]:
+    """Fetch the Slack profile email only when the directory needs it (no IAM tag matched)."""
+
+    def lookup() -> str | None:
+        profile = client.users_info(user=user_id)["user"].get("profile", {})
+        email = profile.get("email")
+        return str(email) if email else None
+
+    return lookup
+
+
+def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier) -> None:
+    channel = commands.app.policy.approvals.channel
+
+    def ack_restore(ack: Ack, command: dict[str, Any]) -> None:
+        checked = commands.check_restore(command.get("text", ""), command["user_id"])
+        if isinstance(checked, Reply):
+            ack(response_type="ephemeral", text=checked.text)
+            return
+        ack(
+            response_type="ephemeral",
+            text=f"Checking {checked.backup.display()} for a restore to {checked.instance_class}…",
+        )
+
+    def submit_restore(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        checked = commands.check_restore(command.get("text", ""), command["user_id"])
+        if isinstance(checked, Reply):
+            return  # already answered in the ack
+        result = commands.submit_restore(checked, command["user_id"])
+        if isinstance(result, Reply):
+            respond(response_type="ephemeral", replace_original=False, text=result.text)
+            return
+        job = result.job
+        if checked.dry_run:
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text=f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}",
+            )
+            return
+        expires = commands.approvals.expires_at(job)
+        posted = client.chat_postMessage(
+            channel=channel,
+            text=f"RDS restore request {job.id} needs approval",
+            blocks=blocks.approval_card(job, expires),
+        )
+        commands.app.store.update_outputs(job.id, {SLACK_CHANNEL: posted["channel"], SLACK_THREAD_TS: posted["ts"]})
+        respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text=f"Request {job.id} is waiting for an admin's approval in {channel} (expires {expires}).",
+        )
+
+    bolt.command("/rds-restore")(ack=ack_restore, lazy=[submit_restore])
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def approve(body: dict[str, Any], client: WebClient) -> None:
+        _decide(commands, notifier, client, body, approve=True, reason=None)
+
+    bolt.action(blocks.APPROVE_ACTION)(ack=ack_only, lazy=[approve])
+
+    def open_deny_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user, job_id = body["user"]["id"], body["actions"][0]["value"]
+        job = commands.job(job_id)
+        try:
+            commands.approvals.authorizer.check(Action.DENY, user, email_lookup(client, user), job)
+        except Forbidden as refused:
+            commands.decide(job_id, user, False, email_lookup(client, user))  # audited refusal, no change
+            client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=refused.reason)
+            return
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=blocks.deny_reason_view(job_id, body["channel"]["id"], body["message"]["ts"]),
+        )
+
+    bolt.action(blocks.DENY_ACTION)(open_deny_reason)
+
+    def ack_view(ack: Ack) -> None:
+        ack()
+
+    def deny(body: dict[str, Any], client: WebClient) -> None:
+        job_id, channel_id, message_ts = body["view"]["private_metadata"].split("|")
+        state = body["view"]["state"]["values"]
+        reason = (state.get(blocks.DENY_REASON_BLOCK, {}).get(blocks.DENY_REASON_INPUT, {}).get("value") or "").strip()
+        card = {
+            "user": body["user"],
+            "actions": [{"value": job_id}],
+            "channel": {"id": channel_id},
+            "message": {"ts": message_ts},
+        }
+        _decide(commands, notifier, client, card, approve=False, reason=reason or None)
+
+    bolt.view(blocks.DENY_REASON_VIEW)(ack=ack_view, lazy=[deny])
+
+
+def _decide(
+    commands: ChatCommands,
+    notifier: SlackNotifier,
+    client: WebClient,
+    body: dict[str, Any],
+    *,
+    approve: bool,
+    reason: str | None,
+) -> None:
+    user, job_id = body["user"]["id"], body["actions"][0]["value"]
+    channel, message_ts = body["channel"]["id"], body["message"]["ts"]
+    decision = commands.decide(job_id, user, approve, email_lookup(client, user), reason)
+    job: Job | None = decision.job
+    if decision.changed_job and job is not None:
+        when = commands.app.clock.now().strftime("%Y-%m-%d %H:%M UTC")
+        text = {
+            Outcome.APPROVED: f"✅ Approved by <@{user}> at {when}",
+            Outcome.DENIED: f"⛔ Denied by <@{user}> at {when}" + (f": {reason}" if reason else ""),
+            Outcome.EXPIRED: f"⌛ Expired at {commands.approvals.expires_at(job)}; nothing was created",
+        }
+        client.chat_update(
+            channel=channel,
+            ts=message_ts,
+            text=text[decision.outcome],
+            blocks=blocks.decided_card(job, text[decision.outcome]),
+        )
+        notifier.post(channel, message_ts, text[decision.outcome], f"{job.id} decision")
+    else:
+        client.chat_postEphemeral(channel=channel, user=user, text=decision.message)
