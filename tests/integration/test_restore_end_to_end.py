@@ -70,8 +70,7 @@ def sql(app: Rdsbot) -> SandboxSqlServer:
 def started(settings: Settings, **kwargs) -> tuple[Rdsbot, CallRecorder]:
     app = build(settings, **kwargs)
     assert app.sandbox_sql is not None
-    app.gateways_for("us-east-1")
-    return app, CallRecorder(app.clients["us-east-1"])
+    return app, CallRecorder(app.clients_for("us-east-1"))
 
 
 def test_full_restore_builds_a_closed_network_both_options_and_a_tagged_instance(settings: Settings, aws):
