@@ -69,7 +69,7 @@ class SlackOutbox:
                 delay = min(self._max_backoff, self._backoff * 2 ** min(item.attempts - 1, 10))
                 log.warning(
                     "slack message not sent; will retry",
-                    extra={"message": item.description, "attempt": item.attempts, "error": str(exc)},
+                    extra={"slack_message": item.description, "attempt": item.attempts, "error": str(exc)},
                 )
                 with self._ready:
                     self._ready.wait(delay)

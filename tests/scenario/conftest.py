@@ -1,0 +1,106 @@
+"""A running rdsbot as Slack sees it: the real Bolt app behind waitress, its Web API calls going to a fake Slack
+server on loopback, AWS on the moto server, the sandbox SQL Server on a fast clock."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aws.clients import AwsClients
+from aws.sandbox import SANDBOX_USERS, seed_sandbox
+from bot.bootstrap import Rdsbot, build
+from bot.domain import Job
+from config.policy import load_policy
+from config.settings import Settings
+from handlers.server import EVENTS_PATH, start_engine, wsgi_app
+from handlers.slack_app import SlackRuntime, build_slack_app
+from tests.support.aws_calls import CallRecorder
+from tests.support.fake_slack import FakeSlackApi, RecordedCall
+from tests.support.slack_requests import SIGNING_SECRET, block_action, post, serve_wsgi, slash_command
+
+BOT_TOKEN = "xoxb-test-0000-secret-token"
+ALICE, BOB, CAROL = (SANDBOX_USERS[name][0] for name in ("alice", "bob", "carol"))  # admin, admin, not admin
+
+
+@dataclass
+class Story:
+    url: str
+    slack: FakeSlackApi
+    app: Rdsbot
+    runtime: SlackRuntime
+    aws: CallRecorder
+
+    def command(self, command: str, text: str, user: str, response_id: str = "r1") -> tuple[int, str]:
+        request = slash_command(command, text, user_id=user, response_url=self.slack.response_url(response_id))
+        return post(self.url + EVENTS_PATH, request.body, request.headers)
+
+    def click(self, action_id: str, job_id: str, user: str) -> tuple[int, str]:
+        channel, ts = self.card_of(job_id)
+        request = block_action(action_id, job_id, user_id=user, channel=channel, message_ts=ts)
+        return post(self.url + EVENTS_PATH, request.body, request.headers)
+
+    def card_of(self, job_id: str, timeout: float = 10.0) -> tuple[str, str]:
+        """Where the approval card was posted, once the bot has recorded it on the job."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            outputs = self.job(job_id).outputs
+            if "slack_ts" in outputs:
+                return str(outputs["slack_channel"]), str(outputs["slack_ts"])
+            time.sleep(0.02)
+        raise AssertionError(f"job {job_id} never recorded its approval card")
+
+    def wait_card(self) -> tuple[RecordedCall, str]:
+        card = self.slack.wait_for("chat.postMessage", lambda c: c.field("blocks") is not None, timeout=15)
+        job_id = next(e["value"] for b in card.field("blocks") if b["type"] == "actions" for e in b["elements"])
+        return card, job_id
+
+    def job(self, job_id: str) -> Job:
+        job = self.app.store.get_job(job_id)
+        assert job is not None
+        return job
+
+    def audit_actions(self, job_id: str) -> list[str]:
+        return [e.action for e in self.app.store.audit_events(job_id)]
+
+
+def ephemeral_text(body: str) -> str:
+    return str(json.loads(body)["text"]) if body else ""
+
+
+@pytest.fixture
+def story(aws: AwsClients, tmp_path: Path) -> Iterator[Story]:
+    seed_sandbox(load_policy(None))
+    users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
+    with FakeSlackApi(users=users) as slack:
+        settings = Settings(
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=slack.base_url,
+            database_url=f"sqlite:///{tmp_path / 'rdsbot.db'}",
+            sqlserver_driver="sandbox",
+            sandbox_restore_seconds=0.5,
+            poll_seconds=0.05,
+        )
+        app = build(settings)
+        recorder = CallRecorder(app.clients_for("us-east-1"))
+        runtime = build_slack_app(app)
+        stop = start_engine(app)
+        with serve_wsgi(wsgi_app(runtime.bolt), threads=8) as url:
+            yield Story(url=url, slack=slack, app=app, runtime=runtime, aws=recorder)
+        stop.set()
+        runtime.outbox.stop()
+        app.close()
+
+
+def any_text(calls: list[RecordedCall], needle: str) -> bool:
+    return any(needle in str(c.body.get("text", "")) for c in calls)
+
+
+def field_text(call: RecordedCall) -> Any:
+    return call.body.get("text", "")

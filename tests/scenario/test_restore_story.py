@@ -1,0 +1,215 @@
+"""The user's story over real HTTP: signed Slack requests -> Bolt -> rdsbot -> moto + sandbox SQL Server, with
+every Web API call landing on the fake Slack server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+from bot.blocks import APPROVE_ACTION, DENY_ACTION, DENY_REASON_BLOCK, DENY_REASON_INPUT, DENY_REASON_VIEW
+from bot.domain import JobStatus
+from bot.store import jobs
+from handlers.server import EVENTS_PATH
+from tests.scenario.conftest import ALICE, BOB, CAROL, Story, ephemeral_text
+from tests.support.fake_slack import RESPONSE_URL
+from tests.support.slack_requests import post, signed_headers, slash_command, view_submission
+
+
+def wait_status(story: Story, job_id: str, status: JobStatus, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while story.job(job_id).status != status:
+        assert time.monotonic() < deadline, f"job {job_id} is {story.job(job_id).status}, expected {status}"
+        time.sleep(0.05)
+
+
+def test_request_card_refusals_approval_progress_completion_and_status(story: Story):
+    status, body = story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    assert status == 200 and "Checking s3://" in ephemeral_text(body)
+
+    card, job_id = story.wait_card()
+    card_text = str(card.field("blocks"))
+    for fact in ("U0ALICE", "prod-backup.bak", "db.m5.large", "us-east-1", "sqlserver-se", "throttled", "Expires"):
+        assert fact in card_text, fact
+    confirmation = story.slack.wait_for(RESPONSE_URL, lambda c: job_id in str(c.body.get("text")))
+    assert "waiting for an admin's approval" in confirmation.body["text"]
+
+    story.click(APPROVE_ACTION, job_id, ALICE)  # the requester, an admin: two-person rule
+    own = story.slack.wait_for("chat.postEphemeral", lambda c: c.body.get("user") == ALICE)
+    assert "two-person rule" in own.body["text"]
+    story.click(APPROVE_ACTION, job_id, CAROL)  # not in rds-admins
+    other = story.slack.wait_for("chat.postEphemeral", lambda c: c.body.get("user") == CAROL)
+    assert "only members of rds-admins" in other.body["text"]
+    assert story.job(job_id).status == JobStatus.AWAITING_APPROVAL and story.aws.count("CreateDBInstance") == 0
+
+    story.click(APPROVE_ACTION, job_id, BOB)
+    updated = story.slack.wait_for("chat.update", lambda c: "Approved by <@U0BOB>" in str(c.body.get("text")))
+    assert all(b["type"] != "actions" for b in updated.field("blocks"))
+
+    wait_status(story, job_id, JobStatus.SUCCEEDED)
+    _, card_ts = story.card_of(job_id)
+    done = story.slack.wait_for("chat.postMessage", lambda c: "restored prod_backup" in str(c.body.get("text")))
+    assert done.body["thread_ts"] == card_ts
+    text = done.body["text"]
+    assert "endpoint: rdsbot-prod-backup-" in text and "console.aws.amazon.com/rds" in text
+    assert "SQL Server audit logs: https://s3.console.aws.amazon.com/s3/buckets/rdsbot-audit" in text
+    stage_posts = [c for c in story.slack.delivered("chat.postMessage") if c.body.get("thread_ts") == card_ts]
+    assert any("✓ instance" in str(c.body.get("text")) for c in stage_posts)
+    assert story.slack.delivered("chat.update")  # the percentage, updated in place
+
+    status, body = story.command("/rds-status", job_id, BOB)
+    assert status == 200
+    reply = ephemeral_text(body)
+    assert f"{job_id}: succeeded" in reply and "approved by U0BOB" in reply
+    status, body = story.command("/rds-status", "", BOB)
+    assert job_id in ephemeral_text(body) and "succeeded" in ephemeral_text(body)
+
+    actions = story.audit_actions(job_id)
+    assert actions.count("approval.refused") == 2 and actions.count("job.approved") == 1
+    assert actions[-1] == "job.succeeded"
+    assert story.aws.count("CreateDBInstance") == 1
+
+
+def test_bad_request_is_answered_in_the_ack_and_changes_nothing(story: Story):
+    status, body = story.command("/rds-restore", "prod-backup.bak db.m5.large --region eu-west-1", ALICE)
+    assert status == 200
+    assert "region: eu-west-1 is not allowed by policy; allowed regions: us-east-1, us-west-2" in ephemeral_text(body)
+    status, body = story.command("/rds-restore", 'prod-backup.bak db.m5.large --db "x\'; drop table t--"', ALICE)
+    assert "database_name" in ephemeral_text(body) and "Traceback" not in body
+    time.sleep(0.3)
+    assert story.aws.calls == [] and story.app.store.list_jobs() == []
+    assert story.slack.calls("chat.postMessage") == []
+
+
+def test_missing_backup_is_answered_after_the_ack_with_no_card(story: Story):
+    status, _ = story.command("/rds-restore", "nope.bak db.m5.large", ALICE, response_id="missing")
+    assert status == 200
+    answer = story.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == "missing")
+    assert "backup" in answer.body["text"] and "nope.bak" in answer.body["text"]
+    assert story.aws.mutating == [] and story.slack.calls("chat.postMessage") == []
+
+
+def test_forged_or_stale_requests_get_401_and_change_nothing(story: Story):
+    forged = slash_command("/rds-restore", "prod-backup.bak db.m5.large", signing_secret="not-the-secret")
+    assert post(story.url + EVENTS_PATH, forged.body, forged.headers)[0] == 401
+    stale = slash_command("/rds-restore", "prod-backup.bak db.m5.large", timestamp=int(time.time()) - 6 * 60)
+    assert post(story.url + EVENTS_PATH, stale.body, stale.headers)[0] == 401
+    genuine = slash_command("/rds-restore", "prod-backup.bak db.m5.large")
+    tampered = genuine.body.replace(b"db.m5.large", b"db.m5.24xlarge")
+    assert post(story.url + EVENTS_PATH, tampered, genuine.headers)[0] == 401
+    time.sleep(0.3)
+    assert story.app.store.list_jobs() == [] and story.app.store.audit_events() == []
+    assert [c for c in story.slack.calls() if c.method != "auth.test"] == []
+
+
+def test_a_double_click_starts_exactly_one_restore(story: Story):
+    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    _, job_id = story.wait_card()
+    story.card_of(job_id)
+    clicks = [threading.Thread(target=story.click, args=(APPROVE_ACTION, job_id, BOB)) for _ in range(2)]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join()
+    wait_status(story, job_id, JobStatus.SUCCEEDED)
+    story.slack.wait_for("chat.postEphemeral", lambda c: "nothing changed" in str(c.body.get("text")))
+    actions = story.audit_actions(job_id)
+    assert actions.count("job.approved") == 1 and actions.count("approval.ignored") == 1
+    assert story.aws.count("CreateDBInstance") == 1
+    assert len(story.app.store.approvals(job_id)) == 1
+
+
+def test_a_click_on_an_expired_card_is_answered_audited_and_runs_nothing(story: Story):
+    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    _, job_id = story.wait_card()
+    story.card_of(job_id)
+    an_hour_and_more_ago = story.job(job_id).created_at - timedelta(minutes=61)
+    with story.app.store.engine.begin() as connection:  # age the request past its 60-minute expiry
+        connection.execute(jobs.update().where(jobs.c.id == job_id).values(created_at=an_hour_and_more_ago))
+    story.click(APPROVE_ACTION, job_id, BOB)
+    story.slack.wait_for("chat.update", lambda c: "Expired" in str(c.body.get("text")))
+    assert story.job(job_id).status == JobStatus.EXPIRED
+    story.click(APPROVE_ACTION, job_id, BOB)  # and a click after that: answered, nothing changes
+    story.slack.wait_for("chat.postEphemeral", lambda c: "already expired" in str(c.body.get("text")))
+    assert story.audit_actions(job_id)[-2:] == ["approval.expired", "approval.ignored"]
+    assert story.aws.count("CreateDBInstance") == 0
+
+
+def test_deny_asks_for_a_reason_and_updates_the_card(story: Story):
+    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    _, job_id = story.wait_card()
+    channel, ts = story.card_of(job_id)
+    story.click(DENY_ACTION, job_id, CAROL)
+    refused = story.slack.wait_for("chat.postEphemeral", lambda c: c.body.get("user") == CAROL)
+    assert "only members of rds-admins" in refused.body["text"] and story.slack.calls("views.open") == []
+
+    story.click(DENY_ACTION, job_id, BOB)
+    opened = story.slack.wait_for("views.open")
+    assert opened.field("view")["private_metadata"] == f"{job_id}|{channel}|{ts}"
+    submit = view_submission(
+        DENY_REASON_VIEW,
+        f"{job_id}|{channel}|{ts}",
+        {DENY_REASON_BLOCK: {DENY_REASON_INPUT: "restore window is Friday"}},
+        user_id=BOB,
+    )
+    assert post(story.url + EVENTS_PATH, submit.body, submit.headers)[0] == 200
+    denied = story.slack.wait_for("chat.update", lambda c: "Denied by <@U0BOB>" in str(c.body.get("text")))
+    assert "restore window is Friday" in denied.body["text"]
+    assert story.job(job_id).status == JobStatus.DENIED
+    assert "job.denied" in story.audit_actions(job_id) and story.aws.count("CreateDBInstance") == 0
+
+
+def test_the_ack_never_waits_for_aws(story: Story):
+    """AWS calls block until the test has its ack: an ack that needed AWS would time out instead."""
+    gate, order = threading.Event(), []
+
+    def hold(**_: object) -> None:
+        gate.wait(10)
+        order.append("aws")
+
+    for client in story.app.clients_for("us-east-1").all().values():
+        client.meta.events.register("before-call", hold, unique_id="gate")
+    status, _ = story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    order.append("ack")
+    gate.set()
+    assert status == 200
+    _, job_id = story.wait_card()
+    story.card_of(job_id)
+    gate.clear()
+    status, _ = story.click(APPROVE_ACTION, job_id, BOB)
+    order.append("ack")
+    gate.set()
+    assert status == 200
+    wait_status(story, job_id, JobStatus.SUCCEEDED)
+    first_ack = order.index("ack")
+    second_ack = order.index("ack", first_ack + 1)
+    assert first_ack == 0 and "aws" in order[first_ack:second_ack] and order[second_ack + 1] == "aws"
+
+
+def test_progress_and_completion_survive_slack_429_and_500(story: Story):
+    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    _, job_id = story.wait_card()
+    story.card_of(job_id)
+    story.slack.fail_next("chat.postMessage", status=429, times=2, retry_after=1)
+    story.slack.fail_next("chat.postMessage", status=500, times=6)
+    story.slack.fail_next("chat.update", status=500, times=2)
+    story.click(APPROVE_ACTION, job_id, BOB)
+    wait_status(story, job_id, JobStatus.SUCCEEDED)
+    done = story.slack.wait_for(
+        "chat.postMessage", lambda c: "restored prod_backup" in str(c.body.get("text")), timeout=30
+    )
+    assert done.status == 200
+    failed = [c.status for c in story.slack.calls("chat.postMessage") if c.status != 200]
+    assert failed.count(429) == 2 and failed.count(500) == 6
+    _, card_ts = story.card_of(job_id)
+    texts = [
+        str(c.body.get("text")) for c in story.slack.delivered("chat.postMessage") if c.body.get("thread_ts") == card_ts
+    ]
+    for stage in ("validate", "network", "instance", "restore_wait", "finalize"):
+        assert sum(f"✓ {stage}" in t for t in texts) == 1, stage
+    assert story.runtime.outbox.drain(5) and story.runtime.outbox.pending == 0
+
+
+def test_signed_headers_helper_is_what_bolt_checks(story: Story):
+    body = b"command=%2Frds-status&text=&user_id=U0BOB&team_id=T0RDSBOT&response_url=x&trigger_id=1"
+    assert post(story.url + EVENTS_PATH, body, signed_headers(body))[0] == 200
