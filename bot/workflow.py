@@ -77,6 +77,12 @@ class Engine:
             self.wake.wait(self.poll_seconds)
             self.wake.clear()
 
+    def start_background(self) -> threading.Event:
+        """Run the service loop in a daemon thread; set the returned event to stop it."""
+        stop = threading.Event()
+        threading.Thread(target=self.run_forever, args=(stop,), name="engine", daemon=True).start()
+        return stop
+
     def _contexts(self, jobs: list[Job]) -> dict[str, StageContext]:
         contexts: dict[str, StageContext] = {}
         waiting: dict[str, list[str]] = {}

@@ -47,9 +47,7 @@ def wsgi_app(
 
 def start_engine(app: Rdsbot) -> threading.Event:
     """Run the engine loop in a daemon thread; set the returned event to stop it."""
-    stop = threading.Event()
-    threading.Thread(target=app.engine.run_forever, args=(stop,), name="engine", daemon=True).start()
-    return stop
+    return app.engine.start_background()
 
 
 def serve_http(bolt: App, port: int, host: str = "0.0.0.0", threads: int = 16) -> None:
