@@ -10,10 +10,24 @@ from bot.logs import configure_logging
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.console import run_demo
 
     configure_logging("text", "WARNING")
     return run_demo(restore_seconds=args.restore_seconds)
+
+
+def _shell(args: argparse.Namespace) -> int:
+    """The console: interactive on a terminal, a script when stdin is not one."""
+    from bot.console import console_session
+    from bot.shell import interactive, run_lines
+
+    configure_logging("text", "WARNING")
+    with console_session(print, sandbox=args.sandbox, restore_seconds=args.restore_seconds, user=args.user) as session:
+        if sys.stdin.isatty():
+            interactive(session)
+        else:
+            run_lines(session, sys.stdin, echo=True)
+    return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -62,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="a whole restore on the embedded sandbox")
     demo.add_argument("--restore-seconds", type=float, default=3.0, help="how long the sandbox restore takes")
     demo.set_defaults(run=_demo)
+    shell = commands.add_parser("shell", help="talk to rdsbot in the terminal (sandbox by default)")
+    shell.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="embedded moto + sandbox SQL Server (default), or --no-sandbox for real AWS",
+    )
+    shell.add_argument("--as", dest="user", default=None, help="start as this user (alice, bob, carol, or a Slack id)")
+    shell.add_argument("--restore-seconds", type=float, default=3.0, help="how long the sandbox restore takes")
+    shell.set_defaults(run=_shell)
     worker = commands.add_parser("worker", help="resume unfinished jobs and drive them to the end")
     worker.add_argument("--once", action="store_true", help="exit when no job is unfinished")
     worker.set_defaults(run=_worker)

@@ -44,7 +44,8 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier)
             return
         ack(
             response_type="ephemeral",
-            text=f"Checking {checked.backup.display()} for a restore to {checked.instance_class}…",
+            text=f"Checking {checked.backup.display(commands.app.policy.backups.default_bucket)} for a restore to "
+            f"{checked.instance_class}…",
         )
 
     def submit_restore(command: dict[str, Any], respond: Respond, client: WebClient) -> None:

@@ -1,0 +1,173 @@
+"""`rdsbot shell`: talk to rdsbot in a terminal, as Slack would, before any workspace exists.
+
+The console is one more chat surface over ChatCommands: parsing, policy, authorization and approvals are the same
+code Slack's handlers call. Cards print as text, buttons become `approve <job>` / `deny <job> <reason>`, and
+`as <user>` switches identity so the approval rules can be felt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from bot import blocks
+from bot.approvals import Outcome
+from bot.bootstrap import Rdsbot
+from bot.commands import ChatCommands, Reply
+
+SHELL_HELP = """commands:
+  /rds-restore <backup> <instance-class> [flags]   request a restore (/rds-restore help for the flags)
+  /rds-status [job]                               recent jobs, or one job's stage timeline
+  approve <job>  |  deny <job> [reason]           press the card's buttons
+  as <user>                                       switch identity ({users})
+  whoami  |  wait [job]  |  help  |  quit"""
+
+
+@dataclass
+class ConsoleUser:
+    name: str
+    slack_id: str
+    email: str | None = None
+
+
+@dataclass
+class ConsoleSession:
+    """One console conversation; `handle` takes a line and writes the bot's answers through `write`."""
+
+    commands: ChatCommands
+    users: dict[str, ConsoleUser]
+    write: Callable[[str], None]
+    current: ConsoleUser
+    last_job: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def app(self) -> Rdsbot:
+        return self.commands.app
+
+    def say(self, text: str) -> None:
+        with self._lock:  # progress arrives from the engine thread while we answer a command
+            self.write(text)
+
+    def expand(self, line: str) -> str:
+        """Scripts say {job} for the job the session created last."""
+        return line.strip().replace("{job}", self.last_job or "{job}")
+
+    def handle(self, line: str) -> bool:
+        """Act on one line; False when the session should end."""
+        line = self.expand(line)
+        if not line or line.startswith("#"):
+            return True
+        word, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if word in ("quit", "exit"):
+            return False
+        handlers: dict[str, Callable[[str], None]] = {
+            "/rds-restore": self._restore,
+            "/rds-status": self._status,
+            "approve": lambda text: self._decide(text, approve=True),
+            "deny": lambda text: self._decide(text, approve=False),
+            "as": self._switch,
+            "whoami": lambda _: self.say(f"you are {self.current.name} ({self.current.slack_id})"),
+            "wait": self._wait,
+            "help": lambda _: self.say(SHELL_HELP.format(users=", ".join(self.users))),
+        }
+        handler = handlers.get(word)
+        if handler is None:
+            self.say(f"unknown command {word!r}; type help")
+        else:
+            handler(rest)
+        return True
+
+    def _restore(self, text: str) -> None:
+        checked = self.commands.check_restore(text, self.current.slack_id)
+        if isinstance(checked, Reply):
+            self.say(checked.text)
+            return
+        backup = checked.backup.display(self.app.policy.backups.default_bucket)
+        self.say(f"(ack) checking {backup} for a restore to {checked.instance_class}…")
+        result = self.commands.submit_restore(checked, self.current.slack_id)
+        if isinstance(result, Reply):
+            self.say(result.text)
+            return
+        job = result.job
+        if checked.dry_run:
+            self.say(f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}")
+            return
+        self.last_job = job.id
+        channel = self.app.policy.approvals.channel
+        self.say(
+            f"┌ approval card in {channel}: RDS restore request {job.id}\n"
+            + "\n".join(f"│ {line}" for line in blocks.card_summary(job).splitlines())
+            + f"\n│ expires at {self.commands.approvals.expires_at(job)}"
+            + f"\n└ [approve {job.id}]  [deny {job.id} <reason>]"
+        )
+
+    def _decide(self, text: str, *, approve: bool) -> None:
+        job_id, _, reason = text.partition(" ")
+        if not job_id:
+            self.say(f"usage: {'approve <job>' if approve else 'deny <job> [reason]'}")
+            return
+        user = self.current
+        decision = self.commands.decide(job_id, user.slack_id, approve, lambda: user.email, reason.strip() or None)
+        if decision.outcome in (Outcome.APPROVED, Outcome.DENIED):
+            self.say(f"card {job_id}: {decision.outcome} by {user.name}" + (f": {reason}" if reason else ""))
+        else:
+            self.say(f"(only you can see this) {decision.message}")
+
+    def _status(self, text: str) -> None:
+        self.say(self.commands.status(text).text)
+
+    def _switch(self, name: str) -> None:
+        user = self.users.get(name) or next((u for u in self.users.values() if u.slack_id == name), None)
+        if user is None:
+            user = ConsoleUser(name=name, slack_id=name)  # a raw Slack id, for real workspaces
+            self.users[name] = user
+        self.current = user
+        self.say(f"you are now {user.name} ({user.slack_id})")
+
+    def _wait(self, text: str, timeout: float = 300.0) -> None:
+        job_id = text or self.last_job
+        if not job_id:
+            self.say("no job to wait for")
+            return
+        deadline = time.monotonic() + timeout
+        while (job := self.app.store.get_job(job_id)) is not None and not job.status.finished:
+            if time.monotonic() > deadline:
+                self.say(f"{job_id} still {job.status} after {timeout:.0f} s")
+                return
+            time.sleep(0.1)
+        self.say(f"{job_id} is {job.status if job else 'unknown'}")
+
+
+def run_lines(session: ConsoleSession, lines: Iterable[str], echo: bool) -> None:
+    """Feed lines to the session (a script, or stdin that is not a terminal), echoing them like a transcript."""
+    for line in lines:
+        if echo and line.strip():
+            session.say(f"\n{session.current.name}> {session.expand(line)}")
+        if not session.handle(line):
+            return
+
+
+def interactive(session: ConsoleSession) -> None:
+    """A readline prompt with history in ~/.rdsbot_history."""
+    import os
+    import readline
+
+    history = os.path.expanduser("~/.rdsbot_history")
+    with contextlib.suppress(OSError):  # no history yet
+        readline.read_history_file(history)
+    session.say(SHELL_HELP.format(users=", ".join(session.users)))
+    try:
+        while True:
+            try:
+                line = input(f"{session.current.name}> ")
+            except EOFError:
+                break
+            if not session.handle(line):
+                break
+    finally:
+        readline.write_history_file(history)

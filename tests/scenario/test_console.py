@@ -1,0 +1,74 @@
+"""`rdsbot shell` and `rdsbot demo` as a newcomer runs them: real processes, the embedded sandbox, stdin scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "RDSBOT_"))}
+
+
+def rdsbot(*args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=CLEAN_ENV,
+        check=False,
+    )
+
+
+def test_console_applies_the_same_approval_rules_as_slack():
+    script = "\n".join(
+        [
+            "/rds-restore prod-backup.bak db.m5.large",
+            "approve {job}",  # alice requested it: two-person rule
+            "as carol",
+            "approve {job}",  # carol is not an admin
+            "deny {job} not mine to decide",
+            "/rds-status {job}",
+            "as bob",
+            "approve {job}",
+            "approve {job}",  # a second click changes nothing
+            "wait {job}",
+            "/rds-status {job}",
+        ]
+    )
+    result = rdsbot("shell", "--restore-seconds", "0.5", stdin=script)
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "two-person rule" in out
+    assert out.count("only members of rds-admins") == 2
+    assert "awaiting_approval" in out  # carol's clicks changed nothing
+    assert "card " in out and "approved by bob" in out
+    assert "already queued" in out or "already running" in out or "already succeeded" in out
+    assert "is succeeded" in out and "approved by U0BOB" in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_console_refuses_bad_input_with_the_field_and_changes_nothing():
+    result = rdsbot("shell", stdin="/rds-restore prod-backup.bak db.m5.large --region ap-south-1\n/rds-status\n")
+    assert "region: ap-south-1 is not allowed by policy" in result.stdout
+    assert "no restore jobs yet" in result.stdout
+    assert result.returncode == 0 and "Traceback" not in result.stdout + result.stderr
+
+
+def test_demo_plays_the_whole_story_and_exits_zero():
+    result = rdsbot("demo", "--restore-seconds", "0.5")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    for step in (
+        "previous-generation class",
+        "approval card in #rds-approvals",
+        "two-person rule",
+        "only members of rds-admins",
+        "approved by bob",
+        "✓ restore_wait",
+        "SQL Server audit logs:",
+        "succeeded",
+        "restore took",
+    ):
+        assert step in out, step
