@@ -1,0 +1,94 @@
+"""Progress in the thread costs a bounded number of Slack calls, and nothing is lost when Slack fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.domain import Edition, Job, RestorePlan, StorageType
+from handlers.outbox import SlackOutbox
+from handlers.slack_notifier import SlackNotifier
+
+
+class RecordingClient:
+    def __init__(self, failures: int = 0) -> None:
+        self.calls: list[tuple[str, dict[str, str]]] = []
+        self.failures = failures
+
+    def chat_postMessage(self, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("slack is down")
+        self.calls.append(("chat.postMessage", kwargs))
+        return {"ts": f"1.{len(self.calls)}", "channel": kwargs["channel"]}
+
+    def chat_update(self, **kwargs):
+        self.calls.append(("chat.update", kwargs))
+        return {"ok": True}
+
+
+def job(job_id: str = "j1") -> Job:
+    plan = RestorePlan(
+        backup_bucket="b",
+        backup_key="prod.bak",
+        multi_file=False,
+        instance_class="db.m6i.large",
+        target_instance_id="rdsbot-prod-j1",
+        database_name="prod",
+        edition=Edition.STANDARD,
+        major_version="15.00",
+        engine_version=None,
+        license_model="license-included",
+        storage_type=StorageType.GP3,
+        allocated_storage_gb=100,
+        iops=None,
+        storage_throughput=None,
+        cores=None,
+        threads_per_core=None,
+        multi_az=False,
+        region="us-east-1",
+        kms_key_id=None,
+    )
+    return Job(
+        id=job_id,
+        requester="U1",
+        plan=plan,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        outputs={"slack_channel": "C1", "slack_ts": "0.1"},
+    )
+
+
+def test_percent_updates_are_at_most_one_per_second_per_channel():
+    client, now = RecordingClient(), [0.0]
+    outbox = SlackOutbox()
+    notifier = SlackNotifier(client, outbox, min_update_seconds=1.0, monotonic=lambda: now[0])
+    for percent in range(0, 100):  # 100 polls within 9.9 s
+        notifier.progress(job(), percent)
+        now[0] += 0.1
+    notifier.job_finished(job().model_copy(update={"percent_complete": 100}))
+    assert outbox.drain(5)
+    methods = [m for m, _ in client.calls]
+    assert methods.count("chat.postMessage") == 2  # the progress message, then the completion
+    assert 9 <= methods.count("chat.update") <= 11  # ~1/s over 9.9 s, plus the final 100%
+    assert "100%" in client.calls[-2][1]["text"]
+    assert all(kwargs.get("thread_ts") == "0.1" for m, kwargs in client.calls if m == "chat.postMessage")
+
+
+def test_a_message_slack_refuses_is_kept_and_delivered_in_order():
+    client = RecordingClient(failures=3)
+    outbox = SlackOutbox(backoff_seconds=0.01)
+    notifier = SlackNotifier(client, outbox)
+    notifier.post("C1", "0.1", "first", "first")
+    notifier.post("C1", "0.1", "second", "second")
+    assert outbox.drain(5)
+    assert [kwargs["text"] for _, kwargs in client.calls] == ["first", "second"]
+    assert outbox.pending == 0
+
+
+def test_jobs_without_a_slack_thread_post_nothing():
+    client = RecordingClient()
+    outbox = SlackOutbox()
+    notifier = SlackNotifier(client, outbox)
+    quiet = job().model_copy(update={"outputs": {}})
+    notifier.progress(quiet, 50)
+    notifier.job_finished(quiet)
+    assert outbox.drain(1) and client.calls == []
