@@ -1,7 +1,7 @@
 """/rds-restore, its approval card and the Approve / Deny buttons.
 
-Every listener acks first with only pure work done (parse, policy), then hands the slow part (AWS, Slack Web API)
-to a lazy listener, so Slack gets its answer well within 3 seconds and never waits on AWS.
+Every listener acks with only pure work done (parse, policy), and hands the slow part (AWS, Slack Web API) to the
+slow lane, so Slack gets its answer well within 3 seconds and never waits on AWS.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from bot import blocks
 from bot.approvals import Outcome
 from bot.authz import Action, Forbidden
 from bot.commands import ChatCommands, Reply
-from bot.domain import Job
+from bot.domain import Job, RestoreRequest
 from handlers.slack_notifier import SLACK_CHANNEL, SLACK_THREAD_TS, SlackNotifier
+from handlers.slow_lane import SlowLane
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +35,22 @@ def email_lookup(client: WebClient, user_id: str) -> Callable[[], str | None]:
     return lookup
 
 
-def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier) -> None:
+def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane) -> None:
     channel = commands.app.policy.approvals.channel
 
-    def ack_restore(ack: Ack, command: dict[str, Any]) -> None:
+    def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         checked = commands.check_restore(command.get("text", ""), command["user_id"])
         if isinstance(checked, Reply):
             ack(response_type="ephemeral", text=checked.text)
             return
+        lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, respond, client)
         ack(
             response_type="ephemeral",
             text=f"Checking {checked.backup.display(commands.app.policy.backups.default_bucket)} for a restore to "
             f"{checked.instance_class}…",
         )
 
-    def submit_restore(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        checked = commands.check_restore(command.get("text", ""), command["user_id"])
-        if isinstance(checked, Reply):
-            return  # already answered in the ack
+    def submit_restore(checked: RestoreRequest, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         result = commands.submit_restore(checked, command["user_id"])
         if isinstance(result, Reply):
             respond(response_type="ephemeral", replace_original=False, text=result.text)
@@ -77,15 +76,13 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier)
             text=f"Request {job.id} is waiting for an admin's approval in {channel} (expires {expires}).",
         )
 
-    bolt.command("/rds-restore")(ack=ack_restore, lazy=[submit_restore])
+    bolt.command("/rds-restore")(ack_restore)
 
-    def ack_only(ack: Ack) -> None:
+    def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
+        lane.submit(f"approve by {body['user']['id']}", _decide, commands, notifier, client, body, True, None)
 
-    def approve(body: dict[str, Any], client: WebClient) -> None:
-        _decide(commands, notifier, client, body, approve=True, reason=None)
-
-    bolt.action(blocks.APPROVE_ACTION)(ack=ack_only, lazy=[approve])
+    bolt.action(blocks.APPROVE_ACTION)(approve)
 
     def open_deny_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -104,10 +101,8 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier)
 
     bolt.action(blocks.DENY_ACTION)(open_deny_reason)
 
-    def ack_view(ack: Ack) -> None:
+    def deny(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-
-    def deny(body: dict[str, Any], client: WebClient) -> None:
         job_id, channel_id, message_ts = body["view"]["private_metadata"].split("|")
         state = body["view"]["state"]["values"]
         reason = (state.get(blocks.DENY_REASON_BLOCK, {}).get(blocks.DENY_REASON_INPUT, {}).get("value") or "").strip()
@@ -117,9 +112,9 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier)
             "channel": {"id": channel_id},
             "message": {"ts": message_ts},
         }
-        _decide(commands, notifier, client, card, approve=False, reason=reason or None)
+        lane.submit(f"deny by {body['user']['id']}", _decide, commands, notifier, client, card, False, reason or None)
 
-    bolt.view(blocks.DENY_REASON_VIEW)(ack=ack_view, lazy=[deny])
+    bolt.view(blocks.DENY_REASON_VIEW)(deny)
 
 
 def _decide(
@@ -127,7 +122,6 @@ def _decide(
     notifier: SlackNotifier,
     client: WebClient,
     body: dict[str, Any],
-    *,
     approve: bool,
     reason: str | None,
 ) -> None:

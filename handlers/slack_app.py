@@ -6,6 +6,7 @@ HTTP mode and Socket Mode share everything built here; only the runner in handle
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -24,6 +25,7 @@ from handlers.outbox import SlackOutbox
 from handlers.restore import register_restore
 from handlers.slack_directory import SlackUsergroupDirectory
 from handlers.slack_notifier import SlackNotifier
+from handlers.slow_lane import SlowLane
 from handlers.status import register_status
 
 
@@ -34,6 +36,7 @@ class SlackRuntime:
     commands: ChatCommands
     notifier: SlackNotifier
     outbox: SlackOutbox
+    lane: SlowLane
 
 
 def slack_web_client(token: str, base_url: str) -> WebClient:
@@ -62,12 +65,15 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
     outbox = SlackOutbox()
     notifier = SlackNotifier(client, outbox)
     app.notifier.add(notifier)
+    lane = SlowLane(workers=2)
     bolt = App(
         client=client,
+        # Acks only: the slow work has its own lane, so a burst never queues an ack behind AWS calls.
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-ack"),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         process_before_response=False,
         logger=logging.getLogger("slack_bolt"),
     )
-    register_restore(bolt, commands, notifier)
+    register_restore(bolt, commands, notifier, lane)
     register_status(bolt, commands)
-    return SlackRuntime(bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox)
+    return SlackRuntime(bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox, lane=lane)
