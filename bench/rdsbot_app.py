@@ -34,7 +34,8 @@ def _moto_in_its_own_process() -> None:
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-c", f"from moto.server import main; main(['-p', '{port}'])"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     atexit.register(server.terminate)
     endpoint = f"http://127.0.0.1:{port}"
