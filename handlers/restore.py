@@ -84,8 +84,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
 
     bolt.action(blocks.APPROVE_ACTION)(approve)
 
-    def open_deny_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def open_deny_reason(body: dict[str, Any], client: WebClient) -> None:
         user, job_id = body["user"]["id"], body["actions"][0]["value"]
         job = commands.job(job_id)
         try:
@@ -99,7 +98,11 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             view=blocks.deny_reason_view(job_id, body["channel"]["id"], body["message"]["ts"]),
         )
 
-    bolt.action(blocks.DENY_ACTION)(open_deny_reason)
+    def deny_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()  # the modal opens from the lane: trigger_id stays valid for 3 s, ample for a short queue
+        lane.submit(f"deny click by {body['user']['id']}", open_deny_reason, body, client)
+
+    bolt.action(blocks.DENY_ACTION)(deny_clicked)
 
     def deny(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
