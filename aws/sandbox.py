@@ -6,11 +6,13 @@ AWS_ENDPOINT_URL, exactly as it would reach real AWS.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
 import boto3
 
+from aws.native_restore.sandbox_content import manifest_bytes
 from config.policy import Policy
 
 SANDBOX_ENV = {
@@ -21,6 +23,19 @@ SANDBOX_ENV = {
 DEMO_BACKUP_KEY = "prod-backup.bak"
 DEMO_MULTI_FILE_PREFIX = "nightly/prod_"
 # Console identities and the IAM users they map to (by the IAM tag slack-user-id).
+# What the demo backups hold: enough for the example policy's drill checks to pass.
+DEMO_DATABASE = {
+    "tables": {"dbo.orders": 1500, "dbo.customers": 320, "dbo.invoices": 2800},
+    "django_migrations": [
+        ["contenttypes", "0001_initial"],
+        ["contenttypes", "0002_remove_content_type_name"],
+        ["auth", "0001_initial"],
+        ["auth", "0012_alter_user_first_name_max_length"],
+        ["orders", "0001_initial"],
+        ["orders", "0030_order_currency"],
+        ["orders", "0031_add_invoice_number"],
+    ],
+}
 SANDBOX_USERS = {"alice": ("U0ALICE", True), "bob": ("U0BOB", True), "carol": ("U0CAROL", False)}
 
 
@@ -47,6 +62,7 @@ def start_sandbox_aws() -> SandboxAws:
     """Start moto on 127.0.0.1:<free port> and point this process's boto3 at it."""
     from moto.server import ThreadedMotoServer  # imported here: only the sandbox needs moto
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call buries the output
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -69,7 +85,8 @@ def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> None:
             s3.create_bucket(Bucket=bucket)
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    payload = b"TAPE" + b"\0" * (backup_bytes - 4)  # a .bak starts with an MTF header; size is what matters here
+    # The manifest gives the restored database believable content, so drill checks can pass or fail for real.
+    payload = manifest_bytes(DEMO_DATABASE, backup_bytes)
     s3.put_object(Bucket=policy.backups.default_bucket, Key=DEMO_BACKUP_KEY, Body=payload)
     for part in range(1, 4):
         s3.put_object(Bucket=policy.backups.default_bucket, Key=f"{DEMO_MULTI_FILE_PREFIX}{part}.bak", Body=payload)
