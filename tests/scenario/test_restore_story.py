@@ -3,8 +3,11 @@ every Web API call landing on the fake Slack server."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import timedelta
 
 from bot.blocks import APPROVE_ACTION, DENY_ACTION, DENY_REASON_BLOCK, DENY_REASON_INPUT, DENY_REASON_VIEW
@@ -213,3 +216,38 @@ def test_progress_and_completion_survive_slack_429_and_500(story: Story):
 def test_signed_headers_helper_is_what_bolt_checks(story: Story):
     body = b"command=%2Frds-status&text=&user_id=U0BOB&team_id=T0RDSBOT&response_url=x&trigger_id=1"
     assert post(story.url + EVENTS_PATH, body, signed_headers(body))[0] == 200
+
+
+def test_healthz_answers_and_unknown_paths_are_404(story: Story):
+    with urllib.request.urlopen(story.url + "/healthz", timeout=5) as response:
+        assert response.status == 200 and json.loads(response.read()) == {"ok": True}
+    try:
+        urllib.request.urlopen(story.url + "/admin", timeout=5)
+    except urllib.error.HTTPError as error:
+        assert error.code == 404
+    else:
+        raise AssertionError("unknown path answered")
+
+
+def test_help_and_dry_run_create_nothing(story: Story):
+    status, body = story.command("/rds-restore", "help", ALICE)
+    assert status == 200 and "usage: /rds-restore <backup> <instance-class>" in ephemeral_text(body)
+    story.command("/rds-restore", "prod-backup.bak db.r6i.xlarge --cores 2 --dry-run", ALICE, response_id="dry")
+    plan = story.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == "dry")
+    assert "Dry run, nothing created" in plan.body["text"] and "db.r6i.xlarge, 2 cores" in plan.body["text"]
+    assert story.app.store.list_jobs() == [] and story.aws.mutating == []
+    assert story.slack.calls("chat.postMessage") == []
+
+
+def test_a_failed_restore_says_where_why_and_what_was_left_in_the_thread(story: Story, aws):
+    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    _, job_id = story.wait_card()
+    _, card_ts = story.card_of(job_id)
+    aws.s3.delete_object(Bucket="rdsbot-backups", Key="prod-backup.bak")  # gone between request and approval
+    story.click(APPROVE_ACTION, job_id, BOB)
+    wait_status(story, job_id, JobStatus.FAILED)
+    failed = story.slack.wait_for("chat.postMessage", lambda c: "failed after" in str(c.body.get("text")))
+    assert failed.body["thread_ts"] == card_ts
+    assert "validate: backup: " in failed.body["text"] and "prod-backup.bak" in failed.body["text"]
+    assert "left behind: nothing" in failed.body["text"] and "Traceback" not in failed.body["text"]
+    assert story.aws.mutating == []
