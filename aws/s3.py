@@ -96,7 +96,9 @@ class S3Backups:
         if not candidates:
             return None
         newest = max(candidates, key=lambda c: (c.modified, c.keys))
-        return BackupSet(bucket=bucket, keys=newest.keys, total_bytes=newest.size, region=region)
+        return BackupSet(
+            bucket=bucket, keys=newest.keys, total_bytes=newest.size, region=region, last_modified=newest.modified
+        )
 
     def console_url(self, bucket: str, key_or_prefix: str) -> str:
         """A link to the object or prefix in the S3 console."""

@@ -15,6 +15,7 @@ from aws.clients import AwsClients, make_clients
 from aws.iam import RestoreRoles
 from aws.instances import Instances
 from aws.native_restore import SandboxSqlServer, SqlNativeRestore, tds_connector
+from aws.native_restore.sandbox_content import read_manifest
 from aws.network import Network
 from aws.option_groups import OptionGroups
 from aws.s3 import S3Backups
@@ -56,6 +57,8 @@ class Rdsbot:
     engine: Engine
     clients_for: Callable[[str], AwsClients]
     sandbox_sql: SandboxSqlServer | None = None
+    # region -> connect(instance): the SQL driver the restore uses, for drill validation queries.
+    sql_connect_for: Callable[[str], Callable[[InstanceState], Any]] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -79,6 +82,7 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
             restore_seconds=settings.sandbox_restore_seconds,
             start_delay_seconds=min(1.0, settings.sandbox_restore_seconds / 10),
             object_exists=lambda arn: s3_objects_exist(home.s3, arn),
+            backup_content=lambda arn: read_manifest(home.s3, arn),
             state_path=settings.sandbox_state_path or default_sandbox_state(settings.database_url),
         )
 
@@ -118,6 +122,7 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
         engine=Engine(store, gateways_for, policy, notifier, clock, poll_seconds=settings.poll_seconds),
         clients_for=clients_for,
         sandbox_sql=sandbox_sql,
+        sql_connect_for=connector,
     )
 
 

@@ -213,6 +213,7 @@ class BackupSet(BaseModel):
     keys: tuple[str, ...]
     total_bytes: int
     region: str
+    last_modified: datetime | None = None  # the newest file's time, when the lookup knows it (drills age it)
 
 
 class NetworkPlacement(BaseModel):

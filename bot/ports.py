@@ -6,11 +6,13 @@ Every `ensure_*` is idempotent: it looks up by a deterministic name before creat
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import BackupLocation, BackupSet, InstanceState, Job, NetworkPlacement, Stage, TaskStatus
+from bot.drills.spec import DrillCheck
 
 
 class NetworkSpec(BaseModel):
@@ -152,4 +154,64 @@ class Identity(BaseModel):
 class AdminDirectory(Protocol):
     def identify(self, slack_user_id: str, email_lookup: Callable[[], str | None]) -> Identity:
         """Map a Slack user to an IAM user and admin membership; `email_lookup` is called only when needed."""
+        ...
+
+
+# Restore drills: validation through the SQL driver, cleanup of what a drill created, and its report.
+
+
+class CheckResult(BaseModel):
+    """One drill check's outcome, in words for the report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    passed: bool
+    detail: str = ""
+    seconds: float | None = None
+
+
+class DrillChecks(Protocol):
+    def run_check(self, instance: InstanceState, database: str, check: DrillCheck) -> CheckResult:
+        """Run one read-only check against the restored database; a check that cannot run is a failed check."""
+        ...
+
+
+class InstanceUse(BaseModel):
+    """One RDS instance and the shared resources it holds on to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+    status: str
+    option_groups: tuple[str, ...] = ()
+    subnet_group: str | None = None
+    security_groups: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+class DrillResources(Protocol):
+    """What cleaning up after a drill needs beyond the instance gateway."""
+
+    def instances(self) -> list[InstanceUse]: ...
+
+    def option_group_exists(self, name: str) -> bool: ...
+
+    def delete_option_group(self, name: str) -> None:
+        """Gone already counts as done; in use raises AwsError, to retry later."""
+        ...
+
+    def delete_subnet_group(self, name: str) -> None: ...
+
+    def delete_security_group(self, group_id: str) -> None: ...
+
+
+class DrillReporter(Protocol):
+    """Where drill reports go: a Slack channel, or the console."""
+
+    def report(self, channel: str, run_id: str, text: str, *, failed: bool) -> None: ...
+
+    def follow_up(self, channel: str, run_id: str, text: str) -> None:
+        """A later line about the same run (cleanup done), in the report's thread when it is known."""
         ...

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.domain import Edition, StorageType
+from bot.drills.spec import DrillSpec
 from bot.errors import ConfigError
 
 EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
@@ -138,6 +139,26 @@ class Policy(_Strict):
     approvals: ApprovalPolicy = ApprovalPolicy()
     network: NetworkPolicy = NetworkPolicy()
     engine: EnginePolicy = EnginePolicy()
+    drills: tuple[DrillSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _drills_fit_the_policy(self) -> Policy:
+        seen: set[str] = set()
+        for drill in self.drills:
+            if drill.name in seen:
+                raise ValueError(f"drills: two drills are named {drill.name}")
+            seen.add(drill.name)
+            bucket = drill.source.bucket or self.backups.default_bucket
+            if bucket not in self.backups.buckets:
+                raise ValueError(f"drills.{drill.name}.source.bucket: {bucket} is not an allowed backup bucket")
+            region = drill.engine.region or self.region.default
+            if region not in self.region.allowed:
+                raise ValueError(f"drills.{drill.name}.engine.region: {region} is not an allowed region")
+        return self
+
+    def drill(self, name: str) -> DrillSpec | None:
+        """The drill named `name`, or None."""
+        return next((d for d in self.drills if d.name == name), None)
 
 
 def parse_policy(data: Any, source: str = "policy") -> Policy:

@@ -23,6 +23,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from aws.native_restore import sandbox_content
+from aws.native_restore.checks import CHECK_STATEMENTS
 from aws.native_restore.procedures import CANCEL_TASK, RESTORE_DATABASE, TASK_STATUS
 from bot.domain import InstanceState, TaskLifecycle
 
@@ -43,6 +45,9 @@ STATUS_COLUMNS = (
     "overwrite_s3_backup_file",
     "KMS_master_key_arn",
 )
+
+# Drill check kind -> how many values its query binds.
+CHECK_QUERY_PLACEHOLDERS = {kind: sql.count("%s") for sql, kind in CHECK_STATEMENTS.items()}
 
 # name -> required; what each emulated procedure accepts.
 _SIGNATURES: dict[str, dict[str, bool]] = {
@@ -96,6 +101,7 @@ class _Task:
     cancel_requested_at: float | None = None
     finished_at: float | None = None
     info: list[str] = field(default_factory=list)
+    content: dict[str, Any] | None = None  # the backup's manifest, read when the task starts
 
 
 @dataclass
@@ -104,6 +110,8 @@ class _Instance:
     databases: list[str] = field(default_factory=list)
     advanced_to: float = 0.0
     tasks: list[_Task] = field(default_factory=list)
+    # Database name -> what it holds (tables, django_migrations), from its backup's manifest.
+    contents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def has_database(self, name: str) -> bool:
         # Default collations compare names case-insensitively, so "Sales" and "sales" collide.
@@ -129,6 +137,7 @@ class _State:
                 databases=list(raw["databases"]),
                 advanced_to=raw["advanced_to"],
                 tasks=[_Task(**task) for task in raw["tasks"]],
+                contents=dict(raw.get("contents", {})),
             )
             for endpoint, raw in data.get("instances", {}).items()
         }
@@ -154,6 +163,7 @@ class SandboxSqlServer:
         object_exists: Callable[[str], bool] = lambda s3_arn: True,
         state_path: Path | None = None,
         max_concurrent_tasks: int = 2,
+        backup_content: Callable[[str], dict[str, Any] | None] = lambda s3_arn: None,
     ) -> None:
         # time.time by default: a state file shared by two processes needs one timeline.
         self._clock = clock
@@ -161,6 +171,7 @@ class SandboxSqlServer:
         self.start_delay_seconds = start_delay_seconds
         self.cancel_seconds = cancel_seconds
         self._object_exists = object_exists
+        self._backup_content = backup_content
         self._state_path = state_path
         self.max_concurrent_tasks = max_concurrent_tasks
         self._lock = threading.Lock()
@@ -193,6 +204,9 @@ class SandboxSqlServer:
         self, instance: InstanceState, autocommit: bool, sql: str, params: Sequence[SqlParam]
     ) -> list[_ResultSet]:
         """Run one statement as the emulated server would, returning its result sets."""
+        check = CHECK_STATEMENTS.get(sql)
+        if check is not None:
+            return self._check(instance, check, params)
         procedure, bound = _parse(sql, params)
         with self._state() as state:
             state.calls.append(SandboxCall(procedure, bound))
@@ -210,6 +224,22 @@ class SandboxSqlServer:
             if procedure == TASK_STATUS:
                 return [_status_set(server, bound, now)]
             return self._cancel_task(server, bound, now)
+
+    def _check(self, instance: InstanceState, kind: str, params: Sequence[SqlParam]) -> list[_ResultSet]:
+        """A drill's validation query, answered from the manifests of the databases restored here."""
+        values = [str(value) for value in params]
+        with self._state() as state:
+            state.calls.append(SandboxCall(f"check:{kind}", {f"p{i}": v for i, v in enumerate(values, 1)}))
+            if len(values) != CHECK_QUERY_PLACEHOLDERS[kind] or any(not isinstance(v, str) for v in params):
+                raise SandboxSqlError(8144, f"the {kind} query takes {CHECK_QUERY_PLACEHOLDERS[kind]} bound strings")
+            server = state.instances.setdefault(instance.endpoint_address or "", _Instance(advanced_to=self._clock()))
+            self._advance(server, self._clock())
+            restored = {name: server.contents.get(name, {}) for name in server.databases}
+            try:
+                columns, rows = sandbox_content.answer(kind, values, restored)
+            except sandbox_content.SandboxQueryError as exc:
+                raise SandboxSqlError(exc.number, exc.text) from None
+            return [_ResultSet(columns, rows)]
 
     def _restore_database(
         self, instance: InstanceState, server: _Instance, bound: dict[str, SqlParam], now: float
@@ -306,6 +336,10 @@ class SandboxSqlServer:
                 f"Error making request with Error Code NotFound and Http Status Code NotFound. "
                 f"The specified key does not exist: {task.s3_arn}"
             )
+        task.content = self._backup_content(task.s3_arn)
+        fault = sandbox_content.restore_fault(task.content)
+        if fault:
+            return fault
         restoring = {
             t.database_name.casefold() for t in server.tasks if t.started_at is not None and t.finished_at is None
         }
@@ -559,6 +593,7 @@ def _finish(server: _Instance, task: _Task, at: float) -> None:
     task.info.append(_stamp(at, f"Restored database {task.database_name} from {task.s3_arn}."))
     task.info.append(_stamp(at, "Task has been completed successfully."))
     server.databases.append(task.database_name)
+    server.contents[task.database_name] = task.content or {}
 
 
 def _cancelled(task: _Task, at: float) -> None:

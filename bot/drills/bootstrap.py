@@ -1,0 +1,113 @@
+"""Wires drills onto a built rdsbot: runner, sweeper, scheduler and (on PostgreSQL) the leader election."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+
+import sqlalchemy as sa
+
+from aws.drill_resources import DrillCleanupGateway
+from aws.native_restore.checks import SqlDrillChecks
+from bot.bootstrap import Rdsbot
+from bot.drills.leader import LEADER_LOCK_KEY, LeaderElector
+from bot.drills.runner import DrillPorts, DrillRunner
+from bot.drills.scheduler import DrillScheduler
+from bot.drills.store import DrillRunStore
+from bot.drills.sweeper import Sweeper
+from bot.ports import DrillChecks, DrillReporter, DrillResources
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 10 * 60
+
+
+@dataclass
+class Drills:
+    """The drill side of one rdsbot process."""
+
+    runs: DrillRunStore
+    runner: DrillRunner
+    sweeper: Sweeper
+    scheduler: DrillScheduler
+    elector: LeaderElector | None  # None on SQLite: one process, always the leader
+
+    def start(self) -> None:
+        """Take part in scheduling: at once on SQLite, through the leader election on PostgreSQL."""
+        if self.elector is None:
+            self.scheduler.start()
+        else:
+            self.elector.start()
+
+    def stop(self) -> None:
+        if self.elector is not None:
+            self.elector.stop()
+        self.scheduler.stop()
+
+    def run_until_idle(self, app: Rdsbot, timeout_seconds: float = 120.0) -> None:
+        """Drive the engine and the drill runner together until no job and no drill run is unfinished."""
+        began = app.clock.now()
+        while app.engine.tick() + self.runner.tick():
+            if (app.clock.now() - began).total_seconds() > timeout_seconds:
+                raise TimeoutError(f"drills still unfinished after {timeout_seconds} s")
+            app.clock.sleep(app.engine.poll_seconds)
+
+
+def build_drills(
+    app: Rdsbot,
+    reporter: DrillReporter,
+    *,
+    sweep_seconds: float = SWEEP_SECONDS,
+    sweeper_min_age: timedelta = timedelta(hours=1),
+    leader_retry_seconds: float = 5.0,
+    leader_key: int = LEADER_LOCK_KEY,
+) -> Drills:
+    """Drills over the wired app, reporting through `reporter`."""
+    runs = DrillRunStore(app.store.engine)
+    connect_for = app.sql_connect_for
+    if connect_for is None:
+        raise ValueError("the app has no SQL driver to validate drills with")
+
+    @cache
+    def checks_for(region: str) -> DrillChecks:
+        return SqlDrillChecks(connect_for(region))
+
+    @cache
+    def resources_for(region: str) -> DrillResources:
+        clients = app.clients_for(region)
+        return DrillCleanupGateway(clients.rds, clients.ec2)
+
+    ports = DrillPorts(
+        gateways_for=app.gateways_for, checks_for=checks_for, resources_for=resources_for, reporter=reporter
+    )
+    runner = DrillRunner(app.policy, app.store, runs, app.service, ports, app.clock, wake_engine=app.engine.wake.set)
+    sweeper = Sweeper(
+        app.policy,
+        app.store,
+        runs,
+        resources_for,
+        lambda region: app.gateways_for(region).instances,
+        reporter,
+        app.clock,
+        min_age=sweeper_min_age,
+    )
+    scheduler = DrillScheduler(
+        app.policy.drills,
+        app.settings.database_url,
+        runner,
+        periodic={
+            "drill-reconcile": (runner.tick, max(1.0, app.settings.poll_seconds)),
+            "drill-sweeper": (sweeper.sweep, sweep_seconds),
+        },
+    )
+    elector = None
+    if sa.make_url(app.settings.database_url).get_backend_name() == "postgresql":
+        elector = LeaderElector(
+            app.settings.database_url,
+            scheduler.start,
+            scheduler.stop,
+            retry_seconds=leader_retry_seconds,
+            key=leader_key,
+        )
+    return Drills(runs=runs, runner=runner, sweeper=sweeper, scheduler=scheduler, elector=elector)
