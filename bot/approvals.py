@@ -73,17 +73,14 @@ class Approvals:
         try:
             identity = self.authorizer.check(action, actor, email_lookup, job)
         except Forbidden as refused:
-            self._audit(
-                actor,
-                job.id,
-                "approval.refused",
-                {"action": action, "reason": refused.reason, **_who(refused.identity)},
-            )
+            detail = {"action": action, "reason": refused.reason, **_who(refused.identity)}
+            refusal = self._event(actor, job.id, "approval.refused", detail)
+            self.store.record_audit([refusal.model_copy(update={"iam_user": refused.identity.iam_user})])
             return Decision(Outcome.REFUSED, refused.reason, job)
         new_status = JobStatus.QUEUED if approve else JobStatus.DENIED
         decided = self._event(
             actor, job.id, f"job.{'approved' if approve else 'denied'}", {"reason": reason, **_who(identity)}
-        )
+        ).model_copy(update={"iam_user": identity.iam_user})
         if not self.store.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided]):
             self._audit(actor, job.id, "approval.ignored", {"action": action, "status": "decided concurrently"})
             return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} was decided a moment ago; nothing changed", job)

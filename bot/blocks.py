@@ -111,4 +111,6 @@ def completion_text(job: Job) -> str:
     text = render.completion(job)
     if job.outputs.get("audit_record_url"):
         text += f"\n  rdsbot audit record: {job.outputs['audit_record_url']}"
+    if job.outputs.get("audit_record_console_url"):
+        text += f"\n  rdsbot audit record in the S3 console: {job.outputs['audit_record_console_url']}"
     return text

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from aws.audit_shipper import S3AuditSink, audit_s3_client
 from aws.clients import AwsClients, make_clients
 from aws.iam import RestoreRoles
 from aws.instances import Instances
@@ -18,8 +19,10 @@ from aws.native_restore import SandboxSqlServer, SqlNativeRestore, tds_connector
 from aws.native_restore.sandbox_content import read_manifest
 from aws.network import Network
 from aws.option_groups import OptionGroups
+from aws.request_ids import MutatingCallLog
 from aws.s3 import S3Backups
 from aws.secrets import master_credentials
+from bot.audit_outbox import AuditRecordLinks, AuditShipper
 from bot.clock import Clock, SystemClock
 from bot.domain import InstanceState
 from bot.notifiers import FanoutNotifier
@@ -57,6 +60,8 @@ class Rdsbot:
     engine: Engine
     clients_for: Callable[[str], AwsClients]
     sandbox_sql: SandboxSqlServer | None = None
+    # Ships the audit trail to the policy's audit bucket; None when the policy names no audit bucket.
+    audit_shipper: AuditShipper | None = None
     # region -> connect(instance): the SQL driver the restore uses, for drill validation queries.
     sql_connect_for: Callable[[str], Callable[[InstanceState], Any]] | None = None
 
@@ -70,10 +75,13 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
     store = JobStore(settings.database_url)
     clock = clock or SystemClock()
     clients: dict[str, AwsClients] = {}
+    aws_requests = MutatingCallLog()
 
     def clients_for(region: str) -> AwsClients:
         if region not in clients:
             clients[region] = make_clients(region)
+            for client in clients[region].all().values():
+                aws_requests.attach(client)
         return clients[region]
 
     if settings.sqlserver_driver == "sandbox" and sandbox_sql is None:
@@ -110,7 +118,9 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
             native_restore=SqlNativeRestore(connector(region)),
         )
 
-    notifier = FanoutNotifier()
+    shipper = audit_shipper(policy, store, clock)
+    # The record links go first: they must be on the job before chat renders its completion.
+    notifier = FanoutNotifier(*([AuditRecordLinks(shipper)] if shipper else []))
     return Rdsbot(
         settings=settings,
         policy=policy,
@@ -119,11 +129,23 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
         notifier=notifier,
         gateways_for=gateways_for,
         service=RestoreService(store, gateways_for, policy, clock),
-        engine=Engine(store, gateways_for, policy, notifier, clock, poll_seconds=settings.poll_seconds),
+        engine=Engine(
+            store, gateways_for, policy, notifier, clock, settings.poll_seconds, aws_requests=aws_requests.drain
+        ),
         clients_for=clients_for,
         sandbox_sql=sandbox_sql,
+        audit_shipper=shipper,
         sql_connect_for=connector,
     )
+
+
+def audit_shipper(policy: Policy, store: JobStore, clock: Clock) -> AuditShipper | None:
+    """The shipper of rdsbot's own trail to s3://<audit bucket>/<prefix>/rdsbot/, with its own S3 client."""
+    audit = policy.audit
+    if not audit.bucket:
+        return None
+    sink = S3AuditSink(audit_s3_client(policy.region.default), audit.bucket, audit.kms_key_id)
+    return AuditShipper(store, sink, audit.prefix, clock)
 
 
 def default_sandbox_state(database_url: str) -> Path | None:

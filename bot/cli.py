@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bot.audit_cli import add_audit_commands
 from bot.errors import ConfigError
 from bot.logs import configure_logging
 
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default RDSBOT_PORT or 3000)")
     serve.add_argument("--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)")
     serve.set_defaults(run=_serve)
+    add_audit_commands(commands)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 
-from bot import render
+from bot import audit_view, render
 from bot.approvals import Approvals, Decision
 from bot.authz import Authorizer
 from bot.bootstrap import Rdsbot
@@ -87,6 +88,15 @@ class ChatCommands:
 
     def job(self, job_id: str) -> Job | None:
         return self.app.store.get_job(job_id)
+
+    def audit(self, text: str) -> Reply:
+        """/rds-audit <job-id>: the job's events in order; /rds-audit alone: today's (UTC) decisions."""
+        job_id = text.strip()
+        if job_id:
+            events = self.app.store.audit_events(job_id)
+            return Reply(audit_view.job_trail(job_id, events), ok=bool(events))
+        day = self.app.clock.now().astimezone(UTC).date().isoformat()
+        return Reply(audit_view.decisions(day, self.app.store.audit_day(day)[0]))
 
     def _refused(self, exc: RequestError, text: str, user: str) -> None:
         self.app.store.record_audit(

@@ -283,3 +283,8 @@ class AuditEvent(BaseModel):
     action: str
     job_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+    iam_user: str | None = None  # the IAM user the actor's Slack id maps to, where the directory told us
+    # Filled by the store when it appends the event to its day's hash chain (see bot/audit_chain.py).
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None

@@ -6,7 +6,7 @@ Every method is one transaction. Timestamps go in and come out timezone-aware UT
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from bot import audit_chain
 from bot.domain import AuditEvent, Job, JobStatus, RestorePlan, Stage, StageName, StageStatus
 from bot.errors import RdsbotError
 
@@ -30,6 +31,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any constant shared by every rdsbot process; it only has to differ from other apps' advisory locks.
 _MIGRATION_LOCK_KEY = 0x7264_7362_6F74  # "rdsbot"
+_OUTBOX_LOCK_KEY = 0x7264_7362_6F75  # serializes audit batch claims between bot processes on PostgreSQL
 _READ_ONLY = "rdsbot_read_only"
 _UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 
@@ -161,8 +163,29 @@ audit_events = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("job_id", sa.String(64)),
     sa.Column("detail", _JSON, nullable=False),
+    # The hash chain (revision 0002). Nullable only because SQLite cannot add NOT NULL columns without a table
+    # rebuild; the store fills them on every insert and 0002 backfilled the older rows.
+    sa.Column("iam_user", sa.String(255)),
+    sa.Column("day", sa.String(10)),
+    sa.Column("seq", sa.Integer),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
+    # The outbox: the S3 object an event was frozen into, and when S3 accepted that object.
+    sa.Column("batch_key", sa.String(512)),
+    sa.Column("shipped_at", UtcDateTime),
     sa.Index(None, "job_id", "id"),
     sa.Index(None, "at"),
+    sa.Index(None, "day", "seq", unique=True),
+    sa.Index(None, "shipped_at", "batch_key"),
+)
+
+# One row per UTC day: the last link of that day's chain. Writers lock it, so links are appended one at a time.
+audit_chain_heads = sa.Table(
+    "audit_chain_heads",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )
 
 
@@ -179,7 +202,7 @@ def alembic_config(connection: Connection) -> Config:
     return config
 
 
-def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+def upgrade_schema(engine: Engine, revision: str = "heads") -> None:
     """Migrate the database to `revision` in one transaction; a no-op when it is already there."""
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -233,10 +256,65 @@ def _event_rows(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
             "actor": event.actor,
             "action": event.action,
             "job_id": event.job_id,
-            "detail": event.model_dump(mode="json", include={"detail"})["detail"],
+            "detail": audit_chain.json_value(event.model_dump(mode="json", include={"detail"})["detail"]),
+            "iam_user": event.iam_user,
+            "day": audit_chain.day_of(event.at),
         }
         for event in events
     ]
+
+
+def _chain_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored event as the chain hashes it."""
+    return {**row, "at": audit_chain.timestamp(row["at"])}
+
+
+def _event_from_row(row: sa.RowMapping) -> AuditEvent:
+    return AuditEvent(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        job_id=row["job_id"],
+        detail=row["detail"],
+        iam_user=row["iam_user"],
+        seq=row["seq"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def event_record(event: AuditEvent) -> dict[str, Any]:
+    """A stored event as one chain record (what is hashed, plus its id and hash): the shape shipped to S3."""
+    return {
+        "id": event.id,
+        "day": audit_chain.day_of(event.at),
+        "seq": event.seq,
+        "at": audit_chain.timestamp(event.at),
+        "actor": event.actor,
+        "iam_user": event.iam_user,
+        "action": event.action,
+        "job_id": event.job_id,
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _lock_chain_head(conn: Connection, day: str) -> tuple[int, str]:
+    """The day's last (seq, hash), its row locked until commit; created at the genesis value for a new day."""
+    dialect = conn.dialect.name
+    start = {"day": day, "seq": 0, "hash": audit_chain.genesis(day)}
+    if dialect in ("postgresql", "sqlite"):
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(audit_chain_heads)
+        # Two writers opening a day at once: the second waits on the first's key, then does nothing.
+        conn.execute(insert.values(**start).on_conflict_do_nothing(index_elements=["day"]))
+    elif conn.execute(sa.select(audit_chain_heads.c.day).where(audit_chain_heads.c.day == day)).first() is None:
+        conn.execute(audit_chain_heads.insert().values(**start))
+    # FOR UPDATE on PostgreSQL; SQLite writers already hold the database write lock (BEGIN IMMEDIATE).
+    query = sa.select(audit_chain_heads.c.seq, audit_chain_heads.c.hash).where(audit_chain_heads.c.day == day)
+    row = conn.execute(query.with_for_update() if dialect == "postgresql" else query).one()
+    return int(row.seq), str(row.hash)
 
 
 def _job_values(job: Job, now: datetime) -> dict[str, Any]:
@@ -498,24 +576,94 @@ class JobStore:
             query = query.where(audit_events.c.at >= since)
         with self._transaction(write=False) as conn:
             rows = conn.execute(query).mappings().all()
-        return [
-            AuditEvent(
-                id=row["id"],
-                at=row["at"],
-                actor=row["actor"],
-                action=row["action"],
-                job_id=row["job_id"],
-                detail=row["detail"],
+        return [_event_from_row(row) for row in rows]
+
+    def audit_day(self, day: str) -> tuple[list[AuditEvent], tuple[int, str] | None]:
+        """One UTC day's chain in order, and its head (last seq, hash) read in the same snapshot."""
+        query = audit_events.select().where(audit_events.c.day == day).order_by(audit_events.c.seq)
+        head_query = sa.select(audit_chain_heads.c.seq, audit_chain_heads.c.hash).where(audit_chain_heads.c.day == day)
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(query).mappings().all()
+            head = conn.execute(head_query).first()
+        return [_event_from_row(row) for row in rows], (int(head.seq), str(head.hash)) if head else None
+
+    # Audit outbox: events are frozen into deterministic batches, then marked shipped once S3 has the object.
+
+    def claim_audit_batches(self, key_for: Callable[[str, int, int], str], limit: int = 500) -> list[str]:
+        """Keys of batches frozen but not yet shipped, oldest first; when none, freeze the next (up to `limit`).
+
+        A frozen batch never changes, so a retry after an ambiguous failure writes the same key with the same
+        bytes. `key_for(day, first_seq, last_seq)` names the object.
+        """
+        with self._transaction(write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK_KEY})
+            first = sa.func.min(audit_events.c.id)
+            frozen = conn.execute(
+                sa.select(audit_events.c.batch_key, first)
+                .where(audit_events.c.batch_key.is_not(None), audit_events.c.shipped_at.is_(None))
+                .group_by(audit_events.c.batch_key)
+                .order_by(first)
+            ).all()
+            if frozen:
+                return [str(row.batch_key) for row in frozen]
+            rows = conn.execute(
+                sa.select(audit_events.c.day, audit_events.c.seq)
+                .where(audit_events.c.batch_key.is_(None))
+                .order_by(audit_events.c.day, audit_events.c.seq)
+                .limit(limit)
+            ).all()
+            if not rows:
+                return []
+            day = rows[0].day
+            run = [row.seq for row in rows if row.day == day]
+            key = key_for(day, run[0], run[-1])
+            conn.execute(
+                audit_events.update()
+                .where(audit_events.c.day == day, audit_events.c.seq.between(run[0], run[-1]))
+                .values(batch_key=key)
             )
-            for row in rows
-        ]
+            return [key]
+
+    def audit_batch(self, key: str) -> list[AuditEvent]:
+        """The events frozen into one batch, in chain order."""
+        query = audit_events.select().where(audit_events.c.batch_key == key).order_by(audit_events.c.seq)
+        with self._transaction(write=False) as conn:
+            return [_event_from_row(row) for row in conn.execute(query).mappings().all()]
+
+    def mark_audit_shipped(self, key: str, at: datetime) -> int:
+        """Record that S3 accepted the batch's object; returns how many events this call marked."""
+        with self._transaction(write=True) as conn:
+            marked = conn.execute(
+                audit_events.update()
+                .where(audit_events.c.batch_key == key, audit_events.c.shipped_at.is_(None))
+                .values(shipped_at=at)
+            )
+            return int(marked.rowcount)
+
+    def unshipped_audit_events(self) -> int:
+        """How many audit events S3 has not accepted yet."""
+        query = sa.select(sa.func.count()).select_from(audit_events).where(audit_events.c.shipped_at.is_(None))
+        with self._transaction(write=False) as conn:
+            return int(conn.execute(query).scalar_one())
 
     # Helpers
 
     @staticmethod
     def _insert_events(conn: Connection, events: Sequence[AuditEvent]) -> None:
-        if events:
-            conn.execute(audit_events.insert(), _event_rows(events))
+        if not events:
+            return
+        rows = _event_rows(events)
+        # Heads are locked in day order, so two writers spanning midnight cannot deadlock each other.
+        heads = {day: _lock_chain_head(conn, day) for day in sorted({row["day"] for row in rows})}
+        for row in rows:
+            seq, previous = heads[row["day"]]
+            row.update(seq=seq + 1, prev_hash=previous)
+            row["hash"] = audit_chain.digest(_chain_record(row))
+            heads[row["day"]] = (seq + 1, row["hash"])
+        conn.execute(audit_events.insert(), rows)
+        for day, (seq, last) in heads.items():
+            conn.execute(audit_chain_heads.update().where(audit_chain_heads.c.day == day).values(seq=seq, hash=last))
 
     @staticmethod
     def _load_jobs(conn: Connection, query: sa.Select[Any]) -> list[Job]:

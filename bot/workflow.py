@@ -39,8 +39,11 @@ class Engine:
         notifier: Notifier,
         clock: Clock | None = None,
         poll_seconds: float = 15.0,
+        aws_requests: Callable[[], list[dict[str, str]]] | None = None,
     ) -> None:
         self.store = store
+        # The request ids of the mutating AWS calls made since the last audit event of this thread.
+        self.aws_requests = aws_requests
         self.gateways_for = gateways_for
         self.policy = policy
         self.notifier = notifier
@@ -169,5 +172,8 @@ class Engine:
         self.notifier.job_finished(job)
 
     def _save(self, job: Job, action: str, detail: dict[str, object]) -> None:
+        requests = self.aws_requests() if self.aws_requests else []
+        if requests:
+            detail = {**detail, "aws_requests": requests}
         event = AuditEvent(at=self.clock.now(), actor=ENGINE_ACTOR, action=action, job_id=job.id, detail=detail)
         self.store.save_job(job, [event])

@@ -68,6 +68,9 @@ class AuditPolicy(_Strict):
     bucket: str | None = None
     prefix: str = "rdsbot-audit"
     retention_hours: int = Field(0, ge=0, le=840)
+    # rdsbot's own trail is written with SSE-KMS under this key when set (the bot needs kms:GenerateDataKey on
+    # it), else with SSE-S3 (AES256).
+    kms_key_id: str | None = None
 
     @field_validator("prefix")
     @classmethod
