@@ -21,7 +21,6 @@ from bot.commands import ChatCommands, build_commands
 from bot.errors import ConfigError
 from bot.ports import AdminDirectory
 from handlers.audit import register_audit
-from handlers.audit import register_audit
 from handlers.outbox import SlackOutbox
 from handlers.restore import register_restore
 from handlers.slack_directory import SlackUsergroupDirectory
@@ -77,6 +76,5 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
     )
     register_restore(bolt, commands, notifier, lane)
     register_status(bolt, commands)
-    register_audit(bolt, commands)
     register_audit(bolt, commands)
     return SlackRuntime(bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox, lane=lane)
