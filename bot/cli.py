@@ -62,6 +62,8 @@ def _serve(args: argparse.Namespace) -> int:
     app = build(settings)
     runtime = build_slack_app(app)
     start_engine(app)
+    if runtime.drills is not None:
+        runtime.drills.start()  # schedules drills only while this replica holds the leader lock
     if args.socket or settings.slack_app_token is not None:
         if settings.slack_app_token is None:
             raise ConfigError("--socket needs SLACK_APP_TOKEN (an xapp- token with connections:write)")

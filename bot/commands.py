@@ -41,6 +41,8 @@ class ChatCommands:
     def __init__(self, app: Rdsbot, approvals: Approvals) -> None:
         self.app = app
         self.approvals = approvals
+        # Extra lines for /rds-status from other features (a failed restore drill must be visible there).
+        self.status_notes: list[Callable[[], str | None]] = []
 
     def check_restore(self, text: str, user: str) -> RestoreRequest | Reply:
         """The fast, pure part of /rds-restore: parse and apply policy. No AWS call, so it fits in Slack's ack."""
@@ -74,7 +76,8 @@ class ChatCommands:
         if not job_id:
             running = self.app.store.list_jobs({JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.AWAITING_APPROVAL})
             recent = [j for j in self.app.store.list_jobs(limit=10) if j.id not in {r.id for r in running}]
-            return Reply(render.status_table(running + recent, now))
+            notes = [note for note in (read() for read in self.status_notes) if note]
+            return Reply("\n".join([*notes, render.status_table(running + recent, now)]))
         job = self.app.store.get_job(job_id)
         if job is None:
             return Reply(f"No restore job {job_id!r}; /rds-status lists the recent ones", ok=False)

@@ -18,9 +18,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.bootstrap import Rdsbot
 from bot.commands import ChatCommands, build_commands
+from bot.drills.bootstrap import Drills
 from bot.errors import ConfigError
 from bot.ports import AdminDirectory
 from handlers.audit import register_audit
+from handlers.drill import register_drill
 from handlers.outbox import SlackOutbox
 from handlers.restore import register_restore
 from handlers.slack_directory import SlackUsergroupDirectory
@@ -37,6 +39,7 @@ class SlackRuntime:
     notifier: SlackNotifier
     outbox: SlackOutbox
     lane: SlowLane
+    drills: Drills | None = None  # started by `rdsbot serve`; scheduling only where the leader election says
 
 
 def slack_web_client(token: str, base_url: str) -> WebClient:
@@ -77,4 +80,7 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
     register_restore(bolt, commands, notifier, lane)
     register_status(bolt, commands)
     register_audit(bolt, commands)
-    return SlackRuntime(bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox, lane=lane)
+    drills = register_drill(bolt, commands, client, outbox, lane)
+    return SlackRuntime(
+        bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox, lane=lane, drills=drills
+    )
