@@ -101,7 +101,7 @@ class _Task:
     cancel_requested_at: float | None = None
     finished_at: float | None = None
     info: list[str] = field(default_factory=list)
-    content: dict[str, Any] | None = None  # the backup's manifest, read when the task starts
+    content: dict[str, Any] | None = None  # the backup's manifest, read when the task is created
 
 
 @dataclass
@@ -266,6 +266,8 @@ class SandboxSqlServer:
             created_at=now,
             restore_seconds=self.restore_seconds,
             last_updated=now,
+            # Read here, not when the task starts: a status poll must not wait on S3.
+            content=self._backup_content(s3_arn),
         )
         server.next_task_id += 1
         server.tasks.append(task)
@@ -336,7 +338,6 @@ class SandboxSqlServer:
                 f"Error making request with Error Code NotFound and Http Status Code NotFound. "
                 f"The specified key does not exist: {task.s3_arn}"
             )
-        task.content = self._backup_content(task.s3_arn)
         fault = sandbox_content.restore_fault(task.content)
         if fault:
             return fault

@@ -13,6 +13,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
+import bot.drills.store  # noqa: F401  (registers drill_runs on the metadata autogenerate compares)
 from bot.store import metadata
 
 config = context.config
