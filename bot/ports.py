@@ -210,7 +210,9 @@ class DrillResources(Protocol):
 class DrillReporter(Protocol):
     """Where drill reports go: a Slack channel, or the console."""
 
-    def report(self, channel: str, run_id: str, text: str, *, failed: bool) -> None: ...
+    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
+        """Post the report; `chart` is a PNG of the trend, for surfaces that can show one."""
+        ...
 
     def follow_up(self, channel: str, run_id: str, text: str) -> None:
         """A later line about the same run (cleanup done), in the report's thread when it is known."""

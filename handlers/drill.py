@@ -25,8 +25,10 @@ class SlackDrillReporter:
         self._threads: dict[str, str] = {}  # run id -> ts of its report
         self._lock = threading.Lock()
 
-    def report(self, channel: str, run_id: str, text: str, *, failed: bool) -> None:
+    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
         self.outbox.put(f"drill {run_id} report", lambda: self._post_report(channel, run_id, text))
+        if chart is not None:
+            self.outbox.put(f"drill {run_id} chart", lambda: self._upload_chart(channel, run_id, chart))
 
     def follow_up(self, channel: str, run_id: str, text: str) -> None:
         # The outbox is FIFO, so the report's ts is known by the time this is sent (unless a restart lost it).
@@ -36,6 +38,17 @@ class SlackDrillReporter:
         posted = self.client.chat_postMessage(channel=channel, text=text)
         with self._lock:
             self._threads[run_id] = str(posted["ts"])
+
+    def _upload_chart(self, channel: str, run_id: str, chart: bytes) -> None:
+        with self._lock:
+            thread_ts = self._threads.get(run_id)
+        self.client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            content=chart,
+            filename=f"drill-{run_id}-trend.png",
+            title="time-to-restore, last runs (grey: RTO target)",
+        )
 
     def _post_follow_up(self, channel: str, run_id: str, text: str) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from bot import names
 from bot.clock import Clock
 from bot.domain import AuditEvent, BackupLocation, Job, JobStatus, RestoreRequest
 from bot.drills import report
+from bot.drills.chart import trend_chart
 from bot.drills.cleanup import clean_up
 from bot.drills.runs import BackupUsed, DrillOutcome, DrillPhase, DrillRun, Timing, restore_timing, time_to_restore
 from bot.drills.spec import DrillSpec
@@ -259,8 +260,9 @@ class DrillRunner:
     def _reporting(self, run: DrillRun) -> None:
         if run.outcome is None:
             run.outcome = DrillOutcome.PASSED
-        text = report.render_report(run, [run, *[r for r in self.runs.history(run.drill_name, 10) if r.id != run.id]])
-        self.ports.reporter.report(self._channel(run), run.id, text, failed=run.failed)
+        history = [run, *[r for r in self.runs.history(run.drill_name, 10) if r.id != run.id]]
+        text = report.render_report(run, history)
+        self.ports.reporter.report(self._channel(run), run.id, text, failed=run.failed, chart=trend_chart(history))
         self._audit(
             run.drill_name,
             "drill.failed" if run.failed else "drill.passed",

@@ -52,7 +52,7 @@ class Sweeper:
                 log.warning("drill sweep of %s failed: %s", region, exc)
         if removed:
             text = f"🧹 drill sweeper removed {len(removed)} leaked drill instance(s): {', '.join(removed)}"
-            self.reporter.report(self._channel(), "sweep", text, failed=False)
+            self.reporter.report(self._channel(), "sweep", text, failed=False, chart=None)
             detail: dict[str, object] = {"removed": removed}
             event = AuditEvent(at=self.clock.now(), actor=SWEEPER_ACTOR, action="drill.swept", detail=detail)
             self.jobs.record_audit([event])

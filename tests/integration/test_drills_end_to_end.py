@@ -62,9 +62,11 @@ class RecordingReporter:
     def __init__(self) -> None:
         self.reports: list[tuple[str, str, str, bool]] = []
         self.follow_ups: list[tuple[str, str, str]] = []
+        self.charts: dict[str, bytes | None] = {}
 
-    def report(self, channel: str, run_id: str, text: str, *, failed: bool) -> None:
+    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
         self.reports.append((channel, run_id, text, failed))
+        self.charts[run_id] = chart
 
     def follow_up(self, channel: str, run_id: str, text: str) -> None:
         self.follow_ups.append((channel, run_id, text))
@@ -76,7 +78,7 @@ class RecordingReporter:
 class CrashingReporter(RecordingReporter):
     """The process dies while reporting: after validation, before cleanup."""
 
-    def report(self, channel: str, run_id: str, text: str, *, failed: bool) -> None:
+    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
         raise SimulatedCrash("died before the report and the cleanup")
 
 
@@ -178,6 +180,7 @@ def test_a_drill_scheduled_every_minute_runs_validates_reports_and_leaves_nothin
     assert run.instance_id is not None and run.instance_id.startswith("rdsbot-drill-prod-backup-")
     channel, _, text, failed = reporter.of(run.id)
     assert channel == "#rds-drills" and not failed
+    assert (reporter.charts[run.id] or b"").startswith(b"\x89PNG\r\n\x1a\n")
     assert "✅ Drill nightly passed" in text and "✓ orders has at least 1000 rows: 1500 rows" in text
     assert drill_leftovers(aws) == []
     assert any("removed instance " + run.instance_id in f[2] for f in reporter.follow_ups)
