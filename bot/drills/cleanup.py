@@ -4,11 +4,20 @@ nothing else uses them. Each call does what it can and says what is left, so the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from bot.domain import Job
+from bot.domain import InstanceState, Job
 from bot.drills.runs import DrillRun
 from bot.errors import RdsbotError
-from bot.ports import DrillResources, InstanceGateway, InstanceUse
+from bot.ports import DrillResources, InstanceUse
+
+
+class DrillInstances(Protocol):
+    """The part of the instance gateway a cleanup uses."""
+
+    def find(self, instance_id: str) -> InstanceState | None: ...
+
+    def delete(self, instance_id: str) -> None: ...
 
 
 @dataclass
@@ -25,7 +34,7 @@ class Cleanup:
 
 
 def clean_up(
-    run: DrillRun, job: Job, instances: InstanceGateway, resources: DrillResources, other_jobs: list[Job]
+    run: DrillRun, job: Job, instances: DrillInstances, resources: DrillResources, other_jobs: list[Job]
 ) -> Cleanup:
     """One pass; call again until `done`. Nothing is deleted that this drill's job did not create."""
     result = Cleanup()

@@ -114,8 +114,11 @@ class DrillCommands:
         return Reply("\n".join(lines))
 
     def status_note(self) -> str | None:
-        """For /rds-status: every drill whose last finished run failed, loudly."""
+        """For /rds-status: every drill whose last finished run failed, loudly, and cleanups still retrying."""
         failing = []
+        for run in self.drills.runs.unfinished():
+            if run.cleanup_error:
+                failing.append(f"⚠️ drill {run.drill_name} ({run.id}) cleanup retrying: {run.cleanup_error}")
         for spec in self.app.policy.drills:
             last = next((r for r in self.drills.runs.history(spec.name, 5) if r.outcome is not None), None)
             if last is not None and last.outcome == DrillOutcome.FAILED:

@@ -62,7 +62,12 @@ class LeaderElector:
             elif self._acquire():
                 self._leader = True
                 log.info("this replica is now the drill scheduler")
-                self._on_elected()
+                try:
+                    self._on_elected()
+                except Exception:
+                    # Holding the lock without scheduling would starve every replica: let another one try.
+                    self._depose("could not start scheduling")
+                    raise
             return self._leader
 
     def start(self) -> None:
@@ -98,7 +103,11 @@ class LeaderElector:
         except sa.exc.OperationalError as exc:
             log.warning("cannot reach the database for leader election: %s", exc.orig)
             return False
-        won = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar())
+        try:
+            won = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar())
+        except sa.exc.DBAPIError:
+            connection.close()
+            raise
         if not won:
             connection.close()
             return False

@@ -94,12 +94,16 @@ class DrillScheduler:
         )
         with _active_lock:
             _active = self.starter
-        scheduler.start(paused=True)
-        self._sync(scheduler)
-        for name, (function, seconds) in self.periodic.items():
-            scheduler.add_job(function, "interval", seconds=seconds, id=name, replace_existing=True)
-        scheduler.resume()
         self._scheduler = scheduler
+        try:
+            scheduler.start(paused=True)
+            self._sync(scheduler)
+            for name, (function, seconds) in self.periodic.items():
+                scheduler.add_job(function, "interval", seconds=seconds, id=name, replace_existing=True)
+            scheduler.resume()
+        except Exception:
+            self.stop()
+            raise
         log.info("drill scheduler started with %d drill(s)", len(self.drills))
 
     def stop(self) -> None:
@@ -108,7 +112,7 @@ class DrillScheduler:
         with _active_lock:
             if _active is self.starter:
                 _active = None
-        if scheduler is not None:
+        if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
         if self._engine is not None:
             self._engine.dispose()

@@ -1,0 +1,131 @@
+"""Cleanup after a drill removes only what the drill created and nothing still in use, and says what is left."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.domain import BackupLocation, InstanceState, Job, RestoreRequest
+from bot.drills.cleanup import clean_up
+from bot.drills.runs import DrillRun
+from bot.errors import AwsError
+from bot.policy import plan_restore
+from bot.ports import InstanceUse
+from config.policy import load_policy
+
+NOW = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)
+
+
+def drill_job(job_id: str = "jdrill001") -> Job:
+    request = RestoreRequest(backup=BackupLocation(key="prod-backup.bak"), instance_class="db.m6i.large")
+    plan = plan_restore(request, load_policy(None), job_id, drill=True)
+    job = Job(id=job_id, requester="drill:nightly", plan=plan, created_at=NOW)
+    job.is_drill = True
+    job.outputs.update(option_group="rdsbot-sqlserver-se-15-00", subnet_group="rdsbot-vpc-1", security_group_id="sg-1")
+    job.created_resources.update(
+        instance=job.plan.target_instance_id, subnet_group="rdsbot-vpc-1", security_group="sg-1"
+    )
+    return job
+
+
+class Instances:
+    def __init__(self, *states: InstanceState, lingering: bool = False) -> None:
+        self.states = {s.instance_id: s for s in states}
+        self.lingering = lingering  # deleting takes a while, as on AWS
+        self.deleted: list[str] = []
+
+    def find(self, instance_id: str) -> InstanceState | None:
+        return self.states.get(instance_id)
+
+    def delete(self, instance_id: str) -> None:
+        self.deleted.append(instance_id)
+        if self.lingering:
+            self.states[instance_id] = self.states[instance_id].model_copy(update={"status": "deleting"})
+        else:
+            self.states.pop(instance_id, None)
+
+
+class Resources:
+    def __init__(self, *users: InstanceUse, busy_option_group: int = 0) -> None:
+        self.users = list(users)
+        self.busy_option_group = busy_option_group  # refusals before the option group lets go
+        self.deleted: list[str] = []
+
+    def instances(self) -> list[InstanceUse]:
+        return self.users
+
+    def option_group_exists(self, name: str) -> bool:
+        return True
+
+    def delete_option_group(self, name: str) -> None:
+        if self.busy_option_group:
+            self.busy_option_group -= 1
+            raise AwsError("DeleteOptionGroup", "InvalidOptionGroupStateFault", "in use by a snapshot")
+        self.deleted.append(name)
+
+    def delete_subnet_group(self, name: str) -> None:
+        self.deleted.append(name)
+
+    def delete_security_group(self, group_id: str) -> None:
+        self.deleted.append(group_id)
+
+
+def ours(job: Job) -> InstanceState:
+    return InstanceState(
+        instance_id=job.plan.target_instance_id,
+        status="available",
+        instance_class="db.m6i.large",
+        tags={"rdsbot-job-id": job.id, "rdsbot-drill": "true"},
+    )
+
+
+def drill_run(preexisted: bool) -> DrillRun:
+    return DrillRun(
+        id="d1",
+        drill_name="nightly",
+        trigger="schedule",
+        created_at=NOW,
+        rto_minutes=60,
+        option_group_preexisted=preexisted,
+    )
+
+
+def test_the_instance_goes_first_and_shared_resources_wait_until_it_is_gone():
+    job = drill_job()
+    instances, resources = Instances(ours(job), lingering=True), Resources()
+    result = clean_up(drill_run(False), job, instances, resources, [])
+    assert not result.done and result.waiting == [f"instance {job.plan.target_instance_id} deleting"]
+    assert resources.deleted == []
+    instances.states.clear()  # RDS finished deleting
+    result = clean_up(drill_run(False), job, instances, resources, [])
+    assert result.done and resources.deleted == ["rdsbot-sqlserver-se-15-00", "rdsbot-vpc-1", "sg-1"]
+
+
+def test_shared_resources_in_use_or_not_created_by_the_drill_are_kept():
+    job = drill_job()
+    neighbour = InstanceUse(instance_id="prod-copy", status="available", security_groups=("sg-1",))
+    other_job = drill_job("jother001")
+    other_job.outputs["subnet_group"] = "rdsbot-vpc-1"
+    resources = Resources(neighbour)
+    result = clean_up(drill_run(True), job, Instances(ours(job)), resources, [other_job])
+    assert result.done and resources.deleted == []
+    assert result.kept == [
+        "subnet group rdsbot-vpc-1 (in use by job jother001)",
+        "security group sg-1 (in use by instance prod-copy)",
+    ]
+
+
+def test_an_option_group_held_by_a_snapshot_is_retried_until_it_goes():
+    job = drill_job()
+    resources = Resources(busy_option_group=1)
+    first = clean_up(drill_run(False), job, Instances(), resources, [])
+    assert not first.done and "InvalidOptionGroupStateFault" in first.waiting[0]
+    second = clean_up(drill_run(False), job, Instances(), resources, [])
+    assert second.done and "rdsbot-sqlserver-se-15-00" in resources.deleted
+
+
+def test_an_instance_by_that_name_not_created_by_the_job_is_never_deleted():
+    job = drill_job()
+    stranger = ours(job).model_copy(update={"tags": {"rdsbot-job-id": "jsomeone"}})
+    instances = Instances(stranger)
+    result = clean_up(drill_run(True), job, instances, Resources(), [])
+    assert instances.deleted == [] and result.kept[0].startswith(f"instance {job.plan.target_instance_id} (not created")
