@@ -108,9 +108,4 @@ def deny_reason_view(job_id: str, channel: str, message_ts: str) -> dict[str, An
 
 def completion_text(job: Job) -> str:
     """The last message in the thread: outcome, endpoint, timings and the audit links (Slack mrkdwn)."""
-    text = render.completion(job)
-    if job.outputs.get("audit_record_url"):
-        text += f"\n  rdsbot audit record: {job.outputs['audit_record_url']}"
-    if job.outputs.get("audit_record_console_url"):
-        text += f"\n  rdsbot audit record in the S3 console: {job.outputs['audit_record_console_url']}"
-    return text
+    return render.completion(job)

@@ -5,6 +5,7 @@ Everything else receives what it needs from here, so tests can swap any piece fo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -64,6 +65,13 @@ class Rdsbot:
     audit_shipper: AuditShipper | None = None
     # region -> connect(instance): the SQL driver the restore uses, for drill validation queries.
     sql_connect_for: Callable[[str], Callable[[InstanceState], Any]] | None = None
+
+    def start_background(self) -> threading.Event:
+        """The engine loop, and the audit shipper when configured, in daemon threads; set the event to stop both."""
+        stop = self.engine.start_background()
+        if self.audit_shipper is not None:
+            self.audit_shipper.start_background(stop, max(1.0, self.settings.poll_seconds))
+        return stop
 
     def close(self) -> None:
         self.store.close()

@@ -13,8 +13,7 @@ from aws.sandbox import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
 from bot.bootstrap import build
 from bot.commands import build_commands
 from bot.domain import JobStatus
-from bot.notifiers import PrintNotifier
-from bot.shell import ConsoleSession, ConsoleUser, run_lines
+from bot.shell import ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines
 from config.policy import load_policy
 from config.settings import Settings, load_settings
 
@@ -33,6 +32,7 @@ approve {job}
 wait {job}
 /rds-status
 /rds-status {job}
+/rds-audit {job}
 """
 
 
@@ -69,8 +69,8 @@ def console_session(
         current = users.get(first) or ConsoleUser(first, first)
         users.setdefault(current.name, current)
         session = ConsoleSession(commands=commands, users=users, write=write, current=current)
-        app.notifier.add(PrintNotifier(session.say))
-        stop = app.engine.start_background()
+        app.notifier.add(ConsoleNotifier(session))
+        stop = app.start_background()
         try:
             yield session
         finally:

@@ -54,6 +54,10 @@ def completion(job: Job) -> str:
         lines.append(f"[{job.id}] {job.status} after {total}: {job.error}")
         left = ", ".join(f"{kind} {name}" for kind, name in job.created_resources.items()) or "nothing"
         lines.append(f"  left behind: {left}")
+    if job.outputs.get("audit_record_url"):
+        lines.append(f"  rdsbot audit record: {job.outputs['audit_record_url']}")
+    if job.outputs.get("audit_record_console_url"):
+        lines.append(f"  rdsbot audit record in the S3 console: {job.outputs['audit_record_console_url']}")
     lines.append("  stages: " + ", ".join(f"{s.name} {duration(s.seconds)}" for s in job.stages if s.started_at))
     return "\n".join(lines)
 

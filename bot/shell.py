@@ -17,10 +17,13 @@ from bot import blocks
 from bot.approvals import Outcome
 from bot.bootstrap import Rdsbot
 from bot.commands import ChatCommands, Reply
+from bot.domain import Job, JobStatus
+from bot.notifiers import PrintNotifier
 
 SHELL_HELP = """commands:
   /rds-restore <backup> <instance-class> [flags]   request a restore (/rds-restore help for the flags)
   /rds-status [job]                               recent jobs, or one job's stage timeline
+  /rds-audit [job]                                a job's audit trail, or today's decisions
   approve <job>  |  deny <job> [reason]           press the card's buttons
   as <user>                                       switch identity ({users})
   whoami  |  wait [job]  |  help  |  quit"""
@@ -43,6 +46,14 @@ class ConsoleSession:
     current: ConsoleUser
     last_job: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _announced: set[str] = field(default_factory=set)
+    _announcement: threading.Condition = field(default_factory=threading.Condition)
+
+    def announced(self, job_id: str) -> None:
+        """The completion of `job_id` has been printed; `wait` may return."""
+        with self._announcement:
+            self._announced.add(job_id)
+            self._announcement.notify_all()
 
     @property
     def app(self) -> Rdsbot:
@@ -68,6 +79,7 @@ class ConsoleSession:
         handlers: dict[str, Callable[[str], None]] = {
             "/rds-restore": self._restore,
             "/rds-status": self._status,
+            "/rds-audit": lambda text: self.say(self.commands.audit(text).text),
             "approve": lambda text: self._decide(text, approve=True),
             "deny": lambda text: self._decide(text, approve=False),
             "as": self._switch,
@@ -140,7 +152,24 @@ class ConsoleSession:
                 self.say(f"{job_id} still {job.status} after {timeout:.0f} s")
                 return
             time.sleep(0.1)
+        if job is not None and job.status not in (JobStatus.DENIED, JobStatus.EXPIRED, JobStatus.CANCELLED):
+            with self._announcement:  # the engine writes the status, then tells the listeners: wait for them
+                self._announcement.wait_for(
+                    lambda: job_id in self._announced, timeout=max(1.0, deadline - time.monotonic())
+                )
         self.say(f"{job_id} is {job.status if job else 'unknown'}")
+
+
+class ConsoleNotifier(PrintNotifier):
+    """Prints progress like PrintNotifier, and tells the session when a completion has been printed."""
+
+    def __init__(self, session: ConsoleSession) -> None:
+        super().__init__(session.say)
+        self.session = session
+
+    def job_finished(self, job: Job) -> None:
+        super().job_finished(job)
+        self.session.announced(job.id)
 
 
 def run_lines(session: ConsoleSession, lines: Iterable[str], echo: bool) -> None:

@@ -47,10 +47,7 @@ def wsgi_app(
 
 def start_engine(app: Rdsbot) -> threading.Event:
     """Run the engine loop, and the audit shipper when configured, in daemon threads; set the event to stop both."""
-    stop = app.engine.start_background()
-    if app.audit_shipper is not None:
-        app.audit_shipper.start_background(stop, max(1.0, app.settings.poll_seconds))
-    return stop
+    return app.start_background()
 
 
 def serve_http(bolt: App, port: int, host: str = "0.0.0.0", threads: int = 16) -> None:

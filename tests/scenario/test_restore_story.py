@@ -246,7 +246,7 @@ def test_a_failed_restore_says_where_why_and_what_was_left_in_the_thread(story: 
     aws.s3.delete_object(Bucket="rdsbot-backups", Key="prod-backup.bak")  # gone between request and approval
     story.click(APPROVE_ACTION, job_id, BOB)
     wait_status(story, job_id, JobStatus.FAILED)
-    failed = story.slack.wait_for("chat.postMessage", lambda c: "failed after" in str(c.body.get("text")))
+    failed = story.slack.wait_for("chat.postMessage", lambda c: "failed after" in str(c.body.get("text")), timeout=30)
     assert failed.body["thread_ts"] == card_ts
     assert "validate: backup: " in failed.body["text"] and "prod-backup.bak" in failed.body["text"]
     assert "left behind: nothing" in failed.body["text"] and "Traceback" not in failed.body["text"]
