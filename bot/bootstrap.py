@@ -26,6 +26,7 @@ from aws.secrets import master_credentials
 from bot.audit_outbox import AuditRecordLinks, AuditShipper
 from bot.clock import Clock, SystemClock
 from bot.domain import InstanceState
+from bot.leader import ENGINE_LOCK_KEY, LeaderElector
 from bot.notifiers import FanoutNotifier
 from bot.service import RestoreService
 from bot.stages import Gateways
@@ -68,7 +69,19 @@ class Rdsbot:
 
     def start_background(self) -> threading.Event:
         """The engine loop, and the audit shipper when configured, in daemon threads; set the event to stop both."""
+        elector = LeaderElector(
+            self.settings.database_url, self.engine.wake.set, lambda: None, key=ENGINE_LOCK_KEY, role="restore engine"
+        )
+        self.engine.is_leader = lambda: elector.is_leader
+        elector.step()  # elect now, so a single replica starts at once
+        elector.start()
         stop = self.engine.start_background()
+
+        def step_down_on_stop() -> None:
+            stop.wait()
+            elector.stop()
+
+        threading.Thread(target=step_down_on_stop, name="engine-leader-stop", daemon=True).start()
         if self.audit_shipper is not None:
             self.audit_shipper.start_background(stop, max(1.0, self.settings.poll_seconds))
         return stop

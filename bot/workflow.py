@@ -50,6 +50,9 @@ class Engine:
         self.clock = clock or SystemClock()
         self.poll_seconds = poll_seconds
         self.wake = threading.Event()
+        # With several replicas on one PostgreSQL store, only the elected one drives jobs (see bot/leader.py):
+        # two engines saving their own copies of one job could each drop what the other recorded.
+        self.is_leader: Callable[[], bool] = lambda: True
 
     def tick(self) -> int:
         """Advance every unfinished job once; return how many are still unfinished."""
@@ -74,7 +77,8 @@ class Engine:
         """The service loop: tick, then sleep until the poll interval passes or a new job wakes us."""
         while not stop.is_set():
             try:
-                self.tick()
+                if self.is_leader():
+                    self.tick()
             except Exception:  # one bad tick (AWS down) must not kill the loop; jobs resume next tick
                 log.exception("engine tick failed")
             self.wake.wait(self.poll_seconds)

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from aws.drill_resources import DrillCleanupGateway
 from aws.native_restore.checks import SqlDrillChecks
 from bot.bootstrap import Rdsbot
-from bot.drills.leader import LEADER_LOCK_KEY, LeaderElector
 from bot.drills.runner import DrillPorts, DrillRunner
 from bot.drills.scheduler import DrillScheduler
 from bot.drills.store import DrillRunStore
 from bot.drills.sweeper import Sweeper
+from bot.leader import LEADER_LOCK_KEY, LeaderElector
 from bot.ports import DrillChecks, DrillReporter, DrillResources
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from aws.clients import AwsClients
 from aws.sandbox import seed_sandbox
 from bot.bootstrap import Rdsbot, build
 from bot.drills.bootstrap import Drills, build_drills
-from bot.drills.leader import LeaderElector
 from bot.drills.runs import DrillPhase
+from bot.leader import LeaderElector
 from config.policy import load_policy
 from config.settings import Settings
 from tests.integration.store_fixtures import postgres_schema

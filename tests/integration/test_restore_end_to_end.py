@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +177,38 @@ def test_a_restore_of_a_database_that_already_exists_fails_with_a_readable_reaso
     finished = app.store.get_job(first.id)
     assert finished is not None and finished.status == JobStatus.SUCCEEDED
     assert status.lifecycle == "ERROR" and "already exists" in status.reason
+
+
+@pytest.mark.postgres
+def test_two_replicas_on_one_postgresql_store_drive_each_job_once(aws: AwsClients, tmp_path: Path):
+    seed_sandbox(load_policy(None))
+    with postgres_schema() as url:
+        settings = Settings(
+            database_url=url,
+            sqlserver_driver="sandbox",
+            sandbox_restore_seconds=0.5,
+            sandbox_state_path=tmp_path / "sandbox.json",
+            poll_seconds=0.05,
+        )
+        replicas = [started(settings) for _ in range(2)]
+        stops = [app.start_background() for app, _ in replicas]
+        try:
+            first, _ = replicas[0]
+            job = first.service.submit(
+                parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True
+            ).job
+            deadline = time.monotonic() + 60
+            while (done := first.store.get_job(job.id)) is not None and not done.status.finished:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert done is not None and done.status == JobStatus.SUCCEEDED
+            assert sorted(app.engine.is_leader() for app, _ in replicas) == [False, True]
+            assert sum(calls.count("CreateDBInstance") for _, calls in replicas) == 1
+            restores = [c for c in sql(first).calls if c.procedure == "msdb.dbo.rds_restore_database"]
+            assert len(restores) == 1
+        finally:
+            for stop in stops:
+                stop.set()
+            time.sleep(0.3)
+            for app, _ in replicas:
+                app.close()

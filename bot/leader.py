@@ -1,4 +1,5 @@
-"""Exactly one scheduling replica: a PostgreSQL session advisory lock held on a dedicated connection.
+"""Exactly one replica in a role (the drill scheduler, the restore engine): a PostgreSQL session advisory lock held
+on a dedicated connection, one lock key per role.
 
 The lock lives as long as the leader's database session, so a leader that dies (process killed, connection cut)
 frees it and the next follower to try takes over. SQLite means one process: it is always the leader.
@@ -17,6 +18,7 @@ from sqlalchemy.pool import NullPool
 log = logging.getLogger(__name__)
 # Shared by every rdsbot replica; distinct from the store's migration lock key.
 LEADER_LOCK_KEY = 0x7264_7362_6F74_0D
+ENGINE_LOCK_KEY = 0x7264_7362_6F74_0E
 
 Callback = Callable[[], None]
 
@@ -32,7 +34,9 @@ class LeaderElector:
         *,
         retry_seconds: float = 5.0,
         key: int = LEADER_LOCK_KEY,
+        role: str = "drill scheduler",
     ) -> None:
+        self.role = role
         self._url = sa.make_url(database_url)
         self._on_elected = on_elected
         self._on_deposed = on_deposed
@@ -61,7 +65,7 @@ class LeaderElector:
                     self._depose("lost its database session")
             elif self._acquire():
                 self._leader = True
-                log.info("this replica is now the drill scheduler")
+                log.info("this replica is now the %s", self.role)
                 try:
                     self._on_elected()
                 except Exception:
@@ -73,7 +77,7 @@ class LeaderElector:
     def start(self) -> None:
         """Run election rounds every retry_seconds in a daemon thread."""
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="drill-leader", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"leader-{self.role.replace(' ', '-')}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -125,7 +129,7 @@ class LeaderElector:
 
     def _depose(self, why: str) -> None:
         self._leader = False
-        log.warning("this replica is no longer the drill scheduler: %s", why)
+        log.warning("this replica is no longer the %s: %s", self.role, why)
         try:
             self._on_deposed()
         finally:
