@@ -13,7 +13,9 @@ from aws.sandbox import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
 from bot.bootstrap import build
 from bot.commands import build_commands
 from bot.domain import JobStatus
-from bot.shell import ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines
+from bot.drills.bootstrap import build_drills
+from bot.drills.commands import DrillCommands
+from bot.shell import ConsoleDrillReporter, ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines
 from config.policy import load_policy
 from config.settings import Settings, load_settings
 
@@ -70,10 +72,15 @@ def console_session(
         users.setdefault(current.name, current)
         session = ConsoleSession(commands=commands, users=users, write=write, current=current)
         app.notifier.add(ConsoleNotifier(session))
+        drills = build_drills(app, ConsoleDrillReporter(session))
+        session.drills = DrillCommands(app, drills, commands.approvals.authorizer)
+        commands.status_notes.append(session.drills.status_note)
         stop = app.start_background()
+        drills.start()
         try:
             yield session
         finally:
+            drills.stop()
             stop.set()
             app.close()
     finally:

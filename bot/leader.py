@@ -129,7 +129,13 @@ class LeaderElector:
 
     def _depose(self, why: str) -> None:
         self._leader = False
-        log.warning("this replica is no longer the %s: %s", self.role, why)
+        # Stepping down on shutdown is routine; losing the lock otherwise deserves a warning.
+        log.log(
+            logging.INFO if why == "stopped" else logging.WARNING,
+            "this replica is no longer the %s: %s",
+            self.role,
+            why,
+        )
         try:
             self._on_deposed()
         finally:

@@ -18,12 +18,14 @@ from bot.approvals import Outcome
 from bot.bootstrap import Rdsbot
 from bot.commands import ChatCommands, Reply
 from bot.domain import Job, JobStatus
+from bot.drills.commands import DrillCommands
 from bot.notifiers import PrintNotifier
 
 SHELL_HELP = """commands:
   /rds-restore <backup> <instance-class> [flags]   request a restore (/rds-restore help for the flags)
   /rds-status [job]                               recent jobs, or one job's stage timeline
   /rds-audit [job]                                a job's audit trail, or today's decisions
+  /rds-drill list | run <name> | history <name>   restore drills (run: admins only)
   approve <job>  |  deny <job> [reason]           press the card's buttons
   as <user>                                       switch identity ({users})
   whoami  |  wait [job]  |  help  |  quit"""
@@ -45,6 +47,7 @@ class ConsoleSession:
     write: Callable[[str], None]
     current: ConsoleUser
     last_job: str | None = None
+    drills: DrillCommands | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _announced: set[str] = field(default_factory=set)
     _announcement: threading.Condition = field(default_factory=threading.Condition)
@@ -80,6 +83,7 @@ class ConsoleSession:
             "/rds-restore": self._restore,
             "/rds-status": self._status,
             "/rds-audit": lambda text: self.say(self.commands.audit(text).text),
+            "/rds-drill": self._drill,
             "approve": lambda text: self._decide(text, approve=True),
             "deny": lambda text: self._decide(text, approve=False),
             "as": self._switch,
@@ -130,6 +134,20 @@ class ConsoleSession:
         else:
             self.say(f"(only you can see this) {decision.message}")
 
+    def _drill(self, text: str) -> None:
+        if self.drills is None:
+            self.say("drills are not available in this console")
+            return
+        if self.drills.is_run(text):
+            user = self.current
+            self.say(
+                self.drills.run(
+                    text.split()[1] if len(text.split()) > 1 else "", user.slack_id, lambda: user.email
+                ).text
+            )
+        else:
+            self.say(self.drills.answer(text).text)
+
     def _status(self, text: str) -> None:
         self.say(self.commands.status(text).text)
 
@@ -170,6 +188,19 @@ class ConsoleNotifier(PrintNotifier):
     def job_finished(self, job: Job) -> None:
         super().job_finished(job)
         self.session.announced(job.id)
+
+
+class ConsoleDrillReporter:
+    """Drill reports as console text (the PNG trend chart is Slack-only)."""
+
+    def __init__(self, session: ConsoleSession) -> None:
+        self.session = session
+
+    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
+        self.session.say(f"[{channel}] {text}")
+
+    def follow_up(self, channel: str, run_id: str, text: str) -> None:
+        self.session.say(f"[{channel}] {text}")
 
 
 def run_lines(session: ConsoleSession, lines: Iterable[str], echo: bool) -> None:

@@ -72,3 +72,40 @@ def test_demo_plays_the_whole_story_and_exits_zero():
         "restore took",
     ):
         assert step in out, step
+
+
+def test_console_runs_a_drill_for_admins_only_and_cleans_up():
+    script = "\n".join(
+        [
+            "as carol",
+            "/rds-drill run prod-nightly",  # not an admin
+            "as bob",
+            "/rds-drill run prod-nightly",
+            "wait",
+        ]
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "shell", "--restore-seconds", "0.5"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=CLEAN_ENV,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(script + "\n")
+    process.stdin.flush()
+    seen = ""
+    for line in process.stdout:  # the drill reports from the scheduler thread; read until its cleanup line
+        seen += line
+        if "cleaned up" in line or "Traceback" in line:
+            break
+    process.stdin.write("/rds-drill history prod-nightly\nquit\n")
+    process.stdin.close()
+    seen += process.stdout.read()
+    err = process.stderr.read() if process.stderr else ""
+    assert process.wait(timeout=60) == 0
+    assert "only members of rds-admins may run drill" in seen
+    assert "Drill prod-nightly passed" in seen and "time-to-restore" in seen
+    assert "cleaned up" in seen and "removed instance rdsbot-drill-" in seen
+    assert "PASSED" in seen and "Traceback" not in seen + err
