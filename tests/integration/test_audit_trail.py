@@ -20,7 +20,7 @@ from bot.audit_outbox import AuditShipper, verify_store
 from bot.clock import SystemClock
 from bot.domain import AuditEvent, JobStatus
 from bot.store import DuplicateJobError, JobStore, alembic_config, audit_events
-from tests.integration.store_fixtures import postgres_schema, sqlite_url
+from tests.integration.store_fixtures import sqlite_url
 from tests.integration.test_store import make_job
 
 BUCKET = "rdsbot-audit"
@@ -28,18 +28,9 @@ T0 = datetime(2024, 11, 25, 9, 0, tzinfo=UTC)
 DAY = "2024-11-25"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-    else:
-        with postgres_schema() as url:
-            yield url
-
-
 @pytest.fixture
-def store(db_url: str) -> Iterator[JobStore]:
-    with JobStore(db_url) as opened:
+def store(database_url: str) -> Iterator[JobStore]:
+    with JobStore(database_url) as opened:
         yield opened
 
 
@@ -113,8 +104,8 @@ def test_a_tampered_row_in_the_store_is_named_by_its_event_id(store: JobStore) -
     assert check.broken_at == f"event {victim.id}" and "altered" in str(check.reason)
 
 
-def test_a_0001_database_with_events_upgrades_without_loss_and_verifies(db_url: str) -> None:
-    engine = sa.create_engine(db_url)
+def test_a_0001_database_with_events_upgrades_without_loss_and_verifies(database_url: str) -> None:
+    engine = sa.create_engine(database_url)
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0001")
@@ -128,7 +119,7 @@ def test_a_0001_database_with_events_upgrades_without_loss_and_verifies(db_url: 
     finally:
         engine.dispose()
 
-    with JobStore(db_url) as upgraded:
+    with JobStore(database_url) as upgraded:
         trail = upgraded.audit_events()
         assert [(e.action, e.detail, e.at) for e in trail] == [(r["action"], r["detail"], r["at"]) for r in rows]
         assert [(e.seq, e.actor) for e in trail] == [(1, "U0ALICE"), (2, "U0ALICE"), (3, "U0ALICE"), (1, "U0ALICE")]

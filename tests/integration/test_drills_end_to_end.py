@@ -4,7 +4,7 @@ PostgreSQL. Each story ends by proving no rdsbot drill resource is left behind."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from bot.parser import parse_restore_command
 from bot.render import duration
 from config.policy import EXAMPLE_POLICY
 from config.settings import Settings
-from tests.integration.store_fixtures import postgres_schema, sqlite_url
 
 OPTION_GROUP = "rdsbot-sqlserver-se-15-00"
 DJANGO_APPS = {"auth": "0012_alter_user_first_name_max_length", "orders": "0031_add_invoice_number"}
@@ -84,15 +83,6 @@ class CrashingReporter(RecordingReporter):
 
 class SimulatedCrash(BaseException):
     """Not an Exception: nothing in rdsbot may catch it, as nothing catches a killed process."""
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 def policy_file(tmp_path: Path) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from config.policy import load_policy
 from config.settings import Settings
-from tests.integration.store_fixtures import postgres_schema, sqlite_url
+from tests.integration.store_fixtures import postgres_schema
 from tests.support.aws_calls import CallRecorder
 
 
@@ -40,15 +39,6 @@ class CrashOn:
 
     def job_finished(self, job: Job) -> None:
         pass
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 @pytest.fixture

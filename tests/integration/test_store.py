@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,13 +17,10 @@ from alembic.script import ScriptDirectory
 
 from bot.domain import (
     AuditEvent,
-    Edition,
     Job,
     JobStatus,
-    RestorePlan,
     StageName,
     StageStatus,
-    StorageType,
 )
 from bot.store import (
     Approval,
@@ -35,50 +31,16 @@ from bot.store import (
     alembic_config,
     metadata,
 )
-from tests.integration.store_fixtures import postgres_schema, sqlite_url
+from tests.support.factories import make_plan
 
 T0 = datetime(2024, 11, 25, 9, 0, tzinfo=UTC)
 CEST = timezone(timedelta(hours=2))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-    else:
-        with postgres_schema() as url:
-            yield url
-
-
 @pytest.fixture
-def store(db_url: str) -> Iterator[JobStore]:
-    with JobStore(db_url) as opened:
+def store(database_url: str) -> Iterator[JobStore]:
+    with JobStore(database_url) as opened:
         yield opened
-
-
-def make_plan(target: str = "restore-sales") -> RestorePlan:
-    return RestorePlan(
-        backup_bucket="acme-backups",
-        backup_key="sales/2024-11-24.bak",
-        multi_file=False,
-        instance_class="db.m5.large",
-        target_instance_id=target,
-        database_name="sales",
-        edition=Edition.STANDARD,
-        major_version="15.00",
-        engine_version=None,
-        license_model="license-included",
-        storage_type=StorageType.GP3,
-        allocated_storage_gb=100,
-        iops=None,
-        storage_throughput=None,
-        cores=None,
-        threads_per_core=None,
-        multi_az=False,
-        region="eu-west-1",
-        kms_key_id=None,
-        warnings=("backup is 3 days old",),
-    )
 
 
 def make_job(
@@ -249,13 +211,13 @@ def test_list_jobs_is_newest_first_and_filters_by_status_and_drill(store: JobSto
     assert store.list_jobs({JobStatus.RUNNING}) == []
 
 
-def test_reopening_the_store_on_an_existing_database_keeps_the_jobs(db_url: str) -> None:
-    with JobStore(db_url) as first:
+def test_reopening_the_store_on_an_existing_database_keeps_the_jobs(database_url: str) -> None:
+    with JobStore(database_url) as first:
         first.add_job(make_job("job-1"), [event("job.submitted", "job-1")])
         first.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, None, T0)
 
     # Twice more, one while another is open: every start runs the migrations, and they must be no-ops.
-    with JobStore(db_url) as second, JobStore(db_url) as third:
+    with JobStore(database_url) as second, JobStore(database_url) as third:
         assert second.get_job("job-1") == make_job("job-1")
         assert third.get_job("job-1") == make_job("job-1")
         assert trail(second) == [("job.submitted", "job-1")]
@@ -263,8 +225,8 @@ def test_reopening_the_store_on_an_existing_database_keeps_the_jobs(db_url: str)
         assert current_revision(second) == head_revision(second)
 
 
-def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(db_url: str) -> None:
-    engine = sa.create_engine(db_url)
+def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_url: str) -> None:
+    engine = sa.create_engine(database_url)
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0001")
@@ -308,7 +270,7 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(db_url: st
     finally:
         engine.dispose()
 
-    with JobStore(db_url) as store:
+    with JobStore(database_url) as store:
         assert current_revision(store) == head_revision(store)
         job = store.get_job("job-old")
         assert job is not None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.domain import Edition, Job, RestorePlan, StorageType
+from bot.domain import Job
 from handlers.outbox import SlackOutbox
 from handlers.slack_notifier import SlackNotifier
+from tests.support.factories import make_plan
 
 
 class RecordingClient:
@@ -27,27 +28,7 @@ class RecordingClient:
 
 
 def job(job_id: str = "j1") -> Job:
-    plan = RestorePlan(
-        backup_bucket="b",
-        backup_key="prod.bak",
-        multi_file=False,
-        instance_class="db.m6i.large",
-        target_instance_id="rdsbot-prod-j1",
-        database_name="prod",
-        edition=Edition.STANDARD,
-        major_version="15.00",
-        engine_version=None,
-        license_model="license-included",
-        storage_type=StorageType.GP3,
-        allocated_storage_gb=100,
-        iops=None,
-        storage_throughput=None,
-        cores=None,
-        threads_per_core=None,
-        multi_az=False,
-        region="us-east-1",
-        kms_key_id=None,
-    )
+    plan = make_plan("rdsbot-prod-j1")
     return Job(
         id=job_id,
         requester="U1",

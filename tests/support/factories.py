@@ -1,0 +1,30 @@
+"""Small builders for domain values that several test files need."""
+
+from __future__ import annotations
+
+from bot.domain import Edition, RestorePlan, StorageType
+
+
+def make_plan(target: str = "restore-sales") -> RestorePlan:
+    return RestorePlan(
+        backup_bucket="acme-backups",
+        backup_key="sales/2024-11-24.bak",
+        multi_file=False,
+        instance_class="db.m5.large",
+        target_instance_id=target,
+        database_name="sales",
+        edition=Edition.STANDARD,
+        major_version="15.00",
+        engine_version=None,
+        license_model="license-included",
+        storage_type=StorageType.GP3,
+        allocated_storage_gb=100,
+        iops=None,
+        storage_throughput=None,
+        cores=None,
+        threads_per_core=None,
+        multi_az=False,
+        region="eu-west-1",
+        kms_key_id=None,
+        warnings=("backup is 3 days old",),
+    )
