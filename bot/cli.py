@@ -45,8 +45,13 @@ def _worker(args: argparse.Namespace) -> int:
     app.notifier.add(PrintNotifier())
     if args.once:
         app.engine.run_until_idle()
-    else:
-        app.engine.run_forever(threading.Event())
+        return 0
+    # The same loop as `serve`: engine leader election on PostgreSQL, the audit shipper beside it.
+    stop = app.start_background()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        stop.set()
     return 0
 
 
