@@ -20,6 +20,7 @@ class Action(StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     RUN_DRILL = "run_drill"
+    CANCEL = "cancel"
 
 
 class Forbidden(RdsbotError):
@@ -46,8 +47,11 @@ class Authorizer:
         own_request = job is not None and job.requester == actor
         if action == Action.APPROVE and own_request and self.policy.approvals.two_person_rule:
             raise Forbidden("you requested this restore; another admin must approve it (two-person rule)", identity)
+        if action == Action.CANCEL and own_request:
+            return identity  # a requester may always call off their own restore
         if not identity.is_admin:
             group = self.policy.approvals.admin_slack_usergroup or self.policy.approvals.admin_iam_group
             why = f" ({identity.source})" if identity.source else ""
-            raise Forbidden(f"only members of {group} may {action.value.replace('_', ' ')}{why}", identity)
+            who = f"the requester or members of {group}" if action == Action.CANCEL else f"members of {group}"
+            raise Forbidden(f"only {who} may {action.value.replace('_', ' ')}{why}", identity)
         return identity

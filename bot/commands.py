@@ -9,7 +9,7 @@ from datetime import UTC
 
 from bot import audit_view, render
 from bot.approvals import Approvals, Decision
-from bot.authz import Authorizer
+from bot.authz import Action, Authorizer, Forbidden
 from bot.bootstrap import Rdsbot
 from bot.domain import AuditEvent, Job, JobStatus, RestoreRequest
 from bot.errors import RdsbotError, RequestError
@@ -33,7 +33,7 @@ HELP = (
     "examples:\n"
     "  /rds-restore prod-backup.bak db.m5.large\n"
     "  /rds-restore s3://rdsbot-backups/nightly/prod_* db.r6i.xlarge --db Prod --multi-az --dry-run\n"
-    "then: /rds-status [job-id]"
+    "then: /rds-status [job-id]; call it off with /rds-restore cancel <job-id> (the requester or an admin)"
 )
 
 
@@ -88,6 +88,42 @@ class ChatCommands:
         if job.error:
             lines.append(f"  error: {job.error}")
         return Reply("\n".join(lines))
+
+    def cancel(self, job_id: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:
+        """Call off a restore: withdrawn before approval, or cancelled by the engine (rds_cancel_task if running)."""
+        job = self.app.store.get_job(job_id)
+        if job is None:
+            return Reply(f"No restore job {job_id!r}; /rds-status lists the recent ones", ok=False)
+        now = self.app.clock.now()
+        try:
+            identity = self.approvals.authorizer.check(Action.CANCEL, user, email_lookup, job)
+        except Forbidden as refused:
+            self.app.store.record_audit(
+                [
+                    AuditEvent(
+                        at=now,
+                        actor=user,
+                        action="cancel.refused",
+                        job_id=job.id,
+                        detail={"reason": refused.reason, "iam_user": refused.identity.iam_user},
+                    )
+                ]
+            )
+            return Reply(refused.reason, ok=False)
+        who = {"iam_user": identity.iam_user, "status": job.status}
+        if job.status == JobStatus.AWAITING_APPROVAL:
+            withdrawn = AuditEvent(at=now, actor=user, action="job.cancelled", job_id=job.id, detail=who)
+            if self.app.store.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED, [withdrawn]):
+                return Reply(f"{job.id} withdrawn before approval; nothing was created")
+        else:
+            asked = AuditEvent(at=now, actor=user, action="job.cancel_requested", job_id=job.id, detail=who)
+            if self.app.store.request_cancel(job.id, user, [asked]):
+                self.app.engine.wake.set()
+                return Reply(f"cancelling {job.id}; anything already created is listed when it stops")
+        current = self.app.store.get_job(job.id) or job
+        if current.cancel_requested_by and not current.status.finished:
+            return Reply(f"{job.id} is already being cancelled (asked by {current.cancel_requested_by})", ok=False)
+        return Reply(f"{job.id} is {current.status}; nothing to cancel", ok=False)
 
     def job(self, job_id: str) -> Job | None:
         return self.app.store.get_job(job_id)

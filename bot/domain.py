@@ -191,6 +191,8 @@ class Job(BaseModel):
     created_resources: dict[str, str] = Field(default_factory=dict)
     is_drill: bool = False
     percent_complete: int = 0
+    # Who asked to cancel; set only through the store's request_cancel, read by the engine at each step.
+    cancel_requested_by: str | None = None
 
     def stage(self, name: StageName) -> Stage:
         return next(s for s in self.stages if s.name == name)

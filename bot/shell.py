@@ -27,6 +27,7 @@ SHELL_HELP = """commands:
   /rds-audit [job]                                a job's audit trail, or today's decisions
   /rds-drill list | run <name> | history <name>   restore drills (run: admins only)
   approve <job>  |  deny <job> [reason]           press the card's buttons
+  cancel <job>                                    call off a restore (the requester or an admin)
   as <user>                                       switch identity ({users})
   whoami  |  wait [job]  |  help  |  quit"""
 
@@ -87,6 +88,7 @@ class ConsoleSession:
             "approve": lambda text: self._decide(text, approve=True),
             "deny": lambda text: self._decide(text, approve=False),
             "as": self._switch,
+            "cancel": self._cancel,
             "whoami": lambda _: self.say(f"you are {self.current.name} ({self.current.slack_id})"),
             "wait": self._wait,
             "help": lambda _: self.say(SHELL_HELP.format(users=", ".join(self.users))),
@@ -147,6 +149,13 @@ class ConsoleSession:
             )
         else:
             self.say(self.drills.answer(text).text)
+
+    def _cancel(self, job_id: str) -> None:
+        if not job_id:
+            self.say("usage: cancel <job>")
+            return
+        user = self.current
+        self.say(self.commands.cancel(job_id, user.slack_id, lambda: user.email).text)
 
     def _status(self, text: str) -> None:
         self.say(self.commands.status(text).text)

@@ -119,6 +119,8 @@ jobs = sa.Table(
     sa.Column("created_resources", _JSON, nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("percent_complete", sa.Integer, nullable=False),
+    # Written only by request_cancel, never by save_job: an engine saving its copy cannot undo a cancel request.
+    sa.Column("cancel_requested_by", sa.String(255)),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("started_at", UtcDateTime),
     sa.Column("finished_at", UtcDateTime),
@@ -366,6 +368,7 @@ def _job_from_row(row: sa.RowMapping, job_stages: list[Stage]) -> Job:
         created_resources=row["created_resources"],
         is_drill=row["is_drill"],
         percent_complete=row["percent_complete"],
+        cancel_requested_by=row["cancel_requested_by"],
     )
 
 
@@ -450,6 +453,23 @@ class JobStore:
             if job.stages:
                 conn.execute(stages.insert(), _stage_rows(job))
             self._insert_events(conn, events)
+
+    def request_cancel(self, job_id: str, actor: str, events: Sequence[AuditEvent] = ()) -> bool:
+        """Ask the engine to cancel a queued or running job; False when it is not (or already asked)."""
+        with self._transaction(write=True) as conn:
+            changed = conn.execute(
+                jobs.update()
+                .where(
+                    jobs.c.id == job_id,
+                    jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+                    jobs.c.cancel_requested_by.is_(None),
+                )
+                .values(cancel_requested_by=actor, updated_at=_now())
+            )
+            if changed.rowcount != 1:
+                return False
+            self._insert_events(conn, events)
+            return True
 
     def update_outputs(self, job_id: str, updates: dict[str, Any]) -> None:
         """Merge `updates` into the job's outputs without touching its status (a decision may be landing)."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bot.clock import Clock, SystemClock
-from bot.domain import AuditEvent, Job, JobStatus, Stage, StageName, StageStatus
+from bot.domain import AuditEvent, Job, JobStatus, Stage, StageName, StageStatus, TaskLifecycle
 from bot.errors import RdsbotError, TransientError
 from bot.ports import Notifier
 from bot.stages import INSTANCE_STAGES, STAGES, Done, Gateways, StageContext
@@ -109,6 +109,16 @@ class Engine:
         return contexts
 
     def _advance(self, job: Job, ctx: StageContext) -> None:
+        try:
+            if self._cancelled(job, ctx):
+                return
+        except TransientError:
+            return  # the cancel is tried again next tick
+        except RdsbotError as exc:
+            stage = job.current_stage
+            if stage is not None:
+                self._fail(job, stage, f"could not cancel: {exc}")
+            return
         if job.status == JobStatus.QUEUED:
             job.status = JobStatus.RUNNING
             job.started_at = self.clock.now()
@@ -150,6 +160,44 @@ class Engine:
         job.finished_at = self.clock.now()
         self._save(job, "job.succeeded", {"outputs": job.outputs})
         self.notifier.job_finished(job)
+
+    def _cancelled(self, job: Job, ctx: StageContext) -> bool:
+        """Carry out a cancel request; True when the job needs nothing more this tick."""
+        who = job.cancel_requested_by
+        if not who:
+            return False
+        stage = job.current_stage
+        task_id = job.outputs.get("task_id")
+        if stage is not None and stage.name == StageName.RESTORE_WAIT and task_id is not None:
+            instance_id = job.plan.target_instance_id
+            state = ctx.instance_states.get(instance_id) or ctx.gateways.instances.find(instance_id)
+            if state is not None:
+                native = ctx.gateways.native_restore
+                if not job.outputs.get("cancel_sent"):
+                    native.cancel(state, int(task_id))
+                    job.outputs["cancel_sent"] = True
+                    self._save(job, "restore_task.cancel_sent", {"task_id": task_id, "requested_by": who})
+                status = native.task_status(state, int(task_id))
+                if status.lifecycle == TaskLifecycle.SUCCESS:
+                    return False  # too late: the database is restored; let the job finish as it is
+                if not status.finished:
+                    self._wait(job, stage, f"cancelling task {task_id}: {status.lifecycle}", None)
+                    return True
+        now = self.clock.now()
+        where = " before it started"
+        if stage is not None and stage.status == StageStatus.RUNNING:
+            stage.status = StageStatus.FAILED
+            stage.finished_at = now
+            stage.error = f"cancelled by {who}"
+            where = f" during {stage.name}"
+        job.status = JobStatus.CANCELLED
+        job.finished_at = now
+        job.error = f"cancelled by {who}{where}"
+        self._save(job, "job.cancelled", {"requested_by": who, "left_behind": job.created_resources})
+        if stage is not None and stage.status == StageStatus.FAILED:
+            self.notifier.stage_changed(job, stage)
+        self.notifier.job_finished(job)
+        return True
 
     def _wait(self, job: Job, stage: Stage, detail: str, percent: int | None) -> None:
         changed = detail != stage.detail or (percent is not None and percent != job.percent_complete)

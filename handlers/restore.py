@@ -39,6 +39,14 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
     channel = commands.app.policy.approvals.channel
 
     def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        words = command.get("text", "").split()
+        if words[:1] == ["cancel"]:
+            if len(words) != 2:
+                ack(response_type="ephemeral", text="usage: /rds-restore cancel <job-id>")
+                return
+            lane.submit(f"cancel by {command['user_id']}", cancel_restore, words[1], command, respond, client)
+            ack(response_type="ephemeral", text=f"Checking whether you may cancel {words[1]}…")
+            return
         checked = commands.check_restore(command.get("text", ""), command["user_id"])
         if isinstance(checked, Reply):
             ack(response_type="ephemeral", text=checked.text)
@@ -75,6 +83,11 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             replace_original=False,
             text=f"Request {job.id} is waiting for an admin's approval in {channel} (expires {expires}).",
         )
+
+    def cancel_restore(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        user = command["user_id"]
+        reply = commands.cancel(job_id, user, email_lookup(client, user))
+        respond(response_type="ephemeral", replace_original=False, text=reply.text)
 
     bolt.command("/rds-restore")(ack_restore)
 

@@ -202,3 +202,24 @@ def test_two_replicas_on_one_postgresql_store_drive_each_job_once(aws: AwsClient
             time.sleep(0.3)
             for app, _ in replicas:
                 app.close()
+
+
+def test_cancelling_a_running_restore_cancels_the_sql_server_task(settings: Settings):
+    slow = settings.model_copy(update={"sandbox_restore_seconds": 30.0})
+    app, _ = started(slow)
+    job = app.service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True).job
+    deadline = time.monotonic() + 30
+    while (current := app.store.get_job(job.id)) is not None and "task_id" not in current.outputs:
+        assert time.monotonic() < deadline
+        app.engine.tick()
+        time.sleep(0.05)
+    assert app.store.request_cancel(job.id, "U0BOB")
+    app.engine.run_until_idle(timeout_seconds=60)
+    done = app.store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.CANCELLED, done.error if done else None
+    procedures = [c.procedure for c in sql(app).calls]
+    assert procedures.count("msdb.dbo.rds_cancel_task") == 1
+    endpoint = str(done.outputs["endpoint"]).split(":")[0]
+    assert "prod_backup" not in sql(app).databases(endpoint)
+    assert done.created_resources["instance"] == done.plan.target_instance_id  # left behind, and said so
+    assert [e.action for e in app.store.audit_events(job.id)][-1] == "job.cancelled"

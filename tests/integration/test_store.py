@@ -368,3 +368,15 @@ def test_update_outputs_merges_without_undoing_a_decision(store: JobStore) -> No
     stored = store.get_job(job.id)
     assert stored is not None and stored.status == JobStatus.DENIED
     assert stored.outputs["slack_channel"] == "C1" and stored.outputs["slack_ts"] == "1.2"
+
+
+def test_a_cancel_request_survives_the_engine_saving_its_older_copy(store: JobStore) -> None:
+    job = make_job("job-cancel", status=JobStatus.RUNNING)
+    store.add_job(job)
+    assert store.request_cancel(job.id, "U_BOB")
+    store.save_job(job)  # the engine's copy, loaded before the request
+    stored = store.get_job(job.id)
+    assert stored is not None and stored.cancel_requested_by == "U_BOB"
+    assert not store.request_cancel(job.id, "U_CAROL")  # asked once is enough
+    assert store.transition(job.id, JobStatus.RUNNING, JobStatus.CANCELLED)
+    assert not store.request_cancel(job.id, "U_BOB")  # a finished job has nothing to cancel

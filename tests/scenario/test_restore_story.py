@@ -251,3 +251,21 @@ def test_a_failed_restore_says_where_why_and_what_was_left_in_the_thread(story: 
     assert "validate: backup: " in failed.body["text"] and "prod-backup.bak" in failed.body["text"]
     assert "left behind: nothing" in failed.body["text"] and "Traceback" not in failed.body["text"]
     assert story.aws.mutating == []
+
+
+def test_only_the_requester_or_an_admin_may_cancel(story: Story):
+    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    _, job_id = story.wait_card()
+    story.card_of(job_id)
+    story.command("/rds-restore", f"cancel {job_id}", CAROL, response_id="carol")
+    refused = story.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == "carol" and "only" in c.body["text"])
+    assert "only the requester or members of rds-admins may cancel" in refused.body["text"]
+    assert story.job(job_id).status == JobStatus.AWAITING_APPROVAL
+    story.command("/rds-restore", f"cancel {job_id}", ALICE, response_id="alice")
+    withdrawn = story.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == "alice" and "withdrawn" in c.body["text"])
+    assert "nothing was created" in withdrawn.body["text"]
+    assert story.job(job_id).status == JobStatus.CANCELLED
+    story.click(APPROVE_ACTION, job_id, BOB)  # the card is still up: the click changes nothing
+    story.slack.wait_for("chat.postEphemeral", lambda c: "already cancelled" in str(c.body.get("text")))
+    assert story.aws.count("CreateDBInstance") == 0
+    assert story.audit_actions(job_id)[-3:] == ["cancel.refused", "job.cancelled", "approval.ignored"]

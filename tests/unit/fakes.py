@@ -157,6 +157,9 @@ class FakeAws:
 
     def cancel(self, instance: InstanceState, task_id: int) -> None:
         self.calls.append("rds_cancel_task")
+        task = self.tasks[task_id]
+        if not task.finished:
+            self.tasks[task_id] = task.model_copy(update={"lifecycle": TaskLifecycle.CANCELLED})
 
     def gateways(self, region: str = "us-east-1") -> Gateways:
         return Gateways(backups=self, network=self, roles=self, option_groups=self, instances=self, native_restore=self)
@@ -191,8 +194,18 @@ class MemoryStore:
         self.events.extend(events)
 
     def save_job(self, job: Job, events: list[AuditEvent] | tuple[AuditEvent, ...] = ()) -> None:
-        self.jobs[job.id] = job.model_copy(deep=True)
+        # Like the real store, a save never writes cancel_requested_by: only request_cancel does.
+        stored = self.jobs.get(job.id)
+        requested = stored.cancel_requested_by if stored else None
+        self.jobs[job.id] = job.model_copy(deep=True, update={"cancel_requested_by": requested})
         self.events.extend(events)
+
+    def request_cancel(self, job_id: str, actor: str) -> bool:
+        job = self.jobs[job_id]
+        if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING) or job.cancel_requested_by:
+            return False
+        self.jobs[job_id] = job.model_copy(update={"cancel_requested_by": actor})
+        return True
 
     def record_audit(self, events: list[AuditEvent] | tuple[AuditEvent, ...]) -> None:
         self.events.extend(events)

@@ -209,3 +209,33 @@ def test_an_endpoint_that_never_answers_fails_the_job_in_the_end():
     engine(aws, store, clock).run_until_idle(timeout_seconds=6000)
     failed = store.jobs[job.id]
     assert failed.status == JobStatus.FAILED and f"{MAX_TRANSIENT_FAILURES} attempts" in (failed.error or "")
+
+
+def test_cancel_during_restore_wait_cancels_the_task_once_and_reports_what_was_left():
+    aws, store, clock, service = world()
+    aws.polls_until_restored = 10
+    job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
+    eng = engine(aws, store, clock)
+    while store.jobs[job.id].current_stage.name != StageName.RESTORE_WAIT or not store.jobs[job.id].percent_complete:
+        eng.tick()
+    stale = store.unfinished_jobs()[0]  # the engine's copy, loaded before the cancel request
+    assert store.request_cancel(job.id, "U2")
+    store.save_job(stale)  # an engine save after the request must not undo it
+    eng.run_until_idle(timeout_seconds=600)
+    cancelled = store.jobs[job.id]
+    assert cancelled.status == JobStatus.CANCELLED and cancelled.error == "cancelled by U2 during restore_wait"
+    assert cancelled.stage(StageName.RESTORE_WAIT).status == StageStatus.FAILED
+    assert aws.calls.count("rds_cancel_task") == 1
+    assert store.events[-1].action == "job.cancelled"
+    assert store.events[-1].detail["left_behind"] == {"instance": cancelled.plan.target_instance_id}
+
+
+def test_cancel_before_the_first_stage_touches_nothing():
+    aws, store, clock, service = world()
+    job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
+    aws.calls.clear()
+    assert store.request_cancel(job.id, "U1")
+    engine(aws, store, clock).run_until_idle(timeout_seconds=60)
+    assert store.jobs[job.id].status == JobStatus.CANCELLED
+    assert store.jobs[job.id].error == "cancelled by U1 before it started"
+    assert aws.mutating == [] and not store.request_cancel(job.id, "U1")
