@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.domain import Edition, StorageType
 
@@ -90,15 +90,18 @@ class DrillEngine(_Strict):
             raise ValueError(f"{value!r} is not a SQL Server edition; use ex, web, se or ee") from None
 
 
+def _valid_table(value: str) -> str:
+    split_table(value)  # raises with the reason when the name is not schema.table of plain identifiers
+    return value
+
+
+# One validated type for every check that names a table.
+TableName = Annotated[str, AfterValidator(_valid_table)]
+
+
 class TableExists(_Strict):
     kind: Literal["table_exists"]
-    table: str
-
-    @field_validator("table")
-    @classmethod
-    def _table(cls, value: str) -> str:
-        split_table(value)
-        return value
+    table: TableName
 
     @property
     def label(self) -> str:
@@ -107,14 +110,8 @@ class TableExists(_Strict):
 
 class RowCountAtLeast(_Strict):
     kind: Literal["row_count"]
-    table: str
+    table: TableName
     at_least: int = Field(ge=0)
-
-    @field_validator("table")
-    @classmethod
-    def _table(cls, value: str) -> str:
-        split_table(value)
-        return value
 
     @property
     def label(self) -> str:
