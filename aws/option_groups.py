@@ -7,7 +7,7 @@ from typing import Any
 
 from aws.errors import aws_call, is_not_found
 from bot.errors import AwsError, StageError
-from bot.ports import OptionGroupSpec
+from bot.ports import EnsuredOptionGroup, OptionGroupSpec
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,10 @@ class OptionGroups:
     def __init__(self, rds: Any) -> None:
         self._rds = rds
 
-    def ensure_option_group(self, spec: OptionGroupSpec) -> str:
-        """The option group's name; created, or its options brought in line with `spec`, as needed."""
+    def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
+        """The option group, created or its options brought in line with `spec` as needed."""
         group = self._describe(spec.name)
+        created = group is None
         if group is None:
             with aws_call("CreateOptionGroup"):
                 self._rds.create_option_group(
@@ -84,7 +85,7 @@ class OptionGroups:
             with aws_call("ModifyOptionGroup"):
                 self._rds.modify_option_group(OptionGroupName=spec.name, ApplyImmediately=True, **changes)
             log.info("option group %s: set %s, removed %s", spec.name, [o["OptionName"] for o in include], remove)
-        return spec.name
+        return EnsuredOptionGroup(name=spec.name, created=created)
 
     def _describe(self, name: str) -> dict[str, Any] | None:
         try:

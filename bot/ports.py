@@ -45,6 +45,13 @@ class OptionGroupSpec(BaseModel):
     audit_retention_hours: int = 0
 
 
+class EnsuredOptionGroup(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    created: bool  # this call created it (a job records what it leaves behind; drills clean up what they made)
+
+
 class InstanceSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -91,8 +98,8 @@ class RoleGateway(Protocol):
 
 
 class OptionGroupGateway(Protocol):
-    def ensure_option_group(self, spec: OptionGroupSpec) -> str:
-        """The option group's name."""
+    def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
+        """The option group, and whether this call created it."""
         ...
 
 

@@ -140,7 +140,7 @@ def _restore_role(job: Job, ctx: StageContext) -> StepResult:
 
 def _option_group(job: Job, ctx: StageContext) -> StepResult:
     plan, audit = job.plan, ctx.policy.audit
-    name = ctx.gateways.option_groups.ensure_option_group(
+    group = ctx.gateways.option_groups.ensure_option_group(
         OptionGroupSpec(
             name=names.option_group_name(plan.edition.short, plan.major_version, plan.kms_key_id),
             engine=plan.edition.value,
@@ -150,8 +150,10 @@ def _option_group(job: Job, ctx: StageContext) -> StepResult:
             audit_retention_hours=audit.retention_hours,
         )
     )
-    job.outputs["option_group"] = name
-    return Done(name)
+    job.outputs["option_group"] = group.name
+    if group.created:
+        job.created_resources["option_group"] = group.name
+    return Done(group.name)
 
 
 def _instance_state(job: Job, ctx: StageContext) -> InstanceState | None:

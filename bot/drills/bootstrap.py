@@ -41,9 +41,11 @@ class Drills:
             self.elector.start()
 
     def stop(self) -> None:
+        # The tick in flight finishes before the lock is let go: a successor must not step the same run at once,
+        # and the store it writes to is about to close.
+        self.scheduler.stop(wait=True)
         if self.elector is not None:
             self.elector.stop()
-        self.scheduler.stop()
 
     def run_until_idle(self, app: Rdsbot, timeout_seconds: float = 120.0) -> None:
         """Drive the engine and the drill runner together until no job and no drill run is unfinished."""

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # A run still STARTING after this long was interrupted (crash between claim and submit).
 STARTING_GRACE = timedelta(minutes=5)
 MAX_VALIDATION_ATTEMPTS = 10
+RECENT_JOBS = 200  # jobs searched for the creator of a shared resource; an older creator keeps it (never ours)
 
 
 class UnknownDrillError(RdsbotError):
@@ -296,7 +297,10 @@ class DrillRunner:
             run.cleanup = Timing(started_at=self.clock.now())
         region = job.plan.region
         others = [j for j in self.jobs.unfinished_jobs() if j.id != job.id and j.plan.region == region]
-        result = clean_up(run, job, self.ports.gateways_for(region).instances, self.ports.resources_for(region), others)
+        # Who made each shared resource: enough history to cover drills running side by side.
+        recent = [j for j in self.jobs.list_jobs(limit=RECENT_JOBS) if j.plan.region == region]
+        gateways, resources = self.ports.gateways_for(region), self.ports.resources_for(region)
+        result = clean_up(run, job, gateways.instances, resources, others, recent)
         run.cleanup_attempts += 1
         run.removed += [r for r in result.removed if r not in run.removed]
         run.kept = result.kept

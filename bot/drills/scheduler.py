@@ -73,13 +73,21 @@ class DrillScheduler:
         self.periodic = periodic or {}
         self._scheduler: BackgroundScheduler | None = None
         self._engine: sa.Engine | None = None
+        # The elector's thread starts and stops this; a shutdown stops it too. One at a time, and `running` only
+        # once the stored jobs are in line with the policy.
+        self._lock = threading.RLock()
+        self._ready = False
 
     @property
     def running(self) -> bool:
-        return self._scheduler is not None
+        return self._ready
 
     def start(self) -> None:
         """Begin scheduling: bring the stored drill jobs in line with the policy, then run them when due."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
         global _active
         if self._scheduler is not None:
             return
@@ -104,16 +112,23 @@ class DrillScheduler:
         except Exception:
             self.stop()
             raise
+        self._ready = True
         log.info("drill scheduler started with %d drill(s)", len(self.drills))
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = False) -> None:
+        """Stop scheduling; `wait` lets a running tick finish first (a process shutting down)."""
+        with self._lock:
+            self._ready = False
+            self._stop(wait)
+
+    def _stop(self, wait: bool) -> None:
         global _active
         scheduler, self._scheduler = self._scheduler, None
         with _active_lock:
             if _active is self.starter:
                 _active = None
         if scheduler is not None and scheduler.running:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown(wait=wait)
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

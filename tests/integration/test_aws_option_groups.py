@@ -9,7 +9,7 @@ import pytest
 from aws.clients import AwsClients
 from aws.option_groups import AUDIT, BACKUP_RESTORE, OptionGroups, current_options
 from bot.errors import StageError
-from bot.ports import OptionGroupSpec
+from bot.ports import EnsuredOptionGroup, OptionGroupSpec
 from tests.support.aws_calls import CallRecorder
 
 ROLE = "arn:aws:iam::123456789012:role/rdsbot-restore"
@@ -34,9 +34,10 @@ def options_of(aws: AwsClients, name: str = SPEC.name) -> dict[str, dict[str, st
 
 
 def test_new_group_carries_backup_restore_and_audit_with_their_settings(aws, groups):
-    name = groups.ensure_option_group(SPEC)
+    ensured = groups.ensure_option_group(SPEC)
 
-    assert name == SPEC.name
+    assert ensured == EnsuredOptionGroup(name=SPEC.name, created=True)
+    name = ensured.name
     group = aws.rds.describe_option_groups(OptionGroupName=name)["OptionGroupsList"][0]
     assert (group["EngineName"], group["MajorEngineVersion"]) == ("sqlserver-se", "15.00")
     assert options_of(aws) == {
@@ -57,9 +58,10 @@ def test_matching_group_is_reused_unchanged(aws, groups):
     groups.ensure_option_group(SPEC)
     calls = CallRecorder(aws)
 
-    groups.ensure_option_group(SPEC)
+    ensured = groups.ensure_option_group(SPEC)
 
     assert calls.operations == ["DescribeOptionGroups"]
+    assert ensured.created is False
 
 
 def test_group_pointing_at_another_role_is_corrected_in_place(aws, groups):
@@ -87,9 +89,9 @@ def test_group_made_by_hand_without_options_is_completed(aws, groups):
     )
     calls = CallRecorder(aws)
 
-    groups.ensure_option_group(SPEC)
+    ensured = groups.ensure_option_group(SPEC)
 
-    assert calls.count("CreateOptionGroup") == 0
+    assert calls.count("CreateOptionGroup") == 0 and ensured.created is False
     assert set(options_of(aws)) == {BACKUP_RESTORE, AUDIT}
 
 

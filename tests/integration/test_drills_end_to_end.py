@@ -273,6 +273,21 @@ def test_a_restart_between_restore_and_cleanup_still_ends_with_the_resources_gon
     second.close()
 
 
+def test_two_drills_side_by_side_share_the_network_and_option_group_and_leave_nothing(settings: Settings, aws):
+    # Every drill spec here is due each minute, so two of them start together: one makes the shared option group,
+    # subnet group and security group, the other reuses them. Whichever finishes last removes them.
+    app = build(settings)
+    drills = drills_of(app, RecordingReporter())
+    runs = [drills.runner.start(name, "schedule").run for name in ("nightly", "too-strict")]
+    drills.run_until_idle(app)
+    done = [finished(drills, run.id) for run in runs]
+    jobs = [app.store.get_job(run.job_id or "") for run in done]
+    makers = [job for job in jobs if job is not None and "subnet_group" in job.created_resources]
+    assert len(makers) == 1 and "option_group" in makers[0].created_resources  # one made them, one reused them
+    assert drill_leftovers(aws) == []
+    app.close()
+
+
 def test_a_drill_never_overlaps_itself(settings: Settings):
     app = build(settings)
     drills = drills_of(app, RecordingReporter())

@@ -16,7 +16,7 @@ from bot.domain import (
     TaskStatus,
 )
 from bot.errors import RequestError
-from bot.ports import InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec
+from bot.ports import EnsuredOptionGroup, InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec
 from bot.stages import Gateways
 
 
@@ -80,9 +80,9 @@ class FakeAws:
         self.calls.append("ensure_restore_role")
         return f"arn:aws:iam::123456789012:role/{spec.role_name}"
 
-    def ensure_option_group(self, spec: OptionGroupSpec) -> str:
+    def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
         self.calls.append("ensure_option_group")
-        return spec.name
+        return EnsuredOptionGroup(name=spec.name, created=False)
 
     # InstanceGateway
     def find(self, instance_id: str) -> InstanceState | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.domain import BackupLocation, InstanceState, Job, RestoreRequest
-from bot.drills.cleanup import clean_up
+from bot.drills.cleanup import clean_up, made_by_drills
 from bot.drills.runs import DrillRun
 from bot.errors import AwsError
 from bot.policy import plan_restore
@@ -92,11 +92,11 @@ def drill_run(preexisted: bool) -> DrillRun:
 def test_the_instance_goes_first_and_shared_resources_wait_until_it_is_gone():
     job = drill_job()
     instances, resources = Instances(ours(job), lingering=True), Resources()
-    result = clean_up(drill_run(False), job, instances, resources, [])
+    result = clean_up(drill_run(False), job, instances, resources, [], [job])
     assert not result.done and result.waiting == [f"instance {job.plan.target_instance_id} deleting"]
     assert resources.deleted == []
     instances.states.clear()  # RDS finished deleting
-    result = clean_up(drill_run(False), job, instances, resources, [])
+    result = clean_up(drill_run(False), job, instances, resources, [], [job])
     assert result.done and resources.deleted == ["rdsbot-sqlserver-se-15-00", "rdsbot-vpc-1", "sg-1"]
 
 
@@ -106,20 +106,20 @@ def test_shared_resources_in_use_or_not_created_by_the_drill_are_kept():
     other_job = drill_job("jother001")
     other_job.outputs["subnet_group"] = "rdsbot-vpc-1"
     resources = Resources(neighbour)
-    result = clean_up(drill_run(True), job, Instances(ours(job)), resources, [other_job])
+    result = clean_up(drill_run(True), job, Instances(ours(job)), resources, [other_job], [job])
     assert result.done and resources.deleted == []
     assert result.kept == [
-        "subnet group rdsbot-vpc-1 (in use by job jother001)",
-        "security group sg-1 (in use by instance prod-copy)",
+        "subnet group rdsbot-vpc-1 (in use by job jother001; the last drill to use it removes it)",
+        "security group sg-1 (in use by instance prod-copy; the last drill to use it removes it)",
     ]
 
 
 def test_an_option_group_held_by_a_snapshot_is_retried_until_it_goes():
     job = drill_job()
     resources = Resources(busy_option_group=1)
-    first = clean_up(drill_run(False), job, Instances(), resources, [])
+    first = clean_up(drill_run(False), job, Instances(), resources, [], [job])
     assert not first.done and "InvalidOptionGroupStateFault" in first.waiting[0]
-    second = clean_up(drill_run(False), job, Instances(), resources, [])
+    second = clean_up(drill_run(False), job, Instances(), resources, [], [job])
     assert second.done and "rdsbot-sqlserver-se-15-00" in resources.deleted
 
 
@@ -127,5 +127,40 @@ def test_an_instance_by_that_name_not_created_by_the_job_is_never_deleted():
     job = drill_job()
     stranger = ours(job).model_copy(update={"tags": {"rdsbot-job-id": "jsomeone"}})
     instances = Instances(stranger)
-    result = clean_up(drill_run(True), job, instances, Resources(), [])
+    result = clean_up(drill_run(True), job, instances, Resources(), [], [job])
     assert instances.deleted == [] and result.kept[0].startswith(f"instance {job.plan.target_instance_id} (not created")
+
+
+def reusing(job_id: str, created_at: datetime, *, is_drill: bool = True) -> Job:
+    """A job that found the shared resources already there: it used them and created only its instance."""
+    job = drill_job(job_id)
+    job.created_at, job.is_drill = created_at, is_drill
+    job.created_resources = {"instance": job.plan.target_instance_id}
+    return job
+
+
+def test_drills_side_by_side_leave_nothing_whichever_made_the_shared_resources():
+    # Two drill specs fire in the same minute: the first made the shared resources, the second reused them.
+    maker = drill_job("jmaker001")
+    maker.created_resources["option_group"] = "rdsbot-sqlserver-se-15-00"
+    user = reusing("juser0001", NOW.replace(minute=31))
+    resources = Resources()
+    # The maker finishes first, while the other still runs: it keeps what the other uses.
+    first = clean_up(drill_run(True), maker, Instances(), resources, [user], [user, maker])
+    assert first.done and resources.deleted == [] and len(first.kept) == 3
+    # The other finishes later and, being the last drill to use them, removes what the maker made.
+    last = clean_up(drill_run(True), user, Instances(), resources, [], [user, maker])
+    assert last.done and resources.deleted == ["rdsbot-sqlserver-se-15-00", "rdsbot-vpc-1", "sg-1"]
+
+
+def test_shared_resources_a_real_restore_made_again_are_never_a_drills():
+    old_drill = drill_job("jolddrill")
+    restore = drill_job("jrestore1")  # deleted by hand since, then made again by a real restore
+    restore.is_drill, restore.created_at = False, NOW.replace(minute=40)
+    later_drill = reusing("jlater001", NOW.replace(minute=50))
+    recent = [later_drill, restore, old_drill]
+    assert made_by_drills(recent) == set()
+    assert made_by_drills([old_drill]) == {("subnet_group", "rdsbot-vpc-1"), ("security_group", "sg-1")}
+    resources = Resources()
+    result = clean_up(drill_run(True), later_drill, Instances(), resources, [], recent)
+    assert result.done and resources.deleted == []
