@@ -15,8 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
+from bot.pg_locks import schema_scoped_key
+
 log = logging.getLogger(__name__)
-# Shared by every rdsbot replica; distinct from the store's migration lock key.
+# Shared by every rdsbot replica on one schema (see bot.pg_locks); distinct from the store's lock keys.
 LEADER_LOCK_KEY = 0x7264_7362_6F74_0D
 ENGINE_LOCK_KEY = 0x7264_7362_6F74_0E
 
@@ -108,7 +110,8 @@ class LeaderElector:
             log.warning("cannot reach the database for leader election: %s", exc.orig)
             return False
         try:
-            won = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar())
+            key = schema_scoped_key(connection, self._key)
+            won = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
         except sa.exc.DBAPIError:
             connection.close()
             raise

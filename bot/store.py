@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 from bot import audit_chain
 from bot.domain import AuditEvent, Job, JobStatus, RestorePlan, Stage, StageName, StageStatus
 from bot.errors import RdsbotError
+from bot.pg_locks import lock_for_transaction
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # SQLite waits this long for another writer instead of failing with "database is locked".
@@ -209,7 +210,7 @@ def upgrade_schema(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two bots starting at once must not both create the tables; the second waits, then finds head.
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            lock_for_transaction(connection, _MIGRATION_LOCK_KEY)
         command.upgrade(alembic_config(connection), revision)
 
 
@@ -617,7 +618,7 @@ class JobStore:
         """
         with self._transaction(write=True) as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK_KEY})
+                lock_for_transaction(conn, _OUTBOX_LOCK_KEY)
             first = sa.func.min(audit_events.c.id)
             frozen = conn.execute(
                 sa.select(audit_events.c.batch_key, first)

@@ -19,6 +19,7 @@ from bot.bootstrap import Rdsbot, build
 from bot.drills.bootstrap import Drills, build_drills
 from bot.drills.runs import DrillPhase
 from bot.leader import LeaderElector
+from bot.pg_locks import schema_scoped_key
 from config.policy import load_policy
 from config.settings import Settings
 from tests.integration.store_fixtures import postgres_schema
@@ -37,10 +38,11 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
 
 
 def holder_of(url: str, key: int) -> int | None:
-    """The backend pid holding the advisory lock `key`, if any."""
+    """The backend pid holding the advisory lock `key` of the schema `url` works in, if any."""
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
+            key = schema_scoped_key(conn, key)
             return conn.execute(
                 sa.text(
                     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
@@ -66,6 +68,20 @@ def kill_backend(url: str, pid: int) -> None:
 def postgres_url() -> Iterator[str]:
     with postgres_schema() as url:
         yield url
+
+
+def test_electors_on_two_schemas_of_one_database_each_elect_their_own_leader(postgres_url: str):
+    # Advisory locks are database-wide: without the schema in the key, one deployment would lead the other's.
+    key = secrets.randbits(62)
+    with postgres_schema() as other_url:
+        here = LeaderElector(postgres_url, lambda: None, lambda: None, key=key)
+        there = LeaderElector(other_url, lambda: None, lambda: None, key=key)
+        try:
+            assert here.step() is True and there.step() is True
+            assert holder_of(postgres_url, key) != holder_of(other_url, key)
+        finally:
+            here.stop()
+            there.stop()
 
 
 def test_of_two_electors_exactly_one_leads_and_the_other_takes_over_when_it_dies(postgres_url: str):
