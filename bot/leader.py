@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from bot.pg_locks import schema_scoped_key
+from bot.pg_locks import try_lock_for_session
 
 log = logging.getLogger(__name__)
 # Shared by every rdsbot replica on one schema (see bot.pg_locks); distinct from the store's lock keys.
@@ -110,8 +110,7 @@ class LeaderElector:
             log.warning("cannot reach the database for leader election: %s", exc.orig)
             return False
         try:
-            key = schema_scoped_key(connection, self._key)
-            won = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+            won = try_lock_for_session(connection, self._key)
         except sa.exc.DBAPIError:
             connection.close()
             raise

@@ -141,12 +141,9 @@ class ConsoleSession:
             self.say("drills are not available in this console")
             return
         if self.drills.is_run(text):
-            user = self.current
-            self.say(
-                self.drills.run(
-                    text.split()[1] if len(text.split()) > 1 else "", user.slack_id, lambda: user.email
-                ).text
-            )
+            user, words = self.current, text.split()
+            name = words[1] if len(words) > 1 else ""
+            self.say(self.drills.run(name, user.slack_id, lambda: user.email).text)
         else:
             self.say(self.drills.answer(text).text)
 

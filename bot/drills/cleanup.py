@@ -3,7 +3,7 @@ nothing else uses them. Each call does what it can and says what is left, so the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,12 +34,20 @@ class Cleanup:
         return not self.waiting
 
 
-# A shared resource: how cleanup names it, the job output that says a job used it, the key that says a job made it.
-SHARED = (
-    ("option group", "option_group", "option_group"),
-    ("subnet group", "subnet_group", "subnet_group"),
-    ("security group", "security_group_id", "security_group"),
-)
+@dataclass(frozen=True)
+class SharedKind:
+    """A kind of resource drills share: how cleanup names it, the job output that says a job used one, and the
+    created_resources key that says a job made it."""
+
+    label: str
+    output: str
+    created: str
+
+
+OPTION_GROUP = SharedKind("option group", "option_group", "option_group")
+SUBNET_GROUP = SharedKind("subnet group", "subnet_group", "subnet_group")
+SECURITY_GROUP = SharedKind("security group", "security_group_id", "security_group")
+SHARED = (OPTION_GROUP, SUBNET_GROUP, SECURITY_GROUP)
 
 
 def made_by_drills(recent_jobs: Iterable[Job]) -> set[tuple[str, str]]:
@@ -48,7 +56,7 @@ def made_by_drills(recent_jobs: Iterable[Job]) -> set[tuple[str, str]]:
     Drills of different specs share one option group, subnet group and security group. Whichever drill made them,
     the last drill to stop using them removes them; one a real restore made (or made again later) is never ours.
     """
-    shared_kinds = {kind for _, _, kind in SHARED}
+    shared_kinds = {kind.created for kind in SHARED}
     newest_creator_is_drill: dict[tuple[str, str], bool] = {}
     for job in recent_jobs:
         for kind, name in job.created_resources.items():
@@ -63,10 +71,11 @@ def clean_up(
     instances: DrillInstances,
     resources: DrillResources,
     other_jobs: list[Job],
-    recent_jobs: Iterable[Job],
+    recent_jobs: Callable[[], Iterable[Job]],
 ) -> Cleanup:
     """One pass; call again until `done`. Nothing is deleted that this drill's job, or another drill, did not
-    create; `other_jobs` are the unfinished jobs that may be about to use a shared resource."""
+    create; `other_jobs` are the unfinished jobs that may be about to use a shared resource, and `recent_jobs`
+    (newest first) say who made one, read only once the instance is gone."""
     result = Cleanup()
     instance_id = job.plan.target_instance_id
     state = instances.find(instance_id)
@@ -86,35 +95,36 @@ def clean_up(
     return result
 
 
-def _drill_made(run: DrillRun, job: Job, recent_jobs: Iterable[Job]) -> list[tuple[str, str]]:
-    """(label, name) of the shared resources this job used that a drill made."""
-    made = made_by_drills(recent_jobs) | set(job.created_resources.items())
+def _drill_made(run: DrillRun, job: Job, recent_jobs: Callable[[], Iterable[Job]]) -> list[tuple[SharedKind, str]]:
+    """The shared resources this job used that a drill made."""
+    made = made_by_drills(recent_jobs()) | set(job.created_resources.items())
     found = []
-    for label, output, kind in SHARED:
-        name = str(job.outputs.get(output) or job.created_resources.get(kind) or "")
+    for kind in SHARED:
+        name = str(job.outputs.get(kind.output) or job.created_resources.get(kind.created) or "")
         # Runs from before jobs recorded their option group knew it only by looking first.
-        legacy = kind == "option_group" and run.option_group_preexisted is False
-        if name and ((kind, name) in made or legacy):
-            found.append((label, name))
+        legacy = kind == OPTION_GROUP and run.option_group_preexisted is False
+        if name and ((kind.created, name) in made or legacy):
+            found.append((kind, name))
     return found
 
 
 def _shared(
-    candidates: list[tuple[str, str]], resources: DrillResources, other_jobs: list[Job], result: Cleanup
+    candidates: list[tuple[SharedKind, str]], resources: DrillResources, other_jobs: list[Job], result: Cleanup
 ) -> None:
     if not candidates:
         return
     users = resources.instances()
-    for label, name in candidates:
-        user = _user_of(label, name, users, other_jobs)
+    for kind, name in candidates:
+        label = kind.label
+        user = _user_of(kind, name, users, other_jobs)
         if user is not None:
             result.kept.append(f"{label} {name} (in use by {user}; the last drill to use it removes it)")
             continue
         delete = {
-            "option group": resources.delete_option_group,
-            "subnet group": resources.delete_subnet_group,
-            "security group": resources.delete_security_group,
-        }[label]
+            OPTION_GROUP: resources.delete_option_group,
+            SUBNET_GROUP: resources.delete_subnet_group,
+            SECURITY_GROUP: resources.delete_security_group,
+        }[kind]
         try:
             delete(name)
         except RdsbotError as exc:
@@ -124,17 +134,16 @@ def _shared(
         result.removed.append(f"{label} {name}")
 
 
-def _user_of(label: str, name: str, users: list[InstanceUse], other_jobs: list[Job]) -> str | None:
+def _user_of(kind: SharedKind, name: str, users: list[InstanceUse], other_jobs: list[Job]) -> str | None:
     for use in users:
         held = {
-            "option group": use.option_groups,
-            "subnet group": (use.subnet_group,),
-            "security group": use.security_groups,
-        }[label]
+            OPTION_GROUP: use.option_groups,
+            SUBNET_GROUP: (use.subnet_group,),
+            SECURITY_GROUP: use.security_groups,
+        }[kind]
         if name in held:
             return f"instance {use.instance_id}"
-    output = next(out for shared_label, out, _ in SHARED if shared_label == label)
     for other in other_jobs:
-        if other.outputs.get(output) == name:
+        if other.outputs.get(kind.output) == name:
             return f"job {other.id}"
     return None

@@ -297,9 +297,12 @@ class DrillRunner:
             run.cleanup = Timing(started_at=self.clock.now())
         region = job.plan.region
         others = [j for j in self.jobs.unfinished_jobs() if j.id != job.id and j.plan.region == region]
-        # Who made each shared resource: enough history to cover drills running side by side.
-        recent = [j for j in self.jobs.list_jobs(limit=RECENT_JOBS) if j.plan.region == region]
         gateways, resources = self.ports.gateways_for(region), self.ports.resources_for(region)
+
+        def recent() -> list[Job]:
+            """Who made each shared resource: enough history to cover drills running side by side."""
+            return [j for j in self.jobs.list_jobs(limit=RECENT_JOBS) if j.plan.region == region]
+
         result = clean_up(run, job, gateways.instances, resources, others, recent)
         run.cleanup_attempts += 1
         run.removed += [r for r in result.removed if r not in run.removed]

@@ -19,7 +19,7 @@ from bot.bootstrap import Rdsbot, build
 from bot.drills.bootstrap import Drills, build_drills
 from bot.drills.runs import DrillPhase
 from bot.leader import LeaderElector
-from bot.pg_locks import schema_scoped_key
+from bot.pg_locks import SCOPED_KEY
 from config.policy import load_policy
 from config.settings import Settings
 from tests.integration.store_fixtures import postgres_schema
@@ -42,11 +42,10 @@ def holder_of(url: str, key: int) -> int | None:
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            key = schema_scoped_key(conn, key)
             return conn.execute(
                 sa.text(
                     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND ((classid::bigint << 32) | objid::bigint) = :key"
+                    f"AND ((classid::bigint << 32) | objid::bigint) = {SCOPED_KEY}"
                 ),
                 {"key": key},
             ).scalar()

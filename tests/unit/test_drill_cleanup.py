@@ -92,12 +92,19 @@ def drill_run(preexisted: bool) -> DrillRun:
 def test_the_instance_goes_first_and_shared_resources_wait_until_it_is_gone():
     job = drill_job()
     instances, resources = Instances(ours(job), lingering=True), Resources()
-    result = clean_up(drill_run(False), job, instances, resources, [], [job])
+    history_reads: list[int] = []
+
+    def history() -> list[Job]:
+        history_reads.append(1)
+        return [job]
+
+    result = clean_up(drill_run(False), job, instances, resources, [], history)
     assert not result.done and result.waiting == [f"instance {job.plan.target_instance_id} deleting"]
-    assert resources.deleted == []
+    assert resources.deleted == [] and history_reads == []  # no job history read while the instance lingers
     instances.states.clear()  # RDS finished deleting
-    result = clean_up(drill_run(False), job, instances, resources, [], [job])
+    result = clean_up(drill_run(False), job, instances, resources, [], history)
     assert result.done and resources.deleted == ["rdsbot-sqlserver-se-15-00", "rdsbot-vpc-1", "sg-1"]
+    assert history_reads == [1]
 
 
 def test_shared_resources_in_use_or_not_created_by_the_drill_are_kept():
@@ -106,7 +113,7 @@ def test_shared_resources_in_use_or_not_created_by_the_drill_are_kept():
     other_job = drill_job("jother001")
     other_job.outputs["subnet_group"] = "rdsbot-vpc-1"
     resources = Resources(neighbour)
-    result = clean_up(drill_run(True), job, Instances(ours(job)), resources, [other_job], [job])
+    result = clean_up(drill_run(True), job, Instances(ours(job)), resources, [other_job], lambda: [job])
     assert result.done and resources.deleted == []
     assert result.kept == [
         "subnet group rdsbot-vpc-1 (in use by job jother001; the last drill to use it removes it)",
@@ -117,9 +124,9 @@ def test_shared_resources_in_use_or_not_created_by_the_drill_are_kept():
 def test_an_option_group_held_by_a_snapshot_is_retried_until_it_goes():
     job = drill_job()
     resources = Resources(busy_option_group=1)
-    first = clean_up(drill_run(False), job, Instances(), resources, [], [job])
+    first = clean_up(drill_run(False), job, Instances(), resources, [], lambda: [job])
     assert not first.done and "InvalidOptionGroupStateFault" in first.waiting[0]
-    second = clean_up(drill_run(False), job, Instances(), resources, [], [job])
+    second = clean_up(drill_run(False), job, Instances(), resources, [], lambda: [job])
     assert second.done and "rdsbot-sqlserver-se-15-00" in resources.deleted
 
 
@@ -127,7 +134,7 @@ def test_an_instance_by_that_name_not_created_by_the_job_is_never_deleted():
     job = drill_job()
     stranger = ours(job).model_copy(update={"tags": {"rdsbot-job-id": "jsomeone"}})
     instances = Instances(stranger)
-    result = clean_up(drill_run(True), job, instances, Resources(), [], [job])
+    result = clean_up(drill_run(True), job, instances, Resources(), [], lambda: [job])
     assert instances.deleted == [] and result.kept[0].startswith(f"instance {job.plan.target_instance_id} (not created")
 
 
@@ -146,10 +153,10 @@ def test_drills_side_by_side_leave_nothing_whichever_made_the_shared_resources()
     user = reusing("juser0001", NOW.replace(minute=31))
     resources = Resources()
     # The maker finishes first, while the other still runs: it keeps what the other uses.
-    first = clean_up(drill_run(True), maker, Instances(), resources, [user], [user, maker])
+    first = clean_up(drill_run(True), maker, Instances(), resources, [user], lambda: [user, maker])
     assert first.done and resources.deleted == [] and len(first.kept) == 3
     # The other finishes later and, being the last drill to use them, removes what the maker made.
-    last = clean_up(drill_run(True), user, Instances(), resources, [], [user, maker])
+    last = clean_up(drill_run(True), user, Instances(), resources, [], lambda: [user, maker])
     assert last.done and resources.deleted == ["rdsbot-sqlserver-se-15-00", "rdsbot-vpc-1", "sg-1"]
 
 
@@ -162,5 +169,5 @@ def test_shared_resources_a_real_restore_made_again_are_never_a_drills():
     assert made_by_drills(recent) == set()
     assert made_by_drills([old_drill]) == {("subnet_group", "rdsbot-vpc-1"), ("security_group", "sg-1")}
     resources = Resources()
-    result = clean_up(drill_run(True), later_drill, Instances(), resources, [], recent)
+    result = clean_up(drill_run(True), later_drill, Instances(), resources, [], lambda: recent)
     assert result.done and resources.deleted == []
