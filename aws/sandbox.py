@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import boto3
 
 from aws.native_restore.sandbox_content import manifest_bytes
-from config.policy import Policy
+from config.policy_model import Policy
 
 SANDBOX_ENV = {
     "AWS_ACCESS_KEY_ID": "sandbox",

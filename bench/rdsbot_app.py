@@ -21,7 +21,7 @@ from typing import Any
 
 from aws.sandbox import SANDBOX_ENV, seed_sandbox
 from bot.bootstrap import build
-from config.policy import load_policy
+from config.policy_model import load_policy
 from config.settings import load_settings
 from handlers.server import wsgi_app
 from handlers.slack_app import build_slack_app

@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.domain import AuditEvent, Job, JobStatus
 from bot.ports import Identity
 from bot.store import ApprovalDecision, JobStore
-from config.policy import Policy
+from config.policy_model import Policy
 
 
 class Outcome(StrEnum):

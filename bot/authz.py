@@ -12,7 +12,7 @@ from enum import StrEnum
 from bot.domain import Job
 from bot.errors import RdsbotError
 from bot.ports import AdminDirectory, Identity
-from config.policy import Policy
+from config.policy_model import Policy
 
 
 class Action(StrEnum):

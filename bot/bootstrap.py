@@ -32,7 +32,7 @@ from bot.service import RestoreService
 from bot.stages import Gateways
 from bot.store import JobStore
 from bot.workflow import Engine
-from config.policy import Policy, load_policy
+from config.policy_model import Policy, load_policy
 from config.settings import Settings
 
 

@@ -16,7 +16,7 @@ from bot.domain import JobStatus
 from bot.drills.bootstrap import build_drills
 from bot.drills.commands import DrillCommands
 from bot.shell import ConsoleDrillReporter, ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines
-from config.policy import load_policy
+from config.policy_model import load_policy
 from config.settings import Settings, load_settings
 
 DEMO_SCRIPT = """\

@@ -11,7 +11,7 @@ import re
 from bot import instance_classes, names
 from bot.domain import Edition, RestorePlan, RestoreRequest, StorageType
 from bot.errors import RequestError
-from config.policy import Policy
+from config.policy_model import Policy
 
 # RDS DB instance identifier: 1-63 letters, digits, hyphens; starts with a letter; no '--'; no trailing '-'.
 _INSTANCE_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")

@@ -13,7 +13,7 @@ from bot.domain import AuditEvent, Job, JobStatus, RestoreRequest
 from bot.errors import RequestError
 from bot.policy import plan_restore
 from bot.stages import Gateways, Preflight, preflight
-from config.policy import Policy
+from config.policy_model import Policy
 
 
 class JobWriter(Protocol):

@@ -20,7 +20,7 @@ from bot.ports import (
     RoleGateway,
     RoleSpec,
 )
-from config.policy import Policy
+from config.policy_model import Policy
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from bot.domain import AuditEvent, Job, JobStatus, Stage, StageName, StageStatus
 from bot.errors import RdsbotError, TransientError
 from bot.ports import Notifier
 from bot.stages import INSTANCE_STAGES, STAGES, Done, Gateways, StageContext
-from config.policy import Policy
+from config.policy_model import Policy
 
 log = logging.getLogger(__name__)
 ENGINE_ACTOR = "rdsbot"

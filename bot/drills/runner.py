@@ -26,7 +26,7 @@ from bot.ports import CheckResult, DrillChecks, DrillReporter, DrillResources
 from bot.service import RestoreService
 from bot.stages import Gateways
 from bot.store import JobStore
-from config.policy import Policy
+from config.policy_model import Policy
 
 log = logging.getLogger(__name__)
 # A run still STARTING after this long was interrupted (crash between claim and submit).

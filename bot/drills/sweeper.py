@@ -14,7 +14,7 @@ from bot.drills.store import DrillRunStore
 from bot.errors import RdsbotError
 from bot.ports import DrillReporter, DrillResources, InstanceGateway
 from bot.store import JobStore
-from config.policy import Policy
+from config.policy_model import Policy
 
 log = logging.getLogger(__name__)
 SWEEPER_ACTOR = "rdsbot:sweeper"

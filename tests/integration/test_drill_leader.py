@@ -20,7 +20,7 @@ from bot.drills.bootstrap import Drills, build_drills
 from bot.drills.runs import DrillPhase
 from bot.leader import LeaderElector
 from bot.pg_locks import SCOPED_KEY
-from config.policy import load_policy
+from config.policy_model import load_policy
 from config.settings import Settings
 from tests.integration.store_fixtures import postgres_schema
 from tests.integration.test_drills_end_to_end import RecordingReporter, drill_leftovers, policy_file

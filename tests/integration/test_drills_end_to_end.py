@@ -21,7 +21,7 @@ from bot.drills.report import render_report
 from bot.drills.runs import DrillOutcome, DrillPhase, DrillRun
 from bot.parser import parse_restore_command
 from bot.render import duration
-from config.policy import EXAMPLE_POLICY
+from config.policy_model import EXAMPLE_POLICY
 from config.settings import Settings
 
 OPTION_GROUP = "rdsbot-sqlserver-se-15-00"
@@ -96,7 +96,7 @@ def policy_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:
     path = policy_file(tmp_path)
-    from config.policy import load_policy
+    from config.policy_model import load_policy
 
     seed_sandbox(load_policy(path))
     broken = {**DEMO_DATABASE, "fail_restore": "The media family on device 'broken-backup.bak' is incorrectly formed."}

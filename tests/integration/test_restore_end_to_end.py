@@ -15,7 +15,7 @@ from bot.bootstrap import Rdsbot, build
 from bot.domain import Job, JobStatus, StageName, StageStatus
 from bot.errors import RequestError
 from bot.parser import parse_restore_command
-from config.policy import load_policy
+from config.policy_model import load_policy
 from config.settings import Settings
 from tests.integration.store_fixtures import postgres_schema
 from tests.support.aws_calls import CallRecorder

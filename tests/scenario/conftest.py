@@ -16,7 +16,7 @@ from aws.clients import AwsClients
 from aws.sandbox import SANDBOX_USERS, seed_sandbox
 from bot.bootstrap import Rdsbot, build
 from bot.domain import Job
-from config.policy import load_policy
+from config.policy_model import load_policy
 from config.settings import Settings
 from handlers.server import EVENTS_PATH, start_engine, wsgi_app
 from handlers.slack_app import SlackRuntime, build_slack_app

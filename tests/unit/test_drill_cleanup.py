@@ -10,7 +10,7 @@ from bot.drills.runs import DrillRun
 from bot.errors import AwsError
 from bot.policy import plan_restore
 from bot.ports import InstanceUse
-from config.policy import load_policy
+from config.policy_model import load_policy
 
 NOW = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.drills.report import sparkline
 from bot.errors import ConfigError
-from config.policy import EXAMPLE_POLICY, load_policy, parse_policy
+from config.policy_model import EXAMPLE_POLICY, load_policy, parse_policy
 
 
 def policy_with(**drill: Any) -> dict[str, Any]:

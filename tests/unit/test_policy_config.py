@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from config.policy import EXAMPLE_POLICY, load_policy, parse_policy
+from config.policy_model import EXAMPLE_POLICY, load_policy, parse_policy
 from config.settings import load_settings
 
 

@@ -4,7 +4,7 @@ from bot.domain import Edition
 from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from bot.policy import plan_restore
-from config.policy import parse_policy
+from config.policy_model import parse_policy
 
 POLICY = parse_policy(
     {

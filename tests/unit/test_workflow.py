@@ -5,7 +5,7 @@ from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from bot.service import RestoreService
 from bot.workflow import Engine
-from config.policy import parse_policy
+from config.policy_model import parse_policy
 from tests.unit.fakes import FakeAws, FakeClock, MemoryStore, RecordingNotifier
 
 POLICY = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "audit": {"bucket": "rdsbot-audit"}})
