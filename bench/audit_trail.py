@@ -26,7 +26,7 @@ from aws.audit_shipper import S3AuditSink, audit_s3_client
 from bot.audit_outbox import AuditShipper, verify_store
 from bot.clock import SystemClock
 from bot.domain import AuditEvent
-from bot.store import JobStore
+from bot.store import SqlStore
 
 T = TypeVar("T")
 BUCKET = "rdsbot-audit-bench"
@@ -75,24 +75,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         url, drop = _schema_url(args.database_url or f"sqlite:///{folder}/bench.db")
         try:
-            with JobStore(url) as store:
+            with SqlStore(url) as store:
                 run(store, args.events, args.batch, url.split(":", 1)[0])
         finally:
             drop()
     server.stop()
 
 
-def run(store: JobStore, count: int, batch: int, backend: str) -> None:
+def run(store: SqlStore, count: int, batch: int, backend: str) -> None:
     def append() -> None:
         for n in range(count):
             at = DAY0 + timedelta(seconds=n)
             detail = {"stage": "instance", "n": n, "aws_requests": [{"operation": "rds:CreateDBInstance"}]}
-            store.record_audit([AuditEvent(at=at, actor="U0BOB", action="stage.succeeded", job_id="j1", detail=detail)])
+            store.audit.record_audit(
+                [AuditEvent(at=at, actor="U0BOB", action="stage.succeeded", job_id="j1", detail=detail)]
+            )
 
-    shipper = AuditShipper(store, S3AuditSink(audit_s3_client("us-east-1"), BUCKET), "bench", SystemClock(), batch)
+    shipper = AuditShipper(
+        store.outbox,
+        store.audit,
+        store.jobs,
+        S3AuditSink(audit_s3_client("us-east-1"), BUCKET),
+        "bench",
+        SystemClock(),
+        batch,
+    )
     _, appended = timed(append)
     shipped, shipping = timed(lambda: shipper.ship_pending(max_objects=10_000))
-    checked, from_store = timed(lambda: verify_store(store, "2024-11-25"))
+    checked, from_store = timed(lambda: verify_store(store.audit, "2024-11-25"))
     from_s3_check, from_s3 = timed(lambda: shipper.verify_s3("2024-11-25"))
     assert checked.ok and from_s3_check.ok and shipped == count == checked.events == from_s3_check.events
     print(f"backend {backend}, {count} events, {batch} per object")

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from aws.sandbox import SANDBOX_ENV, seed_sandbox
-from bot.bootstrap import build
+from bot.bootstrap import build, build_slack_app
 from config.policy_model import load_policy
 from config.settings import load_settings
 from handlers.server import wsgi_app
-from handlers.slack_app import build_slack_app
 
 
 def _moto_in_its_own_process() -> None:

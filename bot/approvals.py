@@ -1,17 +1,17 @@
-"""Approve / deny decisions: authorized, expiring, exactly-once, and audited whatever the outcome."""
+"""Decisions on a restore request: approve, deny and cancel. Authorized through the one Authorizer, expiring,
+exactly-once (the store's compare-and-set decides races), and audited whatever the outcome, refusals included."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.authz import Action, Authorizer, Forbidden
 from bot.clock import Clock
-from bot.domain import AuditEvent, Job, JobStatus
-from bot.ports import Identity
-from bot.store import ApprovalDecision, JobStore
+from bot.domain import ApprovalDecision, AuditEvent, Job, JobStatus
+from bot.ports import ApprovalRepository, AuditLog, Identity, JobRepository
 from config.policy_model import Policy
 
 
@@ -22,6 +22,9 @@ class Outcome(StrEnum):
     EXPIRED = "expired"
     ALREADY_DECIDED = "already_decided"
     UNKNOWN_JOB = "unknown_job"
+    WITHDRAWN = "withdrawn"  # cancelled before approval: nothing was created
+    CANCELLING = "cancelling"  # the engine will stop the job at its next step
+    NOT_CANCELLABLE = "not_cancellable"
 
 
 @dataclass(frozen=True)
@@ -34,19 +37,36 @@ class Decision:
     def changed_job(self) -> bool:
         return self.outcome in (Outcome.APPROVED, Outcome.DENIED, Outcome.EXPIRED)
 
+    @property
+    def ok(self) -> bool:
+        """The actor's wish was carried out (or is being)."""
+        return self.outcome in (Outcome.APPROVED, Outcome.DENIED, Outcome.WITHDRAWN, Outcome.CANCELLING)
 
-class Approvals:
+
+class Decisions:
     def __init__(
-        self, store: JobStore, authorizer: Authorizer, policy: Policy, clock: Clock, on_approved: Callable[[], None]
+        self,
+        jobs: JobRepository,
+        approvals: ApprovalRepository,
+        audit: AuditLog,
+        authorizer: Authorizer,
+        policy: Policy,
+        clock: Clock,
+        wake_engine: Callable[[], None],
     ) -> None:
-        self.store = store
+        self.jobs = jobs
+        self.approvals = approvals
+        self.audit = audit
         self.authorizer = authorizer
         self.policy = policy
         self.clock = clock
-        self.on_approved = on_approved
+        self.wake_engine = wake_engine
+
+    def expires(self, job: Job) -> datetime:
+        return job.created_at + timedelta(minutes=self.policy.approvals.expiry_minutes)
 
     def expires_at(self, job: Job) -> str:
-        return (job.created_at + timedelta(minutes=self.policy.approvals.expiry_minutes)).strftime("%H:%M UTC")
+        return self.expires(job).strftime("%H:%M UTC")
 
     def decide(
         self,
@@ -56,9 +76,9 @@ class Approvals:
         email_lookup: Callable[[], str | None],
         reason: str | None = None,
     ) -> Decision:
-        """Apply one click; every outcome, refusals included, leaves an audit event."""
+        """Apply one Approve or Deny click."""
         action = Action.APPROVE if approve else Action.DENY
-        job = self.store.get_job(job_id)
+        job = self.jobs.get_job(job_id)
         if job is None:
             self._audit(actor, None, "approval.unknown_job", {"job_id": job_id})
             return Decision(Outcome.UNKNOWN_JOB, f"no restore job {job_id}")
@@ -66,38 +86,73 @@ class Approvals:
             self._audit(actor, job.id, "approval.ignored", {"action": action, "status": job.status})
             return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} is already {job.status}; nothing changed", job)
         now = self.clock.now()
-        if now > job.created_at + timedelta(minutes=self.policy.approvals.expiry_minutes):
+        if now > self.expires(job):
             expired = self._event(actor, job.id, "approval.expired", {"action": action})
-            self.store.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [expired])
+            self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [expired])
             return Decision(Outcome.EXPIRED, f"the request {job.id} expired at {self.expires_at(job)}", job)
         try:
             identity = self.authorizer.check(action, actor, email_lookup, job)
         except Forbidden as refused:
             detail = {"action": action, "reason": refused.reason, **_who(refused.identity)}
-            refusal = self._event(actor, job.id, "approval.refused", detail)
-            self.store.record_audit([refusal.model_copy(update={"iam_user": refused.identity.iam_user})])
+            self._audit(actor, job.id, "approval.refused", detail, refused.identity)
             return Decision(Outcome.REFUSED, refused.reason, job)
         new_status = JobStatus.QUEUED if approve else JobStatus.DENIED
-        decided = self._event(
-            actor, job.id, f"job.{'approved' if approve else 'denied'}", {"reason": reason, **_who(identity)}
-        ).model_copy(update={"iam_user": identity.iam_user})
-        if not self.store.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided]):
+        action_name = "job.approved" if approve else "job.denied"
+        decided = self._event(actor, job.id, action_name, {"reason": reason, **_who(identity)}, identity)
+        if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided]):
             self._audit(actor, job.id, "approval.ignored", {"action": action, "status": "decided concurrently"})
             return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} was decided a moment ago; nothing changed", job)
-        self.store.add_approval(
+        self.approvals.add_approval(
             job.id, actor, ApprovalDecision.APPROVED if approve else ApprovalDecision.DENIED, reason, now
         )
         if approve:
-            self.on_approved()
-        updated = self.store.get_job(job.id)
+            self.wake_engine()
+        updated = self.jobs.get_job(job.id)
         verb = "approved" if approve else "denied"
         return Decision(Outcome.APPROVED if approve else Outcome.DENIED, f"{verb} by <@{actor}>", updated)
 
-    def _event(self, actor: str, job_id: str | None, action: str, detail: dict[str, object]) -> AuditEvent:
-        return AuditEvent(at=self.clock.now(), actor=actor, action=action, job_id=job_id, detail=detail)
+    def cancel(self, job_id: str, actor: str, email_lookup: Callable[[], str | None]) -> Decision:
+        """Call off a restore: withdrawn before approval, or cancelled by the engine (rds_cancel_task if running)."""
+        job = self.jobs.get_job(job_id)
+        if job is None:
+            return Decision(Outcome.UNKNOWN_JOB, f"No restore job {job_id!r}; /rds-status lists the recent ones")
+        try:
+            identity = self.authorizer.check(Action.CANCEL, actor, email_lookup, job)
+        except Forbidden as refused:
+            detail: dict[str, object] = {"reason": refused.reason, "iam_user": refused.identity.iam_user}
+            self._audit(actor, job.id, "cancel.refused", detail)
+            return Decision(Outcome.REFUSED, refused.reason, job)
+        who: dict[str, object] = {"iam_user": identity.iam_user, "status": job.status}
+        if job.status == JobStatus.AWAITING_APPROVAL:
+            withdrawn = self._event(actor, job.id, "job.cancelled", who)
+            if self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED, [withdrawn]):
+                return Decision(Outcome.WITHDRAWN, f"{job.id} withdrawn before approval; nothing was created", job)
+        else:
+            asked = self._event(actor, job.id, "job.cancel_requested", who)
+            if self.jobs.request_cancel(job.id, actor, [asked]):
+                self.wake_engine()
+                return Decision(
+                    Outcome.CANCELLING, f"cancelling {job.id}; anything already created is listed when it stops", job
+                )
+        current = self.jobs.get_job(job.id) or job
+        if current.cancel_requested_by and not current.status.finished:
+            message = f"{job.id} is already being cancelled (asked by {current.cancel_requested_by})"
+        else:
+            message = f"{job.id} is {current.status}; nothing to cancel"
+        return Decision(Outcome.NOT_CANCELLABLE, message, current)
 
-    def _audit(self, actor: str, job_id: str | None, action: str, detail: dict[str, object]) -> None:
-        self.store.record_audit([self._event(actor, job_id, action, detail)])
+    def _event(
+        self, actor: str, job_id: str | None, action: str, detail: dict[str, object], identity: Identity | None = None
+    ) -> AuditEvent:
+        iam_user = identity.iam_user if identity else None
+        return AuditEvent(
+            at=self.clock.now(), actor=actor, action=action, job_id=job_id, detail=detail, iam_user=iam_user
+        )
+
+    def _audit(
+        self, actor: str, job_id: str | None, action: str, detail: dict[str, object], identity: Identity | None = None
+    ) -> None:
+        self.audit.record_audit([self._event(actor, job_id, action, detail, identity)])
 
 
 def _who(identity: Identity) -> dict[str, object]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.domain import AuditEvent
+
 GENESIS_PREFIX = "rdsbot-audit-chain:v1:"
 # The hashed fields. The row id is not among them: the database assigns it inside the insert, after the hash.
 CHAIN_FIELDS = ("day", "seq", "at", "actor", "iam_user", "action", "job_id", "detail", "prev_hash")
@@ -124,3 +126,20 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return parsed if isinstance(parsed, dict) else None
+
+
+def event_record(event: AuditEvent) -> dict[str, Any]:
+    """A stored event as one chain record (what is hashed, plus its id and hash): the shape shipped to S3."""
+    return {
+        "id": event.id,
+        "day": day_of(event.at),
+        "seq": event.seq,
+        "at": timestamp(event.at),
+        "actor": event.actor,
+        "iam_user": event.iam_user,
+        "action": event.action,
+        "job_id": event.job_id,
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }

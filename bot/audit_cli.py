@@ -40,7 +40,7 @@ def _ship(args: argparse.Namespace) -> int:
         if app.audit_shipper is None:
             raise ConfigError("the policy names no audit.bucket to ship to")
         shipped = app.audit_shipper.ship_pending()
-        waiting = app.store.unshipped_audit_events()
+        waiting = app.store.outbox.unshipped_audit_events()
         print(f"shipped {shipped} event(s); {waiting} still waiting")
         return 0 if waiting == 0 else BROKEN
 
@@ -55,7 +55,7 @@ def verify(app: Any, day: str | None, *, from_s3: bool, write: Callable[[str], N
             raise ConfigError("--from-s3 needs audit.bucket in the policy")
         check = app.audit_shipper.verify_s3(day)
     else:
-        check = verify_store(app.store, day)
+        check = verify_store(app.store.audit, day)
     write(("ok " if check.ok else "BROKEN ") + check.summary())
     return 0 if check.ok else BROKEN
 

@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot import audit_chain
+from bot.audit_chain import event_record
 from bot.clock import Clock
 from bot.domain import AuditEvent, Job, JobStatus, Stage
-from bot.store import JobStore, event_record
+from bot.ports import AuditLog, AuditOutbox, JobRepository
 
 log = logging.getLogger(__name__)
 RECORD_URL = "audit_record_url"
@@ -47,8 +48,19 @@ def jsonl(events: list[AuditEvent]) -> bytes:
 
 
 class AuditShipper:
-    def __init__(self, store: JobStore, sink: AuditSink, prefix: str, clock: Clock, batch_size: int = 500) -> None:
-        self.store = store
+    def __init__(
+        self,
+        outbox: AuditOutbox,
+        audit: AuditLog,
+        jobs: JobRepository,
+        sink: AuditSink,
+        prefix: str,
+        clock: Clock,
+        batch_size: int = 500,
+    ) -> None:
+        self.outbox = outbox
+        self.audit = audit
+        self.jobs = jobs
         self.sink = sink
         self.prefix = prefix.strip("/")
         self.clock = clock
@@ -73,13 +85,13 @@ class AuditShipper:
         shipped = 0
         with self._lock:
             for _ in range(max_objects):
-                keys = self.store.claim_audit_batches(self.batch_key, self.batch_size)
+                keys = self.outbox.claim_audit_batches(self.batch_key, self.batch_size)
                 if not keys:
                     break
                 try:
                     for key in keys:
-                        self.sink.put(key, jsonl(self.store.audit_batch(key)))
-                        shipped += self.store.mark_audit_shipped(key, self.clock.now())
+                        self.sink.put(key, jsonl(self.outbox.audit_batch(key)))
+                        shipped += self.outbox.mark_audit_shipped(key, self.clock.now())
                 except Exception as exc:  # S3 down or refusing: the batch stays frozen and goes next pass
                     log.warning("audit batch not shipped; will retry", extra={"error": str(exc)})
                     break
@@ -88,15 +100,15 @@ class AuditShipper:
     def write_job_record(self, job_id: str) -> str:
         """Write the job's record object (idempotent: rewriting it gives the same key, newer lines)."""
         key = self.record_key(job_id)
-        self.sink.put(key, jsonl(self.store.audit_events(job_id)))
+        self.sink.put(key, jsonl(self.audit.audit_events(job_id)))
         return key
 
     def retry_job_records(self, recent: int = 50) -> None:
         """Write the records that could not be written when their job finished (S3 was failing then)."""
-        for job in self.store.list_jobs(_FINISHED, limit=recent):
+        for job in self.jobs.list_jobs(_FINISHED, limit=recent):
             if job.outputs.get(RECORD_PENDING):
                 self.write_job_record(job.id)
-                self.store.update_outputs(job.id, {RECORD_PENDING: False})
+                self.jobs.update_outputs(job.id, {RECORD_PENDING: False})
 
     def run_forever(self, stop: threading.Event, interval_seconds: float) -> None:
         """The service loop: ship, retry pending job records, sleep; never dies of one bad pass."""
@@ -150,15 +162,15 @@ class AuditRecordLinks:
         except Exception as exc:  # S3 failing: the link still points where the shipper loop will write it
             log.warning("job audit record not written; will retry", extra={"job_id": job.id, "error": str(exc)})
             persisted[RECORD_PENDING] = True
-        self.shipper.store.update_outputs(job.id, persisted)
+        self.shipper.jobs.update_outputs(job.id, persisted)
         # The presigned link is a short-lived credential: it goes to chat via this in-memory job only, never to
         # the store or the trail.
         job.outputs.update(persisted, **{RECORD_URL: sink.presigned_url(key, self.expires_seconds)})
 
 
-def verify_store(store: JobStore, day: str) -> audit_chain.ChainCheck:
+def verify_store(audit: AuditLog, day: str) -> audit_chain.ChainCheck:
     """Check one day's chain as the store holds it, up to the head the writers recorded."""
-    events, head = store.audit_day(day)
+    events, head = audit.audit_day(day)
     return audit_chain.verify_day(day, ((f"event {e.id}", event_record(e)) for e in events), head)
 
 

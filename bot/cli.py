@@ -57,18 +57,16 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     """Serve Slack: HTTP on --port behind waitress, or Socket Mode with SLACK_APP_TOKEN / --socket."""
-    from bot.bootstrap import build
+    from bot.bootstrap import build, build_slack_app
     from config.settings import load_settings
-    from handlers.server import serve_http, serve_socket_mode, start_engine
-    from handlers.slack_app import build_slack_app
+    from handlers.server import serve_http, serve_socket_mode
 
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     app = build(settings)
     runtime = build_slack_app(app)
-    start_engine(app)
-    if runtime.drills is not None:
-        runtime.drills.start()  # schedules drills only while this replica holds the leader lock
+    app.start_background()  # the engine loop, and the audit shipper when configured
+    runtime.drills.start()  # schedules drills only while this replica holds the leader lock
     if args.socket or settings.slack_app_token is not None:
         if settings.slack_app_token is None:
             raise ConfigError("--socket needs SLACK_APP_TOKEN (an xapp- token with connections:write)")

@@ -10,11 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aws.sandbox import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
-from bot.bootstrap import build
-from bot.commands import build_commands
+from bot.bootstrap import build, build_commands, build_drills
 from bot.domain import JobStatus
-from bot.drills.bootstrap import build_drills
-from bot.drills.commands import DrillCommands
 from bot.shell import ConsoleDrillReporter, ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines
 from config.policy_model import load_policy
 from config.settings import Settings, load_settings
@@ -72,9 +69,8 @@ def console_session(
         users.setdefault(current.name, current)
         session = ConsoleSession(commands=commands, users=users, write=write, current=current)
         app.notifier.add(ConsoleNotifier(session))
-        drills = build_drills(app, ConsoleDrillReporter(session))
-        session.drills = DrillCommands(app, drills, commands.approvals.authorizer)
-        commands.status_notes.append(session.drills.status_note)
+        drills = build_drills(app, ConsoleDrillReporter(session), commands)
+        session.drills = drills.commands
         stop = app.start_background()
         drills.start()
         try:
@@ -93,7 +89,7 @@ def run_demo(write: Callable[[str], None] = print, restore_seconds: float = 3.0)
     began = time.monotonic()
     with console_session(write, restore_seconds=restore_seconds) as session:
         run_lines(session, DEMO_SCRIPT.splitlines(), echo=True)
-        job = session.app.store.get_job(session.last_job or "")
+        job = session.commands.job(session.last_job or "")
         if job is None or job.status != JobStatus.SUCCEEDED:
             write(f"\ndemo FAILED: the restore is {job.status if job else 'missing'}")
             return 1

@@ -276,6 +276,26 @@ class TaskStatus(BaseModel):
         return self.lifecycle in {TaskLifecycle.SUCCESS, TaskLifecycle.ERROR, TaskLifecycle.CANCELLED}
 
 
+class ApprovalDecision(StrEnum):
+    """What an approver said about a job."""
+
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+class Approval(BaseModel):
+    """One approver's decision on a job; a job may collect several (two-person rule)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int | None = None
+    job_id: str
+    actor: str
+    decision: ApprovalDecision
+    reason: str | None = None
+    at: datetime
+
+
 class AuditEvent(BaseModel):
     """An append-only record of something that happened: who, what, to which job, with which outcome."""
 

@@ -54,3 +54,19 @@ class TransientError(RdsbotError):
 
 class StageError(RdsbotError):
     """A workflow stage cannot continue; the job fails with this reason."""
+
+
+class UnknownJobError(RdsbotError):
+    """The job id names no stored job."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id} does not exist")
+
+
+class DuplicateJobError(RdsbotError):
+    """A job with this id is already stored."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id} already exists")

@@ -1,18 +1,125 @@
-"""The ports the workflow drives. aws/ implements them over boto3; tests implement them with small fakes.
+"""The ports the core drives. bot/store implements the repositories over SQLAlchemy, aws/ the gateways over
+boto3; tests implement them with small in-memory fakes (tests/unit/fakes.py).
 
 Every `ensure_*` is idempotent: it looks up by a deterministic name before creating, and returns what exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain import BackupLocation, BackupSet, InstanceState, Job, NetworkPlacement, Stage, TaskStatus
+from bot.domain import (
+    Approval,
+    ApprovalDecision,
+    AuditEvent,
+    BackupLocation,
+    BackupSet,
+    InstanceState,
+    Job,
+    JobStatus,
+    NetworkPlacement,
+    Stage,
+    TaskStatus,
+)
 from bot.drills.spec import DrillCheck
+
+if TYPE_CHECKING:
+    # bot.drills.runs imports this module for CheckResult.
+    from bot.drills.runs import DrillRun
+
+
+# Repositories: every method is one transaction; events given with a change are recorded only if it happens.
+
+
+class JobRepository(Protocol):
+    def add_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a new job with its audit events; DuplicateJobError when the id is taken."""
+        ...
+
+    def save_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
+        """Persist the job and its stages (never `cancel_requested_by`, which only request_cancel writes)."""
+        ...
+
+    def transition(
+        self,
+        job_id: str,
+        expected: JobStatus | AbstractSet[JobStatus],
+        new: JobStatus,
+        events: Sequence[AuditEvent] = (),
+    ) -> bool:
+        """Compare-and-set the status; True when this call won the change."""
+        ...
+
+    def request_cancel(self, job_id: str, actor: str, events: Sequence[AuditEvent] = ()) -> bool:
+        """Mark a queued or running job for the engine to cancel; False when it is not, or already marked."""
+        ...
+
+    def update_outputs(self, job_id: str, updates: dict[str, Any]) -> None: ...
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    def list_jobs(
+        self, statuses: set[JobStatus] | None = None, limit: int = 50, is_drill: bool | None = None
+    ) -> list[Job]:
+        """Newest first."""
+        ...
+
+    def unfinished_jobs(self) -> list[Job]:
+        """Queued and running jobs, oldest first."""
+        ...
+
+
+class ApprovalRepository(Protocol):
+    def add_approval(
+        self, job_id: str, actor: str, decision: ApprovalDecision, reason: str | None, at: datetime
+    ) -> Approval: ...
+
+    def approvals(self, job_id: str) -> list[Approval]:
+        """In the order they were made."""
+        ...
+
+
+class AuditLog(Protocol):
+    def record_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Append events that go with no job change."""
+        ...
+
+    def audit_events(self, job_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]: ...
+
+    def audit_day(self, day: str) -> tuple[list[AuditEvent], tuple[int, str] | None]:
+        """One UTC day's chain in order, and its head (last seq, hash)."""
+        ...
+
+
+class AuditOutbox(Protocol):
+    def claim_audit_batches(self, key_for: Callable[[str, int, int], str], limit: int = 500) -> list[str]: ...
+
+    def audit_batch(self, key: str) -> list[AuditEvent]: ...
+
+    def mark_audit_shipped(self, key: str, at: datetime) -> int: ...
+
+    def unshipped_audit_events(self) -> int: ...
+
+
+class DrillRunRepository(Protocol):
+    def claim(self, run: DrillRun) -> DrillRun | None:
+        """Store `run` unless the drill already has an unfinished run; then return that run instead."""
+        ...
+
+    def save(self, run: DrillRun) -> None: ...
+
+    def get(self, run_id: str) -> DrillRun | None: ...
+
+    def unfinished(self) -> list[DrillRun]: ...
+
+    def history(self, drill_name: str | None = None, limit: int = 10) -> list[DrillRun]: ...
+
+    def by_job(self, job_id: str) -> DrillRun | None: ...
 
 
 class NetworkSpec(BaseModel):

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from bot import names
 from bot.clock import Clock
 from bot.domain import AuditEvent, Job, JobStatus, RestoreRequest
 from bot.errors import RequestError
 from bot.policy import plan_restore
+from bot.ports import AuditLog, JobRepository
 from bot.stages import Gateways, Preflight, preflight
 from config.policy_model import Policy
-
-
-class JobWriter(Protocol):
-    def add_job(self, job: Job, events: list[AuditEvent] | tuple[AuditEvent, ...] = ()) -> None: ...
-
-    def record_audit(self, events: list[AuditEvent] | tuple[AuditEvent, ...]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -29,14 +23,40 @@ class Submitted:
 
 
 class RestoreService:
-    def __init__(self, store: JobWriter, gateways_for: Callable[[str], Gateways], policy: Policy, clock: Clock) -> None:
-        self.store = store
+    def __init__(
+        self,
+        jobs: JobRepository,
+        audit: AuditLog,
+        gateways_for: Callable[[str], Gateways],
+        policy: Policy,
+        clock: Clock,
+    ) -> None:
+        self.jobs = jobs
+        self.audit = audit
         self.gateways_for = gateways_for
         self.policy = policy
         self.clock = clock
 
+    def refuse(
+        self, requester: str, exc: RequestError, *, text: str | None = None, request: RestoreRequest | None = None
+    ) -> None:
+        """The one audit of a refused request, whichever check refused it (parse, policy or preflight)."""
+        detail: dict[str, object] = {
+            "field": exc.field,
+            "reason": str(exc),
+            "text": text,  # what was typed, when it came from chat
+            "request": request.model_dump(mode="json") if request else None,  # what it parsed to, when it did
+        }
+        self.audit.record_audit([self._event(requester, "request.refused", None, detail)])
+
     def submit(
-        self, request: RestoreRequest, requester: str, *, approved: bool = False, drill: bool = False
+        self,
+        request: RestoreRequest,
+        requester: str,
+        *,
+        approved: bool = False,
+        drill: bool = False,
+        text: str | None = None,
     ) -> Submitted:
         """Plan (pure rules), preflight (read-only AWS), then record the job; RequestError creates nothing."""
         job_id = names.new_job_id()
@@ -44,16 +64,7 @@ class RestoreService:
             plan = plan_restore(request, self.policy, job_id, drill=drill)
             checked = preflight(plan, self.gateways_for(plan.region), self.policy)
         except RequestError as exc:
-            self.store.record_audit(
-                [
-                    self._event(
-                        requester,
-                        "request.refused",
-                        None,
-                        {"field": exc.field, "reason": str(exc), "request": request.model_dump(mode="json")},
-                    )
-                ]
-            )
+            self.refuse(requester, exc, text=text, request=request)
             raise
         if checked.notes:
             plan = plan.model_copy(update={"warnings": plan.warnings + checked.notes})
@@ -68,7 +79,7 @@ class RestoreService:
         )
         if request.dry_run:
             return Submitted(job=job, preflight=checked)
-        self.store.add_job(
+        self.jobs.add_job(
             job,
             [
                 self._event(

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from bot import blocks
 from bot.approvals import Outcome
-from bot.bootstrap import Rdsbot
 from bot.commands import ChatCommands, Reply
 from bot.domain import Job, JobStatus
 from bot.drills.commands import DrillCommands
@@ -59,10 +58,6 @@ class ConsoleSession:
             self._announced.add(job_id)
             self._announcement.notify_all()
 
-    @property
-    def app(self) -> Rdsbot:
-        return self.commands.app
-
     def say(self, text: str) -> None:
         with self._lock:  # progress arrives from the engine thread while we answer a command
             self.write(text)
@@ -105,9 +100,9 @@ class ConsoleSession:
         if isinstance(checked, Reply):
             self.say(checked.text)
             return
-        backup = checked.backup.display(self.app.policy.backups.default_bucket)
+        backup = checked.backup.display(self.commands.policy.backups.default_bucket)
         self.say(f"(ack) checking {backup} for a restore to {checked.instance_class}…")
-        result = self.commands.submit_restore(checked, self.current.slack_id)
+        result = self.commands.submit_restore(checked, self.current.slack_id, text)
         if isinstance(result, Reply):
             self.say(result.text)
             return
@@ -116,11 +111,11 @@ class ConsoleSession:
             self.say(f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}")
             return
         self.last_job = job.id
-        channel = self.app.policy.approvals.channel
+        channel = self.commands.policy.approvals.channel
         self.say(
             f"┌ approval card in {channel}: RDS restore request {job.id}\n"
             + "\n".join(f"│ {line}" for line in blocks.card_summary(job).splitlines())
-            + f"\n│ expires at {self.commands.approvals.expires_at(job)}"
+            + f"\n│ expires at {self.commands.decisions.expires_at(job)}"
             + f"\n└ [approve {job.id}]  [deny {job.id} <reason>]"
         )
 
@@ -171,7 +166,7 @@ class ConsoleSession:
             self.say("no job to wait for")
             return
         deadline = time.monotonic() + timeout
-        while (job := self.app.store.get_job(job_id)) is not None and not job.status.finished:
+        while (job := self.commands.job(job_id)) is not None and not job.status.finished:
             if time.monotonic() > deadline:
                 self.say(f"{job_id} still {job.status} after {timeout:.0f} s")
                 return

@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
 
 from bot.clock import Clock, SystemClock
 from bot.domain import AuditEvent, Job, JobStatus, Stage, StageName, StageStatus, TaskLifecycle
 from bot.errors import RdsbotError, TransientError
-from bot.ports import Notifier
+from bot.ports import JobRepository, Notifier
 from bot.stages import INSTANCE_STAGES, STAGES, Done, Gateways, StageContext
 from config.policy_model import Policy
 
@@ -22,18 +21,10 @@ ENGINE_ACTOR = "rdsbot"
 MAX_TRANSIENT_FAILURES = 20
 
 
-class JobRepository(Protocol):
-    """What the engine needs of the store."""
-
-    def unfinished_jobs(self) -> list[Job]: ...
-
-    def save_job(self, job: Job, events: list[AuditEvent] | tuple[AuditEvent, ...] = ()) -> None: ...
-
-
 class Engine:
     def __init__(
         self,
-        store: JobRepository,
+        jobs: JobRepository,
         gateways_for: Callable[[str], Gateways],
         policy: Policy,
         notifier: Notifier,
@@ -41,7 +32,7 @@ class Engine:
         poll_seconds: float = 15.0,
         aws_requests: Callable[[], list[dict[str, str]]] | None = None,
     ) -> None:
-        self.store = store
+        self.jobs = jobs
         # The request ids of the mutating AWS calls made since the last audit event of this thread.
         self.aws_requests = aws_requests
         self.gateways_for = gateways_for
@@ -56,7 +47,7 @@ class Engine:
 
     def tick(self) -> int:
         """Advance every unfinished job once; return how many are still unfinished."""
-        jobs = self.store.unfinished_jobs()
+        jobs = self.jobs.unfinished_jobs()
         contexts = self._contexts(jobs)
         still_running = 0
         for job in jobs:
@@ -138,7 +129,7 @@ class Engine:
                     self._fail(job, stage, f"{exc} ({failures} attempts in a row)")
                     return
                 stage.detail = f"retrying after: {exc}"
-                self.store.save_job(job)  # the count must survive a restart, or a dead endpoint is retried forever
+                self.jobs.save_job(job)  # the count must survive a restart, or a dead endpoint is retried forever
                 return
             except RdsbotError as exc:
                 self._fail(job, stage, str(exc), getattr(exc, "request_id", None))
@@ -205,7 +196,7 @@ class Engine:
         if percent is not None:
             job.percent_complete = percent
         if changed:
-            self.store.save_job(job)  # progress is state, not a decision: no audit event per percent
+            self.jobs.save_job(job)  # progress is state, not a decision: no audit event per percent
         if percent is not None and stage.name == StageName.RESTORE_WAIT:
             self.notifier.progress(job, percent)
 
@@ -228,4 +219,4 @@ class Engine:
         if requests:
             detail = {**detail, "aws_requests": requests}
         event = AuditEvent(at=self.clock.now(), actor=ENGINE_ACTOR, action=action, job_id=job.id, detail=detail)
-        self.store.save_job(job, [event])
+        self.jobs.save_job(job, [event])

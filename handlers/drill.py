@@ -8,8 +8,6 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.commands import ChatCommands
-from bot.drills.bootstrap import Drills, build_drills
 from bot.drills.commands import DrillCommands
 from handlers.outbox import SlackOutbox
 from handlers.restore import email_lookup
@@ -56,11 +54,8 @@ class SlackDrillReporter:
         self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
 
 
-def register_drill(bolt: App, commands: ChatCommands, client: WebClient, outbox: SlackOutbox, lane: SlowLane) -> Drills:
-    """Register /rds-drill; the returned drills are started by the runner (`rdsbot serve`), not here."""
-    drills = build_drills(commands.app, SlackDrillReporter(client, outbox))
-    drill_commands = DrillCommands(commands.app, drills, commands.approvals.authorizer)
-    commands.status_notes.append(drill_commands.status_note)
+def register_drill(bolt: App, drill_commands: DrillCommands, lane: SlowLane) -> None:
+    """Register /rds-drill; the drills themselves are started by `rdsbot serve`, not here."""
 
     def drill(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         text = command.get("text", "")
@@ -83,4 +78,3 @@ def register_drill(bolt: App, commands: ChatCommands, client: WebClient, outbox:
         respond(response_type="ephemeral", replace_original=False, text=reply.text)
 
     bolt.command("/rds-drill")(drill)
-    return drills

@@ -36,7 +36,7 @@ def email_lookup(client: WebClient, user_id: str) -> Callable[[], str | None]:
 
 
 def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane) -> None:
-    channel = commands.app.policy.approvals.channel
+    channel = commands.policy.approvals.channel
 
     def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         words = command.get("text", "").split()
@@ -54,12 +54,12 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
         lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, respond, client)
         ack(
             response_type="ephemeral",
-            text=f"Checking {checked.backup.display(commands.app.policy.backups.default_bucket)} for a restore to "
+            text=f"Checking {checked.backup.display(commands.policy.backups.default_bucket)} for a restore to "
             f"{checked.instance_class}…",
         )
 
     def submit_restore(checked: RestoreRequest, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        result = commands.submit_restore(checked, command["user_id"])
+        result = commands.submit_restore(checked, command["user_id"], command.get("text", ""))
         if isinstance(result, Reply):
             respond(response_type="ephemeral", replace_original=False, text=result.text)
             return
@@ -71,13 +71,13 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
                 text=f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}",
             )
             return
-        expires = commands.approvals.expires_at(job)
+        expires = commands.decisions.expires_at(job)
         posted = client.chat_postMessage(
             channel=channel,
             text=f"RDS restore request {job.id} needs approval",
             blocks=blocks.approval_card(job, expires),
         )
-        commands.app.store.update_outputs(job.id, {SLACK_CHANNEL: posted["channel"], SLACK_THREAD_TS: posted["ts"]})
+        commands.jobs.update_outputs(job.id, {SLACK_CHANNEL: posted["channel"], SLACK_THREAD_TS: posted["ts"]})
         respond(
             response_type="ephemeral",
             replace_original=False,
@@ -101,7 +101,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
         user, job_id = body["user"]["id"], body["actions"][0]["value"]
         job = commands.job(job_id)
         try:
-            commands.approvals.authorizer.check(Action.DENY, user, email_lookup(client, user), job)
+            commands.decisions.authorizer.check(Action.DENY, user, email_lookup(client, user), job)
         except Forbidden as refused:
             commands.decide(job_id, user, False, email_lookup(client, user))  # audited refusal, no change
             client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=refused.reason)
@@ -146,11 +146,11 @@ def _decide(
     decision = commands.decide(job_id, user, approve, email_lookup(client, user), reason)
     job: Job | None = decision.job
     if decision.changed_job and job is not None:
-        when = commands.app.clock.now().strftime("%Y-%m-%d %H:%M UTC")
+        when = commands.clock.now().strftime("%Y-%m-%d %H:%M UTC")
         text = {
             Outcome.APPROVED: f"✅ Approved by <@{user}> at {when}",
             Outcome.DENIED: f"⛔ Denied by <@{user}> at {when}" + (f": {reason}" if reason else ""),
-            Outcome.EXPIRED: f"⌛ Expired at {commands.approvals.expires_at(job)}; nothing was created",
+            Outcome.EXPIRED: f"⌛ Expired at {commands.decisions.expires_at(job)}; nothing was created",
         }
         client.chat_update(
             channel=channel,

@@ -7,14 +7,11 @@ waitress is a production WSGI server (see bench/ack_latency.py for the numbers).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-from bot.bootstrap import Rdsbot
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -43,11 +40,6 @@ def wsgi_app(
         return [b"not found"]
 
     return application
-
-
-def start_engine(app: Rdsbot) -> threading.Event:
-    """Run the engine loop, and the audit shipper when configured, in daemon threads; set the event to stop both."""
-    return app.start_background()
 
 
 def serve_http(bolt: App, port: int, host: str = "0.0.0.0", threads: int = 16) -> None:

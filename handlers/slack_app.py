@@ -1,4 +1,4 @@
-"""Builds the Bolt app over the wired rdsbot: listeners, the Web API client with retries, the thread notifier.
+"""The Bolt app and its listeners, over the chat commands the composition root (bot/bootstrap.py) built.
 
 HTTP mode and Socket Mode share everything built here; only the runner in handlers/server.py differs.
 """
@@ -6,7 +6,6 @@ HTTP mode and Socket Mode share everything built here; only the runner in handle
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -16,30 +15,14 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.bootstrap import Rdsbot
-from bot.commands import ChatCommands, build_commands
-from bot.drills.bootstrap import Drills
-from bot.errors import ConfigError
-from bot.ports import AdminDirectory
+from bot.commands import ChatCommands
+from bot.drills.commands import DrillCommands
 from handlers.audit import register_audit
 from handlers.drill import register_drill
-from handlers.outbox import SlackOutbox
 from handlers.restore import register_restore
-from handlers.slack_directory import SlackUsergroupDirectory
 from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
 from handlers.status import register_status
-
-
-@dataclass
-class SlackRuntime:
-    bolt: App
-    client: WebClient
-    commands: ChatCommands
-    notifier: SlackNotifier
-    outbox: SlackOutbox
-    lane: SlowLane
-    drills: Drills | None = None  # started by `rdsbot serve`; scheduling only where the leader election says
 
 
 def slack_web_client(token: str, base_url: str) -> WebClient:
@@ -55,23 +38,18 @@ def slack_web_client(token: str, base_url: str) -> WebClient:
     )
 
 
-def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> SlackRuntime:
-    settings = app.settings
-    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
-        raise ConfigError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set to serve Slack")
-    token = settings.slack_bot_token.get_secret_value()
-    client = slack_web_client(token, settings.slack_api_url)
-    usergroup = app.policy.approvals.admin_slack_usergroup
-    if directory is None and usergroup:
-        directory = SlackUsergroupDirectory(client, usergroup)
-    commands = build_commands(app, directory)
-    outbox = SlackOutbox()
-    notifier = SlackNotifier(client, outbox)
-    app.notifier.add(notifier)
-    lane = SlowLane(workers=2)
+def bolt_app(
+    client: WebClient,
+    signing_secret: str,
+    commands: ChatCommands,
+    drill_commands: DrillCommands,
+    notifier: SlackNotifier,
+    lane: SlowLane,
+) -> App:
+    """The Bolt app with every rdsbot listener registered."""
     bolt = App(
         client=client,
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        signing_secret=signing_secret,
         # Listeners only ack and hand off, so answering after the listener returns costs nothing and skips
         # Bolt's executor hop and its 10 ms ack polling (bench/README.md has the numbers).
         process_before_response=True,
@@ -80,7 +58,5 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
     register_restore(bolt, commands, notifier, lane)
     register_status(bolt, commands)
     register_audit(bolt, commands)
-    drills = register_drill(bolt, commands, client, outbox, lane)
-    return SlackRuntime(
-        bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox, lane=lane, drills=drills
-    )
+    register_drill(bolt, drill_commands, lane)
+    return bolt

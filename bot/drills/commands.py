@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.authz import Action, Authorizer, Forbidden
-from bot.bootstrap import Rdsbot
+from bot.clock import Clock
 from bot.commands import Reply
 from bot.domain import AuditEvent
 from bot.drills import report
-from bot.drills.bootstrap import Drills
-from bot.drills.runner import UnknownDrillError
+from bot.drills.runner import DrillRunner, UnknownDrillError
 from bot.drills.runs import DrillOutcome
 from bot.errors import RdsbotError
+from bot.ports import AuditLog, DrillRunRepository
 from bot.render import duration
+from config.policy_model import Policy
 
 USAGE = "usage: /rds-drill list | /rds-drill run <name> | /rds-drill history <name>"
 
 
+@dataclass
 class DrillCommands:
-    def __init__(self, app: Rdsbot, drills: Drills, authorizer: Authorizer) -> None:
-        self.app = app
-        self.drills = drills
-        self.authorizer = authorizer
+    policy: Policy
+    clock: Clock
+    audit: AuditLog
+    runs: DrillRunRepository
+    runner: DrillRunner
+    authorizer: Authorizer
+    # The leading scheduler's stored next run of a drill; None where this replica does not schedule.
+    scheduled_next_run: Callable[[str], datetime | None]
 
     def is_run(self, text: str) -> bool:
         """Whether the text asks for a run: the one sub-command that must leave Slack's ack for a lazy listener."""
@@ -42,15 +49,15 @@ class DrillCommands:
 
     def list(self) -> Reply:
         """Every drill: schedule, next run, last result."""
-        if not self.app.policy.drills:
+        if not self.policy.drills:
             return Reply("no drills configured; add a drills: list to the policy")
         lines = []
-        for spec in self.app.policy.drills:
+        for spec in self.policy.drills:
             upcoming = self.next_run(spec.name)
-            last = self.drills.runs.history(spec.name, 1)
+            last = self.runs.history(spec.name, 1)
             lines.append(
                 f"{spec.name}: `{spec.schedule.cron}` {spec.schedule.timezone}, "
-                f"s3://{spec.source.bucket or self.app.policy.backups.default_bucket}/{spec.source.prefix}*, "
+                f"s3://{spec.source.bucket or self.policy.backups.default_bucket}/{spec.source.prefix}*, "
                 f"{spec.instance_class}, {len(spec.checks)} check(s), RTO {duration(spec.rto_minutes * 60)} "
                 f"-> {spec.report_channel}"
             )
@@ -60,14 +67,14 @@ class DrillCommands:
 
     def next_run(self, name: str) -> datetime | None:
         """The leader's stored next run when this replica schedules, else the next cron time from now."""
-        stored = self.drills.scheduler.next_run(name)
+        stored = self.scheduled_next_run(name)
         if stored is not None:
             return stored
-        spec = self.app.policy.drill(name)
+        spec = self.policy.drill(name)
         if spec is None:
             return None
         trigger = CronTrigger.from_crontab(spec.schedule.cron, timezone=spec.schedule.timezone)
-        upcoming: datetime | None = trigger.get_next_fire_time(None, self.app.clock.now())
+        upcoming: datetime | None = trigger.get_next_fire_time(None, self.clock.now())
         return upcoming
 
     def run(self, name: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:
@@ -75,10 +82,10 @@ class DrillCommands:
         try:
             self.authorizer.check(Action.RUN_DRILL, user, email_lookup)
         except Forbidden as refused:
-            self.app.store.record_audit(
+            self.audit.record_audit(
                 [
                     AuditEvent(
-                        at=self.app.clock.now(),
+                        at=self.clock.now(),
                         actor=user,
                         action="drill.refused",
                         detail={"drill": name, "reason": refused.reason},
@@ -87,7 +94,7 @@ class DrillCommands:
             )
             return Reply(f"Cannot run drill {name}: {refused.reason}", ok=False)
         try:
-            started = self.drills.runner.start(name, f"chat:{user}")
+            started = self.runner.start(name, f"chat:{user}")
         except UnknownDrillError as exc:
             return Reply(str(exc), ok=False)
         except RdsbotError as exc:
@@ -97,15 +104,15 @@ class DrillCommands:
             return Reply(f"Drill {name} is already running ({run.id}, {run.phase}); it never overlaps itself")
         if run.failed:
             return Reply(f"Drill {name} ({run.id}) could not start: {run.error}", ok=False)
-        spec = self.app.policy.drill(name)
+        spec = self.policy.drill(name)
         channel = spec.report_channel if spec else "the report channel"
         return Reply(f"Drill {name} started ({run.id}, job {run.job_id}); the report goes to {channel}")
 
     def history(self, name: str) -> Reply:
         """The drill's last runs with outcome and time-to-restore, and the trend."""
-        if self.app.policy.drill(name) is None:
-            return Reply(str(UnknownDrillError(name, [d.name for d in self.app.policy.drills])), ok=False)
-        runs = self.drills.runs.history(name, 10)
+        if self.policy.drill(name) is None:
+            return Reply(str(UnknownDrillError(name, [d.name for d in self.policy.drills])), ok=False)
+        runs = self.runs.history(name, 10)
         if not runs:
             return Reply(f"{name}: never run")
         lines = [f"{name}: last {len(runs)} run(s), newest first"]
@@ -116,11 +123,11 @@ class DrillCommands:
     def status_note(self) -> str | None:
         """For /rds-status: every drill whose last finished run failed, loudly, and cleanups still retrying."""
         failing = []
-        for run in self.drills.runs.unfinished():
+        for run in self.runs.unfinished():
             if run.cleanup_error:
                 failing.append(f"⚠️ drill {run.drill_name} ({run.id}) cleanup retrying: {run.cleanup_error}")
-        for spec in self.app.policy.drills:
-            last = next((r for r in self.drills.runs.history(spec.name, 5) if r.outcome is not None), None)
+        for spec in self.policy.drills:
+            last = next((r for r in self.runs.history(spec.name, 5) if r.outcome is not None), None)
             if last is not None and last.outcome == DrillOutcome.FAILED:
                 failing.append(f"🚨 drill {spec.name} FAILED {last.created_at:%Y-%m-%d %H:%M} UTC: {last.error}")
         return "\n".join(failing) or None

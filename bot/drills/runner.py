@@ -20,12 +20,18 @@ from bot.drills.chart import trend_chart
 from bot.drills.cleanup import clean_up
 from bot.drills.runs import BackupUsed, DrillOutcome, DrillPhase, DrillRun, Timing, restore_timing, time_to_restore
 from bot.drills.spec import DrillSpec
-from bot.drills.store import DrillRunStore
 from bot.errors import RdsbotError, TransientError
-from bot.ports import CheckResult, DrillChecks, DrillReporter, DrillResources
+from bot.ports import (
+    AuditLog,
+    CheckResult,
+    DrillChecks,
+    DrillReporter,
+    DrillResources,
+    DrillRunRepository,
+    JobRepository,
+)
 from bot.service import RestoreService
 from bot.stages import Gateways
-from bot.store import JobStore
 from config.policy_model import Policy
 
 log = logging.getLogger(__name__)
@@ -65,8 +71,9 @@ class DrillRunner:
     def __init__(
         self,
         policy: Policy,
-        jobs: JobStore,
-        runs: DrillRunStore,
+        jobs: JobRepository,
+        audit: AuditLog,
+        runs: DrillRunRepository,
         service: RestoreService,
         ports: DrillPorts,
         clock: Clock,
@@ -74,6 +81,7 @@ class DrillRunner:
     ) -> None:
         self.policy = policy
         self.jobs = jobs
+        self.audit = audit
         self.runs = runs
         self.service = service
         self.ports = ports
@@ -333,6 +341,6 @@ class DrillRunner:
         return spec.report_channel if spec else self.policy.approvals.channel
 
     def _audit(self, drill_name: str, action: str, job_id: str | None, detail: dict[str, object]) -> None:
-        self.jobs.record_audit(
+        self.audit.record_audit(
             [AuditEvent(at=self.clock.now(), actor=actor(drill_name), action=action, job_id=job_id, detail=detail)]
         )

@@ -10,10 +10,8 @@ from datetime import timedelta
 from bot.clock import Clock
 from bot.domain import AuditEvent
 from bot.drills.runs import DrillPhase
-from bot.drills.store import DrillRunStore
 from bot.errors import RdsbotError
-from bot.ports import DrillReporter, DrillResources, InstanceGateway
-from bot.store import JobStore
+from bot.ports import AuditLog, DrillReporter, DrillResources, DrillRunRepository, InstanceGateway
 from config.policy_model import Policy
 
 log = logging.getLogger(__name__)
@@ -24,8 +22,8 @@ class Sweeper:
     def __init__(
         self,
         policy: Policy,
-        jobs: JobStore,
-        runs: DrillRunStore,
+        audit: AuditLog,
+        runs: DrillRunRepository,
         resources_for: Callable[[str], DrillResources],
         instances_for: Callable[[str], InstanceGateway],
         reporter: DrillReporter,
@@ -33,7 +31,7 @@ class Sweeper:
         min_age: timedelta = timedelta(hours=1),
     ) -> None:
         self.policy = policy
-        self.jobs = jobs
+        self.audit = audit
         self.runs = runs
         self.resources_for = resources_for
         self.instances_for = instances_for
@@ -55,7 +53,7 @@ class Sweeper:
             self.reporter.report(self._channel(), "sweep", text, failed=False, chart=None)
             detail: dict[str, object] = {"removed": removed}
             event = AuditEvent(at=self.clock.now(), actor=SWEEPER_ACTOR, action="drill.swept", detail=detail)
-            self.jobs.record_audit([event])
+            self.audit.record_audit([event])
         return removed
 
     def _sweep_region(self, region: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Alembic environment of the job store: JobStore hands it a connection; the alembic CLI builds its own.
+"""Alembic environment of the job store: the store's Database hands it a connection; the alembic CLI builds its own.
 
 From a checkout: `RDSBOT_DATABASE_URL=sqlite:///rdsbot.db alembic -c bot/migrations/alembic.ini revision -m "..."`.
 """
@@ -13,8 +13,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
-import bot.drills.store  # noqa: F401  (registers drill_runs on the metadata autogenerate compares)
-from bot.store import metadata
+from bot.store.schema import metadata
 
 config = context.config
 

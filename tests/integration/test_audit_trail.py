@@ -19,7 +19,9 @@ from aws.clients import AwsClients
 from bot.audit_outbox import AuditShipper, verify_store
 from bot.clock import SystemClock
 from bot.domain import AuditEvent, JobStatus
-from bot.store import DuplicateJobError, JobStore, alembic_config, audit_events
+from bot.store import DuplicateJobError, SqlStore
+from bot.store.database import alembic_config
+from bot.store.schema import audit_events
 from tests.integration.store_fixtures import sqlite_url
 from tests.integration.test_store import make_job
 
@@ -29,14 +31,14 @@ DAY = "2024-11-25"
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[JobStore]:
-    with JobStore(database_url) as opened:
+def store(database_url: str) -> Iterator[SqlStore]:
+    with SqlStore(database_url) as opened:
         yield opened
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[JobStore]:
-    with JobStore(sqlite_url(tmp_path)) as opened:
+def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
+    with SqlStore(sqlite_url(tmp_path)) as opened:
         yield opened
 
 
@@ -50,9 +52,9 @@ def event(action: str, job_id: str | None = "job-1", at: datetime = T0, **detail
     return AuditEvent(at=at, actor="U0BOB", action=action, job_id=job_id, detail=detail, iam_user="bob")
 
 
-def record(store: JobStore, count: int, at: datetime = T0) -> None:
+def record(store: SqlStore, count: int, at: datetime = T0) -> None:
     for n in range(count):
-        store.record_audit([event("approval.ignored", at=at + timedelta(seconds=n), n=n, ratio=n / 3)])
+        store.audit.record_audit([event("approval.ignored", at=at + timedelta(seconds=n), n=n, ratio=n / 3)])
 
 
 def s3_lines(aws: AwsClients, prefix: str = "rdsbot-audit/rdsbot/2024/") -> list[tuple[str, bytes]]:
@@ -64,43 +66,45 @@ def s3_lines(aws: AwsClients, prefix: str = "rdsbot-audit/rdsbot/2024/") -> list
     ]
 
 
-def test_events_are_chained_with_the_state_change_they_record(store: JobStore) -> None:
+def test_events_are_chained_with_the_state_change_they_record(store: SqlStore) -> None:
     job = make_job("job-1", JobStatus.AWAITING_APPROVAL)
-    store.add_job(job, [event("job.requested")])
+    store.jobs.add_job(job, [event("job.requested")])
     with pytest.raises(DuplicateJobError):
-        store.add_job(job, [event("job.requested", note="a second time")])  # rolled back: no event, no link
-    assert store.transition("job-1", JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [event("job.approved")])
-    assert not store.transition("job-1", JobStatus.AWAITING_APPROVAL, JobStatus.DENIED, [event("job.denied")])
-    store.save_job(job.model_copy(update={"status": JobStatus.RUNNING}), [event("job.started")])
+        store.jobs.add_job(job, [event("job.requested", note="a second time")])  # rolled back: no event, no link
+    assert store.jobs.transition("job-1", JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [event("job.approved")])
+    assert not store.jobs.transition("job-1", JobStatus.AWAITING_APPROVAL, JobStatus.DENIED, [event("job.denied")])
+    store.jobs.save_job(job.model_copy(update={"status": JobStatus.RUNNING}), [event("job.started")])
 
-    trail = store.audit_events("job-1")
+    trail = store.audit.audit_events("job-1")
     assert [(e.action, e.seq) for e in trail] == [("job.requested", 1), ("job.approved", 2), ("job.started", 3)]
     assert trail[0].iam_user == "bob" and trail[1].prev_hash == trail[0].hash
-    check = verify_store(store, DAY)
+    check = verify_store(store.audit, DAY)
     assert check.ok and check.events == 3
 
 
-def test_concurrent_writers_append_one_unbroken_chain(store: JobStore) -> None:
+def test_concurrent_writers_append_one_unbroken_chain(store: SqlStore) -> None:
     def writer(n: int) -> None:
         for i in range(15):
-            store.record_audit([event("approval.ignored", writer=n, i=i), event("approval.ignored", writer=n, j=i)])
+            store.audit.record_audit(
+                [event("approval.ignored", writer=n, i=i), event("approval.ignored", writer=n, j=i)]
+            )
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    events, head = store.audit_day(DAY)
+    events, head = store.audit.audit_day(DAY)
     assert [e.seq for e in events] == list(range(1, 121)) and head == (120, events[-1].hash)
-    assert verify_store(store, DAY).ok
+    assert verify_store(store.audit, DAY).ok
 
 
-def test_a_tampered_row_in_the_store_is_named_by_its_event_id(store: JobStore) -> None:
+def test_a_tampered_row_in_the_store_is_named_by_its_event_id(store: SqlStore) -> None:
     record(store, 4)
-    victim = store.audit_events()[2]
+    victim = store.audit.audit_events()[2]
     with store.engine.begin() as conn:
         conn.execute(audit_events.update().where(audit_events.c.id == victim.id).values(actor="U0MALLORY"))
-    check = verify_store(store, DAY)
+    check = verify_store(store.audit, DAY)
     assert check.broken_at == f"event {victim.id}" and "altered" in str(check.reason)
 
 
@@ -119,21 +123,23 @@ def test_a_0001_database_with_events_upgrades_without_loss_and_verifies(database
     finally:
         engine.dispose()
 
-    with JobStore(database_url) as upgraded:
-        trail = upgraded.audit_events()
+    with SqlStore(database_url) as upgraded:
+        trail = upgraded.audit.audit_events()
         assert [(e.action, e.detail, e.at) for e in trail] == [(r["action"], r["detail"], r["at"]) for r in rows]
         assert [(e.seq, e.actor) for e in trail] == [(1, "U0ALICE"), (2, "U0ALICE"), (3, "U0ALICE"), (1, "U0ALICE")]
-        upgraded.record_audit([event("job.requested", at=T0 + timedelta(hours=12))])  # continues the old chain
-        assert verify_store(upgraded, DAY).events == 4 and verify_store(upgraded, DAY).ok
-        assert verify_store(upgraded, "2024-11-26").ok
+        upgraded.audit.record_audit([event("job.requested", at=T0 + timedelta(hours=12))])  # continues the old chain
+        assert verify_store(upgraded.audit, DAY).events == 4 and verify_store(upgraded.audit, DAY).ok
+        assert verify_store(upgraded.audit, "2024-11-26").ok
 
 
 def test_events_ship_in_order_encrypted_and_verify_from_s3(
-    aws: AwsClients, sink: S3AuditSink, sqlite_store: JobStore
+    aws: AwsClients, sink: S3AuditSink, sqlite_store: SqlStore
 ) -> None:
-    shipper = AuditShipper(sqlite_store, sink, "rdsbot-audit", SystemClock(), batch_size=4)
+    shipper = AuditShipper(
+        sqlite_store.outbox, sqlite_store.audit, sqlite_store.jobs, sink, "rdsbot-audit", SystemClock(), batch_size=4
+    )
     record(sqlite_store, 10)
-    assert shipper.ship_pending() == 10 and sqlite_store.unshipped_audit_events() == 0
+    assert shipper.ship_pending() == 10 and sqlite_store.outbox.unshipped_audit_events() == 0
     keys = [key for key, _ in sink.objects(shipper.day_prefix(DAY))]
     assert keys == [
         "rdsbot-audit/rdsbot/2024/11/25/00000001-00000004.jsonl",
@@ -151,9 +157,11 @@ def test_events_ship_in_order_encrypted_and_verify_from_s3(
 
 
 def test_s3_down_for_a_while_then_every_event_arrives_once_and_in_order(
-    aws: AwsClients, sink: S3AuditSink, sqlite_store: JobStore
+    aws: AwsClients, sink: S3AuditSink, sqlite_store: SqlStore
 ) -> None:
-    shipper = AuditShipper(sqlite_store, sink, "rdsbot-audit", SystemClock(), batch_size=3)
+    shipper = AuditShipper(
+        sqlite_store.outbox, sqlite_store.audit, sqlite_store.jobs, sink, "rdsbot-audit", SystemClock(), batch_size=3
+    )
     failures = {"left": 4}
 
     def s3_down(**_: Any) -> None:
@@ -165,7 +173,7 @@ def test_s3_down_for_a_while_then_every_event_arrives_once_and_in_order(
     for burst in range(4):  # events keep coming while S3 refuses; each pass tries once and keeps them
         record(sqlite_store, 2, at=T0 + timedelta(minutes=burst))
         shipper.ship_pending()
-    assert failures["left"] == 0 and sqlite_store.unshipped_audit_events() == 8
+    assert failures["left"] == 0 and sqlite_store.outbox.unshipped_audit_events() == 8
     assert shipper.ship_pending() == 8
     lines = s3_lines(aws)
     seqs = [audit_line["seq"] for audit_line in map(_parse, (line for _, line in lines))]
@@ -173,9 +181,11 @@ def test_s3_down_for_a_while_then_every_event_arrives_once_and_in_order(
 
 
 def test_an_answer_lost_after_s3_accepted_is_retried_with_the_same_key_and_bytes(
-    aws: AwsClients, sink: S3AuditSink, sqlite_store: JobStore
+    aws: AwsClients, sink: S3AuditSink, sqlite_store: SqlStore
 ) -> None:
-    shipper = AuditShipper(sqlite_store, sink, "rdsbot-audit", SystemClock(), batch_size=100)
+    shipper = AuditShipper(
+        sqlite_store.outbox, sqlite_store.audit, sqlite_store.jobs, sink, "rdsbot-audit", SystemClock(), batch_size=100
+    )
     lost = {"left": 1}
 
     def answer_lost(**_: Any) -> None:
@@ -196,12 +206,19 @@ def test_an_answer_lost_after_s3_accepted_is_retried_with_the_same_key_and_bytes
     assert shipper.verify_s3(DAY).events == 5
 
 
-def test_a_configured_kms_key_encrypts_the_trail_with_sse_kms(aws: AwsClients, sqlite_store: JobStore) -> None:
+def test_a_configured_kms_key_encrypts_the_trail_with_sse_kms(aws: AwsClients, sqlite_store: SqlStore) -> None:
     import boto3
 
     aws.s3.create_bucket(Bucket=BUCKET)
     key_id = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
-    shipper = AuditShipper(sqlite_store, S3AuditSink(aws.s3, BUCKET, key_id), "p", SystemClock())
+    shipper = AuditShipper(
+        sqlite_store.outbox,
+        sqlite_store.audit,
+        sqlite_store.jobs,
+        S3AuditSink(aws.s3, BUCKET, key_id),
+        "p",
+        SystemClock(),
+    )
     record(sqlite_store, 1)
     assert shipper.ship_pending() == 1
     head = aws.s3.head_object(Bucket=BUCKET, Key="p/rdsbot/2024/11/25/00000001-00000001.jsonl")

@@ -15,8 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from aws.clients import AwsClients
 from aws.sandbox import seed_sandbox
-from bot.bootstrap import Rdsbot, build
-from bot.drills.bootstrap import Drills, build_drills
+from bot.bootstrap import Drills, Rdsbot, build, build_commands, build_drills
 from bot.drills.runs import DrillPhase
 from bot.leader import LeaderElector
 from bot.pg_locks import SCOPED_KEY
@@ -107,7 +106,9 @@ class Replica:
     def __init__(self, settings: Settings, key: int, engine: bool) -> None:
         self.app: Rdsbot = build(settings)
         self.reporter = RecordingReporter()
-        self.drills: Drills = build_drills(self.app, self.reporter, leader_retry_seconds=0.05, leader_key=key)
+        self.drills: Drills = build_drills(
+            self.app, self.reporter, build_commands(self.app), leader_retry_seconds=0.05, leader_key=key
+        )
         # One restore engine between them: two engines on one job race on its saved state (an engine matter, not
         # a scheduling one; see the report).
         self.stop_engine = self.app.engine.start_background() if engine else threading.Event()
@@ -169,7 +170,7 @@ def test_two_scheduler_replicas_on_one_postgresql_run_each_due_drill_exactly_onc
             replica.close()
     runs = replicas[0].drills.runs.history("nightly")
     assert len(runs) == 2 and len({r.job_id for r in runs}) == 2
-    jobs = [j for j in replicas[0].app.store.list_jobs(is_drill=True) if j.requester == "drill:nightly"]
+    jobs = [j for j in replicas[0].app.store.jobs.list_jobs(is_drill=True) if j.requester == "drill:nightly"]
     assert len(jobs) == 2
     assert not seen_both.is_set()
     assert drill_leftovers(aws) == [], [

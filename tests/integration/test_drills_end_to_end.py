@@ -14,9 +14,8 @@ import yaml
 from aws.clients import AwsClients
 from aws.native_restore.sandbox_content import manifest_bytes
 from aws.sandbox import DEMO_DATABASE, seed_sandbox
-from bot.bootstrap import Rdsbot, build
+from bot.bootstrap import Drills, Rdsbot, build, build_commands, build_drills
 from bot.domain import JobStatus
-from bot.drills.bootstrap import Drills, build_drills
 from bot.drills.report import render_report
 from bot.drills.runs import DrillOutcome, DrillPhase, DrillRun
 from bot.parser import parse_restore_command
@@ -112,7 +111,7 @@ def settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:
 
 
 def drills_of(app: Rdsbot, reporter: RecordingReporter, **kwargs: object) -> Drills:
-    return build_drills(app, reporter, **kwargs)  # type: ignore[arg-type]
+    return build_drills(app, reporter, build_commands(app), **kwargs)  # type: ignore[arg-type]
 
 
 def drill_leftovers(aws: AwsClients) -> list[str]:
@@ -175,9 +174,9 @@ def test_a_drill_scheduled_every_minute_runs_validates_reports_and_leaves_nothin
     assert drill_leftovers(aws) == []
     assert any("removed instance " + run.instance_id in f[2] for f in reporter.follow_ups)
 
-    job = app.store.get_job(run.job_id or "")
+    job = app.store.jobs.get_job(run.job_id or "")
     assert job is not None and job.is_drill and job.requester == "drill:nightly"
-    trail = app.store.audit_events()
+    trail = app.store.audit.audit_events()
     started = next(e for e in trail if e.action == "drill.started")
     assert started.actor == "drill:nightly" and started.detail["pre_approved_by"] == "policy drills[nightly]"
     requested = next(e for e in trail if e.action == "job.requested" and e.job_id == job.id)
@@ -193,7 +192,7 @@ def test_the_reported_time_to_restore_equals_the_stage_timestamps_in_the_store(s
     run = drills.runner.start("nightly", "test").run
     drills.run_until_idle(app)
     run = finished(drills, run.id)
-    job = app.store.get_job(run.job_id or "")
+    job = app.store.jobs.get_job(run.job_id or "")
     assert job is not None
     first_start = min(s.started_at for s in job.stages if s.started_at)
     last_end = max(s.finished_at for s in job.stages if s.finished_at)
@@ -218,7 +217,7 @@ def test_a_drill_whose_check_fails_is_reported_failed_and_still_cleaned_up(setti
     assert failed and text.startswith("🚨 *DRILL FAILED* too-strict")
     assert "✗ dbo.orders has at least 1000000 rows: 1500 rows (at least 1000000 expected)" in text
     assert drill_leftovers(aws) == []
-    assert "drill.failed" in [e.action for e in app.store.audit_events()]
+    assert "drill.failed" in [e.action for e in app.store.audit.audit_events()]
     app.close()
 
 
@@ -242,7 +241,7 @@ def test_a_drill_whose_restore_fails_is_cleaned_up_too(settings: Settings, aws):
     run = drills.runner.start("broken", "test").run
     drills.run_until_idle(app)
     run = finished(drills, run.id)
-    job = app.store.get_job(run.job_id or "")
+    job = app.store.jobs.get_job(run.job_id or "")
     assert job is not None and job.status == JobStatus.FAILED and "instance" in job.created_resources
     assert run.outcome == DrillOutcome.FAILED and run.error is not None and "restore failed" in run.error
     assert run.checks == [] and run.time_to_restore_seconds is None
@@ -281,7 +280,7 @@ def test_two_drills_side_by_side_share_the_network_and_option_group_and_leave_no
     runs = [drills.runner.start(name, "schedule").run for name in ("nightly", "too-strict")]
     drills.run_until_idle(app)
     done = [finished(drills, run.id) for run in runs]
-    jobs = [app.store.get_job(run.job_id or "") for run in done]
+    jobs = [app.store.jobs.get_job(run.job_id or "") for run in done]
     makers = [job for job in jobs if job is not None and "subnet_group" in job.created_resources]
     assert len(makers) == 1 and "option_group" in makers[0].created_resources  # one made them, one reused them
     assert drill_leftovers(aws) == []
@@ -296,7 +295,7 @@ def test_a_drill_never_overlaps_itself(settings: Settings):
     assert first.started and not again.started and again.run.id == first.run.id
     drills.run_until_idle(app)
     assert len(drills.runs.history("nightly")) == 1
-    skipped = [e for e in app.store.audit_events() if e.action == "drill.skipped"]
+    skipped = [e for e in app.store.audit.audit_events() if e.action == "drill.skipped"]
     assert skipped[0].detail["running"] == first.run.id
     app.close()
 

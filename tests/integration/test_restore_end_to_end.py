@@ -68,7 +68,7 @@ def test_full_restore_builds_a_closed_network_both_options_and_a_tagged_instance
     app, calls = started(settings)
     job = app.service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True).job
     app.engine.run_until_idle(timeout_seconds=60)
-    done = app.store.get_job(job.id)
+    done = app.store.jobs.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
     assert all(s.status == StageStatus.SUCCEEDED and s.seconds is not None for s in done.stages)
 
@@ -118,7 +118,7 @@ def test_a_new_engine_on_the_same_store_finishes_with_one_instance_and_one_resto
     # A new process: a new store connection, new AWS clients, the same SQL Server (its state file).
     second, second_calls = started(settings)
     second.engine.run_until_idle(timeout_seconds=60)
-    done = second.store.get_job(job.id)
+    done = second.store.jobs.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
     assert first_calls.count("CreateDBInstance") + second_calls.count("CreateDBInstance") == 1
     restores = [c for c in sql(second).calls if c.procedure == "msdb.dbo.rds_restore_database"]
@@ -146,8 +146,8 @@ def test_bad_requests_get_a_specific_error_and_no_mutating_aws_call(settings: Se
         app.service.submit(parse_restore_command(text), "U0ALICE", approved=True)
     assert caught.value.field == field
     assert calls.mutating == []
-    assert app.store.list_jobs() == []
-    refused = app.store.audit_events()[-1]
+    assert app.store.jobs.list_jobs() == []
+    refused = app.store.audit.audit_events()[-1]
     assert refused.action == "request.refused" and refused.detail["field"] == field
 
 
@@ -164,7 +164,7 @@ def test_a_restore_of_a_database_that_already_exists_fails_with_a_readable_reaso
     )
     app.clock.sleep(1.0)
     status = app.gateways_for("us-east-1").native_restore.task_status(instance, task_id)
-    finished = app.store.get_job(first.id)
+    finished = app.store.jobs.get_job(first.id)
     assert finished is not None and finished.status == JobStatus.SUCCEEDED
     assert status.lifecycle == "ERROR" and "already exists" in status.reason
 
@@ -188,7 +188,7 @@ def test_two_replicas_on_one_postgresql_store_drive_each_job_once(aws: AwsClient
                 parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True
             ).job
             deadline = time.monotonic() + 60
-            while (done := first.store.get_job(job.id)) is not None and not done.status.finished:
+            while (done := first.store.jobs.get_job(job.id)) is not None and not done.status.finished:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             assert done is not None and done.status == JobStatus.SUCCEEDED
@@ -209,17 +209,17 @@ def test_cancelling_a_running_restore_cancels_the_sql_server_task(settings: Sett
     app, _ = started(slow)
     job = app.service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True).job
     deadline = time.monotonic() + 30
-    while (current := app.store.get_job(job.id)) is not None and "task_id" not in current.outputs:
+    while (current := app.store.jobs.get_job(job.id)) is not None and "task_id" not in current.outputs:
         assert time.monotonic() < deadline
         app.engine.tick()
         time.sleep(0.05)
-    assert app.store.request_cancel(job.id, "U0BOB")
+    assert app.store.jobs.request_cancel(job.id, "U0BOB")
     app.engine.run_until_idle(timeout_seconds=60)
-    done = app.store.get_job(job.id)
+    done = app.store.jobs.get_job(job.id)
     assert done is not None and done.status == JobStatus.CANCELLED, done.error if done else None
     procedures = [c.procedure for c in sql(app).calls]
     assert procedures.count("msdb.dbo.rds_cancel_task") == 1
     endpoint = str(done.outputs["endpoint"]).split(":")[0]
     assert "prod_backup" not in sql(app).databases(endpoint)
     assert done.created_resources["instance"] == done.plan.target_instance_id  # left behind, and said so
-    assert [e.action for e in app.store.audit_events(job.id)][-1] == "job.cancelled"
+    assert [e.action for e in app.store.audit.audit_events(job.id)][-1] == "job.cancelled"

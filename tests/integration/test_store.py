@@ -16,21 +16,17 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from bot.domain import (
+    Approval,
+    ApprovalDecision,
     AuditEvent,
     Job,
     JobStatus,
     StageName,
     StageStatus,
 )
-from bot.store import (
-    Approval,
-    ApprovalDecision,
-    DuplicateJobError,
-    JobStore,
-    UnknownJobError,
-    alembic_config,
-    metadata,
-)
+from bot.store import DuplicateJobError, SqlStore, UnknownJobError
+from bot.store.database import alembic_config
+from bot.store.schema import metadata
 from tests.support.factories import make_plan
 
 T0 = datetime(2024, 11, 25, 9, 0, tzinfo=UTC)
@@ -38,8 +34,8 @@ CEST = timezone(timedelta(hours=2))
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[JobStore]:
-    with JobStore(database_url) as opened:
+def store(database_url: str) -> Iterator[SqlStore]:
+    with SqlStore(database_url) as opened:
         yield opened
 
 
@@ -55,11 +51,11 @@ def event(action: str, job_id: str | None, at: datetime = T0, actor: str = "U_AL
     return AuditEvent(at=at, actor=actor, action=action, job_id=job_id, detail=detail)
 
 
-def trail(store: JobStore, job_id: str | None = None) -> list[tuple[str, str | None]]:
-    return [(e.action, e.job_id) for e in store.audit_events(job_id)]
+def trail(store: SqlStore, job_id: str | None = None) -> list[tuple[str, str | None]]:
+    return [(e.action, e.job_id) for e in store.audit.audit_events(job_id)]
 
 
-def test_a_job_round_trips_with_its_stages_and_timezone_aware_timestamps(store: JobStore) -> None:
+def test_a_job_round_trips_with_its_stages_and_timezone_aware_timestamps(store: SqlStore) -> None:
     job = make_job("job-1", status=JobStatus.RUNNING, is_drill=True)
     job.started_at = datetime(2024, 11, 25, 11, 1, tzinfo=CEST)  # given in another zone, read back as UTC
     job.stage(StageName.VALIDATE).status = StageStatus.SUCCEEDED
@@ -71,8 +67,8 @@ def test_a_job_round_trips_with_its_stages_and_timezone_aware_timestamps(store: 
     job.created_resources = {"instance": "restore-sales"}
     job.percent_complete = 12
 
-    store.add_job(job)
-    loaded = store.get_job("job-1")
+    store.jobs.add_job(job)
+    loaded = store.jobs.get_job("job-1")
 
     assert loaded == job
     assert loaded is not None and [s.name for s in loaded.stages] == [s.name for s in job.stages]
@@ -80,34 +76,34 @@ def test_a_job_round_trips_with_its_stages_and_timezone_aware_timestamps(store: 
     assert stamps and all(stamp is not None and stamp.tzinfo is UTC for stamp in stamps)
     assert loaded.started_at == datetime(2024, 11, 25, 9, 1, tzinfo=UTC)
     assert loaded.stage(StageName.VALIDATE).seconds == pytest.approx(2.000345)
-    assert store.get_job("no-such-job") is None
+    assert store.jobs.get_job("no-such-job") is None
 
 
-def test_a_naive_timestamp_is_refused_rather_than_guessed(store: JobStore) -> None:
+def test_a_naive_timestamp_is_refused_rather_than_guessed(store: SqlStore) -> None:
     with pytest.raises(ValueError, match="naive datetime"):
-        store.add_job(make_job("job-1", created_at=datetime(2024, 11, 25, 9, 0)))
+        store.jobs.add_job(make_job("job-1", created_at=datetime(2024, 11, 25, 9, 0)))
 
-    assert store.get_job("job-1") is None
+    assert store.jobs.get_job("job-1") is None
 
 
-def test_save_job_writes_the_job_its_stages_and_its_events_together(store: JobStore) -> None:
+def test_save_job_writes_the_job_its_stages_and_its_events_together(store: SqlStore) -> None:
     job = make_job("job-1")
-    store.add_job(job, [event("job.submitted", "job-1")])
+    store.jobs.add_job(job, [event("job.submitted", "job-1")])
 
     job.status = JobStatus.FAILED
     job.finished_at = T0 + timedelta(hours=1)
     job.error = "rds_restore_database ended in ERROR: the backup set is corrupt"
     job.stage(StageName.RESTORE_WAIT).status = StageStatus.FAILED
     job.stage(StageName.RESTORE_WAIT).error = "the backup set is corrupt"
-    store.save_job(job, [event("job.failed", "job-1", reason="corrupt")])
+    store.jobs.save_job(job, [event("job.failed", "job-1", reason="corrupt")])
 
-    assert store.get_job("job-1") == job
+    assert store.jobs.get_job("job-1") == job
     assert trail(store, "job-1") == [("job.submitted", "job-1"), ("job.failed", "job-1")]
 
 
-def test_a_failure_midway_through_save_job_writes_nothing(store: JobStore) -> None:
+def test_a_failure_midway_through_save_job_writes_nothing(store: SqlStore) -> None:
     job = make_job("job-1")
-    store.add_job(job, [event("job.submitted", "job-1")])
+    store.jobs.add_job(job, [event("job.submitted", "job-1")])
     changed = job.model_copy(deep=True)
     changed.status = JobStatus.RUNNING
     changed.stage(StageName.VALIDATE).status = StageStatus.SUCCEEDED
@@ -120,66 +116,68 @@ def test_a_failure_midway_through_save_job_writes_nothing(store: JobStore) -> No
     sa.event.listen(store.engine, "before_cursor_execute", fail_on_audit_insert)
     try:
         with pytest.raises(RuntimeError, match="disk full"):
-            store.save_job(changed, [event("job.started", "job-1")])
+            store.jobs.save_job(changed, [event("job.started", "job-1")])
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", fail_on_audit_insert)
 
-    assert store.get_job("job-1") == job
+    assert store.jobs.get_job("job-1") == job
     assert trail(store) == [("job.submitted", "job-1")]
 
 
-def test_saving_or_adding_the_wrong_job_is_refused_and_writes_nothing(store: JobStore) -> None:
-    store.add_job(make_job("job-1"))
+def test_saving_or_adding_the_wrong_job_is_refused_and_writes_nothing(store: SqlStore) -> None:
+    store.jobs.add_job(make_job("job-1"))
 
     with pytest.raises(UnknownJobError, match="job ghost does not exist"):
-        store.save_job(make_job("ghost"), [event("job.started", "ghost")])
+        store.jobs.save_job(make_job("ghost"), [event("job.started", "ghost")])
     with pytest.raises(DuplicateJobError, match="job job-1 already exists"):
-        store.add_job(make_job("job-1", status=JobStatus.FAILED), [event("job.submitted", "job-1")])
+        store.jobs.add_job(make_job("job-1", status=JobStatus.FAILED), [event("job.submitted", "job-1")])
 
-    assert store.get_job("ghost") is None
-    assert store.get_job("job-1") == make_job("job-1")
+    assert store.jobs.get_job("ghost") is None
+    assert store.jobs.get_job("job-1") == make_job("job-1")
     assert trail(store) == []
 
 
-def test_transition_changes_the_status_only_from_an_expected_one(store: JobStore) -> None:
-    store.add_job(make_job("job-1", status=JobStatus.AWAITING_APPROVAL))
+def test_transition_changes_the_status_only_from_an_expected_one(store: SqlStore) -> None:
+    store.jobs.add_job(make_job("job-1", status=JobStatus.AWAITING_APPROVAL))
 
-    assert not store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING, [event("job.started", "job-1")])
-    assert not store.transition("ghost", JobStatus.QUEUED, JobStatus.RUNNING)
-    assert store.transition("job-1", {JobStatus.AWAITING_APPROVAL}, JobStatus.QUEUED, [event("job.approved", "job-1")])
-    assert store.transition("job-1", {JobStatus.QUEUED, JobStatus.RUNNING}, JobStatus.RUNNING)
-    assert store.transition("job-1", JobStatus.RUNNING, JobStatus.CANCELLED, [event("job.cancelled", "job-1")])
+    assert not store.jobs.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING, [event("job.started", "job-1")])
+    assert not store.jobs.transition("ghost", JobStatus.QUEUED, JobStatus.RUNNING)
+    assert store.jobs.transition(
+        "job-1", {JobStatus.AWAITING_APPROVAL}, JobStatus.QUEUED, [event("job.approved", "job-1")]
+    )
+    assert store.jobs.transition("job-1", {JobStatus.QUEUED, JobStatus.RUNNING}, JobStatus.RUNNING)
+    assert store.jobs.transition("job-1", JobStatus.RUNNING, JobStatus.CANCELLED, [event("job.cancelled", "job-1")])
 
-    job = store.get_job("job-1")
+    job = store.jobs.get_job("job-1")
     assert job is not None and job.status is JobStatus.CANCELLED
     assert job.started_at is not None and job.finished_at is not None
     assert job.started_at.tzinfo is UTC and job.started_at <= job.finished_at
     assert trail(store) == [("job.approved", "job-1"), ("job.cancelled", "job-1")]
 
 
-def test_two_approvers_clicking_at_once_start_exactly_one_execution(store: JobStore) -> None:
+def test_two_approvers_clicking_at_once_start_exactly_one_execution(store: SqlStore) -> None:
     clickers = 8
     for round_ in range(5):
         job_id = f"job-{round_}"
-        store.add_job(make_job(job_id, status=JobStatus.AWAITING_APPROVAL))
+        store.jobs.add_job(make_job(job_id, status=JobStatus.AWAITING_APPROVAL))
         start = threading.Barrier(clickers)
 
         def approve(actor: str, job_id: str = job_id, start: threading.Barrier = start) -> bool:
             start.wait()
             approved = event("job.approved", job_id, actor=actor)
-            return store.transition(job_id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [approved])
+            return store.jobs.transition(job_id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [approved])
 
         with ThreadPoolExecutor(clickers) as pool:
             won = list(pool.map(approve, [f"U_APPROVER_{n}" for n in range(clickers)]))
 
         assert won.count(True) == 1
         winner = f"U_APPROVER_{won.index(True)}"
-        assert [(e.action, e.actor) for e in store.audit_events(job_id)] == [("job.approved", winner)]
-        job = store.get_job(job_id)
+        assert [(e.action, e.actor) for e in store.audit.audit_events(job_id)] == [("job.approved", winner)]
+        job = store.jobs.get_job(job_id)
         assert job is not None and job.status is JobStatus.QUEUED
 
 
-def test_unfinished_jobs_are_the_queued_and_running_ones_oldest_first(store: JobStore) -> None:
+def test_unfinished_jobs_are_the_queued_and_running_ones_oldest_first(store: SqlStore) -> None:
     ages = {
         "running-new": (JobStatus.RUNNING, 30),
         "done": (JobStatus.SUCCEEDED, 0),
@@ -190,38 +188,38 @@ def test_unfinished_jobs_are_the_queued_and_running_ones_oldest_first(store: Job
         "queued-new": (JobStatus.QUEUED, 20),
     }
     for job_id, (status, minute) in ages.items():
-        store.add_job(make_job(job_id, status=status, created_at=T0 + timedelta(minutes=minute)))
+        store.jobs.add_job(make_job(job_id, status=status, created_at=T0 + timedelta(minutes=minute)))
 
-    unfinished = store.unfinished_jobs()
+    unfinished = store.jobs.unfinished_jobs()
 
     assert [j.id for j in unfinished] == ["queued-old", "running-old", "queued-new", "running-new"]
     assert all(len(j.stages) == len(StageName) for j in unfinished)
 
 
-def test_list_jobs_is_newest_first_and_filters_by_status_and_drill(store: JobStore) -> None:
+def test_list_jobs_is_newest_first_and_filters_by_status_and_drill(store: SqlStore) -> None:
     for minute in range(6):
         status = JobStatus.SUCCEEDED if minute % 2 else JobStatus.FAILED
-        store.add_job(make_job(f"job-{minute}", status, T0 + timedelta(minutes=minute), is_drill=minute >= 4))
+        store.jobs.add_job(make_job(f"job-{minute}", status, T0 + timedelta(minutes=minute), is_drill=minute >= 4))
 
-    assert [j.id for j in store.list_jobs()] == ["job-5", "job-4", "job-3", "job-2", "job-1", "job-0"]
-    assert [j.id for j in store.list_jobs(limit=2)] == ["job-5", "job-4"]
-    assert [j.id for j in store.list_jobs({JobStatus.FAILED})] == ["job-4", "job-2", "job-0"]
-    assert [j.id for j in store.list_jobs(is_drill=True)] == ["job-5", "job-4"]
-    assert [j.id for j in store.list_jobs({JobStatus.SUCCEEDED}, is_drill=False)] == ["job-3", "job-1"]
-    assert store.list_jobs({JobStatus.RUNNING}) == []
+    assert [j.id for j in store.jobs.list_jobs()] == ["job-5", "job-4", "job-3", "job-2", "job-1", "job-0"]
+    assert [j.id for j in store.jobs.list_jobs(limit=2)] == ["job-5", "job-4"]
+    assert [j.id for j in store.jobs.list_jobs({JobStatus.FAILED})] == ["job-4", "job-2", "job-0"]
+    assert [j.id for j in store.jobs.list_jobs(is_drill=True)] == ["job-5", "job-4"]
+    assert [j.id for j in store.jobs.list_jobs({JobStatus.SUCCEEDED}, is_drill=False)] == ["job-3", "job-1"]
+    assert store.jobs.list_jobs({JobStatus.RUNNING}) == []
 
 
 def test_reopening_the_store_on_an_existing_database_keeps_the_jobs(database_url: str) -> None:
-    with JobStore(database_url) as first:
-        first.add_job(make_job("job-1"), [event("job.submitted", "job-1")])
-        first.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, None, T0)
+    with SqlStore(database_url) as first:
+        first.jobs.add_job(make_job("job-1"), [event("job.submitted", "job-1")])
+        first.approvals.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, None, T0)
 
     # Twice more, one while another is open: every start runs the migrations, and they must be no-ops.
-    with JobStore(database_url) as second, JobStore(database_url) as third:
-        assert second.get_job("job-1") == make_job("job-1")
-        assert third.get_job("job-1") == make_job("job-1")
+    with SqlStore(database_url) as second, SqlStore(database_url) as third:
+        assert second.jobs.get_job("job-1") == make_job("job-1")
+        assert third.jobs.get_job("job-1") == make_job("job-1")
         assert trail(second) == [("job.submitted", "job-1")]
-        assert len(third.approvals("job-1")) == 1
+        assert len(third.approvals.approvals("job-1")) == 1
         assert current_revision(second) == head_revision(second)
 
 
@@ -270,113 +268,122 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
     finally:
         engine.dispose()
 
-    with JobStore(database_url) as store:
+    with SqlStore(database_url) as store:
         assert current_revision(store) == head_revision(store)
-        job = store.get_job("job-old")
+        job = store.jobs.get_job("job-old")
         assert job is not None
         assert (job.status, job.percent_complete, job.outputs) == (JobStatus.RUNNING, 40, {"task_id": 7})
         assert job.plan == make_plan() and job.created_at == T0 and job.created_at.tzinfo is UTC
         assert [s.name for s in job.stages] == list(StageName)
-        assert [j.id for j in store.unfinished_jobs()] == ["job-old"]
-        assert store.approvals("job-old") == [
+        assert [j.id for j in store.jobs.unfinished_jobs()] == ["job-old"]
+        assert store.approvals.approvals("job-old") == [
             Approval(id=1, job_id="job-old", actor="U_BOB", decision=ApprovalDecision.APPROVED, reason="ok", at=T0)
         ]
         assert trail(store) == [("job.submitted", "job-old")]
 
 
-def test_the_migrations_build_exactly_the_schema_the_store_queries(store: JobStore) -> None:
+def test_the_migrations_build_exactly_the_schema_the_store_queries(store: SqlStore) -> None:
     with store.engine.connect() as conn:
         drift = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
 
     assert drift == []
 
 
-def test_audit_events_come_back_in_insertion_order(store: JobStore) -> None:
-    store.add_job(make_job("job-1"))
+def test_audit_events_come_back_in_insertion_order(store: SqlStore) -> None:
+    store.jobs.add_job(make_job("job-1"))
     # Clocks of different hosts disagree: the order is the order of writing, not of `at`.
-    store.record_audit([event("job.submitted", "job-1", at=T0 + timedelta(minutes=5))])
-    store.record_audit([event("policy.refused", None, at=T0 + timedelta(minutes=1), actor="U_EVE", field="region")])
-    store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING, [event("job.started", "job-1", at=T0)])
-    store.record_audit(
+    store.audit.record_audit([event("job.submitted", "job-1", at=T0 + timedelta(minutes=5))])
+    store.audit.record_audit(
+        [event("policy.refused", None, at=T0 + timedelta(minutes=1), actor="U_EVE", field="region")]
+    )
+    store.jobs.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING, [event("job.started", "job-1", at=T0)])
+    store.audit.record_audit(
         [event("stage.finished", "job-1", at=T0 + timedelta(minutes=9), stage="validate"), event("note", "job-1")]
     )
 
-    everything = store.audit_events()
+    everything = store.audit.audit_events()
 
     actions = ["job.submitted", "policy.refused", "job.started", "stage.finished", "note"]
     assert [e.action for e in everything] == actions
     assert [e.id for e in everything] == sorted(e.id for e in everything if e.id is not None)
     assert everything[1].detail == {"field": "region"} and everything[1].at.tzinfo is UTC
-    assert [e.action for e in store.audit_events("job-1")] == ["job.submitted", "job.started", "stage.finished", "note"]
-    assert [e.action for e in store.audit_events(since=T0 + timedelta(minutes=5))] == [
+    assert [e.action for e in store.audit.audit_events("job-1")] == [
+        "job.submitted",
+        "job.started",
+        "stage.finished",
+        "note",
+    ]
+    assert [e.action for e in store.audit.audit_events(since=T0 + timedelta(minutes=5))] == [
         "job.submitted",
         "stage.finished",
     ]
-    assert [e.action for e in store.audit_events("job-1", since=T0 + timedelta(minutes=6))] == ["stage.finished"]
+    assert [e.action for e in store.audit.audit_events("job-1", since=T0 + timedelta(minutes=6))] == ["stage.finished"]
 
 
-def test_approvals_are_kept_per_job_in_the_order_they_were_given(store: JobStore) -> None:
-    store.add_job(make_job("job-1", status=JobStatus.AWAITING_APPROVAL))
-    store.add_job(make_job("job-2", status=JobStatus.AWAITING_APPROVAL))
+def test_approvals_are_kept_per_job_in_the_order_they_were_given(store: SqlStore) -> None:
+    store.jobs.add_job(make_job("job-1", status=JobStatus.AWAITING_APPROVAL))
+    store.jobs.add_job(make_job("job-2", status=JobStatus.AWAITING_APPROVAL))
 
-    first = store.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, "looks right", T0)
-    store.add_approval("job-2", "U_BOB", ApprovalDecision.DENIED, "wrong region", T0)
-    second = store.add_approval("job-1", "U_CAROL", ApprovalDecision.APPROVED, None, T0 + timedelta(seconds=30))
+    first = store.approvals.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, "looks right", T0)
+    store.approvals.add_approval("job-2", "U_BOB", ApprovalDecision.DENIED, "wrong region", T0)
+    second = store.approvals.add_approval(
+        "job-1", "U_CAROL", ApprovalDecision.APPROVED, None, T0 + timedelta(seconds=30)
+    )
 
-    assert store.approvals("job-1") == [first, second]
-    assert [(a.actor, a.decision) for a in store.approvals("job-2")] == [("U_BOB", ApprovalDecision.DENIED)]
-    assert store.approvals("job-3") == []
+    assert store.approvals.approvals("job-1") == [first, second]
+    assert [(a.actor, a.decision) for a in store.approvals.approvals("job-2")] == [("U_BOB", ApprovalDecision.DENIED)]
+    assert store.approvals.approvals("job-3") == []
     with pytest.raises(UnknownJobError):
-        store.add_approval("job-3", "U_BOB", ApprovalDecision.APPROVED, None, T0)
+        store.approvals.add_approval("job-3", "U_BOB", ApprovalDecision.APPROVED, None, T0)
 
 
-def test_many_threads_can_write_the_same_database_at_once(store: JobStore) -> None:
+def test_many_threads_can_write_the_same_database_at_once(store: SqlStore) -> None:
     def submit_and_run(worker: int) -> None:
         for n in range(5):
             job = make_job(f"job-{worker}-{n}", created_at=T0 + timedelta(seconds=worker * 10 + n))
-            store.add_job(job, [event("job.submitted", job.id)])
+            store.jobs.add_job(job, [event("job.submitted", job.id)])
             job.status = JobStatus.RUNNING
-            store.save_job(job, [event("job.started", job.id)])
-            assert store.transition(job.id, JobStatus.RUNNING, JobStatus.SUCCEEDED)
+            store.jobs.save_job(job, [event("job.started", job.id)])
+            assert store.jobs.transition(job.id, JobStatus.RUNNING, JobStatus.SUCCEEDED)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(submit_and_run, range(8)))
 
-    assert len(store.list_jobs({JobStatus.SUCCEEDED}, limit=100)) == 40
-    assert len(store.audit_events()) == 80
+    assert len(store.jobs.list_jobs({JobStatus.SUCCEEDED}, limit=100)) == 40
+    assert len(store.audit.audit_events()) == 80
     if store.engine.dialect.name == "sqlite":
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
-def current_revision(store: JobStore) -> tuple[str, ...]:
+def current_revision(store: SqlStore) -> tuple[str, ...]:
     # Sets of heads: features land as sibling revisions (0002 audit, 0002d drills) and the store upgrades to all.
     with store.engine.connect() as conn:
         return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
 
 
-def head_revision(store: JobStore) -> tuple[str, ...]:
+def head_revision(store: SqlStore) -> tuple[str, ...]:
     with store.engine.connect() as conn:
         return tuple(sorted(ScriptDirectory.from_config(alembic_config(conn)).get_heads()))
 
 
-def test_update_outputs_merges_without_undoing_a_decision(store: JobStore) -> None:
+def test_update_outputs_merges_without_undoing_a_decision(store: SqlStore) -> None:
     job = make_job("job-outputs")
-    store.add_job(job)
-    assert store.transition(job.id, job.status, JobStatus.DENIED)
-    store.update_outputs(job.id, {"slack_channel": "C1", "slack_ts": "1.2"})
-    stored = store.get_job(job.id)
+    store.jobs.add_job(job)
+    assert store.jobs.transition(job.id, job.status, JobStatus.DENIED)
+    store.jobs.update_outputs(job.id, {"slack_channel": "C1", "slack_ts": "1.2"})
+    stored = store.jobs.get_job(job.id)
     assert stored is not None and stored.status == JobStatus.DENIED
     assert stored.outputs["slack_channel"] == "C1" and stored.outputs["slack_ts"] == "1.2"
 
 
-def test_a_cancel_request_survives_the_engine_saving_its_older_copy(store: JobStore) -> None:
+def test_a_cancel_request_survives_the_engine_saving_its_older_copy(store: SqlStore) -> None:
     job = make_job("job-cancel", status=JobStatus.RUNNING)
-    store.add_job(job)
-    assert store.request_cancel(job.id, "U_BOB")
-    store.save_job(job)  # the engine's copy, loaded before the request
-    stored = store.get_job(job.id)
+    store.jobs.add_job(job)
+    assert store.jobs.request_cancel(job.id, "U_BOB")
+    store.jobs.save_job(job)  # the engine's copy, loaded before the request
+    stored = store.jobs.get_job(job.id)
     assert stored is not None and stored.cancel_requested_by == "U_BOB"
-    assert not store.request_cancel(job.id, "U_CAROL")  # asked once is enough
-    assert store.transition(job.id, JobStatus.RUNNING, JobStatus.CANCELLED)
-    assert not store.request_cancel(job.id, "U_BOB")  # a finished job has nothing to cancel
+    assert not store.jobs.request_cancel(job.id, "U_CAROL")  # asked once is enough
+    assert store.jobs.transition(job.id, JobStatus.RUNNING, JobStatus.CANCELLED)
+    assert not store.jobs.request_cancel(job.id, "U_BOB")  # a finished job has nothing to cancel

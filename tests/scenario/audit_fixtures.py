@@ -81,7 +81,7 @@ class S3Outage:
 
 
 def trail_days(story: Story) -> list[str]:
-    return sorted({day_of(e.at) for e in story.app.store.audit_events()})
+    return sorted({day_of(e.at) for e in story.app.store.audit.audit_events()})
 
 
 def shipped_records(story: Story) -> list[tuple[str, int, dict[str, Any]]]:

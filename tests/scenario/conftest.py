@@ -14,12 +14,11 @@ import pytest
 
 from aws.clients import AwsClients
 from aws.sandbox import SANDBOX_USERS, seed_sandbox
-from bot.bootstrap import Rdsbot, build
+from bot.bootstrap import Rdsbot, SlackRuntime, build, build_slack_app
 from bot.domain import Job
 from config.policy_model import load_policy
 from config.settings import Settings
-from handlers.server import EVENTS_PATH, start_engine, wsgi_app
-from handlers.slack_app import SlackRuntime, build_slack_app
+from handlers.server import EVENTS_PATH, wsgi_app
 from tests.support.aws_calls import CallRecorder
 from tests.support.fake_slack import FakeSlackApi, RecordedCall
 from tests.support.slack_requests import SIGNING_SECRET, block_action, post, serve_wsgi, slash_command
@@ -61,12 +60,12 @@ class Story:
         return card, job_id
 
     def job(self, job_id: str) -> Job:
-        job = self.app.store.get_job(job_id)
+        job = self.app.store.jobs.get_job(job_id)
         assert job is not None
         return job
 
     def audit_actions(self, job_id: str) -> list[str]:
-        return [e.action for e in self.app.store.audit_events(job_id)]
+        return [e.action for e in self.app.store.audit.audit_events(job_id)]
 
 
 def ephemeral_text(body: str) -> str:
@@ -90,7 +89,7 @@ def story(aws: AwsClients, tmp_path: Path) -> Iterator[Story]:
         app = build(settings)
         recorder = CallRecorder(app.clients_for("us-east-1"))
         runtime = build_slack_app(app)
-        stop = start_engine(app)
+        stop = app.start_background()
         with serve_wsgi(wsgi_app(runtime.bolt), threads=8) as url:
             yield Story(url=url, slack=slack, app=app, runtime=runtime, aws=recorder)
         stop.set()

@@ -43,7 +43,7 @@ def test_a_restore_and_a_denial_leave_a_chain_verify_accepts_and_a_changed_line_
     restore(story)
     deny(story)
     shipper_of(story).ship_pending()
-    assert story.app.store.unshipped_audit_events() == 0
+    assert story.app.store.outbox.unshipped_audit_events() == 0
 
     for source in ((), ("--from-s3",)):
         codes, out = verify_cli(story, monkeypatch, capsys, *source)
@@ -71,7 +71,7 @@ def test_the_completion_links_resolve_to_the_jobs_record_and_the_sqlserver_audit
     with urllib.request.urlopen(record_url.group(1)) as answer:  # presigned, against the moto server
         records = [json.loads(line) for line in answer.read().splitlines()]
     assert {r["job_id"] for r in records} == {job_id}
-    assert [r["action"] for r in records] == [e.action for e in story.app.store.audit_events(job_id)]
+    assert [r["action"] for r in records] == [e.action for e in story.app.store.audit.audit_events(job_id)]
     assert records[-1]["action"] == "job.succeeded"
     expires = int(parse_qs(urlsplit(record_url.group(1)).query)["Expires"][0])
     assert expires <= time.time() + 900  # a short-lived link; the console link is the lasting one
@@ -86,7 +86,7 @@ def test_the_completion_links_resolve_to_the_jobs_record_and_the_sqlserver_audit
 
 def test_every_state_change_of_a_job_has_its_audit_event(story: Story):
     job_id = restore(story)
-    job, trail = story.job(job_id), story.app.store.audit_events(job_id)
+    job, trail = story.job(job_id), story.app.store.audit.audit_events(job_id)
     # Replay the trail from nothing: it must arrive at exactly the state the store holds.
     status, stages = None, {}
     transitions = {
@@ -123,13 +123,13 @@ def test_a_restore_completes_through_an_s3_outage_and_every_event_then_ships_onc
     job_id = restore(story)
     done = story.slack.wait_for("chat.postMessage", lambda c: "restored prod_backup" in str(c.body.get("text")))
     assert "rdsbot audit record:" in done.body["text"]  # the link is there; the record follows when S3 is back
-    assert outage.refused > 0 and story.app.store.unshipped_audit_events() > 0
+    assert outage.refused > 0 and story.app.store.outbox.unshipped_audit_events() > 0
     assert story.job(job_id).outputs[RECORD_PENDING] is True
     outage.end()
 
     shipper.ship_pending()
     shipper.retry_job_records()
-    stored = {(e.at.date().isoformat(), e.seq): e.hash for e in story.app.store.audit_events()}
+    stored = {(e.at.date().isoformat(), e.seq): e.hash for e in story.app.store.audit.audit_events()}
     shipped = [(r["day"], r["seq"]) for _, _, r in shipped_records(story)]
     assert shipped == sorted(stored) and len(set(shipped)) == len(shipped)  # all of them, once, in order
     assert {(r["day"], r["seq"]): r["hash"] for _, _, r in shipped_records(story)} == stored
@@ -144,7 +144,7 @@ def test_audit_command_shows_a_jobs_events_in_order_and_todays_decisions(story: 
     denied = deny(story, reason="change freeze")
     _, body = story.command("/rds-audit", job_id, BOB)
     trail = ephemeral_text(body)
-    actions = [e.action for e in story.app.store.audit_events(job_id)]
+    actions = [e.action for e in story.app.store.audit.audit_events(job_id)]
     positions = [trail.index(f" {action} {job_id}") for action in dict.fromkeys(actions)]
     assert positions == sorted(positions) and "U0BOB (bob) job.approved" in trail
     assert "aws=CreateDBInstance" in trail
@@ -175,7 +175,7 @@ def test_nothing_secret_reaches_the_trail_the_logs_s3_or_chat(story: Story, capl
     listed = s3.list_objects_v2(Bucket=AUDIT_BUCKET, Prefix="rdsbot-audit/rdsbot/").get("Contents", [])
     assert listed
     recorded = {
-        "audit rows": [e.model_dump_json() for e in story.app.store.audit_events()],
+        "audit rows": [e.model_dump_json() for e in story.app.store.audit.audit_events()],
         "s3 objects": [s3.get_object(Bucket=AUDIT_BUCKET, Key=o["Key"])["Body"].read().decode() for o in listed],
         "logs": [JsonLinesFormatter().format(r) for r in caplog.records] + [str(r.__dict__) for r in caplog.records],
         "slack calls": [c.raw.decode(errors="replace") + json.dumps(c.body) for c in story.slack.calls()],

@@ -48,7 +48,7 @@ def test_admins_run_a_drill_from_slack_and_its_report_and_cleanup_reach_the_chan
     assert (story.slack.uploaded(file_id) or b"").startswith(b"\x89PNG\r\n\x1a\n")
     _, body = story.command("/rds-drill", "history prod-nightly", ALICE)
     assert "PASSED" in ephemeral_text(body) and "trend (last 1" in ephemeral_text(body)
-    refusals = [e for e in story.app.store.audit_events() if e.action == "drill.refused"]
+    refusals = [e for e in story.app.store.audit.audit_events() if e.action == "drill.refused"]
     assert [e.actor for e in refusals] == [CAROL]
 
 

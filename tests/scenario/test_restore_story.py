@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from bot.blocks import APPROVE_ACTION, DENY_ACTION, DENY_REASON_BLOCK, DENY_REASON_INPUT, DENY_REASON_VIEW
 from bot.domain import JobStatus
-from bot.store import jobs
+from bot.store.schema import jobs
 from handlers.server import EVENTS_PATH
 from tests.scenario.conftest import ALICE, BOB, CAROL, Story, ephemeral_text
 from tests.support.fake_slack import RESPONSE_URL
@@ -80,7 +80,7 @@ def test_bad_request_is_answered_in_the_ack_and_changes_nothing(story: Story):
     status, body = story.command("/rds-restore", 'prod-backup.bak db.m5.large --db "x\'; drop table t--"', ALICE)
     assert "database_name" in ephemeral_text(body) and "Traceback" not in body
     time.sleep(0.3)
-    assert story.aws.calls == [] and story.app.store.list_jobs() == []
+    assert story.aws.calls == [] and story.app.store.jobs.list_jobs() == []
     assert story.slack.calls("chat.postMessage") == []
 
 
@@ -101,7 +101,7 @@ def test_forged_or_stale_requests_get_401_and_change_nothing(story: Story):
     tampered = genuine.body.replace(b"db.m5.large", b"db.m5.24xlarge")
     assert post(story.url + EVENTS_PATH, tampered, genuine.headers)[0] == 401
     time.sleep(0.3)
-    assert story.app.store.list_jobs() == [] and story.app.store.audit_events() == []
+    assert story.app.store.jobs.list_jobs() == [] and story.app.store.audit.audit_events() == []
     assert [c for c in story.slack.calls() if c.method != "auth.test"] == []
 
 
@@ -119,7 +119,7 @@ def test_a_double_click_starts_exactly_one_restore(story: Story):
     actions = story.audit_actions(job_id)
     assert actions.count("job.approved") == 1 and actions.count("approval.ignored") == 1
     assert story.aws.count("CreateDBInstance") == 1
-    assert len(story.app.store.approvals(job_id)) == 1
+    assert len(story.app.store.approvals.approvals(job_id)) == 1
 
 
 def test_a_click_on_an_expired_card_is_answered_audited_and_runs_nothing(story: Story):
@@ -235,7 +235,7 @@ def test_help_and_dry_run_create_nothing(story: Story):
     story.command("/rds-restore", "prod-backup.bak db.r6i.xlarge --cores 2 --dry-run", ALICE, response_id="dry")
     plan = story.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == "dry")
     assert "Dry run, nothing created" in plan.body["text"] and "db.r6i.xlarge, 2 cores" in plan.body["text"]
-    assert story.app.store.list_jobs() == [] and story.aws.mutating == []
+    assert story.app.store.jobs.list_jobs() == [] and story.aws.mutating == []
     assert story.slack.calls("chat.postMessage") == []
 
 

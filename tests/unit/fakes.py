@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import (
-    AuditEvent,
     BackupLocation,
     BackupSet,
     InstanceState,
     Job,
-    JobStatus,
     NetworkPlacement,
     TaskLifecycle,
     TaskStatus,
@@ -179,40 +177,6 @@ class FakeAws:
                 "rds_restore_database",
                 "rds_cancel_task",
             }
-        ]
-
-
-class MemoryStore:
-    """The store as the engine sees it; copies on the way in and out, like a database would."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, Job] = {}
-        self.events: list[AuditEvent] = []
-
-    def add_job(self, job: Job, events: list[AuditEvent] | tuple[AuditEvent, ...] = ()) -> None:
-        self.jobs[job.id] = job.model_copy(deep=True)
-        self.events.extend(events)
-
-    def save_job(self, job: Job, events: list[AuditEvent] | tuple[AuditEvent, ...] = ()) -> None:
-        # Like the real store, a save never writes cancel_requested_by: only request_cancel does.
-        stored = self.jobs.get(job.id)
-        requested = stored.cancel_requested_by if stored else None
-        self.jobs[job.id] = job.model_copy(deep=True, update={"cancel_requested_by": requested})
-        self.events.extend(events)
-
-    def request_cancel(self, job_id: str, actor: str) -> bool:
-        job = self.jobs[job_id]
-        if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING) or job.cancel_requested_by:
-            return False
-        self.jobs[job_id] = job.model_copy(update={"cancel_requested_by": actor})
-        return True
-
-    def record_audit(self, events: list[AuditEvent] | tuple[AuditEvent, ...]) -> None:
-        self.events.extend(events)
-
-    def unfinished_jobs(self) -> list[Job]:
-        return [
-            j.model_copy(deep=True) for j in self.jobs.values() if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)
         ]
 
 

@@ -6,7 +6,8 @@ from bot.parser import parse_restore_command
 from bot.service import RestoreService
 from bot.workflow import Engine
 from config.policy_model import parse_policy
-from tests.unit.fakes import FakeAws, FakeClock, MemoryStore, RecordingNotifier
+from tests.unit.fakes import FakeAws, FakeClock, RecordingNotifier
+from tests.unit.memory_store import MemoryStore
 
 POLICY = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "audit": {"bucket": "rdsbot-audit"}})
 
@@ -33,19 +34,19 @@ class CrashingNotifier(RecordingNotifier):
 
 def world():
     aws, store, clock = FakeAws(), MemoryStore(), FakeClock()
-    service = RestoreService(store, aws.gateways, POLICY, clock)
+    service = RestoreService(store.jobs, store.audit, aws.gateways, POLICY, clock)
     return aws, store, clock, service
 
 
 def engine(aws, store, clock, notifier=None):
-    return Engine(store, aws.gateways, POLICY, notifier or RecordingNotifier(), clock, poll_seconds=5)
+    return Engine(store.jobs, aws.gateways, POLICY, notifier or RecordingNotifier(), clock, poll_seconds=5)
 
 
 def test_a_restore_runs_every_stage_in_order_and_times_each():
     aws, store, clock, service = world()
     job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
-    done = store.jobs[job.id]
+    done = store.jobs.by_id[job.id]
     assert done.status == JobStatus.SUCCEEDED and done.percent_complete == 100
     assert [s.status for s in done.stages] == [StageStatus.SUCCEEDED] * 8
     assert all(s.seconds is not None for s in done.stages)
@@ -58,7 +59,7 @@ def test_jobs_awaiting_approval_are_not_run():
     aws, store, clock, service = world()
     job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1").job
     assert engine(aws, store, clock).tick() == 0
-    assert store.jobs[job.id].status == JobStatus.AWAITING_APPROVAL and aws.mutating == []
+    assert store.jobs.by_id[job.id].status == JobStatus.AWAITING_APPROVAL and aws.mutating == []
 
 
 def test_waiting_jobs_share_one_describe_per_tick():
@@ -79,9 +80,9 @@ def test_restart_after_any_stage_resumes_without_a_second_instance_or_restore(cr
     job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
     with pytest.raises(SimulatedCrash):
         engine(aws, store, clock, CrashingNotifier(after=crash_after)).run_until_idle(timeout_seconds=600)
-    assert store.jobs[job.id].stage(crash_after).status == StageStatus.SUCCEEDED
+    assert store.jobs.by_id[job.id].stage(crash_after).status == StageStatus.SUCCEEDED
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
-    assert store.jobs[job.id].status == JobStatus.SUCCEEDED
+    assert store.jobs.by_id[job.id].status == JobStatus.SUCCEEDED
     assert aws.mutating.count("create_instance") == 1
     assert aws.mutating.count("rds_restore_database") == 1
 
@@ -92,9 +93,9 @@ def test_restart_inside_restore_wait_keeps_polling_the_same_task():
     job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
     with pytest.raises(SimulatedCrash):
         engine(aws, store, clock, CrashingNotifier(on_progress=50)).run_until_idle(timeout_seconds=600)
-    assert store.jobs[job.id].current_stage.name == StageName.RESTORE_WAIT
+    assert store.jobs.by_id[job.id].current_stage.name == StageName.RESTORE_WAIT
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
-    assert store.jobs[job.id].status == JobStatus.SUCCEEDED
+    assert store.jobs.by_id[job.id].status == JobStatus.SUCCEEDED
     assert aws.mutating.count("rds_restore_database") == 1 and len(aws.tasks) == 1
 
 
@@ -110,7 +111,7 @@ def test_a_failed_restore_task_fails_the_job_with_the_reason_and_what_was_left()
     aws.task_status = failing
     notifier = RecordingNotifier()
     engine(aws, store, clock, notifier).run_until_idle(timeout_seconds=600)
-    failed = store.jobs[job.id]
+    failed = store.jobs.by_id[job.id]
     assert failed.status == JobStatus.FAILED
     assert failed.stage(StageName.RESTORE_WAIT).status == StageStatus.FAILED
     assert "Database already exists" in (failed.error or "")
@@ -126,9 +127,9 @@ def test_an_instance_name_taken_by_someone_else_is_never_adopted():
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
     second = service.submit(parse_restore_command("prod-backup.bak db.m5.large --name shared"), "U2", approved=True)
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
-    assert store.jobs[first.job.id].status == JobStatus.SUCCEEDED
-    assert store.jobs[second.job.id].status == JobStatus.FAILED
-    assert "already exists and was not created by job" in (store.jobs[second.job.id].error or "")
+    assert store.jobs.by_id[first.job.id].status == JobStatus.SUCCEEDED
+    assert store.jobs.by_id[second.job.id].status == JobStatus.FAILED
+    assert "already exists and was not created by job" in (store.jobs.by_id[second.job.id].error or "")
     assert aws.mutating.count("create_instance") == 1
 
 
@@ -151,7 +152,7 @@ def test_bad_requests_make_no_mutating_call_and_create_no_job(text, objects, ord
     with pytest.raises(RequestError) as caught:
         service.submit(parse_restore_command(text), "U1", approved=True)
     assert caught.value.field == field
-    assert aws.mutating == [] and store.jobs == {}
+    assert aws.mutating == [] and store.jobs.by_id == {}
     assert store.events[-1].action == "request.refused" and store.events[-1].detail["field"] == field
 
 
@@ -173,7 +174,7 @@ def test_dry_run_plans_and_stores_nothing():
     aws, store, _clock, service = world()
     submitted = service.submit(parse_restore_command("prod-backup.bak db.m6i.large --dry-run"), "U1")
     assert submitted.job.plan.target_instance_id.startswith("rdsbot-prod-backup-")
-    assert store.jobs == {} and aws.mutating == []
+    assert store.jobs.by_id == {} and aws.mutating == []
 
 
 def test_a_connection_blip_while_waiting_is_retried_not_fatal():
@@ -191,8 +192,8 @@ def test_a_connection_blip_while_waiting_is_retried_not_fatal():
 
     aws.task_status = flaky
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
-    assert store.jobs[job.id].status == JobStatus.SUCCEEDED
-    assert "transient_failures" not in store.jobs[job.id].outputs
+    assert store.jobs.by_id[job.id].status == JobStatus.SUCCEEDED
+    assert "transient_failures" not in store.jobs.by_id[job.id].outputs
 
 
 def test_an_endpoint_that_never_answers_fails_the_job_in_the_end():
@@ -207,7 +208,7 @@ def test_an_endpoint_that_never_answers_fails_the_job_in_the_end():
 
     aws.task_status = down
     engine(aws, store, clock).run_until_idle(timeout_seconds=6000)
-    failed = store.jobs[job.id]
+    failed = store.jobs.by_id[job.id]
     assert failed.status == JobStatus.FAILED and f"{MAX_TRANSIENT_FAILURES} attempts" in (failed.error or "")
 
 
@@ -216,13 +217,16 @@ def test_cancel_during_restore_wait_cancels_the_task_once_and_reports_what_was_l
     aws.polls_until_restored = 10
     job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
     eng = engine(aws, store, clock)
-    while store.jobs[job.id].current_stage.name != StageName.RESTORE_WAIT or not store.jobs[job.id].percent_complete:
+    while (
+        store.jobs.by_id[job.id].current_stage.name != StageName.RESTORE_WAIT
+        or not store.jobs.by_id[job.id].percent_complete
+    ):
         eng.tick()
-    stale = store.unfinished_jobs()[0]  # the engine's copy, loaded before the cancel request
-    assert store.request_cancel(job.id, "U2")
-    store.save_job(stale)  # an engine save after the request must not undo it
+    stale = store.jobs.unfinished_jobs()[0]  # the engine's copy, loaded before the cancel request
+    assert store.jobs.request_cancel(job.id, "U2")
+    store.jobs.save_job(stale)  # an engine save after the request must not undo it
     eng.run_until_idle(timeout_seconds=600)
-    cancelled = store.jobs[job.id]
+    cancelled = store.jobs.by_id[job.id]
     assert cancelled.status == JobStatus.CANCELLED and cancelled.error == "cancelled by U2 during restore_wait"
     assert cancelled.stage(StageName.RESTORE_WAIT).status == StageStatus.FAILED
     assert aws.calls.count("rds_cancel_task") == 1
@@ -234,8 +238,8 @@ def test_cancel_before_the_first_stage_touches_nothing():
     aws, store, clock, service = world()
     job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
     aws.calls.clear()
-    assert store.request_cancel(job.id, "U1")
+    assert store.jobs.request_cancel(job.id, "U1")
     engine(aws, store, clock).run_until_idle(timeout_seconds=60)
-    assert store.jobs[job.id].status == JobStatus.CANCELLED
-    assert store.jobs[job.id].error == "cancelled by U1 before it started"
-    assert aws.mutating == [] and not store.request_cancel(job.id, "U1")
+    assert store.jobs.by_id[job.id].status == JobStatus.CANCELLED
+    assert store.jobs.by_id[job.id].error == "cancelled by U1 before it started"
+    assert aws.mutating == [] and not store.jobs.request_cancel(job.id, "U1")

@@ -1,4 +1,4 @@
-"""Drill runs on the job store's database: one row per run, its details as JSON, saved after every step."""
+"""Drill runs beside the jobs: one row per run, its details as JSON, saved after every step."""
 
 from __future__ import annotations
 
@@ -7,27 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from bot.drills.runs import DrillPhase, DrillRun
-from bot.store import _JSON, UtcDateTime, metadata
+from bot.store.database import Database
+from bot.store.schema import drill_runs
 
-# The columns rdsbot queries by; everything else about a run lives in `state`.
-drill_runs = sa.Table(
-    "drill_runs",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("drill_name", sa.String(64), nullable=False),
-    sa.Column("phase", sa.String(32), nullable=False),
-    sa.Column("outcome", sa.String(16)),
-    sa.Column("job_id", sa.String(64)),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("finished_at", UtcDateTime),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.Column("state", _JSON, nullable=False),
-    sa.Index(None, "drill_name", "created_at"),
-    sa.Index(None, "phase"),
-)
 _STATE_EXCLUDE = {"id", "drill_name", "phase", "outcome", "job_id", "created_at", "finished_at"}
 
 
@@ -64,15 +49,15 @@ def _run(row: sa.RowMapping) -> DrillRun:
     )
 
 
-class DrillRunStore:
-    """Drill runs beside the jobs (the JobStore has migrated the table); not for in-memory SQLite."""
+class SqlDrillRuns:
+    """The DrillRunRepository port on SQLAlchemy."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     def claim(self, run: DrillRun) -> DrillRun | None:
         """Store `run` unless the drill already has an unfinished run; then return that run instead."""
-        with self._engine.begin() as conn:
+        with self._db.transaction(write=True) as conn:
             if conn.dialect.name == "postgresql":
                 # Two replicas starting the same drill at once: the second waits here, then sees the first's row.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(run.drill_name)})
@@ -88,18 +73,18 @@ class DrillRunStore:
         return None
 
     def save(self, run: DrillRun) -> None:
-        with self._engine.begin() as conn:
+        with self._db.transaction(write=True) as conn:
             conn.execute(drill_runs.update().where(drill_runs.c.id == run.id).values(**_values(run)))
 
     def get(self, run_id: str) -> DrillRun | None:
-        with self._engine.begin() as conn:
+        with self._db.transaction(write=False) as conn:
             found = self._select(conn, drill_runs.select().where(drill_runs.c.id == run_id))
         return found[0] if found else None
 
     def unfinished(self) -> list[DrillRun]:
         """Runs not yet DONE, oldest first: what a restarted runner resumes."""
         query = drill_runs.select().where(drill_runs.c.phase != DrillPhase.DONE.value).order_by(drill_runs.c.created_at)
-        with self._engine.begin() as conn:
+        with self._db.transaction(write=False) as conn:
             return self._select(conn, query)
 
     def history(self, drill_name: str | None = None, limit: int = 10) -> list[DrillRun]:
@@ -107,11 +92,11 @@ class DrillRunStore:
         query = drill_runs.select().order_by(drill_runs.c.created_at.desc(), drill_runs.c.id.desc()).limit(limit)
         if drill_name is not None:
             query = query.where(drill_runs.c.drill_name == drill_name)
-        with self._engine.begin() as conn:
+        with self._db.transaction(write=False) as conn:
             return self._select(conn, query)
 
     def by_job(self, job_id: str) -> DrillRun | None:
-        with self._engine.begin() as conn:
+        with self._db.transaction(write=False) as conn:
             found = self._select(conn, drill_runs.select().where(drill_runs.c.job_id == job_id))
         return found[0] if found else None
 

@@ -1,0 +1,148 @@
+"""In-memory repositories implementing bot/ports.py, for unit tests that must run without SQLAlchemy.
+
+They copy on the way in and out like a database, and keep the store's contracts: a compare-and-set transition,
+events recorded only with the change they go with, `cancel_requested_by` written only by request_cancel.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.domain import Approval, ApprovalDecision, AuditEvent, Job, JobStatus
+from bot.errors import DuplicateJobError, UnknownJobError
+
+_UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class InMemoryAuditLog:
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    def record_audit(self, events: Sequence[AuditEvent]) -> None:
+        start = len(self.events)
+        self.events.extend(e.model_copy(update={"id": start + n + 1}) for n, e in enumerate(events))
+
+    def audit_events(self, job_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
+        return [e for e in self.events if (job_id is None or e.job_id == job_id) and (since is None or e.at >= since)]
+
+    def audit_day(self, day: str) -> tuple[list[AuditEvent], tuple[int, str] | None]:
+        return [e for e in self.events if e.at.astimezone(UTC).date().isoformat() == day], None
+
+
+class InMemoryJobs:
+    def __init__(self, audit: InMemoryAuditLog) -> None:
+        self.by_id: dict[str, Job] = {}
+        self.audit = audit
+        # One lock like one database: a transition is atomic, so races are decided here as they are by SQL.
+        self._lock = threading.Lock()
+
+    def add_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
+        with self._lock:
+            if job.id in self.by_id:
+                raise DuplicateJobError(job.id)
+            self.by_id[job.id] = job.model_copy(deep=True)
+            self.audit.record_audit(events)
+
+    def save_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
+        with self._lock:
+            stored = self.by_id.get(job.id)
+            if stored is None:
+                raise UnknownJobError(job.id)
+            self.by_id[job.id] = job.model_copy(deep=True, update={"cancel_requested_by": stored.cancel_requested_by})
+            self.audit.record_audit(events)
+
+    def transition(
+        self,
+        job_id: str,
+        expected: JobStatus | AbstractSet[JobStatus],
+        new: JobStatus,
+        events: Sequence[AuditEvent] = (),
+    ) -> bool:
+        wanted = {expected} if isinstance(expected, JobStatus) else set(expected)
+        with self._lock:
+            job = self.by_id.get(job_id)
+            if job is None or job.status not in wanted:
+                return False
+            now = datetime.now(UTC)
+            update: dict[str, Any] = {"status": new}
+            if new is JobStatus.RUNNING and job.started_at is None:
+                update["started_at"] = now
+            if new.finished and job.finished_at is None:
+                update["finished_at"] = now
+            self.by_id[job_id] = job.model_copy(update=update)
+            self.audit.record_audit(events)
+            return True
+
+    def request_cancel(self, job_id: str, actor: str, events: Sequence[AuditEvent] = ()) -> bool:
+        with self._lock:
+            job = self.by_id.get(job_id)
+            if job is None or job.status not in _UNFINISHED or job.cancel_requested_by:
+                return False
+            self.by_id[job_id] = job.model_copy(update={"cancel_requested_by": actor})
+            self.audit.record_audit(events)
+            return True
+
+    def update_outputs(self, job_id: str, updates: dict[str, Any]) -> None:
+        with self._lock:
+            job = self.by_id.get(job_id)
+            if job is None:
+                raise UnknownJobError(job_id)
+            self.by_id[job_id] = job.model_copy(update={"outputs": {**job.outputs, **updates}})
+
+    def get_job(self, job_id: str) -> Job | None:
+        job = self.by_id.get(job_id)
+        return job.model_copy(deep=True) if job else None
+
+    def list_jobs(
+        self, statuses: set[JobStatus] | None = None, limit: int = 50, is_drill: bool | None = None
+    ) -> list[Job]:
+        chosen = [
+            j
+            for j in self.by_id.values()
+            if (statuses is None or j.status in statuses) and (is_drill is None or j.is_drill == is_drill)
+        ]
+        chosen.sort(key=lambda j: (j.created_at, j.id), reverse=True)
+        return [j.model_copy(deep=True) for j in chosen[:limit]]
+
+    def unfinished_jobs(self) -> list[Job]:
+        chosen = sorted((j for j in self.by_id.values() if j.status in _UNFINISHED), key=lambda j: (j.created_at, j.id))
+        return [j.model_copy(deep=True) for j in chosen]
+
+
+class InMemoryApprovals:
+    def __init__(self, jobs: InMemoryJobs) -> None:
+        self.jobs = jobs
+        self.rows: list[Approval] = []
+
+    def add_approval(
+        self, job_id: str, actor: str, decision: ApprovalDecision, reason: str | None, at: datetime
+    ) -> Approval:
+        if job_id not in self.jobs.by_id:
+            raise UnknownJobError(job_id)
+        approval = Approval(id=len(self.rows) + 1, job_id=job_id, actor=actor, decision=decision, reason=reason, at=at)
+        self.rows.append(approval)
+        return approval
+
+    def approvals(self, job_id: str) -> list[Approval]:
+        return [a for a in self.rows if a.job_id == job_id]
+
+
+class MemoryStore:
+    """The repositories together, as the composition root hands them out."""
+
+    def __init__(self) -> None:
+        self.audit = InMemoryAuditLog()
+        self.jobs = InMemoryJobs(self.audit)
+        self.approvals = InMemoryApprovals(self.jobs)
+
+    @property
+    def events(self) -> list[AuditEvent]:
+        return self.audit.events
+
+    def actions(self, job_id: str | None = None, where: Callable[[AuditEvent], bool] = lambda _: True) -> list[str]:
+        """The audit action strings, in order (of one job when given)."""
+        return [str(e.action) for e in self.audit.audit_events(job_id) if where(e)]
