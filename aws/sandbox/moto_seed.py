@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from aws.native_restore.sandbox_content import manifest_bytes
+from aws.sandbox.backup_content import manifest_bytes
 from config.policy_model import Policy
 
 SANDBOX_ENV = {

@@ -1,4 +1,5 @@
-"""What a sandbox backup holds, so drill checks can pass or fail for real against the sandbox SQL Server.
+"""What a sandbox backup holds, so drill checks can pass or fail for real against the sandbox SQL Server, and how
+the emulator finds a backup in S3.
 
 A sandbox .bak starts with one header line and a small JSON manifest (tables with row counts, django_migrations
 rows, optional faults), then padding to the wanted size. The sandbox reads it from S3 when a restore starts.
@@ -43,9 +44,21 @@ def parse_manifest(data: bytes) -> Content | None:
     return content if isinstance(content, dict) else None
 
 
+def s3_objects_exist(s3: Any, s3_arn: str) -> bool:
+    """What RDS checks before a restore: the key exists, or for `prefix*` at least one object shares the prefix."""
+    bucket, key = _bucket_and_key(s3_arn)
+    prefix = key.removesuffix("*")
+    try:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=2)
+    except Exception:
+        return False
+    keys = [obj["Key"] for obj in listed.get("Contents", [])]
+    return bool(keys) if key.endswith("*") else key in keys
+
+
 def read_manifest(s3: Any, s3_arn: str) -> Content | None:
     """The manifest of the backup an rds_restore_database ARN names (the first file of a `prefix*` set)."""
-    bucket, _, key = s3_arn.removeprefix("arn:aws:s3:::").partition("/")
+    bucket, key = _bucket_and_key(s3_arn)
     try:
         if key.endswith("*"):
             listed = s3.list_objects_v2(Bucket=bucket, Prefix=key.removesuffix("*"), MaxKeys=10)
@@ -57,6 +70,11 @@ def read_manifest(s3: Any, s3_arn: str) -> Content | None:
     except Exception:  # a missing object is the restore's own failure to report, not the manifest's
         return None
     return parse_manifest(body)
+
+
+def _bucket_and_key(s3_arn: str) -> tuple[str, str]:
+    bucket, _, key = s3_arn.removeprefix("arn:aws:s3:::").partition("/")
+    return bucket, key
 
 
 def restore_fault(content: Content | None) -> str | None:

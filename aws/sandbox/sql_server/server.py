@@ -23,9 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from aws.native_restore import sandbox_content
 from aws.native_restore.checks import CHECK_STATEMENTS
 from aws.native_restore.procedures import CANCEL_TASK, RESTORE_DATABASE, TASK_STATUS
+from aws.sandbox import backup_content
 from bot.domain import InstanceState, TaskLifecycle
 
 SqlParam = str | int | None
@@ -236,8 +236,8 @@ class SandboxSqlServer:
             self._advance(server, self._clock())
             restored = {name: server.contents.get(name, {}) for name in server.databases}
             try:
-                columns, rows = sandbox_content.answer(kind, values, restored)
-            except sandbox_content.SandboxQueryError as exc:
+                columns, rows = backup_content.answer(kind, values, restored)
+            except backup_content.SandboxQueryError as exc:
                 raise SandboxSqlError(exc.number, exc.text) from None
             return [_ResultSet(columns, rows)]
 
@@ -338,7 +338,7 @@ class SandboxSqlServer:
                 f"Error making request with Error Code NotFound and Http Status Code NotFound. "
                 f"The specified key does not exist: {task.s3_arn}"
             )
-        fault = sandbox_content.restore_fault(task.content)
+        fault = backup_content.restore_fault(task.content)
         if fault:
             return fault
         restoring = {
@@ -626,3 +626,15 @@ def _save(path: Path, state: _State) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+
+
+def embedded_sql_server(s3: Any, *, restore_seconds: float, state_path: Path | None) -> SandboxSqlServer:
+    """The emulator as the bot runs it: backups checked and read through `s3`, tasks starting after a tenth of the
+    restore time (one second at most), state in `state_path` so a restarted bot finds its tasks."""
+    return SandboxSqlServer(
+        restore_seconds=restore_seconds,
+        start_delay_seconds=min(1.0, restore_seconds / 10),
+        object_exists=lambda arn: backup_content.s3_objects_exist(s3, arn),
+        backup_content=lambda arn: backup_content.read_manifest(s3, arn),
+        state_path=state_path,
+    )
