@@ -14,16 +14,6 @@ HEADER = b"RDSBOT-SANDBOX-BAK/1\n"
 _READ_BYTES = 64 * 1024
 
 Content = dict[str, Any]
-Answer = tuple[tuple[str, ...], list[tuple[Any, ...]]]
-
-
-class SandboxQueryError(Exception):
-    """The emulated server refuses the query: `number` and `text` as SQL Server would give them."""
-
-    def __init__(self, number: int, text: str) -> None:
-        super().__init__(text)
-        self.number = number
-        self.text = text
 
 
 def manifest_bytes(content: Content, size: int = 0) -> bytes:
@@ -81,37 +71,3 @@ def restore_fault(content: Content | None) -> str | None:
     """The task_info a deliberately broken sandbox backup fails its restore with."""
     fault = (content or {}).get("fail_restore")
     return str(fault) if fault else None
-
-
-def answer(kind: str, values: list[str], databases: dict[str, Content]) -> Answer:
-    """Answer one drill check query the way SQL Server would, from the restored databases' manifests."""
-    by_name = {name.casefold(): content for name, content in databases.items()}
-    database = values[0]
-    content = by_name.get(database.casefold())
-    if kind == "table_exists":
-        found = content is not None and _rows(content, values[1], values[2]) is not None
-        return ("table_found",), [(1 if found else 0,)]
-    if content is None:
-        raise SandboxQueryError(911, f"Database '{database}' does not exist.")
-    if kind == "row_count":
-        rows = _rows(content, values[1], values[2])
-        if rows is None:
-            raise SandboxQueryError(208, f"Invalid object name '{database}.{values[1]}.{values[2]}'.")
-        return ("row_count",), [(rows,)]
-    if kind == "dbcc_checkdb":
-        if content.get("corrupt"):
-            raise SandboxQueryError(
-                8939, f"Table error: object ID 245575913, index ID 1 in database '{database}' failed a page check."
-            )
-        return ("checkdb_clean",), [(1,)]
-    migrations = content.get("django_migrations")
-    if migrations is None:
-        raise SandboxQueryError(208, f"Invalid object name '{database}.dbo.django_migrations'.")
-    return ("app", "name"), [(str(app), str(name)) for app, name in migrations]
-
-
-def _rows(content: Content, schema: str, table: str) -> int | None:
-    tables = {str(name).casefold(): int(rows) for name, rows in (content.get("tables") or {}).items()}
-    if schema.casefold() == "dbo" and table.casefold() == "django_migrations" and "django_migrations" in content:
-        return len(content["django_migrations"])
-    return tables.get(f"{schema}.{table}".casefold())
