@@ -12,7 +12,7 @@ import time
 from aws.clients import make_clients
 from aws.instances import Instances
 from aws.network import Network
-from aws.sandbox import start_sandbox_aws
+from aws.sandbox.moto_seed import start_sandbox_aws
 from bot.ports import InstanceSpec, NetworkSpec
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from aws.sandbox import SANDBOX_ENV, seed_sandbox
+from aws.sandbox.moto_seed import SANDBOX_ENV, seed_sandbox
 from bot.bootstrap import build, build_slack_app
 from config.policy_model import load_policy
 from config.settings import load_settings

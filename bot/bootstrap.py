@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from slack_bolt import App
@@ -23,9 +23,8 @@ from aws.clients import AwsClients, make_clients
 from aws.drill_resources import DrillCleanupGateway
 from aws.iam import RestoreRoles
 from aws.instances import Instances
-from aws.native_restore import SandboxSqlServer, SqlNativeRestore, tds_connector
+from aws.native_restore import SqlNativeRestore, tds_connector
 from aws.native_restore.checks import SqlDrillChecks
-from aws.native_restore.sandbox_content import read_manifest
 from aws.network import Network
 from aws.option_groups import OptionGroups
 from aws.request_ids import MutatingCallLog
@@ -58,17 +57,8 @@ from handlers.slack_directory import SlackUsergroupDirectory
 from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
 
-
-def s3_objects_exist(s3: Any, s3_arn: str) -> bool:
-    """What RDS checks before a restore: the key exists, or for `prefix*` at least one object shares the prefix."""
-    bucket, _, key = s3_arn.removeprefix("arn:aws:s3:::").partition("/")
-    prefix = key.removesuffix("*")
-    try:
-        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=2)
-    except Exception:
-        return False
-    keys = [obj["Key"] for obj in listed.get("Contents", [])]
-    return bool(keys) if key.endswith("*") else key in keys
+if TYPE_CHECKING:
+    from aws.sandbox.sql_server import SandboxSqlServer
 
 
 @dataclass
@@ -129,12 +119,11 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
         return clients[region]
 
     if settings.sqlserver_driver == "sandbox" and sandbox_sql is None:
-        home = clients_for(policy.region.default)
-        sandbox_sql = SandboxSqlServer(
+        from aws.sandbox.sql_server import embedded_sql_server  # here, so production paths never load the emulator
+
+        sandbox_sql = embedded_sql_server(
+            clients_for(policy.region.default).s3,
             restore_seconds=settings.sandbox_restore_seconds,
-            start_delay_seconds=min(1.0, settings.sandbox_restore_seconds / 10),
-            object_exists=lambda arn: s3_objects_exist(home.s3, arn),
-            backup_content=lambda arn: read_manifest(home.s3, arn),
             state_path=settings.sandbox_state_path or default_sandbox_state(settings.database_url),
         )
 

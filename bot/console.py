@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aws.sandbox import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
+from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
 from bot.bootstrap import build, build_commands, build_drills
 from bot.domain import JobStatus
 from bot.shell import ConsoleDrillReporter, ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines

@@ -1,4 +1,4 @@
-"""SQL Server native restore on RDS: the msdb.dbo.rds_* procedures, one client, a python-tds and a sandbox driver."""
+"""SQL Server native restore on RDS: the msdb.dbo.rds_* procedures, one client, the python-tds driver."""
 
 from aws.native_restore.client import Connect, DbApiConnection, SqlNativeRestore, driver_message
 from aws.native_restore.procedures import (
@@ -13,7 +13,6 @@ from aws.native_restore.procedures import (
     status_failure_reason,
     task_failure_reason,
 )
-from aws.native_restore.sandbox import SandboxCall, SandboxConnection, SandboxSqlError, SandboxSqlServer
 from aws.native_restore.tds import tds_connector
 
 __all__ = [
@@ -25,10 +24,6 @@ __all__ = [
     "DbApiCursor",
     "NativeRestoreError",
     "RestoreType",
-    "SandboxCall",
-    "SandboxConnection",
-    "SandboxSqlError",
-    "SandboxSqlServer",
     "SqlConnectionError",
     "SqlNativeRestore",
     "Statement",

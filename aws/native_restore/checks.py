@@ -36,13 +36,6 @@ DJANGO_MIGRATIONS = (
     "DECLARE @sql nvarchar(max) = N'SELECT app, name FROM ' + QUOTENAME(%s) + N'.[dbo].[django_migrations]'; "
     "EXEC sys.sp_executesql @sql"
 )
-# Statement text -> check kind, for the sandbox server that answers them.
-CHECK_STATEMENTS = {
-    TABLE_EXISTS: "table_exists",
-    ROW_COUNT: "row_count",
-    CHECKDB: "dbcc_checkdb",
-    DJANGO_MIGRATIONS: "django_migrations",
-}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from aws.clients import AwsClients
-from aws.sandbox import seed_sandbox
+from aws.sandbox.moto_seed import seed_sandbox
 from bot.bootstrap import Drills, Rdsbot, build, build_commands, build_drills
 from bot.drills.runs import DrillPhase
 from bot.leader import LeaderElector

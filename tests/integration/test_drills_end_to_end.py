@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from aws.clients import AwsClients
-from aws.native_restore.sandbox_content import manifest_bytes
-from aws.sandbox import DEMO_DATABASE, seed_sandbox
+from aws.sandbox.backup_content import manifest_bytes
+from aws.sandbox.moto_seed import DEMO_DATABASE, seed_sandbox
 from bot.bootstrap import Drills, Rdsbot, build, build_commands, build_drills
 from bot.domain import JobStatus
 from bot.drills.report import render_report

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aws.clients import AwsClients
-from aws.native_restore import SandboxSqlServer
-from aws.sandbox import seed_sandbox
+from aws.sandbox.moto_seed import seed_sandbox
+from aws.sandbox.sql_server import SandboxSqlServer
 from bot.bootstrap import Rdsbot, build
 from bot.domain import Job, JobStatus, StageName, StageStatus
 from bot.errors import RequestError

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from aws.clients import AwsClients
-from aws.sandbox import SANDBOX_USERS, seed_sandbox
+from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox
 from bot.bootstrap import Rdsbot, SlackRuntime, build, build_slack_app
 from bot.domain import Job
 from config.policy_model import load_policy

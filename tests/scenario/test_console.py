@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "RDSBOT_"))}
 
 
@@ -109,3 +111,22 @@ def test_console_runs_a_drill_for_admins_only_and_cleans_up():
     assert "Drill prod-nightly passed" in seen and "time-to-restore" in seen
     assert "cleaned up" in seen and "removed instance rdsbot-drill-" in seen
     assert "PASSED" in seen and "Traceback" not in seen + err
+
+
+@pytest.mark.parametrize("command", ["demo", "shell"])
+def test_without_the_sandbox_extra_the_console_says_how_to_install_it(command):
+    # moto made unimportable in the child, as on an install without the `sandbox` extra.
+    run_without_moto = "import sys; sys.modules['moto'] = None; from bot.cli import main; sys.exit(main(sys.argv[1:]))"
+    result = subprocess.run(
+        [sys.executable, "-c", run_without_moto, command],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=CLEAN_ENV,
+        check=False,
+    )
+    [line] = result.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith("rdsbot: the embedded sandbox needs moto (")
+    assert line.endswith("; install it with: pip install 'rdsbot[sandbox]'")
+    assert result.returncode == 2

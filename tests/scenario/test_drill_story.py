@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from aws.native_restore.sandbox_content import manifest_bytes
+from aws.sandbox.backup_content import manifest_bytes
 from bot.drills.runs import DrillPhase
 from tests.scenario.conftest import ALICE, CAROL, Story, ephemeral_text
 from tests.support.fake_slack import RESPONSE_URL

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from aws.native_restore import SandboxSqlServer, SqlNativeRestore
-from aws.native_restore.checks import CHECK_STATEMENTS, SqlDrillChecks, query_for
-from aws.native_restore.sandbox_content import manifest_bytes, parse_manifest
+from aws.native_restore import SqlNativeRestore
+from aws.native_restore.checks import SqlDrillChecks, query_for
+from aws.sandbox.backup_content import manifest_bytes, parse_manifest
+from aws.sandbox.sql_server import SandboxSqlServer
+from aws.sandbox.sql_server.drill_checks import CHECK_STATEMENTS
 from bot.domain import InstanceState
 from bot.drills.spec import DbccCheckdb, DjangoMigrations, RowCountAtLeast, TableExists
 

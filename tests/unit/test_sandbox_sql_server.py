@@ -10,13 +10,11 @@ from aws.native_restore import (
     RESTORE_DATABASE,
     Connect,
     NativeRestoreError,
-    SandboxSqlError,
-    SandboxSqlServer,
     SqlConnectionError,
     SqlNativeRestore,
     status_failure_reason,
 )
-from aws.native_restore.sandbox import STATUS_COLUMNS
+from aws.sandbox.sql_server import STATUS_COLUMNS, SandboxSqlError, SandboxSqlServer
 from bot.domain import InstanceState, TaskLifecycle
 from bot.errors import RestoreTaskError
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from aws.native_restore.sandbox_content import manifest_bytes
+from aws.sandbox.backup_content import manifest_bytes
+from bot.errors import ConfigError
 from config.policy_model import Policy
 
 SANDBOX_ENV = {
@@ -39,6 +40,10 @@ DEMO_DATABASE = {
 SANDBOX_USERS = {"alice": ("U0ALICE", True), "bob": ("U0BOB", True), "carol": ("U0CAROL", False)}
 
 
+class SandboxNotInstalled(ConfigError):
+    """moto is missing; a ConfigError, so the CLI says so in one line instead of a traceback."""
+
+
 @dataclass
 class SandboxAws:
     """A running moto server and the environment that points boto3 at it."""
@@ -60,7 +65,12 @@ class SandboxAws:
 
 def start_sandbox_aws() -> SandboxAws:
     """Start moto on 127.0.0.1:<free port> and point this process's boto3 at it."""
-    from moto.server import ThreadedMotoServer  # imported here: only the sandbox needs moto
+    try:
+        from moto.server import ThreadedMotoServer  # imported here: only the sandbox needs moto
+    except ImportError as exc:
+        raise SandboxNotInstalled(
+            f"the embedded sandbox needs moto ({exc}); install it with: pip install 'rdsbot[sandbox]'"
+        ) from None
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call buries the output
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
