@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot import instance_classes, names
+from bot import instance_classes, names, tags
 from bot.domain import BackupLocation, BackupSet, InstanceState, Job, RestorePlan, StageName, TaskLifecycle
 from bot.errors import RequestError, RestoreTaskError, StageError
 from bot.ports import (
@@ -186,15 +186,11 @@ def _instance(job: Job, ctx: StageContext) -> StepResult:
                 security_group_ids=(str(job.outputs["security_group_id"]),),
                 option_group_name=str(job.outputs["option_group"]),
                 master_username=ctx.policy.engine.master_username,
-                tags={
-                    "rdsbot-job-id": job.id,
-                    "rdsbot-requester": job.requester,
-                    "rdsbot-drill": "true" if job.is_drill else "false",
-                },
+                tags=tags.instance_tags(job.id, job.requester, job.is_drill),
             )
         )
         job.created_resources["instance"] = plan.target_instance_id
-    elif state.tags.get("rdsbot-job-id") != job.id:
+    elif state.tags.get(tags.JOB_ID) != job.id:
         raise StageError(
             f"an instance named {plan.target_instance_id} already exists and was not created by job {job.id}; "
             "choose another --name"

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot import tags
 from bot.domain import InstanceState, Job
 from bot.drills.runs import DrillRun
 from bot.errors import RdsbotError
@@ -79,7 +80,7 @@ def clean_up(
     result = Cleanup()
     instance_id = job.plan.target_instance_id
     state = instances.find(instance_id)
-    if state is not None and state.tags.get("rdsbot-job-id") != job.id:
+    if state is not None and state.tags.get(tags.JOB_ID) != job.id:
         result.kept.append(f"instance {instance_id} (not created by job {job.id})")
     elif state is not None:
         if state.status != "deleting":

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from bot import tags
 from bot.clock import Clock
 from bot.domain import AuditEvent
 from bot.drills.runs import DrillPhase
@@ -62,9 +63,9 @@ class Sweeper:
         now = self.clock.now()
         removed = []
         for use in self.resources_for(region).instances():
-            if use.tags.get("rdsbot-drill") != "true" or use.status == "deleting":
+            if not tags.is_drill_instance(use.tags) or use.status == "deleting":
                 continue
-            job_id = use.tags.get("rdsbot-job-id")
+            job_id = use.tags.get(tags.JOB_ID)
             run = self.runs.by_job(job_id) if job_id else None
             if run is not None and run.phase != DrillPhase.DONE:
                 continue  # a live run cleans up after itself
