@@ -10,7 +10,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.authz import Action, Authorizer, Forbidden
 from bot.bootstrap import Rdsbot
 from bot.commands import Reply
-from bot.domain import AuditEvent
+from bot.domain import AuditAction, AuditEvent
 from bot.drills import report
 from bot.drills.bootstrap import Drills
 from bot.drills.runner import UnknownDrillError
@@ -80,7 +80,7 @@ class DrillCommands:
                     AuditEvent(
                         at=self.app.clock.now(),
                         actor=user,
-                        action="drill.refused",
+                        action=AuditAction.DRILL_REFUSED,
                         detail={"drill": name, "reason": refused.reason},
                     )
                 ]

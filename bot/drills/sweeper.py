@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from bot import tags
 from bot.clock import Clock
-from bot.domain import AuditEvent
+from bot.domain import AuditAction, AuditEvent
 from bot.drills.runs import DrillPhase
 from bot.drills.store import DrillRunStore
 from bot.errors import RdsbotError
@@ -55,7 +55,7 @@ class Sweeper:
             text = f"🧹 drill sweeper removed {len(removed)} leaked drill instance(s): {', '.join(removed)}"
             self.reporter.report(self._channel(), "sweep", text, failed=False, chart=None)
             detail: dict[str, object] = {"removed": removed}
-            event = AuditEvent(at=self.clock.now(), actor=SWEEPER_ACTOR, action="drill.swept", detail=detail)
+            event = AuditEvent(at=self.clock.now(), actor=SWEEPER_ACTOR, action=AuditAction.DRILL_SWEPT, detail=detail)
             self.jobs.record_audit([event])
         return removed
 

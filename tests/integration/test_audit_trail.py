@@ -110,9 +110,10 @@ def test_a_0001_database_with_events_upgrades_without_loss_and_verifies(database
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0001")
         old = sa.Table("audit_events", sa.MetaData(), autoload_with=engine)
+        actions = ("job.requested", "job.approved", "job.started", "stage.started")
         rows = [
-            {"at": T0 + timedelta(hours=h), "actor": "U0ALICE", "action": f"old.{h}", "job_id": "j", "detail": {"h": h}}
-            for h in (0, 5, 10, 20)  # 09:00 + 20 h falls on the next UTC day
+            {"at": T0 + timedelta(hours=h), "actor": "U0ALICE", "action": action, "job_id": "j", "detail": {"h": h}}
+            for h, action in zip((0, 5, 10, 20), actions, strict=True)  # 09:00 + 20 h falls on the next UTC day
         ]
         with engine.begin() as conn:
             conn.execute(old.insert(), rows)

@@ -92,7 +92,7 @@ def test_a_naive_timestamp_is_refused_rather_than_guessed(store: JobStore) -> No
 
 def test_save_job_writes_the_job_its_stages_and_its_events_together(store: JobStore) -> None:
     job = make_job("job-1")
-    store.add_job(job, [event("job.submitted", "job-1")])
+    store.add_job(job, [event("job.requested", "job-1")])
 
     job.status = JobStatus.FAILED
     job.finished_at = T0 + timedelta(hours=1)
@@ -102,12 +102,12 @@ def test_save_job_writes_the_job_its_stages_and_its_events_together(store: JobSt
     store.save_job(job, [event("job.failed", "job-1", reason="corrupt")])
 
     assert store.get_job("job-1") == job
-    assert trail(store, "job-1") == [("job.submitted", "job-1"), ("job.failed", "job-1")]
+    assert trail(store, "job-1") == [("job.requested", "job-1"), ("job.failed", "job-1")]
 
 
 def test_a_failure_midway_through_save_job_writes_nothing(store: JobStore) -> None:
     job = make_job("job-1")
-    store.add_job(job, [event("job.submitted", "job-1")])
+    store.add_job(job, [event("job.requested", "job-1")])
     changed = job.model_copy(deep=True)
     changed.status = JobStatus.RUNNING
     changed.stage(StageName.VALIDATE).status = StageStatus.SUCCEEDED
@@ -125,7 +125,7 @@ def test_a_failure_midway_through_save_job_writes_nothing(store: JobStore) -> No
         sa.event.remove(store.engine, "before_cursor_execute", fail_on_audit_insert)
 
     assert store.get_job("job-1") == job
-    assert trail(store) == [("job.submitted", "job-1")]
+    assert trail(store) == [("job.requested", "job-1")]
 
 
 def test_saving_or_adding_the_wrong_job_is_refused_and_writes_nothing(store: JobStore) -> None:
@@ -134,7 +134,7 @@ def test_saving_or_adding_the_wrong_job_is_refused_and_writes_nothing(store: Job
     with pytest.raises(UnknownJobError, match="job ghost does not exist"):
         store.save_job(make_job("ghost"), [event("job.started", "ghost")])
     with pytest.raises(DuplicateJobError, match="job job-1 already exists"):
-        store.add_job(make_job("job-1", status=JobStatus.FAILED), [event("job.submitted", "job-1")])
+        store.add_job(make_job("job-1", status=JobStatus.FAILED), [event("job.requested", "job-1")])
 
     assert store.get_job("ghost") is None
     assert store.get_job("job-1") == make_job("job-1")
@@ -213,14 +213,14 @@ def test_list_jobs_is_newest_first_and_filters_by_status_and_drill(store: JobSto
 
 def test_reopening_the_store_on_an_existing_database_keeps_the_jobs(database_url: str) -> None:
     with JobStore(database_url) as first:
-        first.add_job(make_job("job-1"), [event("job.submitted", "job-1")])
+        first.add_job(make_job("job-1"), [event("job.requested", "job-1")])
         first.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, None, T0)
 
     # Twice more, one while another is open: every start runs the migrations, and they must be no-ops.
     with JobStore(database_url) as second, JobStore(database_url) as third:
         assert second.get_job("job-1") == make_job("job-1")
         assert third.get_job("job-1") == make_job("job-1")
-        assert trail(second) == [("job.submitted", "job-1")]
+        assert trail(second) == [("job.requested", "job-1")]
         assert len(third.approvals("job-1")) == 1
         assert current_revision(second) == head_revision(second)
 
@@ -265,7 +265,7 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
             )
             conn.execute(
                 tables.tables["audit_events"].insert(),
-                {"at": T0, "actor": "U_ALICE", "action": "job.submitted", "job_id": "job-old", "detail": {}},
+                {"at": T0, "actor": "U_ALICE", "action": "job.requested", "job_id": "job-old", "detail": {}},
             )
     finally:
         engine.dispose()
@@ -281,7 +281,7 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
         assert store.approvals("job-old") == [
             Approval(id=1, job_id="job-old", actor="U_BOB", decision=ApprovalDecision.APPROVED, reason="ok", at=T0)
         ]
-        assert trail(store) == [("job.submitted", "job-old")]
+        assert trail(store) == [("job.requested", "job-old")]
 
 
 def test_the_migrations_build_exactly_the_schema_the_store_queries(store: JobStore) -> None:
@@ -294,25 +294,33 @@ def test_the_migrations_build_exactly_the_schema_the_store_queries(store: JobSto
 def test_audit_events_come_back_in_insertion_order(store: JobStore) -> None:
     store.add_job(make_job("job-1"))
     # Clocks of different hosts disagree: the order is the order of writing, not of `at`.
-    store.record_audit([event("job.submitted", "job-1", at=T0 + timedelta(minutes=5))])
-    store.record_audit([event("policy.refused", None, at=T0 + timedelta(minutes=1), actor="U_EVE", field="region")])
+    store.record_audit([event("job.requested", "job-1", at=T0 + timedelta(minutes=5))])
+    store.record_audit([event("request.refused", None, at=T0 + timedelta(minutes=1), actor="U_EVE", field="region")])
     store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING, [event("job.started", "job-1", at=T0)])
     store.record_audit(
-        [event("stage.finished", "job-1", at=T0 + timedelta(minutes=9), stage="validate"), event("note", "job-1")]
+        [
+            event("stage.succeeded", "job-1", at=T0 + timedelta(minutes=9), stage="validate"),
+            event("approval.ignored", "job-1"),
+        ]
     )
 
     everything = store.audit_events()
 
-    actions = ["job.submitted", "policy.refused", "job.started", "stage.finished", "note"]
+    actions = ["job.requested", "request.refused", "job.started", "stage.succeeded", "approval.ignored"]
     assert [e.action for e in everything] == actions
     assert [e.id for e in everything] == sorted(e.id for e in everything if e.id is not None)
     assert everything[1].detail == {"field": "region"} and everything[1].at.tzinfo is UTC
-    assert [e.action for e in store.audit_events("job-1")] == ["job.submitted", "job.started", "stage.finished", "note"]
-    assert [e.action for e in store.audit_events(since=T0 + timedelta(minutes=5))] == [
-        "job.submitted",
-        "stage.finished",
+    assert [e.action for e in store.audit_events("job-1")] == [
+        "job.requested",
+        "job.started",
+        "stage.succeeded",
+        "approval.ignored",
     ]
-    assert [e.action for e in store.audit_events("job-1", since=T0 + timedelta(minutes=6))] == ["stage.finished"]
+    assert [e.action for e in store.audit_events(since=T0 + timedelta(minutes=5))] == [
+        "job.requested",
+        "stage.succeeded",
+    ]
+    assert [e.action for e in store.audit_events("job-1", since=T0 + timedelta(minutes=6))] == ["stage.succeeded"]
 
 
 def test_approvals_are_kept_per_job_in_the_order_they_were_given(store: JobStore) -> None:
@@ -334,7 +342,7 @@ def test_many_threads_can_write_the_same_database_at_once(store: JobStore) -> No
     def submit_and_run(worker: int) -> None:
         for n in range(5):
             job = make_job(f"job-{worker}-{n}", created_at=T0 + timedelta(seconds=worker * 10 + n))
-            store.add_job(job, [event("job.submitted", job.id)])
+            store.add_job(job, [event("job.requested", job.id)])
             job.status = JobStatus.RUNNING
             store.save_job(job, [event("job.started", job.id)])
             assert store.transition(job.id, JobStatus.RUNNING, JobStatus.SUCCEEDED)
