@@ -147,6 +147,26 @@ class Notifier(Protocol):
     def job_finished(self, job: Job) -> None: ...
 
 
+class ThreadRef(BaseModel):
+    """Where a job's conversation lives on one chat surface: the channel and the message its replies thread under."""
+
+    model_config = ConfigDict(frozen=True)
+
+    surface: str  # "slack" today
+    channel: str
+    thread_ts: str
+
+
+class ChatThreads(Protocol):
+    """The chat thread of each job, per surface; the chat adapters keep it, the job itself does not."""
+
+    def save(self, job_id: str, surface: str, channel: str, thread_ts: str) -> None:
+        """Remember (or move) the job's thread on `surface`."""
+        ...
+
+    def find(self, job_id: str, surface: str) -> ThreadRef | None: ...
+
+
 class Identity(BaseModel):
     """Who a Slack user is on the AWS side, and whether they may approve."""
 

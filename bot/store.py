@@ -23,7 +23,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from bot import audit_chain
-from bot.domain import AuditEvent, Job, JobStatus, RestorePlan, Stage, StageName, StageStatus
+from bot.domain import (  # PORT: EngineBookkeeping and StageOutputs (revision 0005)
+    AuditEvent,
+    EngineBookkeeping,
+    Job,
+    JobStatus,
+    RestorePlan,
+    Stage,
+    StageName,
+    StageOutputs,
+    StageStatus,
+)
 from bot.errors import RdsbotError
 from bot.pg_locks import lock_for_transaction
 
@@ -117,6 +127,8 @@ jobs = sa.Table(
     sa.Column("is_drill", sa.Boolean, nullable=False),
     sa.Column("plan", _JSON, nullable=False),
     sa.Column("outputs", _JSON, nullable=False),
+    # PORT: what the engine remembers to drive the job (EngineBookkeeping), apart from what it produced (0005).
+    sa.Column("engine_state", _JSON, nullable=False, server_default="{}"),
     sa.Column("created_resources", _JSON, nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("percent_complete", sa.Integer, nullable=False),
@@ -154,6 +166,17 @@ approvals = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index(None, "job_id"),
+)
+
+# PORT: where each job's chat thread is, per chat surface ("slack"); read and written by ChatThreadStore
+# (bot/chat_threads_store.py), kept out of the job's outputs (0005).
+chat_threads = sa.Table(
+    "chat_threads",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("surface", sa.String(16), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("thread_ts", sa.String(32), nullable=False),
 )
 
 # No foreign key to jobs: the trail also records refusals that never became a job, and must outlive any cleanup.
@@ -321,14 +344,16 @@ def _lock_chain_head(conn: Connection, day: str) -> tuple[int, str]:
 
 
 def _job_values(job: Job, now: datetime) -> dict[str, Any]:
-    # mode="json" turns datetimes and enums nested in plan/outputs into what a JSON column can hold.
-    data = job.model_dump(mode="json", include={"plan", "outputs", "created_resources"})
+    # mode="json" turns datetimes and enums nested in the plan into what a JSON column can hold.
+    data = job.model_dump(mode="json", include={"plan", "created_resources"})
     return {
         "requester": job.requester,
         "status": job.status.value,
         "is_drill": job.is_drill,
         "plan": data["plan"],
-        "outputs": data["outputs"],
+        # PORT: typed outputs stored as their set fields only (the keys they had as a dict); bookkeeping apart.
+        "outputs": job.outputs.set_fields(),
+        "engine_state": job.engine.model_dump(mode="json"),
         "created_resources": data["created_resources"],
         "error": job.error,
         "percent_complete": job.percent_complete,
@@ -365,7 +390,9 @@ def _job_from_row(row: sa.RowMapping, job_stages: list[Stage]) -> Job:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         error=row["error"],
-        outputs=row["outputs"],
+        # PORT: the typed outputs and the engine bookkeeping (0005).
+        outputs=StageOutputs.model_validate(row["outputs"]),
+        engine=EngineBookkeeping.model_validate(row["engine_state"]),
         created_resources=row["created_resources"],
         is_drill=row["is_drill"],
         percent_complete=row["percent_complete"],
@@ -472,18 +499,25 @@ class JobStore:
             self._insert_events(conn, events)
             return True
 
-    def update_outputs(self, job_id: str, updates: dict[str, Any]) -> None:
-        """Merge `updates` into the job's outputs without touching its status (a decision may be landing)."""
+    # PORT: typed arguments; bookkeeping (the audit record's retry flag) lands in the same transaction.
+    def update_outputs(self, job_id: str, outputs: StageOutputs, engine: EngineBookkeeping | None = None) -> None:
+        """Merge the fields set in `outputs` (and in `engine`) into the job's, without touching its status (a
+        decision may be landing)."""
         with self._transaction(write=True) as conn:
-            query = sa.select(jobs.c.outputs).where(jobs.c.id == job_id)
+            query = sa.select(jobs.c.outputs, jobs.c.engine_state).where(jobs.c.id == job_id)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update()
-            current = conn.execute(query).scalar_one_or_none()
+            current = conn.execute(query).first()
             if current is None:
                 raise UnknownJobError(job_id)
-            conn.execute(
-                jobs.update().where(jobs.c.id == job_id).values(outputs={**current, **updates}, updated_at=_now())
-            )
+            # exclude_unset: a field set to None or False on purpose is written; one never set is left alone.
+            values: dict[str, Any] = {
+                "outputs": {**current.outputs, **outputs.model_dump(mode="json", exclude_unset=True)},
+                "updated_at": _now(),
+            }
+            if engine is not None:
+                values["engine_state"] = {**current.engine_state, **engine.model_dump(mode="json", exclude_unset=True)}
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
 
     def transition(
         self,

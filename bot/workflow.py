@@ -132,8 +132,8 @@ class Engine:
             try:
                 result = STAGES[stage.name](job, ctx)
             except TransientError as exc:
-                failures = int(job.outputs.get("transient_failures", 0)) + 1
-                job.outputs["transient_failures"] = failures
+                job.engine.transient_failures += 1
+                failures = job.engine.transient_failures
                 if failures >= MAX_TRANSIENT_FAILURES:
                     self._fail(job, stage, f"{exc} ({failures} attempts in a row)")
                     return
@@ -147,7 +147,7 @@ class Engine:
                 log.exception("stage crashed", extra={"job_id": job.id, "stage": stage.name})
                 self._fail(job, stage, f"internal error in {stage.name} ({type(exc).__name__}); see the bot's logs")
                 return
-            job.outputs.pop("transient_failures", None)
+            job.engine.transient_failures = 0
             if not isinstance(result, Done):
                 self._wait(job, stage, result.detail, result.percent)
                 return
@@ -162,7 +162,7 @@ class Engine:
             self.notifier.stage_changed(job, stage)
         job.status = JobStatus.SUCCEEDED
         job.finished_at = self.clock.now()
-        self._save(job, AuditAction.JOB_SUCCEEDED, {"outputs": job.outputs})
+        self._save(job, AuditAction.JOB_SUCCEEDED, {"outputs": job.outputs.set_fields()})
         self.notifier.job_finished(job)
 
     def _cancelled(self, job: Job, ctx: StageContext) -> bool:
@@ -171,17 +171,17 @@ class Engine:
         if not who:
             return False
         stage = job.current_stage
-        task_id = job.outputs.get("task_id")
+        task_id = job.outputs.task_id
         if stage is not None and stage.name == StageName.RESTORE_WAIT and task_id is not None:
             instance_id = job.plan.target_instance_id
             state = ctx.instance_states.get(instance_id) or ctx.gateways.instances.find(instance_id)
             if state is not None:
                 native = ctx.gateways.native_restore
-                if not job.outputs.get("cancel_sent"):
-                    native.cancel(state, int(task_id))
-                    job.outputs["cancel_sent"] = True
+                if not job.engine.cancel_sent:
+                    native.cancel(state, task_id)
+                    job.engine.cancel_sent = True
                     self._save(job, AuditAction.RESTORE_TASK_CANCEL_SENT, {"task_id": task_id, "requested_by": who})
-                status = native.task_status(state, int(task_id))
+                status = native.task_status(state, task_id)
                 if status.lifecycle == TaskLifecycle.SUCCESS:
                     return False  # too late: the database is restored; let the job finish as it is
                 if not status.finished:

@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.bootstrap import Rdsbot
+from bot.chat_threads_store import ChatThreadStore
 from bot.commands import ChatCommands, build_commands
 from bot.drills.bootstrap import Drills
 from bot.errors import ConfigError
@@ -66,7 +67,7 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
         directory = SlackUsergroupDirectory(client, usergroup)
     commands = build_commands(app, directory)
     outbox = SlackOutbox()
-    notifier = SlackNotifier(client, outbox)
+    notifier = SlackNotifier(client, outbox, ChatThreadStore(app.store.engine))
     app.notifier.add(notifier)
     lane = SlowLane(workers=2)
     bolt = App(

@@ -17,9 +17,11 @@ from alembic.script import ScriptDirectory
 
 from bot.domain import (
     AuditEvent,
+    EngineBookkeeping,
     Job,
     JobStatus,
     StageName,
+    StageOutputs,
     StageStatus,
 )
 from bot.store import (
@@ -67,7 +69,8 @@ def test_a_job_round_trips_with_its_stages_and_timezone_aware_timestamps(store: 
     job.stage(StageName.VALIDATE).finished_at = T0 + timedelta(minutes=1, seconds=2, microseconds=345)
     job.stage(StageName.VALIDATE).detail = "backup is 12.3 GiB"
     job.stage(StageName.NETWORK).status = StageStatus.RUNNING
-    job.outputs = {"role_arn": "arn:aws:iam::123456789012:role/rdsbot-restore", "task_id": 7}
+    job.outputs = StageOutputs(role_arn="arn:aws:iam::123456789012:role/rdsbot-restore", task_id=7, notes=("old",))
+    job.engine.transient_failures = 3
     job.created_resources = {"instance": "restore-sales"}
     job.percent_complete = 12
 
@@ -274,7 +277,8 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
         assert current_revision(store) == head_revision(store)
         job = store.get_job("job-old")
         assert job is not None
-        assert (job.status, job.percent_complete, job.outputs) == (JobStatus.RUNNING, 40, {"task_id": 7})
+        assert (job.status, job.percent_complete, job.outputs) == (JobStatus.RUNNING, 40, StageOutputs(task_id=7))
+        assert job.engine == EngineBookkeeping()
         assert job.plan == make_plan() and job.created_at == T0 and job.created_at.tzinfo is UTC
         assert [s.name for s in job.stages] == list(StageName)
         assert [j.id for j in store.unfinished_jobs()] == ["job-old"]
@@ -370,12 +374,25 @@ def head_revision(store: JobStore) -> tuple[str, ...]:
 
 def test_update_outputs_merges_without_undoing_a_decision(store: JobStore) -> None:
     job = make_job("job-outputs")
+    job.outputs.endpoint = "restore-sales.example:1433"
+    job.engine.cancel_sent = True
     store.add_job(job)
     assert store.transition(job.id, job.status, JobStatus.DENIED)
-    store.update_outputs(job.id, {"slack_channel": "C1", "slack_ts": "1.2"})
+    links = StageOutputs(audit_record_key="audit/rdsbot/jobs/job-outputs.jsonl", audit_record_url="https://presigned")
+    store.update_outputs(job.id, links, EngineBookkeeping(audit_record_pending=True))
     stored = store.get_job(job.id)
     assert stored is not None and stored.status == JobStatus.DENIED
-    assert stored.outputs["slack_channel"] == "C1" and stored.outputs["slack_ts"] == "1.2"
+    assert stored.outputs == StageOutputs(
+        endpoint="restore-sales.example:1433", audit_record_key="audit/rdsbot/jobs/job-outputs.jsonl"
+    )  # the presigned link, a credential, is never stored
+    assert stored.engine == EngineBookkeeping(cancel_sent=True, audit_record_pending=True)
+
+    store.update_outputs(job.id, StageOutputs(), EngineBookkeeping(audit_record_pending=False))
+    cleared = store.get_job(job.id)
+    assert cleared is not None and cleared.engine == EngineBookkeeping(cancel_sent=True)
+    assert cleared.outputs == stored.outputs
+    with pytest.raises(UnknownJobError):
+        store.update_outputs("no-such-job", links)
 
 
 def test_a_cancel_request_survives_the_engine_saving_its_older_copy(store: JobStore) -> None:
