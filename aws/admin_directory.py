@@ -16,11 +16,10 @@ from typing import Any, Generic, TypeVar
 from aws.errors import aws_call
 from bot.errors import AwsError
 from bot.ports import Identity
+from bot.tags import EMAIL as EMAIL_TAG
+from bot.tags import SLACK_USER_ID as SLACK_ID_TAG
 
 log = logging.getLogger(__name__)
-
-SLACK_ID_TAG = "slack-user-id"
-EMAIL_TAG = "email"
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")

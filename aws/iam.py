@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aws.errors import aws_call, is_not_found
+from bot import tags
 from bot.errors import AwsError
 from bot.ports import RoleSpec
 
@@ -79,7 +80,7 @@ class RestoreRoles:
                     RoleName=spec.role_name,
                     AssumeRolePolicyDocument=json.dumps(trust),
                     Description="Lets RDS for SQL Server read native backups from S3 (rdsbot)",
-                    Tags=[{"Key": "managed-by", "Value": "rdsbot"}],
+                    Tags=tags.aws_tag_list(tags.MANAGED),
                 )["Role"]
             log.info("created IAM role %s", spec.role_name)
         elif _canonical(_document(role["AssumeRolePolicyDocument"])) != _canonical(trust):

@@ -6,13 +6,13 @@ import logging
 from typing import Any
 
 from aws.errors import aws_call, is_not_found
+from bot import tags as rdsbot_tags
 from bot.domain import InstanceState
 from bot.errors import AwsError, StageError
 from bot.ports import InstanceSpec
 
 log = logging.getLogger(__name__)
 
-MANAGED_BY = ("managed-by", "rdsbot")
 _FILTER_CHUNK = 100  # DescribeDBInstances takes at most 100 values in one filter
 # While an option group change is under way RDS lists the outgoing group too; it is not the instance's group.
 _LEAVING = {"removing", "pending-removal"}
@@ -39,7 +39,7 @@ def instance_state(raw: dict[str, Any]) -> InstanceState:
 
 def create_arguments(spec: InstanceSpec) -> dict[str, Any]:
     """The CreateDBInstance parameters for `spec`; optional ones only when set."""
-    tags = {**spec.tags, MANAGED_BY[0]: MANAGED_BY[1]}
+    tags = {**spec.tags, **rdsbot_tags.MANAGED}
     args: dict[str, Any] = {
         "DBInstanceIdentifier": spec.instance_id,
         "DBInstanceClass": spec.instance_class,
@@ -57,7 +57,7 @@ def create_arguments(spec: InstanceSpec) -> dict[str, Any]:
         "PubliclyAccessible": False,
         "StorageEncrypted": True,
         "CopyTagsToSnapshot": True,
-        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+        "Tags": rdsbot_tags.aws_tag_list(tags),
     }
     optional = {
         "EngineVersion": spec.engine_version,
@@ -147,11 +147,8 @@ class Instances:
         log.info("deleting RDS instance %s", instance_id)
 
     def _adopt(self, existing: InstanceState, spec: InstanceSpec) -> InstanceState:
-        # Same id and same tags: our own earlier attempt (a resumed job). Anything else is not ours to restore onto.
-        wanted = {**spec.tags, MANAGED_BY[0]: MANAGED_BY[1]}
-        if any(existing.tags.get(k) != v for k, v in wanted.items()):
-            raise StageError(
-                f"an RDS instance named {spec.instance_id} already exists and was not created for this job; "
-                "choose another target instance id"
-            )
+        # Our own earlier attempt (a resumed job) is adopted; anything else is not ours to restore onto.
+        job_id = spec.tags.get(rdsbot_tags.JOB_ID, "")
+        if not rdsbot_tags.made_by_job(existing.tags, job_id):
+            raise StageError(f"{rdsbot_tags.not_made_by_job(spec.instance_id, job_id)}; choose another --name")
         return existing

@@ -7,13 +7,12 @@ import logging
 from typing import Any
 
 from aws.errors import aws_call, is_not_found
+from bot import tags
 from bot.domain import NetworkPlacement
 from bot.errors import AwsError, StageError
 from bot.ports import NetworkSpec
 
 log = logging.getLogger(__name__)
-
-MANAGED_TAG = {"Key": "managed-by", "Value": "rdsbot"}
 
 # A security group rule's source: ("group", sg-id) or ("cidr", normalised network) or ("prefix-list", pl-id).
 _Source = tuple[str, str]
@@ -112,7 +111,7 @@ class Network:
                     DBSubnetGroupName=name,
                     DBSubnetGroupDescription=f"rdsbot restore instances in {vpc_id}",
                     SubnetIds=sorted(subnets),
-                    Tags=[MANAGED_TAG],
+                    Tags=tags.aws_tag_list(tags.MANAGED),
                 )
             log.info("created DB subnet group %s", name)
             return True
@@ -137,7 +136,7 @@ class Network:
                 GroupName=name,
                 Description="rdsbot SQL Server restore instances; ingress only from the configured clients",
                 VpcId=vpc_id,
-                TagSpecifications=[{"ResourceType": "security-group", "Tags": [MANAGED_TAG]}],
+                TagSpecifications=[{"ResourceType": "security-group", "Tags": tags.aws_tag_list(tags.MANAGED)}],
             )
         log.info("created security group %s (%s)", name, made["GroupId"])
         group_id: str = made["GroupId"]

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from aws.errors import aws_call, is_not_found
+from bot import tags
 from bot.errors import AwsError, StageError
 from bot.ports import EnsuredOptionGroup, OptionGroupSpec
 
@@ -56,7 +57,7 @@ class OptionGroups:
                     EngineName=spec.engine,
                     MajorEngineVersion=spec.major_version,
                     OptionGroupDescription=f"rdsbot native restore for {spec.engine} {spec.major_version}",
-                    Tags=[{"Key": "managed-by", "Value": "rdsbot"}],
+                    Tags=tags.aws_tag_list(tags.MANAGED),
                 )
             log.info("created option group %s", spec.name)
             current: dict[str, dict[str, str]] = {}

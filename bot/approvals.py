@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from bot.authz import Action, Authorizer, Forbidden
 from bot.clock import Clock
-from bot.domain import ApprovalDecision, AuditEvent, Job, JobStatus
+from bot.domain import ApprovalDecision, AuditAction, AuditEvent, Job, JobStatus
 from bot.ports import ApprovalRepository, AuditLog, Identity, JobRepository
 from config.policy_model import Policy
 
@@ -80,27 +80,30 @@ class Decisions:
         action = Action.APPROVE if approve else Action.DENY
         job = self.jobs.get_job(job_id)
         if job is None:
-            self._audit(actor, None, "approval.unknown_job", {"job_id": job_id})
+            self._audit(actor, None, AuditAction.APPROVAL_UNKNOWN_JOB, {"job_id": job_id})
             return Decision(Outcome.UNKNOWN_JOB, f"no restore job {job_id}")
         if job.status != JobStatus.AWAITING_APPROVAL:
-            self._audit(actor, job.id, "approval.ignored", {"action": action, "status": job.status})
+            self._audit(actor, job.id, AuditAction.APPROVAL_IGNORED, {"action": action, "status": job.status})
             return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} is already {job.status}; nothing changed", job)
         now = self.clock.now()
         if now > self.expires(job):
-            expired = self._event(actor, job.id, "approval.expired", {"action": action})
+            expired = self._event(actor, job.id, AuditAction.APPROVAL_EXPIRED, {"action": action})
             self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [expired])
             return Decision(Outcome.EXPIRED, f"the request {job.id} expired at {self.expires_at(job)}", job)
         try:
             identity = self.authorizer.check(action, actor, email_lookup, job)
         except Forbidden as refused:
             detail = {"action": action, "reason": refused.reason, **_who(refused.identity)}
-            self._audit(actor, job.id, "approval.refused", detail, refused.identity)
+            self._audit(actor, job.id, AuditAction.APPROVAL_REFUSED, detail, refused.identity)
             return Decision(Outcome.REFUSED, refused.reason, job)
         new_status = JobStatus.QUEUED if approve else JobStatus.DENIED
-        action_name = "job.approved" if approve else "job.denied"
-        decided = self._event(actor, job.id, action_name, {"reason": reason, **_who(identity)}, identity)
+        decided = self._event(
+            actor, job.id, AuditAction.decision(approve), {"reason": reason, **_who(identity)}, identity
+        )
         if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided]):
-            self._audit(actor, job.id, "approval.ignored", {"action": action, "status": "decided concurrently"})
+            self._audit(
+                actor, job.id, AuditAction.APPROVAL_IGNORED, {"action": action, "status": "decided concurrently"}
+            )
             return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} was decided a moment ago; nothing changed", job)
         self.approvals.add_approval(
             job.id, actor, ApprovalDecision.APPROVED if approve else ApprovalDecision.DENIED, reason, now
@@ -120,15 +123,15 @@ class Decisions:
             identity = self.authorizer.check(Action.CANCEL, actor, email_lookup, job)
         except Forbidden as refused:
             detail: dict[str, object] = {"reason": refused.reason, "iam_user": refused.identity.iam_user}
-            self._audit(actor, job.id, "cancel.refused", detail)
+            self._audit(actor, job.id, AuditAction.CANCEL_REFUSED, detail)
             return Decision(Outcome.REFUSED, refused.reason, job)
         who: dict[str, object] = {"iam_user": identity.iam_user, "status": job.status}
         if job.status == JobStatus.AWAITING_APPROVAL:
-            withdrawn = self._event(actor, job.id, "job.cancelled", who)
+            withdrawn = self._event(actor, job.id, AuditAction.JOB_CANCELLED, who)
             if self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED, [withdrawn]):
                 return Decision(Outcome.WITHDRAWN, f"{job.id} withdrawn before approval; nothing was created", job)
         else:
-            asked = self._event(actor, job.id, "job.cancel_requested", who)
+            asked = self._event(actor, job.id, AuditAction.JOB_CANCEL_REQUESTED, who)
             if self.jobs.request_cancel(job.id, actor, [asked]):
                 self.wake_engine()
                 return Decision(
@@ -142,7 +145,12 @@ class Decisions:
         return Decision(Outcome.NOT_CANCELLABLE, message, current)
 
     def _event(
-        self, actor: str, job_id: str | None, action: str, detail: dict[str, object], identity: Identity | None = None
+        self,
+        actor: str,
+        job_id: str | None,
+        action: AuditAction,
+        detail: dict[str, object],
+        identity: Identity | None = None,
     ) -> AuditEvent:
         iam_user = identity.iam_user if identity else None
         return AuditEvent(
@@ -150,7 +158,12 @@ class Decisions:
         )
 
     def _audit(
-        self, actor: str, job_id: str | None, action: str, detail: dict[str, object], identity: Identity | None = None
+        self,
+        actor: str,
+        job_id: str | None,
+        action: AuditAction,
+        detail: dict[str, object],
+        identity: Identity | None = None,
     ) -> None:
         self.audit.record_audit([self._event(actor, job_id, action, detail, identity)])
 

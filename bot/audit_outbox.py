@@ -17,14 +17,10 @@ from typing import Any, Protocol
 from bot import audit_chain
 from bot.audit_chain import event_record
 from bot.clock import Clock
-from bot.domain import AuditEvent, Job, JobStatus, Stage
+from bot.domain import AuditEvent, EngineBookkeeping, Job, JobStatus, Stage, StageOutputs
 from bot.ports import AuditLog, AuditOutbox, JobRepository
 
 log = logging.getLogger(__name__)
-RECORD_URL = "audit_record_url"
-RECORD_CONSOLE_URL = "audit_record_console_url"
-RECORD_KEY = "audit_record_key"
-RECORD_PENDING = "audit_record_pending"
 _FINISHED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
 
 
@@ -106,9 +102,9 @@ class AuditShipper:
     def retry_job_records(self, recent: int = 50) -> None:
         """Write the records that could not be written when their job finished (S3 was failing then)."""
         for job in self.jobs.list_jobs(_FINISHED, limit=recent):
-            if job.outputs.get(RECORD_PENDING):
+            if job.engine.audit_record_pending:
                 self.write_job_record(job.id)
-                self.jobs.update_outputs(job.id, {RECORD_PENDING: False})
+                self.jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(audit_record_pending=False))
 
     def run_forever(self, stop: threading.Event, interval_seconds: float) -> None:
         """The service loop: ship, retry pending job records, sleep; never dies of one bad pass."""
@@ -156,16 +152,19 @@ class AuditRecordLinks:
     def job_finished(self, job: Job) -> None:
         sink, key = self.shipper.sink, self.shipper.record_key(job.id)
         self.shipper.ship_pending()
-        persisted: dict[str, Any] = {RECORD_KEY: key, RECORD_CONSOLE_URL: sink.console_url(key)}
+        links = StageOutputs(audit_record_key=key, audit_record_console_url=sink.console_url(key))
+        pending: EngineBookkeeping | None = None
         try:
             self.shipper.write_job_record(job.id)
         except Exception as exc:  # S3 failing: the link still points where the shipper loop will write it
             log.warning("job audit record not written; will retry", extra={"job_id": job.id, "error": str(exc)})
-            persisted[RECORD_PENDING] = True
-        self.shipper.jobs.update_outputs(job.id, persisted)
-        # The presigned link is a short-lived credential: it goes to chat via this in-memory job only, never to
-        # the store or the trail.
-        job.outputs.update(persisted, **{RECORD_URL: sink.presigned_url(key, self.expires_seconds)})
+            pending = EngineBookkeeping(audit_record_pending=True)
+            job.engine.audit_record_pending = True
+        self.shipper.jobs.update_outputs(job.id, links, pending)
+        job.outputs.audit_record_key, job.outputs.audit_record_console_url = key, links.audit_record_console_url
+        # The presigned link is a short-lived credential: it goes to chat via this in-memory job only (the field
+        # is excluded from every dump), never to the store or the trail.
+        job.outputs.audit_record_url = sink.presigned_url(key, self.expires_seconds)
 
 
 def verify_store(audit: AuditLog, day: str) -> audit_chain.ChainCheck:

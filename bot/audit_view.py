@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from bot.domain import AuditEvent
+from bot.domain import AuditAction, AuditEvent
 
 # What a person decided, or what a rule decided for them: the answers to "who allowed or refused what today".
 DECISIONS = frozenset(
-    {"job.approved", "job.denied", "approval.refused", "approval.expired", "approval.ignored", "request.refused"}
+    {
+        AuditAction.JOB_APPROVED,
+        AuditAction.JOB_DENIED,
+        AuditAction.APPROVAL_REFUSED,
+        AuditAction.APPROVAL_EXPIRED,
+        AuditAction.APPROVAL_IGNORED,
+        AuditAction.REQUEST_REFUSED,
+    }
 )
 # Detail fields short and safe enough for chat; plans and outputs stay in the trail, one command away.
 _SHOWN = ("stage", "action", "status", "field", "reason")

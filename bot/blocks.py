@@ -31,8 +31,8 @@ def _size(total_bytes: int) -> str:
 def card_summary(job: Job) -> str:
     """The facts an approver needs, as plain text: shared by Slack's card and the console."""
     plan = job.plan
-    files = job.outputs.get("backup_files", 1)
-    size = _size(int(job.outputs.get("backup_bytes", 0)))
+    files = job.outputs.backup_files if job.outputs.backup_files is not None else 1
+    size = _size(job.outputs.backup_bytes or 0)
     processor = f", {plan.cores} cores x {plan.threads_per_core or 'default'} threads" if plan.cores else ""
     storage = f"{plan.storage_type} {plan.allocated_storage_gb} GiB" + (f", {plan.iops} IOPS" if plan.iops else "")
     lines = [

@@ -354,7 +354,7 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
         directory = SlackUsergroupDirectory(client, usergroup)
     commands = build_commands(app, directory)
     outbox = SlackOutbox()
-    notifier = SlackNotifier(client, outbox)
+    notifier = SlackNotifier(client, outbox, app.store.chat_threads)
     app.notifier.add(notifier)
     lane = SlowLane(workers=2)
     drills = build_drills(app, SlackDrillReporter(client, outbox), commands)

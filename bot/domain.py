@@ -8,6 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Re-exported (the `as` form tells mypy so): callers take every domain type from here; the list lives apart.
+from bot.audit_actions import AuditAction as AuditAction
+
 
 class Edition(StrEnum):
     """SQL Server editions RDS offers; the value is the RDS engine name."""
@@ -173,6 +176,54 @@ class Stage(BaseModel):
         return (self.finished_at - self.started_at).total_seconds()
 
 
+class StageOutputs(BaseModel):
+    """What the stages found or made that later stages, the completion message and drill cleanup read.
+
+    Every field stays None until its stage (or, for the audit record, the job's end) sets it. The links to the
+    job's audit record sit here rather than in a model of their own: they are stored with the outputs under the
+    same flat keys as before, so rows already stored read back unchanged, and the completion message reads them
+    next to the endpoint and console link.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    backup_files: int | None = None
+    backup_bytes: int | None = None
+    notes: tuple[str, ...] | None = None  # preflight remarks, e.g. an engine version RDS no longer offers
+    vpc_id: str | None = None
+    subnet_group: str | None = None
+    security_group_id: str | None = None
+    role_arn: str | None = None
+    option_group: str | None = None
+    instance_arn: str | None = None
+    endpoint: str | None = None  # host:port
+    task_id: int | None = None  # the rds_restore_database task
+    console_url: str | None = None
+    sqlserver_audit_url: str | None = None
+    audit_record_key: str | None = None
+    audit_record_console_url: str | None = None
+    # A presigned link is a short-lived credential: excluded from every dump, so it reaches chat through the
+    # in-memory job only, never the store or the audit trail.
+    audit_record_url: str | None = Field(default=None, exclude=True)
+
+    def set_fields(self) -> dict[str, Any]:
+        """The fields set so far, as plain JSON values: what the store keeps and `job.succeeded` records."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class EngineBookkeeping(BaseModel):
+    """What rdsbot remembers about a job to drive it, as opposed to what the job produced."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # Transient errors in a row in the current stage; reset when a stage step gets through.
+    transient_failures: int = 0
+    # The restore task was asked to cancel; never ask twice.
+    cancel_sent: bool = False
+    # The job's audit record could not be written to S3 when it finished; the shipper loop retries it.
+    audit_record_pending: bool = False
+
+
 class Job(BaseModel):
     """A restore job: its plan, where it is, and what it has created (so a cleanup knows what to remove)."""
 
@@ -185,8 +236,8 @@ class Job(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
-    # Outputs of stages that later stages need: role ARN, option group name, task id, endpoint...
-    outputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: StageOutputs = Field(default_factory=StageOutputs)
+    engine: EngineBookkeeping = Field(default_factory=EngineBookkeeping)
     # Resources this job created (kind -> identifier); shared resources it merely reused are not listed.
     created_resources: dict[str, str] = Field(default_factory=dict)
     is_drill: bool = False
@@ -302,7 +353,7 @@ class AuditEvent(BaseModel):
     id: int | None = None
     at: datetime
     actor: str
-    action: str
+    action: AuditAction
     job_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
     iam_user: str | None = None  # the IAM user the actor's Slack id maps to, where the directory told us

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,11 +19,13 @@ from bot.domain import (
     AuditEvent,
     BackupLocation,
     BackupSet,
+    EngineBookkeeping,
     InstanceState,
     Job,
     JobStatus,
     NetworkPlacement,
     Stage,
+    StageOutputs,
     TaskStatus,
 )
 from bot.drills.spec import DrillCheck
@@ -59,7 +61,9 @@ class JobRepository(Protocol):
         """Mark a queued or running job for the engine to cancel; False when it is not, or already marked."""
         ...
 
-    def update_outputs(self, job_id: str, updates: dict[str, Any]) -> None: ...
+    def update_outputs(self, job_id: str, outputs: StageOutputs, engine: EngineBookkeeping | None = None) -> None:
+        """Merge the fields set in `outputs` (and `engine`) into the job's, leaving its status alone."""
+        ...
 
     def get_job(self, job_id: str) -> Job | None: ...
 
@@ -252,6 +256,26 @@ class Notifier(Protocol):
     def progress(self, job: Job, percent: int) -> None: ...
 
     def job_finished(self, job: Job) -> None: ...
+
+
+class ThreadRef(BaseModel):
+    """Where a job's conversation lives on one chat surface: the channel and the message its replies thread under."""
+
+    model_config = ConfigDict(frozen=True)
+
+    surface: str  # "slack" today
+    channel: str
+    thread_ts: str
+
+
+class ChatThreads(Protocol):
+    """The chat thread of each job, per surface; the chat adapters keep it, the job itself does not."""
+
+    def save(self, job_id: str, surface: str, channel: str, thread_ts: str) -> None:
+        """Remember (or move) the job's thread on `surface`."""
+        ...
+
+    def find(self, job_id: str, surface: str) -> ThreadRef | None: ...
 
 
 class Identity(BaseModel):

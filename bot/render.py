@@ -46,18 +46,18 @@ def completion(job: Job) -> str:
     lines: list[str] = []
     if job.status == JobStatus.SUCCEEDED:
         lines.append(f"[{job.id}] restored {job.plan.database_name} on {job.plan.target_instance_id} in {total}")
-        lines.append(f"  endpoint: {job.outputs.get('endpoint')}")
-        lines.append(f"  console:  {job.outputs.get('console_url')}")
-        if job.outputs.get("sqlserver_audit_url"):
-            lines.append(f"  SQL Server audit logs: {job.outputs['sqlserver_audit_url']}")
+        lines.append(f"  endpoint: {job.outputs.endpoint}")
+        lines.append(f"  console:  {job.outputs.console_url}")
+        if job.outputs.sqlserver_audit_url:
+            lines.append(f"  SQL Server audit logs: {job.outputs.sqlserver_audit_url}")
     else:
         lines.append(f"[{job.id}] {job.status} after {total}: {job.error}")
         left = ", ".join(f"{kind} {name}" for kind, name in job.created_resources.items()) or "nothing"
         lines.append(f"  left behind: {left}")
-    if job.outputs.get("audit_record_url"):
-        lines.append(f"  rdsbot audit record: {job.outputs['audit_record_url']}")
-    if job.outputs.get("audit_record_console_url"):
-        lines.append(f"  rdsbot audit record in the S3 console: {job.outputs['audit_record_console_url']}")
+    if job.outputs.audit_record_url:
+        lines.append(f"  rdsbot audit record: {job.outputs.audit_record_url}")
+    if job.outputs.audit_record_console_url:
+        lines.append(f"  rdsbot audit record in the S3 console: {job.outputs.audit_record_console_url}")
     lines.append("  stages: " + ", ".join(f"{s.name} {duration(s.seconds)}" for s in job.stages if s.started_at))
     return "\n".join(lines)
 

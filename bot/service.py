@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot import names
 from bot.clock import Clock
-from bot.domain import AuditEvent, Job, JobStatus, RestoreRequest
+from bot.domain import AuditAction, AuditEvent, Job, JobStatus, RestoreRequest
 from bot.errors import RequestError
 from bot.policy import plan_restore
 from bot.ports import AuditLog, JobRepository
@@ -47,7 +47,7 @@ class RestoreService:
             "text": text,  # what was typed, when it came from chat
             "request": request.model_dump(mode="json") if request else None,  # what it parsed to, when it did
         }
-        self.audit.record_audit([self._event(requester, "request.refused", None, detail)])
+        self.audit.record_audit([self._event(requester, AuditAction.REQUEST_REFUSED, None, detail)])
 
     def submit(
         self,
@@ -84,7 +84,7 @@ class RestoreService:
             [
                 self._event(
                     requester,
-                    "job.requested",
+                    AuditAction.JOB_REQUESTED,
                     job.id,
                     {"plan": plan.model_dump(mode="json"), "pre_approved": approved, "drill": drill},
                 )
@@ -92,5 +92,5 @@ class RestoreService:
         )
         return Submitted(job=job, preflight=checked)
 
-    def _event(self, actor: str, action: str, job_id: str | None, detail: dict[str, object]) -> AuditEvent:
+    def _event(self, actor: str, action: AuditAction, job_id: str | None, detail: dict[str, object]) -> AuditEvent:
         return AuditEvent(at=self.clock.now(), actor=actor, action=action, job_id=job_id, detail=detail)

@@ -4,8 +4,9 @@ returns Done or Waiting; the engine persists the outcome before anything else ha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from bot import instance_classes, names
+from bot import instance_classes, names, tags
 from bot.domain import BackupLocation, BackupSet, InstanceState, Job, RestorePlan, StageName, TaskLifecycle
 from bot.errors import RequestError, RestoreTaskError, StageError
 from bot.ports import (
@@ -21,6 +22,8 @@ from bot.ports import (
     RoleSpec,
 )
 from config.policy_model import Policy
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,18 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
     return Preflight(backup=backup, notes=tuple(notes))
 
 
+def _needed(value: _T | None, name: str) -> _T:
+    """An earlier stage's output. Stages run in order, so a missing one is a bug: a KeyError, as it always was."""
+    if value is None:
+        raise KeyError(name)
+    return value
+
+
 def _validate(job: Job, ctx: StageContext) -> StepResult:
     checked = preflight(job.plan, ctx.gateways, ctx.policy)
-    job.outputs.update(
-        backup_files=len(checked.backup.keys), backup_bytes=checked.backup.total_bytes, notes=list(checked.notes)
-    )
+    job.outputs.backup_files = len(checked.backup.keys)
+    job.outputs.backup_bytes = checked.backup.total_bytes
+    job.outputs.notes = checked.notes
     size_gib = checked.backup.total_bytes / 2**30
     return Done(f"{len(checked.backup.keys)} file(s), {size_gib:.2f} GiB; " + "; ".join(checked.notes))
 
@@ -112,11 +122,9 @@ def _network(job: Job, ctx: StageContext) -> StepResult:
             allowed_cidrs=net.allowed_cidrs,
         )
     )
-    job.outputs.update(
-        vpc_id=placement.vpc_id,
-        subnet_group=placement.subnet_group_name,
-        security_group_id=placement.security_group_id,
-    )
+    job.outputs.vpc_id = placement.vpc_id
+    job.outputs.subnet_group = placement.subnet_group_name
+    job.outputs.security_group_id = placement.security_group_id
     if "subnet_group" in placement.created:
         job.created_resources["subnet_group"] = placement.subnet_group_name
     if "security_group" in placement.created:
@@ -134,7 +142,7 @@ def _restore_role(job: Job, ctx: StageContext) -> StepResult:
             kms_key_arns=(plan.kms_key_id,) if plan.kms_key_id else (),
         )
     )
-    job.outputs["role_arn"] = role_arn
+    job.outputs.role_arn = role_arn
     return Done(role_arn)
 
 
@@ -145,12 +153,12 @@ def _option_group(job: Job, ctx: StageContext) -> StepResult:
             name=names.option_group_name(plan.edition.short, plan.major_version, plan.kms_key_id),
             engine=plan.edition.value,
             major_version=plan.major_version,
-            role_arn=str(job.outputs["role_arn"]),
+            role_arn=_needed(job.outputs.role_arn, "role_arn"),
             audit_s3_bucket_arn=f"arn:aws:s3:::{audit.bucket}/{audit.prefix}" if audit.bucket else None,
             audit_retention_hours=audit.retention_hours,
         )
     )
-    job.outputs["option_group"] = group.name
+    job.outputs.option_group = group.name
     if group.created:
         job.created_resources["option_group"] = group.name
     return Done(group.name)
@@ -182,31 +190,24 @@ def _instance(job: Job, ctx: StageContext) -> StepResult:
                 threads_per_core=plan.threads_per_core,
                 multi_az=plan.multi_az,
                 kms_key_id=plan.kms_key_id,
-                subnet_group_name=str(job.outputs["subnet_group"]),
-                security_group_ids=(str(job.outputs["security_group_id"]),),
-                option_group_name=str(job.outputs["option_group"]),
+                subnet_group_name=_needed(job.outputs.subnet_group, "subnet_group"),
+                security_group_ids=(_needed(job.outputs.security_group_id, "security_group_id"),),
+                option_group_name=_needed(job.outputs.option_group, "option_group"),
                 master_username=ctx.policy.engine.master_username,
-                tags={
-                    "rdsbot-job-id": job.id,
-                    "rdsbot-requester": job.requester,
-                    "rdsbot-drill": "true" if job.is_drill else "false",
-                },
+                tags=tags.instance_tags(job.id, job.requester, job.is_drill),
             )
         )
         job.created_resources["instance"] = plan.target_instance_id
-    elif state.tags.get("rdsbot-job-id") != job.id:
-        raise StageError(
-            f"an instance named {plan.target_instance_id} already exists and was not created by job {job.id}; "
-            "choose another --name"
-        )
+    elif not tags.made_by_job(state.tags, job.id):
+        raise StageError(f"{tags.not_made_by_job(plan.target_instance_id, job.id)}; choose another --name")
     else:
         # Found by its job tag after a restart: ours, whether or not the create was recorded before a crash.
         job.created_resources["instance"] = plan.target_instance_id
-    job.outputs["instance_arn"] = state.arn
+    job.outputs.instance_arn = state.arn
     if not state.ready:
         return Waiting(f"instance {state.status}, option group {state.option_group_status or 'pending'}")
-    job.outputs["endpoint"] = f"{state.endpoint_address}:{state.endpoint_port}"
-    return Done(f"{plan.target_instance_id} available at {job.outputs['endpoint']}")
+    job.outputs.endpoint = f"{state.endpoint_address}:{state.endpoint_port}"
+    return Done(f"{plan.target_instance_id} available at {job.outputs.endpoint}")
 
 
 def _ready_instance(job: Job, ctx: StageContext) -> InstanceState:
@@ -223,16 +224,16 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     # After a crash between starting the task and recording its id, the task is found, not started again.
     existing = native.find_task(state, plan.database_name)
     if existing is not None and existing.lifecycle not in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
-        job.outputs["task_id"] = existing.task_id
+        job.outputs.task_id = existing.task_id
         return Done(f"task {existing.task_id} already running for {plan.database_name}")
     task_id = native.start_restore(state, plan.database_name, plan.s3_arn, plan.kms_key_id)
-    job.outputs["task_id"] = task_id
+    job.outputs.task_id = task_id
     return Done(f"rds_restore_database task {task_id}: {plan.s3_arn} -> {plan.database_name}")
 
 
 def _restore_wait(job: Job, ctx: StageContext) -> StepResult:
     state = _ready_instance(job, ctx)
-    status = ctx.gateways.native_restore.task_status(state, int(job.outputs["task_id"]))
+    status = ctx.gateways.native_restore.task_status(state, _needed(job.outputs.task_id, "task_id"))
     if status.lifecycle == TaskLifecycle.SUCCESS:
         job.percent_complete = 100
         return Done(f"task {status.task_id} SUCCESS")
@@ -244,15 +245,15 @@ def _restore_wait(job: Job, ctx: StageContext) -> StepResult:
 
 def _finalize(job: Job, ctx: StageContext) -> StepResult:
     plan, audit = job.plan, ctx.policy.audit
-    job.outputs["console_url"] = (
+    job.outputs.console_url = (
         f"https://console.aws.amazon.com/rds/home?region={plan.region}"
         f"#database:id={plan.target_instance_id};is-cluster=false"
     )
     if audit.bucket:
-        job.outputs["sqlserver_audit_url"] = ctx.gateways.backups.console_url(
+        job.outputs.sqlserver_audit_url = ctx.gateways.backups.console_url(
             audit.bucket, f"{audit.prefix}/{plan.target_instance_id}/"
         )
-    return Done(f"{plan.database_name} restored on {job.outputs.get('endpoint')}")
+    return Done(f"{plan.database_name} restored on {job.outputs.endpoint}")
 
 
 STAGES = {

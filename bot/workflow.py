@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 
 from bot.clock import Clock, SystemClock
-from bot.domain import AuditEvent, Job, JobStatus, Stage, StageName, StageStatus, TaskLifecycle
+from bot.domain import AuditAction, AuditEvent, Job, JobStatus, Stage, StageName, StageStatus, TaskLifecycle
 from bot.errors import RdsbotError, TransientError
 from bot.ports import JobRepository, Notifier
 from bot.stages import INSTANCE_STAGES, STAGES, Done, Gateways, StageContext
@@ -113,18 +113,18 @@ class Engine:
         if job.status == JobStatus.QUEUED:
             job.status = JobStatus.RUNNING
             job.started_at = self.clock.now()
-            self._save(job, "job.started", {"plan": job.plan.model_dump(mode="json")})
+            self._save(job, AuditAction.JOB_STARTED, {"plan": job.plan.model_dump(mode="json")})
         while (stage := job.current_stage) is not None:
             if stage.status == StageStatus.PENDING:
                 stage.status = StageStatus.RUNNING
                 stage.started_at = self.clock.now()
-                self._save(job, "stage.started", {"stage": stage.name})
+                self._save(job, AuditAction.STAGE_STARTED, {"stage": stage.name})
                 self.notifier.stage_changed(job, stage)
             try:
                 result = STAGES[stage.name](job, ctx)
             except TransientError as exc:
-                failures = int(job.outputs.get("transient_failures", 0)) + 1
-                job.outputs["transient_failures"] = failures
+                job.engine.transient_failures += 1
+                failures = job.engine.transient_failures
                 if failures >= MAX_TRANSIENT_FAILURES:
                     self._fail(job, stage, f"{exc} ({failures} attempts in a row)")
                     return
@@ -138,18 +138,22 @@ class Engine:
                 log.exception("stage crashed", extra={"job_id": job.id, "stage": stage.name})
                 self._fail(job, stage, f"internal error in {stage.name} ({type(exc).__name__}); see the bot's logs")
                 return
-            job.outputs.pop("transient_failures", None)
+            job.engine.transient_failures = 0
             if not isinstance(result, Done):
                 self._wait(job, stage, result.detail, result.percent)
                 return
             stage.status = StageStatus.SUCCEEDED
             stage.finished_at = self.clock.now()
             stage.detail = result.detail
-            self._save(job, "stage.succeeded", {"stage": stage.name, "detail": result.detail, "seconds": stage.seconds})
+            self._save(
+                job,
+                AuditAction.STAGE_SUCCEEDED,
+                {"stage": stage.name, "detail": result.detail, "seconds": stage.seconds},
+            )
             self.notifier.stage_changed(job, stage)
         job.status = JobStatus.SUCCEEDED
         job.finished_at = self.clock.now()
-        self._save(job, "job.succeeded", {"outputs": job.outputs})
+        self._save(job, AuditAction.JOB_SUCCEEDED, {"outputs": job.outputs.set_fields()})
         self.notifier.job_finished(job)
 
     def _cancelled(self, job: Job, ctx: StageContext) -> bool:
@@ -158,17 +162,17 @@ class Engine:
         if not who:
             return False
         stage = job.current_stage
-        task_id = job.outputs.get("task_id")
+        task_id = job.outputs.task_id
         if stage is not None and stage.name == StageName.RESTORE_WAIT and task_id is not None:
             instance_id = job.plan.target_instance_id
             state = ctx.instance_states.get(instance_id) or ctx.gateways.instances.find(instance_id)
             if state is not None:
                 native = ctx.gateways.native_restore
-                if not job.outputs.get("cancel_sent"):
-                    native.cancel(state, int(task_id))
-                    job.outputs["cancel_sent"] = True
-                    self._save(job, "restore_task.cancel_sent", {"task_id": task_id, "requested_by": who})
-                status = native.task_status(state, int(task_id))
+                if not job.engine.cancel_sent:
+                    native.cancel(state, task_id)
+                    job.engine.cancel_sent = True
+                    self._save(job, AuditAction.RESTORE_TASK_CANCEL_SENT, {"task_id": task_id, "requested_by": who})
+                status = native.task_status(state, task_id)
                 if status.lifecycle == TaskLifecycle.SUCCESS:
                     return False  # too late: the database is restored; let the job finish as it is
                 if not status.finished:
@@ -184,7 +188,7 @@ class Engine:
         job.status = JobStatus.CANCELLED
         job.finished_at = now
         job.error = f"cancelled by {who}{where}"
-        self._save(job, "job.cancelled", {"requested_by": who, "left_behind": job.created_resources})
+        self._save(job, AuditAction.JOB_CANCELLED, {"requested_by": who, "left_behind": job.created_resources})
         if stage is not None and stage.status == StageStatus.FAILED:
             self.notifier.stage_changed(job, stage)
         self.notifier.job_finished(job)
@@ -210,11 +214,11 @@ class Engine:
         detail: dict[str, object] = {"stage": stage.name, "reason": reason, "left_behind": job.created_resources}
         if request_id:
             detail["aws_request_id"] = request_id
-        self._save(job, "job.failed", detail)
+        self._save(job, AuditAction.JOB_FAILED, detail)
         self.notifier.stage_changed(job, stage)
         self.notifier.job_finished(job)
 
-    def _save(self, job: Job, action: str, detail: dict[str, object]) -> None:
+    def _save(self, job: Job, action: AuditAction, detail: dict[str, object]) -> None:
         requests = self.aws_requests() if self.aws_requests else []
         if requests:
             detail = {**detail, "aws_requests": requests}

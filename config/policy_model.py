@@ -8,21 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.domain import Edition, StorageType
 from bot.drills.spec import DrillSpec
 from bot.errors import ConfigError
+from bot.strict_model import StrictModel
 
 EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RegionPolicy(_Strict):
+class RegionPolicy(StrictModel):
     default: str = "us-east-1"
     allowed: tuple[str, ...] = ("us-east-1",)
 
@@ -49,7 +46,7 @@ class RegionPolicy(_Strict):
         return self
 
 
-class BackupPolicy(_Strict):
+class BackupPolicy(StrictModel):
     default_bucket: str
     allowed_buckets: tuple[str, ...] = ()
 
@@ -64,7 +61,7 @@ class BackupPolicy(_Strict):
         return self.allowed_buckets or (self.default_bucket,)
 
 
-class AuditPolicy(_Strict):
+class AuditPolicy(StrictModel):
     bucket: str | None = None
     prefix: str = "rdsbot-audit"
     retention_hours: int = Field(0, ge=0, le=840)
@@ -78,7 +75,7 @@ class AuditPolicy(_Strict):
         return value.strip("/")
 
 
-class ApprovalPolicy(_Strict):
+class ApprovalPolicy(StrictModel):
     admin_iam_group: str = "rds-admins"
     admin_slack_usergroup: str | None = None
     channel: str = "#rds-approvals"
@@ -86,7 +83,7 @@ class ApprovalPolicy(_Strict):
     two_person_rule: bool = True
 
 
-class NetworkPolicy(_Strict):
+class NetworkPolicy(StrictModel):
     vpc_id: str | None = None
     subnet_ids: tuple[str, ...] = ()
     allowed_source_security_groups: tuple[str, ...] = ()
@@ -110,7 +107,7 @@ class NetworkPolicy(_Strict):
         return self
 
 
-class EnginePolicy(_Strict):
+class EnginePolicy(StrictModel):
     edition: Edition = Edition.STANDARD
     major_version: str = "15.00"
     engine_version: str | None = None  # None: RDS picks the newest minor of major_version
@@ -135,7 +132,7 @@ class EnginePolicy(_Strict):
         return value
 
 
-class Policy(_Strict):
+class Policy(StrictModel):
     region: RegionPolicy = RegionPolicy()
     backups: BackupPolicy
     audit: AuditPolicy = AuditPolicy()

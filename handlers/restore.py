@@ -18,7 +18,7 @@ from bot.approvals import Outcome
 from bot.authz import Action, Forbidden
 from bot.commands import ChatCommands, Reply
 from bot.domain import Job, RestoreRequest
-from handlers.slack_notifier import SLACK_CHANNEL, SLACK_THREAD_TS, SlackNotifier
+from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             text=f"RDS restore request {job.id} needs approval",
             blocks=blocks.approval_card(job, expires),
         )
-        commands.jobs.update_outputs(job.id, {SLACK_CHANNEL: posted["channel"], SLACK_THREAD_TS: posted["ts"]})
+        notifier.remember_thread(job.id, str(posted["channel"]), str(posted["ts"]))
         respond(
             response_type="ephemeral",
             replace_original=False,

@@ -10,10 +10,11 @@ from typing import Any
 
 from bot import blocks, render
 from bot.domain import Job, Stage
+from bot.ports import ChatThreads
 from handlers.outbox import SlackOutbox
 
-SLACK_CHANNEL = "slack_channel"
-SLACK_THREAD_TS = "slack_ts"
+# This surface's key in ChatThreads.
+SURFACE = "slack"
 
 
 class SlackNotifier:
@@ -21,11 +22,13 @@ class SlackNotifier:
         self,
         client: Any,
         outbox: SlackOutbox,
+        threads: ChatThreads,
         min_update_seconds: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.outbox = outbox
+        self.threads = threads
         self.min_update_seconds = min_update_seconds
         self.monotonic = monotonic
         self._lock = threading.Lock()
@@ -33,10 +36,13 @@ class SlackNotifier:
         self._progress_ts: dict[str, str] = {}  # job id -> ts of its progress message
         self._progress_posted: dict[str, threading.Event] = {}
 
-    @staticmethod
-    def thread_of(job: Job) -> tuple[str, str] | None:
-        channel, ts = job.outputs.get(SLACK_CHANNEL), job.outputs.get(SLACK_THREAD_TS)
-        return (str(channel), str(ts)) if channel and ts else None
+    def remember_thread(self, job_id: str, channel: str, thread_ts: str) -> None:
+        """The job's approval card is its thread: progress and the completion are posted under it."""
+        self.threads.save(job_id, SURFACE, channel, thread_ts)
+
+    def thread_of(self, job: Job) -> tuple[str, str] | None:
+        ref = self.threads.find(job.id, SURFACE)
+        return (ref.channel, ref.thread_ts) if ref else None
 
     def post(self, channel: str, thread_ts: str | None, text: str, description: str) -> None:
         self.outbox.put(description, lambda: self._post(channel, thread_ts, text))

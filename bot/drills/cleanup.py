@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.domain import InstanceState, Job
+from bot import tags
+from bot.domain import InstanceState, Job, StageOutputs
 from bot.drills.runs import DrillRun
 from bot.errors import RdsbotError
 from bot.ports import DrillResources, InstanceUse
@@ -40,13 +41,13 @@ class SharedKind:
     created_resources key that says a job made it."""
 
     label: str
-    output: str
+    output: Callable[[StageOutputs], str | None]
     created: str
 
 
-OPTION_GROUP = SharedKind("option group", "option_group", "option_group")
-SUBNET_GROUP = SharedKind("subnet group", "subnet_group", "subnet_group")
-SECURITY_GROUP = SharedKind("security group", "security_group_id", "security_group")
+OPTION_GROUP = SharedKind("option group", lambda outputs: outputs.option_group, "option_group")
+SUBNET_GROUP = SharedKind("subnet group", lambda outputs: outputs.subnet_group, "subnet_group")
+SECURITY_GROUP = SharedKind("security group", lambda outputs: outputs.security_group_id, "security_group")
 SHARED = (OPTION_GROUP, SUBNET_GROUP, SECURITY_GROUP)
 
 
@@ -79,7 +80,7 @@ def clean_up(
     result = Cleanup()
     instance_id = job.plan.target_instance_id
     state = instances.find(instance_id)
-    if state is not None and state.tags.get("rdsbot-job-id") != job.id:
+    if state is not None and not tags.made_by_job(state.tags, job.id):
         result.kept.append(f"instance {instance_id} (not created by job {job.id})")
     elif state is not None:
         if state.status != "deleting":
@@ -100,7 +101,7 @@ def _drill_made(run: DrillRun, job: Job, recent_jobs: Callable[[], Iterable[Job]
     made = made_by_drills(recent_jobs()) | set(job.created_resources.items())
     found = []
     for kind in SHARED:
-        name = str(job.outputs.get(kind.output) or job.created_resources.get(kind.created) or "")
+        name = kind.output(job.outputs) or job.created_resources.get(kind.created) or ""
         # Runs from before jobs recorded their option group knew it only by looking first.
         legacy = kind == OPTION_GROUP and run.option_group_preexisted is False
         if name and ((kind.created, name) in made or legacy):
@@ -144,6 +145,6 @@ def _user_of(kind: SharedKind, name: str, users: list[InstanceUse], other_jobs: 
         if name in held:
             return f"instance {use.instance_id}"
     for other in other_jobs:
-        if other.outputs.get(kind.output) == name:
+        if kind.output(other.outputs) == name:
             return f"job {other.id}"
     return None

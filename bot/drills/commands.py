@@ -11,7 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.authz import Action, Authorizer, Forbidden
 from bot.clock import Clock
 from bot.commands import Reply
-from bot.domain import AuditEvent
+from bot.domain import AuditAction, AuditEvent
 from bot.drills import report
 from bot.drills.runner import DrillRunner, UnknownDrillError
 from bot.drills.runs import DrillOutcome
@@ -87,7 +87,7 @@ class DrillCommands:
                     AuditEvent(
                         at=self.clock.now(),
                         actor=user,
-                        action="drill.refused",
+                        action=AuditAction.DRILL_REFUSED,
                         detail={"drill": name, "reason": refused.reason},
                     )
                 ]

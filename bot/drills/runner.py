@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from bot import names
 from bot.clock import Clock
-from bot.domain import AuditEvent, BackupLocation, Job, JobStatus, RestoreRequest
+from bot.domain import AuditAction, AuditEvent, BackupLocation, Job, JobStatus, RestoreRequest
 from bot.drills import report
 from bot.drills.chart import trend_chart
 from bot.drills.cleanup import clean_up
@@ -105,11 +105,13 @@ class DrillRunner:
         )
         busy = self.runs.claim(run)
         if busy is not None:
-            self._audit(name, "drill.skipped", None, {"trigger": trigger, "running": busy.id, "phase": busy.phase})
+            self._audit(
+                name, AuditAction.DRILL_SKIPPED, None, {"trigger": trigger, "running": busy.id, "phase": busy.phase}
+            )
             return Started(busy, started=False)
         self._audit(
             name,
-            "drill.started",
+            AuditAction.DRILL_STARTED,
             None,
             {"run": run.id, "trigger": trigger, "pre_approved_by": f"policy drills[{name}]"},
         )
@@ -274,7 +276,7 @@ class DrillRunner:
         self.ports.reporter.report(self._channel(run), run.id, text, failed=run.failed, chart=trend_chart(history))
         self._audit(
             run.drill_name,
-            "drill.failed" if run.failed else "drill.passed",
+            AuditAction.DRILL_FAILED if run.failed else AuditAction.DRILL_PASSED,
             run.job_id,
             {
                 "run": run.id,
@@ -323,7 +325,7 @@ class DrillRunner:
         run.cleanup.finished_at = self.clock.now()
         self._finish(run)
         self.ports.reporter.follow_up(self._channel(run), run.id, report.cleanup_text(run))
-        self._audit(run.drill_name, "drill.cleaned_up", run.job_id, {"run": run.id, "removed": run.removed})
+        self._audit(run.drill_name, AuditAction.DRILL_CLEANED_UP, run.job_id, {"run": run.id, "removed": run.removed})
 
     def _finish(self, run: DrillRun) -> None:
         run.phase = DrillPhase.DONE
@@ -340,7 +342,7 @@ class DrillRunner:
         spec = self.policy.drill(run.drill_name)
         return spec.report_channel if spec else self.policy.approvals.channel
 
-    def _audit(self, drill_name: str, action: str, job_id: str | None, detail: dict[str, object]) -> None:
+    def _audit(self, drill_name: str, action: AuditAction, job_id: str | None, detail: dict[str, object]) -> None:
         self.audit.record_audit(
             [AuditEvent(at=self.clock.now(), actor=actor(drill_name), action=action, job_id=job_id, detail=detail)]
         )

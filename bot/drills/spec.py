@@ -6,19 +6,16 @@ import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.domain import Edition, StorageType
+from bot.strict_model import StrictModel
 
 # A drill name becomes part of audit actors ("drill:<name>") and scheduler job ids: keep it a plain slug.
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 # A SQL Server regular identifier; anything else is refused rather than quoted, so a check can carry no T-SQL.
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _MIGRATION = re.compile(r"^[A-Za-z0-9_]{1,255}$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def split_table(value: str) -> tuple[str, str]:
@@ -33,7 +30,7 @@ def split_table(value: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-class Schedule(_Strict):
+class Schedule(StrictModel):
     """A five-field crontab line read in `timezone`."""
 
     cron: str
@@ -61,7 +58,7 @@ class Schedule(_Strict):
         return self
 
 
-class BackupSource(_Strict):
+class BackupSource(StrictModel):
     """Where the drill finds its backup: the newest under `prefix` (a striped set counts as one)."""
 
     bucket: str | None = None  # None: the policy's default bucket
@@ -70,7 +67,7 @@ class BackupSource(_Strict):
     max_age_days: float | None = Field(None, gt=0)
 
 
-class DrillEngine(_Strict):
+class DrillEngine(StrictModel):
     """Instance and engine options; unset ones take the policy's engine defaults."""
 
     edition: Edition | None = None
@@ -99,7 +96,7 @@ def _valid_table(value: str) -> str:
 TableName = Annotated[str, AfterValidator(_valid_table)]
 
 
-class TableExists(_Strict):
+class TableExists(StrictModel):
     kind: Literal["table_exists"]
     table: TableName
 
@@ -108,7 +105,7 @@ class TableExists(_Strict):
         return f"table {self.table} exists"
 
 
-class RowCountAtLeast(_Strict):
+class RowCountAtLeast(StrictModel):
     kind: Literal["row_count"]
     table: TableName
     at_least: int = Field(ge=0)
@@ -118,7 +115,7 @@ class RowCountAtLeast(_Strict):
         return f"{self.table} has at least {self.at_least} rows"
 
 
-class DbccCheckdb(_Strict):
+class DbccCheckdb(StrictModel):
     kind: Literal["dbcc_checkdb"]
 
     @property
@@ -126,7 +123,7 @@ class DbccCheckdb(_Strict):
         return "DBCC CHECKDB is clean"
 
 
-class DjangoMigrations(_Strict):
+class DjangoMigrations(StrictModel):
     """The restored django_migrations table holds, for each app, the migration the application ships last."""
 
     kind: Literal["django_migrations"]
@@ -150,7 +147,7 @@ class DjangoMigrations(_Strict):
 DrillCheck = Annotated[TableExists | RowCountAtLeast | DbccCheckdb | DjangoMigrations, Field(discriminator="kind")]
 
 
-class DrillSpec(_Strict):
+class DrillSpec(StrictModel):
     """One scheduled restore drill."""
 
     name: str

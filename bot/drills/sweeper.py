@@ -7,8 +7,9 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from bot import tags
 from bot.clock import Clock
-from bot.domain import AuditEvent
+from bot.domain import AuditAction, AuditEvent
 from bot.drills.runs import DrillPhase
 from bot.errors import RdsbotError
 from bot.ports import AuditLog, DrillReporter, DrillResources, DrillRunRepository, InstanceGateway
@@ -52,7 +53,7 @@ class Sweeper:
             text = f"🧹 drill sweeper removed {len(removed)} leaked drill instance(s): {', '.join(removed)}"
             self.reporter.report(self._channel(), "sweep", text, failed=False, chart=None)
             detail: dict[str, object] = {"removed": removed}
-            event = AuditEvent(at=self.clock.now(), actor=SWEEPER_ACTOR, action="drill.swept", detail=detail)
+            event = AuditEvent(at=self.clock.now(), actor=SWEEPER_ACTOR, action=AuditAction.DRILL_SWEPT, detail=detail)
             self.audit.record_audit([event])
         return removed
 
@@ -60,9 +61,9 @@ class Sweeper:
         now = self.clock.now()
         removed = []
         for use in self.resources_for(region).instances():
-            if use.tags.get("rdsbot-drill") != "true" or use.status == "deleting":
+            if not tags.is_drill_instance(use.tags) or use.status == "deleting":
                 continue
-            job_id = use.tags.get("rdsbot-job-id")
+            job_id = use.tags.get(tags.JOB_ID)
             run = self.runs.by_job(job_id) if job_id else None
             if run is not None and run.phase != DrillPhase.DONE:
                 continue  # a live run cleans up after itself

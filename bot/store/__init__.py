@@ -1,5 +1,5 @@
 """Persistence adapters: one database, one repository per concern (jobs, approvals, audit log, audit outbox,
-drill runs). The core sees only the Protocols in bot/ports.py; the composition root builds these."""
+drill runs, chat threads). The core sees only the Protocols in bot/ports.py; the composition root builds these."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from bot.errors import DuplicateJobError, UnknownJobError
 from bot.store.approvals import SqlApprovals
 from bot.store.audit_log import SqlAuditLog
 from bot.store.audit_outbox import SqlAuditOutbox
+from bot.store.chat_threads import SqlChatThreads
 from bot.store.database import Database
 from bot.store.drill_runs import SqlDrillRuns
 from bot.store.jobs import SqlJobs
@@ -27,6 +28,7 @@ class SqlStore:
         self.audit = SqlAuditLog(self.database)
         self.outbox = SqlAuditOutbox(self.database)
         self.drill_runs = SqlDrillRuns(self.database)
+        self.chat_threads = SqlChatThreads(self.database)
 
     @property
     def engine(self) -> Engine:

@@ -10,7 +10,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.domain import AuditEvent, Job, JobStatus, RestorePlan, Stage, StageName, StageStatus
+from bot.domain import (
+    AuditEvent,
+    EngineBookkeeping,
+    Job,
+    JobStatus,
+    RestorePlan,
+    Stage,
+    StageName,
+    StageOutputs,
+    StageStatus,
+)
 from bot.errors import DuplicateJobError, UnknownJobError
 from bot.store.audit_log import append_events
 from bot.store.database import Database
@@ -24,14 +34,16 @@ def _now() -> datetime:
 
 
 def _job_values(job: Job, now: datetime) -> dict[str, Any]:
-    # mode="json" turns datetimes and enums nested in plan/outputs into what a JSON column can hold.
-    data = job.model_dump(mode="json", include={"plan", "outputs", "created_resources"})
+    # mode="json" turns datetimes and enums nested in the plan into what a JSON column can hold.
+    data = job.model_dump(mode="json", include={"plan", "created_resources"})
     return {
         "requester": job.requester,
         "status": job.status.value,
         "is_drill": job.is_drill,
         "plan": data["plan"],
-        "outputs": data["outputs"],
+        # Typed outputs stored as their set fields only (the keys they had as a dict); bookkeeping apart.
+        "outputs": job.outputs.set_fields(),
+        "engine_state": job.engine.model_dump(mode="json"),
         "created_resources": data["created_resources"],
         "error": job.error,
         "percent_complete": job.percent_complete,
@@ -68,7 +80,8 @@ def _job_from_row(row: sa.RowMapping, job_stages: list[Stage]) -> Job:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         error=row["error"],
-        outputs=row["outputs"],
+        outputs=StageOutputs.model_validate(row["outputs"]),
+        engine=EngineBookkeeping.model_validate(row["engine_state"]),
         created_resources=row["created_resources"],
         is_drill=row["is_drill"],
         percent_complete=row["percent_complete"],
@@ -146,18 +159,24 @@ class SqlJobs:
             append_events(conn, events)
             return True
 
-    def update_outputs(self, job_id: str, updates: dict[str, Any]) -> None:
-        """Merge `updates` into the job's outputs without touching its status (a decision may be landing)."""
+    def update_outputs(self, job_id: str, outputs: StageOutputs, engine: EngineBookkeeping | None = None) -> None:
+        """Merge the fields set in `outputs` (and in `engine`) into the job's, without touching its status (a
+        decision may be landing)."""
         with self._db.transaction(write=True) as conn:
-            query = sa.select(jobs.c.outputs).where(jobs.c.id == job_id)
+            query = sa.select(jobs.c.outputs, jobs.c.engine_state).where(jobs.c.id == job_id)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update()
-            current = conn.execute(query).scalar_one_or_none()
+            current = conn.execute(query).first()
             if current is None:
                 raise UnknownJobError(job_id)
-            conn.execute(
-                jobs.update().where(jobs.c.id == job_id).values(outputs={**current, **updates}, updated_at=_now())
-            )
+            # exclude_unset: a field set to None or False on purpose is written; one never set is left alone.
+            values: dict[str, Any] = {
+                "outputs": {**current.outputs, **outputs.model_dump(mode="json", exclude_unset=True)},
+                "updated_at": _now(),
+            }
+            if engine is not None:
+                values["engine_state"] = {**current.engine_state, **engine.model_dump(mode="json", exclude_unset=True)}
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
 
     def transition(
         self,

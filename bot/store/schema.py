@@ -55,6 +55,8 @@ jobs = sa.Table(
     sa.Column("is_drill", sa.Boolean, nullable=False),
     sa.Column("plan", JSON, nullable=False),
     sa.Column("outputs", JSON, nullable=False),
+    # What the engine remembers to drive the job (EngineBookkeeping), apart from what it produced (revision 0005).
+    sa.Column("engine_state", JSON, nullable=False, server_default="{}"),
     sa.Column("created_resources", JSON, nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("percent_complete", sa.Integer, nullable=False),
@@ -92,6 +94,16 @@ approvals = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index(None, "job_id"),
+)
+
+# Where each job's chat thread is, per chat surface ("slack"), kept out of the job's outputs (revision 0005).
+chat_threads = sa.Table(
+    "chat_threads",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("surface", sa.String(16), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("thread_ts", sa.String(32), nullable=False),
 )
 
 # No foreign key to jobs: the trail also records refusals that never became a job, and must outlive any cleanup.

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.pool import NullPool
+
+from bot.store.database import alembic_config
 
 POSTGRES_URL = os.environ.get("RDSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -41,3 +45,19 @@ def postgres_schema() -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def seed_at_revision(url: str, revision: str, rows: Mapping[str, Sequence[dict[str, Any]]]) -> None:
+    """Migrate an empty database to `revision` and insert `rows` (table -> rows) as that schema takes them,
+    without the store's help: the starting point of an upgrade test."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), revision)
+        tables = sa.MetaData()
+        tables.reflect(engine, only=list(rows))
+        with engine.begin() as conn:
+            for table, values in rows.items():
+                conn.execute(tables.tables[table].insert(), list(values))
+    finally:
+        engine.dispose()

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from alembic import command
 from botocore.exceptions import EndpointConnectionError
 
 from aws.audit_shipper import S3AuditSink
@@ -20,9 +18,8 @@ from bot.audit_outbox import AuditShipper, verify_store
 from bot.clock import SystemClock
 from bot.domain import AuditEvent, JobStatus
 from bot.store import DuplicateJobError, SqlStore
-from bot.store.database import alembic_config
 from bot.store.schema import audit_events
-from tests.integration.store_fixtures import sqlite_url
+from tests.integration.store_fixtures import seed_at_revision, sqlite_url
 from tests.integration.test_store import make_job
 
 BUCKET = "rdsbot-audit"
@@ -109,19 +106,12 @@ def test_a_tampered_row_in_the_store_is_named_by_its_event_id(store: SqlStore) -
 
 
 def test_a_0001_database_with_events_upgrades_without_loss_and_verifies(database_url: str) -> None:
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            command.upgrade(alembic_config(conn), "0001")
-        old = sa.Table("audit_events", sa.MetaData(), autoload_with=engine)
-        rows = [
-            {"at": T0 + timedelta(hours=h), "actor": "U0ALICE", "action": f"old.{h}", "job_id": "j", "detail": {"h": h}}
-            for h in (0, 5, 10, 20)  # 09:00 + 20 h falls on the next UTC day
-        ]
-        with engine.begin() as conn:
-            conn.execute(old.insert(), rows)
-    finally:
-        engine.dispose()
+    actions = ("job.requested", "job.approved", "job.started", "stage.started")
+    rows = [
+        {"at": T0 + timedelta(hours=h), "actor": "U0ALICE", "action": action, "job_id": "j", "detail": {"h": h}}
+        for h, action in zip((0, 5, 10, 20), actions, strict=True)  # 09:00 + 20 h falls on the next UTC day
+    ]
+    seed_at_revision(database_url, "0001", {"audit_events": rows})
 
     with SqlStore(database_url) as upgraded:
         trail = upgraded.audit.audit_events()

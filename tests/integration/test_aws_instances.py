@@ -162,7 +162,7 @@ def test_an_instance_with_that_id_made_by_someone_else_is_not_adopted(aws, insta
         AllocatedStorage=20,
     )
 
-    with pytest.raises(StageError, match="already exists and was not created for this job"):
+    with pytest.raises(StageError, match="already exists and was not created by job"):
         instances.create(spec)
 
 

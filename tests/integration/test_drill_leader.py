@@ -175,4 +175,4 @@ def test_two_scheduler_replicas_on_one_postgresql_run_each_due_drill_exactly_onc
     assert not seen_both.is_set()
     assert drill_leftovers(aws) == [], [
         (r.id, r.trigger, r.removed, r.kept, r.option_group_preexisted, r.created_at, r.finished_at) for r in runs
-    ] + [(j.id, j.created_resources, j.outputs.get("option_group"), j.created_at) for j in jobs]
+    ] + [(j.id, j.created_resources, j.outputs.option_group, j.created_at) for j in jobs]

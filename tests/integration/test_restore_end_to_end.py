@@ -72,15 +72,15 @@ def test_full_restore_builds_a_closed_network_both_options_and_a_tagged_instance
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
     assert all(s.status == StageStatus.SUCCEEDED and s.seconds is not None for s in done.stages)
 
-    group = aws.ec2.describe_security_groups(GroupIds=[done.outputs["security_group_id"]])["SecurityGroups"][0]
+    group = aws.ec2.describe_security_groups(GroupIds=[str(done.outputs.security_group_id)])["SecurityGroups"][0]
     ranges = [r["CidrIp"] for rule in group["IpPermissions"] for r in rule.get("IpRanges", [])]
     assert "0.0.0.0/0" not in ranges and group["IpPermissions"] == []
 
-    options = aws.rds.describe_option_groups(OptionGroupName=done.outputs["option_group"])["OptionGroupsList"][0]
+    options = aws.rds.describe_option_groups(OptionGroupName=str(done.outputs.option_group))["OptionGroupsList"][0]
     settings_by_option = {
         o["OptionName"]: {s["Name"]: s.get("Value") for s in o.get("OptionSettings", [])} for o in options["Options"]
     }
-    role_arn = done.outputs["role_arn"]
+    role_arn = str(done.outputs.role_arn)
     assert settings_by_option["SQLSERVER_BACKUP_RESTORE"]["IAM_ROLE_ARN"] == role_arn
     assert settings_by_option["SQLSERVER_AUDIT"]["IAM_ROLE_ARN"] == role_arn
     assert settings_by_option["SQLSERVER_AUDIT"]["S3_BUCKET_ARN"] == "arn:aws:s3:::rdsbot-audit/rdsbot-audit"
@@ -95,11 +95,11 @@ def test_full_restore_builds_a_closed_network_both_options_and_a_tagged_instance
     tags = {t["Key"]: t["Value"] for t in instance["TagList"]}
     assert tags["managed-by"] == "rdsbot" and tags["rdsbot-job-id"] == job.id
     assert tags["rdsbot-requester"] == "U0ALICE"
-    assert [m["OptionGroupName"] for m in instance["OptionGroupMemberships"]] == [done.outputs["option_group"]]
+    assert [m["OptionGroupName"] for m in instance["OptionGroupMemberships"]] == [str(done.outputs.option_group)]
     assert instance["PubliclyAccessible"] is False
     assert calls.count("CreateDBInstance") == 1
     assert [c.procedure for c in sql(app).calls].count("msdb.dbo.rds_restore_database") == 1
-    assert "prod_backup" in sql(app).databases(done.outputs["endpoint"].split(":")[0])
+    assert "prod_backup" in sql(app).databases(str(done.outputs.endpoint).split(":")[0])
 
 
 @pytest.mark.parametrize(
@@ -209,7 +209,7 @@ def test_cancelling_a_running_restore_cancels_the_sql_server_task(settings: Sett
     app, _ = started(slow)
     job = app.service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True).job
     deadline = time.monotonic() + 30
-    while (current := app.store.jobs.get_job(job.id)) is not None and "task_id" not in current.outputs:
+    while (current := app.store.jobs.get_job(job.id)) is not None and current.outputs.task_id is None:
         assert time.monotonic() < deadline
         app.engine.tick()
         time.sleep(0.05)
@@ -219,7 +219,7 @@ def test_cancelling_a_running_restore_cancels_the_sql_server_task(settings: Sett
     assert done is not None and done.status == JobStatus.CANCELLED, done.error if done else None
     procedures = [c.procedure for c in sql(app).calls]
     assert procedures.count("msdb.dbo.rds_cancel_task") == 1
-    endpoint = str(done.outputs["endpoint"]).split(":")[0]
+    endpoint = str(done.outputs.endpoint).split(":")[0]
     assert "prod_backup" not in sql(app).databases(endpoint)
     assert done.created_resources["instance"] == done.plan.target_instance_id  # left behind, and said so
     assert [e.action for e in app.store.audit.audit_events(job.id)][-1] == "job.cancelled"

@@ -19,9 +19,11 @@ from bot.domain import (
     Approval,
     ApprovalDecision,
     AuditEvent,
+    EngineBookkeeping,
     Job,
     JobStatus,
     StageName,
+    StageOutputs,
     StageStatus,
 )
 from bot.store import DuplicateJobError, SqlStore, UnknownJobError
@@ -63,7 +65,8 @@ def test_a_job_round_trips_with_its_stages_and_timezone_aware_timestamps(store: 
     job.stage(StageName.VALIDATE).finished_at = T0 + timedelta(minutes=1, seconds=2, microseconds=345)
     job.stage(StageName.VALIDATE).detail = "backup is 12.3 GiB"
     job.stage(StageName.NETWORK).status = StageStatus.RUNNING
-    job.outputs = {"role_arn": "arn:aws:iam::123456789012:role/rdsbot-restore", "task_id": 7}
+    job.outputs = StageOutputs(role_arn="arn:aws:iam::123456789012:role/rdsbot-restore", task_id=7, notes=("old",))
+    job.engine.transient_failures = 3
     job.created_resources = {"instance": "restore-sales"}
     job.percent_complete = 12
 
@@ -88,7 +91,7 @@ def test_a_naive_timestamp_is_refused_rather_than_guessed(store: SqlStore) -> No
 
 def test_save_job_writes_the_job_its_stages_and_its_events_together(store: SqlStore) -> None:
     job = make_job("job-1")
-    store.jobs.add_job(job, [event("job.submitted", "job-1")])
+    store.jobs.add_job(job, [event("job.requested", "job-1")])
 
     job.status = JobStatus.FAILED
     job.finished_at = T0 + timedelta(hours=1)
@@ -98,12 +101,12 @@ def test_save_job_writes_the_job_its_stages_and_its_events_together(store: SqlSt
     store.jobs.save_job(job, [event("job.failed", "job-1", reason="corrupt")])
 
     assert store.jobs.get_job("job-1") == job
-    assert trail(store, "job-1") == [("job.submitted", "job-1"), ("job.failed", "job-1")]
+    assert trail(store, "job-1") == [("job.requested", "job-1"), ("job.failed", "job-1")]
 
 
 def test_a_failure_midway_through_save_job_writes_nothing(store: SqlStore) -> None:
     job = make_job("job-1")
-    store.jobs.add_job(job, [event("job.submitted", "job-1")])
+    store.jobs.add_job(job, [event("job.requested", "job-1")])
     changed = job.model_copy(deep=True)
     changed.status = JobStatus.RUNNING
     changed.stage(StageName.VALIDATE).status = StageStatus.SUCCEEDED
@@ -121,7 +124,7 @@ def test_a_failure_midway_through_save_job_writes_nothing(store: SqlStore) -> No
         sa.event.remove(store.engine, "before_cursor_execute", fail_on_audit_insert)
 
     assert store.jobs.get_job("job-1") == job
-    assert trail(store) == [("job.submitted", "job-1")]
+    assert trail(store) == [("job.requested", "job-1")]
 
 
 def test_saving_or_adding_the_wrong_job_is_refused_and_writes_nothing(store: SqlStore) -> None:
@@ -130,7 +133,7 @@ def test_saving_or_adding_the_wrong_job_is_refused_and_writes_nothing(store: Sql
     with pytest.raises(UnknownJobError, match="job ghost does not exist"):
         store.jobs.save_job(make_job("ghost"), [event("job.started", "ghost")])
     with pytest.raises(DuplicateJobError, match="job job-1 already exists"):
-        store.jobs.add_job(make_job("job-1", status=JobStatus.FAILED), [event("job.submitted", "job-1")])
+        store.jobs.add_job(make_job("job-1", status=JobStatus.FAILED), [event("job.requested", "job-1")])
 
     assert store.jobs.get_job("ghost") is None
     assert store.jobs.get_job("job-1") == make_job("job-1")
@@ -211,14 +214,14 @@ def test_list_jobs_is_newest_first_and_filters_by_status_and_drill(store: SqlSto
 
 def test_reopening_the_store_on_an_existing_database_keeps_the_jobs(database_url: str) -> None:
     with SqlStore(database_url) as first:
-        first.jobs.add_job(make_job("job-1"), [event("job.submitted", "job-1")])
+        first.jobs.add_job(make_job("job-1"), [event("job.requested", "job-1")])
         first.approvals.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, None, T0)
 
     # Twice more, one while another is open: every start runs the migrations, and they must be no-ops.
     with SqlStore(database_url) as second, SqlStore(database_url) as third:
         assert second.jobs.get_job("job-1") == make_job("job-1")
         assert third.jobs.get_job("job-1") == make_job("job-1")
-        assert trail(second) == [("job.submitted", "job-1")]
+        assert trail(second) == [("job.requested", "job-1")]
         assert len(third.approvals.approvals("job-1")) == 1
         assert current_revision(second) == head_revision(second)
 
@@ -263,7 +266,7 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
             )
             conn.execute(
                 tables.tables["audit_events"].insert(),
-                {"at": T0, "actor": "U_ALICE", "action": "job.submitted", "job_id": "job-old", "detail": {}},
+                {"at": T0, "actor": "U_ALICE", "action": "job.requested", "job_id": "job-old", "detail": {}},
             )
     finally:
         engine.dispose()
@@ -272,14 +275,15 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
         assert current_revision(store) == head_revision(store)
         job = store.jobs.get_job("job-old")
         assert job is not None
-        assert (job.status, job.percent_complete, job.outputs) == (JobStatus.RUNNING, 40, {"task_id": 7})
+        assert (job.status, job.percent_complete, job.outputs) == (JobStatus.RUNNING, 40, StageOutputs(task_id=7))
+        assert job.engine == EngineBookkeeping()
         assert job.plan == make_plan() and job.created_at == T0 and job.created_at.tzinfo is UTC
         assert [s.name for s in job.stages] == list(StageName)
         assert [j.id for j in store.jobs.unfinished_jobs()] == ["job-old"]
         assert store.approvals.approvals("job-old") == [
             Approval(id=1, job_id="job-old", actor="U_BOB", decision=ApprovalDecision.APPROVED, reason="ok", at=T0)
         ]
-        assert trail(store) == [("job.submitted", "job-old")]
+        assert trail(store) == [("job.requested", "job-old")]
 
 
 def test_the_migrations_build_exactly_the_schema_the_store_queries(store: SqlStore) -> None:
@@ -292,32 +296,35 @@ def test_the_migrations_build_exactly_the_schema_the_store_queries(store: SqlSto
 def test_audit_events_come_back_in_insertion_order(store: SqlStore) -> None:
     store.jobs.add_job(make_job("job-1"))
     # Clocks of different hosts disagree: the order is the order of writing, not of `at`.
-    store.audit.record_audit([event("job.submitted", "job-1", at=T0 + timedelta(minutes=5))])
+    store.audit.record_audit([event("job.requested", "job-1", at=T0 + timedelta(minutes=5))])
     store.audit.record_audit(
-        [event("policy.refused", None, at=T0 + timedelta(minutes=1), actor="U_EVE", field="region")]
+        [event("request.refused", None, at=T0 + timedelta(minutes=1), actor="U_EVE", field="region")]
     )
     store.jobs.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING, [event("job.started", "job-1", at=T0)])
     store.audit.record_audit(
-        [event("stage.finished", "job-1", at=T0 + timedelta(minutes=9), stage="validate"), event("note", "job-1")]
+        [
+            event("stage.succeeded", "job-1", at=T0 + timedelta(minutes=9), stage="validate"),
+            event("approval.ignored", "job-1"),
+        ]
     )
 
     everything = store.audit.audit_events()
 
-    actions = ["job.submitted", "policy.refused", "job.started", "stage.finished", "note"]
+    actions = ["job.requested", "request.refused", "job.started", "stage.succeeded", "approval.ignored"]
     assert [e.action for e in everything] == actions
     assert [e.id for e in everything] == sorted(e.id for e in everything if e.id is not None)
     assert everything[1].detail == {"field": "region"} and everything[1].at.tzinfo is UTC
     assert [e.action for e in store.audit.audit_events("job-1")] == [
-        "job.submitted",
+        "job.requested",
         "job.started",
-        "stage.finished",
-        "note",
+        "stage.succeeded",
+        "approval.ignored",
     ]
     assert [e.action for e in store.audit.audit_events(since=T0 + timedelta(minutes=5))] == [
-        "job.submitted",
-        "stage.finished",
+        "job.requested",
+        "stage.succeeded",
     ]
-    assert [e.action for e in store.audit.audit_events("job-1", since=T0 + timedelta(minutes=6))] == ["stage.finished"]
+    assert [e.action for e in store.audit.audit_events("job-1", since=T0 + timedelta(minutes=6))] == ["stage.succeeded"]
 
 
 def test_approvals_are_kept_per_job_in_the_order_they_were_given(store: SqlStore) -> None:
@@ -341,7 +348,7 @@ def test_many_threads_can_write_the_same_database_at_once(store: SqlStore) -> No
     def submit_and_run(worker: int) -> None:
         for n in range(5):
             job = make_job(f"job-{worker}-{n}", created_at=T0 + timedelta(seconds=worker * 10 + n))
-            store.jobs.add_job(job, [event("job.submitted", job.id)])
+            store.jobs.add_job(job, [event("job.requested", job.id)])
             job.status = JobStatus.RUNNING
             store.jobs.save_job(job, [event("job.started", job.id)])
             assert store.jobs.transition(job.id, JobStatus.RUNNING, JobStatus.SUCCEEDED)
@@ -369,12 +376,25 @@ def head_revision(store: SqlStore) -> tuple[str, ...]:
 
 def test_update_outputs_merges_without_undoing_a_decision(store: SqlStore) -> None:
     job = make_job("job-outputs")
+    job.outputs.endpoint = "restore-sales.example:1433"
+    job.engine.cancel_sent = True
     store.jobs.add_job(job)
     assert store.jobs.transition(job.id, job.status, JobStatus.DENIED)
-    store.jobs.update_outputs(job.id, {"slack_channel": "C1", "slack_ts": "1.2"})
+    links = StageOutputs(audit_record_key="audit/rdsbot/jobs/job-outputs.jsonl", audit_record_url="https://presigned")
+    store.jobs.update_outputs(job.id, links, EngineBookkeeping(audit_record_pending=True))
     stored = store.jobs.get_job(job.id)
     assert stored is not None and stored.status == JobStatus.DENIED
-    assert stored.outputs["slack_channel"] == "C1" and stored.outputs["slack_ts"] == "1.2"
+    assert stored.outputs == StageOutputs(
+        endpoint="restore-sales.example:1433", audit_record_key="audit/rdsbot/jobs/job-outputs.jsonl"
+    )  # the presigned link, a credential, is never stored
+    assert stored.engine == EngineBookkeeping(cancel_sent=True, audit_record_pending=True)
+
+    store.jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(audit_record_pending=False))
+    cleared = store.jobs.get_job(job.id)
+    assert cleared is not None and cleared.engine == EngineBookkeeping(cancel_sent=True)
+    assert cleared.outputs == stored.outputs
+    with pytest.raises(UnknownJobError):
+        store.jobs.update_outputs("no-such-job", links)
 
 
 def test_a_cancel_request_survives_the_engine_saving_its_older_copy(store: SqlStore) -> None:

@@ -45,12 +45,12 @@ class Story:
         return post(self.url + EVENTS_PATH, request.body, request.headers)
 
     def card_of(self, job_id: str, timeout: float = 10.0) -> tuple[str, str]:
-        """Where the approval card was posted, once the bot has recorded it on the job."""
+        """Where the approval card was posted, once the bot has recorded it as the job's thread."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            outputs = self.job(job_id).outputs
-            if "slack_ts" in outputs:
-                return str(outputs["slack_channel"]), str(outputs["slack_ts"])
+            thread = self.runtime.notifier.thread_of(self.job(job_id))
+            if thread is not None:
+                return thread
             time.sleep(0.02)
         raise AssertionError(f"job {job_id} never recorded its approval card")
 

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from bot.audit_outbox import RECORD_PENDING
 from bot.cli import main
 from bot.domain import JobStatus, StageName, StageStatus
 from bot.logs import JsonLinesFormatter
@@ -124,7 +123,7 @@ def test_a_restore_completes_through_an_s3_outage_and_every_event_then_ships_onc
     done = story.slack.wait_for("chat.postMessage", lambda c: "restored prod_backup" in str(c.body.get("text")))
     assert "rdsbot audit record:" in done.body["text"]  # the link is there; the record follows when S3 is back
     assert outage.refused > 0 and story.app.store.outbox.unshipped_audit_events() > 0
-    assert story.job(job_id).outputs[RECORD_PENDING] is True
+    assert story.job(job_id).engine.audit_record_pending is True
     outage.end()
 
     shipper.ship_pending()
@@ -134,7 +133,7 @@ def test_a_restore_completes_through_an_s3_outage_and_every_event_then_ships_onc
     assert shipped == sorted(stored) and len(set(shipped)) == len(shipped)  # all of them, once, in order
     assert {(r["day"], r["seq"]): r["hash"] for _, _, r in shipped_records(story)} == stored
     assert all(shipper.verify_s3(day).ok for day in trail_days(story))
-    assert story.job(job_id).outputs[RECORD_PENDING] is False
+    assert story.job(job_id).engine.audit_record_pending is False
     record = boto3.client("s3").get_object(Bucket=AUDIT_BUCKET, Key=shipper.record_key(job_id))["Body"].read()
     assert record.splitlines()[-1].startswith(b"{") and b"job.succeeded" in record
 

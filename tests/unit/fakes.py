@@ -14,7 +14,7 @@ from bot.domain import (
     TaskStatus,
 )
 from bot.errors import RequestError
-from bot.ports import EnsuredOptionGroup, InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec
+from bot.ports import EnsuredOptionGroup, InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec, ThreadRef
 from bot.stages import Gateways
 
 
@@ -95,7 +95,7 @@ class FakeAws:
             instance_class=spec.instance_class,
             option_group_name=spec.option_group_name,
             option_group_status="pending-apply",
-            tags=dict(spec.tags),
+            tags={**spec.tags, "managed-by": "rdsbot"},  # as aws/instances.py tags every instance
         )
         self.instances[spec.instance_id] = state
         return state
@@ -192,3 +192,16 @@ class RecordingNotifier:
 
     def job_finished(self, job: Job) -> None:
         self.messages.append(f"finished {job.status}")
+
+
+class MemoryChatThreads:
+    """ChatThreads in a dict, keyed like the table: (job id, surface)."""
+
+    def __init__(self) -> None:
+        self.threads: dict[tuple[str, str], ThreadRef] = {}
+
+    def save(self, job_id: str, surface: str, channel: str, thread_ts: str) -> None:
+        self.threads[(job_id, surface)] = ThreadRef(surface=surface, channel=channel, thread_ts=thread_ts)
+
+    def find(self, job_id: str, surface: str) -> ThreadRef | None:
+        return self.threads.get((job_id, surface))

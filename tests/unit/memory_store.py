@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain import Approval, ApprovalDecision, AuditEvent, Job, JobStatus
+from bot.domain import Approval, ApprovalDecision, AuditEvent, EngineBookkeeping, Job, JobStatus, StageOutputs
 from bot.errors import DuplicateJobError, UnknownJobError
 
 _UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -86,12 +86,17 @@ class InMemoryJobs:
             self.audit.record_audit(events)
             return True
 
-    def update_outputs(self, job_id: str, updates: dict[str, Any]) -> None:
+    def update_outputs(self, job_id: str, outputs: StageOutputs, engine: EngineBookkeeping | None = None) -> None:
         with self._lock:
             job = self.by_id.get(job_id)
             if job is None:
                 raise UnknownJobError(job_id)
-            self.by_id[job_id] = job.model_copy(update={"outputs": {**job.outputs, **updates}})
+            # Like the store: only the fields set are merged, and a presigned link (excluded from dumps) never lands.
+            merged = {**job.outputs.set_fields(), **outputs.model_dump(mode="json", exclude_unset=True)}
+            update: dict[str, Any] = {"outputs": StageOutputs.model_validate(merged)}
+            if engine is not None:
+                update["engine"] = job.engine.model_copy(update=engine.model_dump(exclude_unset=True))
+            self.by_id[job_id] = job.model_copy(update=update)
 
     def get_job(self, job_id: str) -> Job | None:
         job = self.by_id.get(job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.domain import BackupLocation, InstanceState, Job, RestoreRequest
+from bot.domain import BackupLocation, InstanceState, Job, RestoreRequest, StageOutputs
 from bot.drills.cleanup import clean_up, made_by_drills
 from bot.drills.runs import DrillRun
 from bot.errors import AwsError
@@ -20,7 +20,9 @@ def drill_job(job_id: str = "jdrill001") -> Job:
     plan = plan_restore(request, load_policy(None), job_id, drill=True)
     job = Job(id=job_id, requester="drill:nightly", plan=plan, created_at=NOW)
     job.is_drill = True
-    job.outputs.update(option_group="rdsbot-sqlserver-se-15-00", subnet_group="rdsbot-vpc-1", security_group_id="sg-1")
+    job.outputs = StageOutputs(
+        option_group="rdsbot-sqlserver-se-15-00", subnet_group="rdsbot-vpc-1", security_group_id="sg-1"
+    )
     job.created_resources.update(
         instance=job.plan.target_instance_id, subnet_group="rdsbot-vpc-1", security_group="sg-1"
     )
@@ -74,7 +76,7 @@ def ours(job: Job) -> InstanceState:
         instance_id=job.plan.target_instance_id,
         status="available",
         instance_class="db.m6i.large",
-        tags={"rdsbot-job-id": job.id, "rdsbot-drill": "true"},
+        tags={"managed-by": "rdsbot", "rdsbot-job-id": job.id, "rdsbot-drill": "true"},
     )
 
 
@@ -111,7 +113,7 @@ def test_shared_resources_in_use_or_not_created_by_the_drill_are_kept():
     job = drill_job()
     neighbour = InstanceUse(instance_id="prod-copy", status="available", security_groups=("sg-1",))
     other_job = drill_job("jother001")
-    other_job.outputs["subnet_group"] = "rdsbot-vpc-1"
+    other_job.outputs.subnet_group = "rdsbot-vpc-1"
     resources = Resources(neighbour)
     result = clean_up(drill_run(True), job, Instances(ours(job)), resources, [other_job], lambda: [job])
     assert result.done and resources.deleted == []

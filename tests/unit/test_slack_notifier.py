@@ -8,6 +8,7 @@ from bot.domain import Job
 from handlers.outbox import SlackOutbox
 from handlers.slack_notifier import SlackNotifier
 from tests.support.factories import make_plan
+from tests.unit.fakes import MemoryChatThreads
 
 
 class RecordingClient:
@@ -34,14 +35,20 @@ def job(job_id: str = "j1") -> Job:
         requester="U1",
         plan=plan,
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        outputs={"slack_channel": "C1", "slack_ts": "0.1"},
     )
+
+
+def threaded(job_id: str = "j1") -> MemoryChatThreads:
+    """Threads where the job's approval card was posted in C1 at 0.1."""
+    threads = MemoryChatThreads()
+    threads.save(job_id, "slack", "C1", "0.1")
+    return threads
 
 
 def test_percent_updates_are_at_most_one_per_second_per_channel():
     client, now = RecordingClient(), [0.0]
     outbox = SlackOutbox()
-    notifier = SlackNotifier(client, outbox, min_update_seconds=1.0, monotonic=lambda: now[0])
+    notifier = SlackNotifier(client, outbox, threaded(), min_update_seconds=1.0, monotonic=lambda: now[0])
     for percent in range(0, 100):  # 100 polls within 9.9 s
         notifier.progress(job(), percent)
         now[0] += 0.1
@@ -57,7 +64,7 @@ def test_percent_updates_are_at_most_one_per_second_per_channel():
 def test_a_message_slack_refuses_is_kept_and_delivered_in_order():
     client = RecordingClient(failures=3)
     outbox = SlackOutbox(backoff_seconds=0.01)
-    notifier = SlackNotifier(client, outbox)
+    notifier = SlackNotifier(client, outbox, MemoryChatThreads())
     notifier.post("C1", "0.1", "first", "first")
     notifier.post("C1", "0.1", "second", "second")
     assert outbox.drain(5)
@@ -68,8 +75,8 @@ def test_a_message_slack_refuses_is_kept_and_delivered_in_order():
 def test_jobs_without_a_slack_thread_post_nothing():
     client = RecordingClient()
     outbox = SlackOutbox()
-    notifier = SlackNotifier(client, outbox)
-    quiet = job().model_copy(update={"outputs": {}})
+    notifier = SlackNotifier(client, outbox, threaded("j1"))
+    quiet = job("j2")
     notifier.progress(quiet, 50)
     notifier.job_finished(quiet)
     assert outbox.drain(1) and client.calls == []

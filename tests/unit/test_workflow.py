@@ -50,7 +50,7 @@ def test_a_restore_runs_every_stage_in_order_and_times_each():
     assert done.status == JobStatus.SUCCEEDED and done.percent_complete == 100
     assert [s.status for s in done.stages] == [StageStatus.SUCCEEDED] * 8
     assert all(s.seconds is not None for s in done.stages)
-    assert done.outputs["endpoint"] == f"{done.plan.target_instance_id}.example:1433"
+    assert done.outputs.endpoint == f"{done.plan.target_instance_id}.example:1433"
     assert done.created_resources == {"instance": done.plan.target_instance_id}
     assert aws.mutating.count("create_instance") == 1 and aws.mutating.count("rds_restore_database") == 1
 
@@ -193,7 +193,7 @@ def test_a_connection_blip_while_waiting_is_retried_not_fatal():
     aws.task_status = flaky
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
     assert store.jobs.by_id[job.id].status == JobStatus.SUCCEEDED
-    assert "transient_failures" not in store.jobs.by_id[job.id].outputs
+    assert store.jobs.by_id[job.id].engine.transient_failures == 0
 
 
 def test_an_endpoint_that_never_answers_fails_the_job_in_the_end():
@@ -243,3 +243,28 @@ def test_cancel_before_the_first_stage_touches_nothing():
     assert store.jobs.by_id[job.id].status == JobStatus.CANCELLED
     assert store.jobs.by_id[job.id].error == "cancelled by U1 before it started"
     assert aws.mutating == [] and not store.jobs.request_cancel(job.id, "U1")
+
+
+def test_the_success_event_records_the_set_outputs_as_plain_json():
+    aws, store, clock, service = world()
+    job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
+    engine(aws, store, clock).run_until_idle(timeout_seconds=600)
+    [succeeded] = [e for e in store.events if e.action == "job.succeeded" and e.job_id == job.id]
+    outputs = succeeded.detail["outputs"]
+    # The trail's shape from before outputs were typed: only keys a stage set, JSON values, no bookkeeping
+    # (the fake instance has no ARN, so instance_arn is left out).
+    assert sorted(outputs) == [
+        "backup_bytes",
+        "backup_files",
+        "console_url",
+        "endpoint",
+        "notes",
+        "option_group",
+        "role_arn",
+        "security_group_id",
+        "sqlserver_audit_url",
+        "subnet_group",
+        "task_id",
+        "vpc_id",
+    ]
+    assert type(outputs["task_id"]) is int and type(outputs["notes"]) is list
