@@ -80,10 +80,12 @@ class Decisions:
         action = Action.APPROVE if approve else Action.DENY
         job = self.jobs.get_job(job_id)
         if job is None:
-            self._audit(actor, None, AuditAction.APPROVAL_UNKNOWN_JOB, {"job_id": job_id})
+            self._audit(self._event(actor, None, AuditAction.APPROVAL_UNKNOWN_JOB, {"job_id": job_id}))
             return Decision(Outcome.UNKNOWN_JOB, f"no restore job {job_id}")
         if job.status != JobStatus.AWAITING_APPROVAL:
-            self._audit(actor, job.id, AuditAction.APPROVAL_IGNORED, {"action": action, "status": job.status})
+            self._audit(
+                self._event(actor, job.id, AuditAction.APPROVAL_IGNORED, {"action": action, "status": job.status})
+            )
             return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} is already {job.status}; nothing changed", job)
         now = self.clock.now()
         if now > self.expires(job):
@@ -94,16 +96,15 @@ class Decisions:
             identity = self.authorizer.check(action, actor, email_lookup, job)
         except Forbidden as refused:
             detail = {"action": action, "reason": refused.reason, **_who(refused.identity)}
-            self._audit(actor, job.id, AuditAction.APPROVAL_REFUSED, detail, refused.identity)
+            self._audit(self._event(actor, job.id, AuditAction.APPROVAL_REFUSED, detail, refused.identity))
             return Decision(Outcome.REFUSED, refused.reason, job)
         new_status = JobStatus.QUEUED if approve else JobStatus.DENIED
         decided = self._event(
             actor, job.id, AuditAction.decision(approve), {"reason": reason, **_who(identity)}, identity
         )
         if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided]):
-            self._audit(
-                actor, job.id, AuditAction.APPROVAL_IGNORED, {"action": action, "status": "decided concurrently"}
-            )
+            ignored: dict[str, object] = {"action": action, "status": "decided concurrently"}
+            self._audit(self._event(actor, job.id, AuditAction.APPROVAL_IGNORED, ignored))
             return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} was decided a moment ago; nothing changed", job)
         self.approvals.add_approval(
             job.id, actor, ApprovalDecision.APPROVED if approve else ApprovalDecision.DENIED, reason, now
@@ -123,7 +124,7 @@ class Decisions:
             identity = self.authorizer.check(Action.CANCEL, actor, email_lookup, job)
         except Forbidden as refused:
             detail: dict[str, object] = {"reason": refused.reason, "iam_user": refused.identity.iam_user}
-            self._audit(actor, job.id, AuditAction.CANCEL_REFUSED, detail)
+            self._audit(self._event(actor, job.id, AuditAction.CANCEL_REFUSED, detail))
             return Decision(Outcome.REFUSED, refused.reason, job)
         who: dict[str, object] = {"iam_user": identity.iam_user, "status": job.status}
         if job.status == JobStatus.AWAITING_APPROVAL:
@@ -157,15 +158,9 @@ class Decisions:
             at=self.clock.now(), actor=actor, action=action, job_id=job_id, detail=detail, iam_user=iam_user
         )
 
-    def _audit(
-        self,
-        actor: str,
-        job_id: str | None,
-        action: AuditAction,
-        detail: dict[str, object],
-        identity: Identity | None = None,
-    ) -> None:
-        self.audit.record_audit([self._event(actor, job_id, action, detail, identity)])
+    def _audit(self, event: AuditEvent) -> None:
+        """Record an outcome that changes no job (refusals, ignored clicks)."""
+        self.audit.record_audit([event])
 
 
 def _who(identity: Identity) -> dict[str, object]:

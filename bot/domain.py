@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -159,6 +160,10 @@ class JobStatus(StrEnum):
             JobStatus.EXPIRED,
             JobStatus.CANCELLED,
         }
+
+
+# What a compare-and-set transition accepts as the current status: one, or any of several.
+ExpectedStatus = JobStatus | AbstractSet[JobStatus]
 
 
 class Stage(BaseModel):

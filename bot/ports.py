@@ -7,7 +7,6 @@ Every `ensure_*` is idempotent: it looks up by a deterministic name before creat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -20,6 +19,7 @@ from bot.domain import (
     BackupLocation,
     BackupSet,
     EngineBookkeeping,
+    ExpectedStatus,
     InstanceState,
     Job,
     JobStatus,
@@ -48,11 +48,7 @@ class JobRepository(Protocol):
         ...
 
     def transition(
-        self,
-        job_id: str,
-        expected: JobStatus | AbstractSet[JobStatus],
-        new: JobStatus,
-        events: Sequence[AuditEvent] = (),
+        self, job_id: str, expected: ExpectedStatus, new: JobStatus, events: Sequence[AuditEvent] = ()
     ) -> bool:
         """Compare-and-set the status; True when this call won the change."""
         ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy.engine import Connection
 from bot.domain import (
     AuditEvent,
     EngineBookkeeping,
+    ExpectedStatus,
     Job,
     JobStatus,
     RestorePlan,
@@ -179,11 +179,7 @@ class SqlJobs:
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
 
     def transition(
-        self,
-        job_id: str,
-        expected: JobStatus | AbstractSet[JobStatus],
-        new: JobStatus,
-        events: Sequence[AuditEvent] = (),
+        self, job_id: str, expected: ExpectedStatus, new: JobStatus, events: Sequence[AuditEvent] = ()
     ) -> bool:
         """Move the job to `new` only if its status is in `expected`; True when this call won the change.
 

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from bot.cli import main
 from bot.domain import JobStatus, StageName, StageStatus
+from bot.entrypoints.cli import main
 from bot.logs import JsonLinesFormatter
 from tests.scenario.audit_fixtures import (
     S3Outage,

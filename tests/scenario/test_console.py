@@ -13,7 +13,7 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S
 
 def rdsbot(*args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bot.entrypoints.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -87,7 +87,7 @@ def test_console_runs_a_drill_for_admins_only_and_cleans_up():
         ]
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "shell", "--restore-seconds", "0.5"],
+        [sys.executable, "-m", "bot.entrypoints.cli", "shell", "--restore-seconds", "0.5"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -116,7 +116,9 @@ def test_console_runs_a_drill_for_admins_only_and_cleans_up():
 @pytest.mark.parametrize("command", ["demo", "shell"])
 def test_without_the_sandbox_extra_the_console_says_how_to_install_it(command):
     # moto made unimportable in the child, as on an install without the `sandbox` extra.
-    run_without_moto = "import sys; sys.modules['moto'] = None; from bot.cli import main; sys.exit(main(sys.argv[1:]))"
+    run_without_moto = (
+        "import sys; sys.modules['moto'] = None; from bot.entrypoints.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", run_without_moto, command],
         input="",

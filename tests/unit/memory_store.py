@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain import Approval, ApprovalDecision, AuditEvent, EngineBookkeeping, Job, JobStatus, StageOutputs
+from bot.domain import (
+    Approval,
+    ApprovalDecision,
+    AuditEvent,
+    EngineBookkeeping,
+    ExpectedStatus,
+    Job,
+    JobStatus,
+    StageOutputs,
+)
 from bot.errors import DuplicateJobError, UnknownJobError
 
 _UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -56,11 +64,7 @@ class InMemoryJobs:
             self.audit.record_audit(events)
 
     def transition(
-        self,
-        job_id: str,
-        expected: JobStatus | AbstractSet[JobStatus],
-        new: JobStatus,
-        events: Sequence[AuditEvent] = (),
+        self, job_id: str, expected: ExpectedStatus, new: JobStatus, events: Sequence[AuditEvent] = ()
     ) -> bool:
         wanted = {expected} if isinstance(expected, JobStatus) else set(expected)
         with self._lock:

@@ -58,3 +58,19 @@ def test_the_probe_sees_a_forbidden_import_when_there_is_one() -> None:
     # The composition root wires everything: if the probe passed it, it would pass anything.
     assert "sqlalchemy" in loaded_forbidden("bot.bootstrap")
     assert {"bot.store", "aws.instances"} <= set(loaded_forbidden("bot.bootstrap"))
+
+
+def test_only_entrypoints_import_the_composition_root() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    importers = []
+    for package in ("bot", "handlers", "aws", "config"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                if "bot.bootstrap" in names:
+                    importers.append(str(path.relative_to(root)))
+    assert importers and all(p.startswith("bot/entrypoints/") for p in importers), importers

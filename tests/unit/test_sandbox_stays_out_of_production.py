@@ -17,7 +17,7 @@ ENTRY_MODULES = [
     "handlers.slack_app",
     "bot.workflow",
     "aws.native_restore",
-    "bot.cli",
+    "bot.entrypoints.cli",
 ]
 
 # Runs in a fresh interpreter: imports one module and prints each sandbox or moto module that import loaded, with

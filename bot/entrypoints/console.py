@@ -12,7 +12,7 @@ from pathlib import Path
 from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
 from bot.bootstrap import build, build_commands, build_drills
 from bot.domain import JobStatus
-from bot.shell import ConsoleDrillReporter, ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines
+from bot.entrypoints.shell import ConsoleDrillReporter, ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines
 from config.policy_model import load_policy
 from config.settings import Settings, load_settings
 

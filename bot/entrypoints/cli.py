@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.audit_cli import add_audit_commands
+from bot.entrypoints.audit_cli import add_audit_commands
 from bot.errors import ConfigError
 from bot.logs import configure_logging
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bot.console import run_demo
+    from bot.entrypoints.console import run_demo
 
     configure_logging("text", "WARNING")
     return run_demo(restore_seconds=args.restore_seconds)
@@ -19,8 +19,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _shell(args: argparse.Namespace) -> int:
     """The console: interactive on a terminal, a script when stdin is not one."""
-    from bot.console import console_session
-    from bot.shell import interactive, run_lines
+    from bot.entrypoints.console import console_session
+    from bot.entrypoints.shell import interactive, run_lines
 
     configure_logging("text", "WARNING")
     with console_session(print, sandbox=args.sandbox, restore_seconds=args.restore_seconds, user=args.user) as session:
