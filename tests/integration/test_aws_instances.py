@@ -48,7 +48,7 @@ def spec(aws: AwsClients) -> InstanceSpec:
         subnet_group_name=placement.subnet_group_name,
         security_group_ids=(placement.security_group_id,),
         option_group_name=OPTION_GROUP,
-        tags={"rdsbot-job": "job-1", "requested-by": "U123"},
+        tags={"rdsbot-job-id": "job-1", "rdsbot-requester": "U123", "rdsbot-drill": "false"},
     )
 
 
@@ -63,7 +63,12 @@ def test_created_instance_carries_the_jobs_tags_and_the_option_group(instances, 
     assert found == state
     assert state.status == "available"  # moto: instances are available at once
     assert state.instance_class == "db.m5.large"
-    assert state.tags == {"rdsbot-job": "job-1", "requested-by": "U123", "managed-by": "rdsbot"}
+    assert state.tags == {
+        "rdsbot-job-id": "job-1",
+        "rdsbot-requester": "U123",
+        "rdsbot-drill": "false",
+        "managed-by": "rdsbot",
+    }
     assert (state.option_group_name, state.option_group_status) == (OPTION_GROUP, "in-sync")
     assert state.endpoint_address and state.endpoint_port == 1433
     assert state.arn and state.arn.endswith(":db:restore-sales-1")
