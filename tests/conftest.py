@@ -1,4 +1,7 @@
-"""Fixtures shared by every test folder. AWS tests talk HTTP to one moto server, reset before each test."""
+"""Fixtures shared by every test folder. AWS tests talk HTTP to one moto server, reset before each test.
+
+moto, boto3 and botocore are imported inside the fixtures, so the unit tests (which use none of them) run without
+loading them (tests/unit/test_decisions.py checks it)."""
 
 from __future__ import annotations
 
@@ -6,20 +9,19 @@ import logging
 import os
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.loaders
-import botocore.session
 import pytest
-from moto.server import ThreadedMotoServer
 
-from aws.clients import AwsClients, make_clients
+if TYPE_CHECKING:
+    from aws.clients import AwsClients
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """The URL of a moto server on a free local port, started once per test session."""
+    from moto.server import ThreadedMotoServer
+
     # One access-log line per request would bury a failing test's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -32,12 +34,19 @@ def moto_server() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def _service_models() -> Any:
     """botocore's service-model loader, shared so each test's clients skip re-reading the JSON models."""
+    import botocore.loaders
+
     return botocore.loaders.create_loader()
 
 
 @pytest.fixture
 def aws(moto_server: str, _service_models: Any, monkeypatch: pytest.MonkeyPatch) -> AwsClients:
     """Clients in us-east-1 pointed at a freshly reset moto server through the standard AWS_* variables."""
+    import boto3
+    import botocore.session
+
+    from aws.clients import make_clients
+
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
     # Drop every AWS_* variable (profiles, per-service endpoints, tokens) so a developer's setup cannot leak in.
     for name in [n for n in os.environ if n.startswith("AWS_")]:

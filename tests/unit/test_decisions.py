@@ -229,3 +229,14 @@ def test_a_slack_usergroup_policy_names_that_group_in_refusals() -> None:
     world = World(policy)
     job = world.request()
     assert "only members of S0DBAS may approve" in world.decisions.decide(job.id, STRANGER, True, no_email).message
+
+
+def test_these_rules_are_tested_without_sqlalchemy_moto_or_boto3() -> None:
+    import subprocess
+
+    probe = (
+        "import sys, tests.conftest, tests.unit.test_decisions; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic', 'moto', 'boto3', 'slack'}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert loaded.stdout.strip() == "[]"
