@@ -236,7 +236,7 @@ def test_these_rules_are_tested_without_sqlalchemy_moto_or_boto3() -> None:
 
     probe = (
         "import sys, tests.conftest, tests.unit.test_decisions; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic', 'moto', 'boto3', 'slack'}))"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'moto', 'boto3', 'slack_sdk'}))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert loaded.stdout.strip() == "[]"
