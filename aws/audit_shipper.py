@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from aws.clients import S3_SIGV4
 from aws.errors import aws_call
 from aws.s3 import S3Backups
 
@@ -17,9 +18,11 @@ _TIMEOUTS: dict[str, Any] = {"connect_timeout": 5, "read_timeout": 15}
 
 
 def audit_s3_client(region: str, session: boto3.Session | None = None) -> Any:
-    """An S3 client of its own, so shipping never shows up among (or waits behind) the restore's AWS calls."""
+    """An S3 client of its own, so shipping never shows up among (or waits behind) the restore's AWS calls; its
+    presigned links are SigV4, which SSE-KMS objects require."""
     session = session or boto3.Session()
-    return session.client("s3", region_name=region, config=Config(region_name=region, retries=_RETRIES, **_TIMEOUTS))
+    config = Config(region_name=region, retries=_RETRIES, **_TIMEOUTS).merge(S3_SIGV4)
+    return session.client("s3", region_name=region, config=config)
 
 
 class S3AuditSink:

@@ -15,6 +15,9 @@ from botocore.config import Config
 # Standard mode retries throttling and transient 5xx with backoff. botocore reads max_attempts here as retries
 # after the first try (total_max_attempts 6), enough to ride out RDS API throttling.
 _RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 5}
+# botocore presigns S3 URLs with SigV2 unless told otherwise; SSE-KMS objects refuse SigV2, and AWS is retiring
+# it (Amazon S3 guide "UsingAWSSDK.html#specify-signature-version"). Only the S3 client: the others sign SigV4.
+S3_SIGV4 = Config(signature_version="s3v4")
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,11 @@ def make_clients(region: str, session: boto3.Session | None = None) -> AwsClient
     session = session or boto3.Session()
     config = Config(region_name=region, retries=_RETRIES)
 
-    def client(service: str) -> Any:
-        return session.client(service, region_name=region, config=config)
+    def client(service: str, extra: Config | None = None) -> Any:
+        return session.client(service, region_name=region, config=config.merge(extra) if extra else config)
 
     return AwsClients(
-        s3=client("s3"),
+        s3=client("s3", S3_SIGV4),
         ec2=client("ec2"),
         iam=client("iam"),
         rds=client("rds"),

@@ -35,6 +35,16 @@ class _Candidate:
     modified: datetime
 
 
+def _sse_kms_keys(heads: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The SSE-KMS (or DSSE-KMS) keys HeadObject reports for the objects, each once, sorted."""
+    keys = {
+        str(head["SSEKMSKeyId"])
+        for head in heads
+        if str(head.get("ServerSideEncryption", "")).startswith("aws:kms") and head.get("SSEKMSKeyId")
+    }
+    return tuple(sorted(keys))
+
+
 def multi_file_prefix(backup: BackupSet) -> str:
     """The prefix that, followed by `*`, names exactly this set's files for rds_restore_database."""
     # Character by character on purpose: `sales_1.bak`, `sales_2.bak` share `sales_`, not a path component.
@@ -67,20 +77,34 @@ class S3Backups:
                     f"more than {MAX_FILES} files match {url}; RDS restores at most {MAX_FILES} files in one restore",
                     "use a longer prefix that matches only this backup's files",
                 )
+            keys = tuple(sorted(o.key for o in objects))
+            # A listing says nothing of encryption: each file's HeadObject does (at most 10 of them).
+            heads = [self._head(bucket, key, url) for key in keys]
             return BackupSet(
                 bucket=bucket,
-                keys=tuple(sorted(o.key for o in objects)),
+                keys=keys,
                 total_bytes=sum(o.size for o in objects),
                 region=region,
+                kms_key_arns=_sse_kms_keys(heads),
             )
+        head = self._head(bucket, location.key, url)
+        return BackupSet(
+            bucket=bucket,
+            keys=(location.key,),
+            total_bytes=int(head["ContentLength"]),
+            region=region,
+            kms_key_arns=_sse_kms_keys([head]),
+        )
+
+    def _head(self, bucket: str, key: str, url: str) -> dict[str, Any]:
         try:
             with aws_call("HeadObject"):
-                head = self._s3.head_object(Bucket=bucket, Key=location.key)
+                head: dict[str, Any] = self._s3.head_object(Bucket=bucket, Key=key)
         except AwsError as exc:
             if is_not_found(exc):
                 raise RequestError("backup", f"{url} does not exist", "check the key, or list the bucket") from None
             raise
-        return BackupSet(bucket=bucket, keys=(location.key,), total_bytes=int(head["ContentLength"]), region=region)
+        return head
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
         """The newest .bak under `prefix` by LastModified, a striped set counting as one backup; None if none.

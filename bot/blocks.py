@@ -28,6 +28,18 @@ def _size(total_bytes: int) -> str:
     return f"{size:.1f} TiB"
 
 
+def _key_lines(job: Job) -> list[str]:
+    """Every KMS key the restore will use, in full: an approver must see whose keys they are."""
+    plan = job.plan
+    keys = [
+        ("Backup key (@kms_master_key_arn)", plan.backup_kms_key_arn),
+        ("Bucket SSE-KMS key", ", ".join(plan.bucket_kms_key_arns) or None),
+    ]
+    lines = [f"KMS: {label} {key}" for label, key in keys if key]
+    # Storage is always encrypted; without a key of its own, with the account's AWS managed key for RDS.
+    return [*lines, f"KMS: Storage key {plan.storage_kms_key_arn or 'aws/rds (the account default)'}"]
+
+
 def card_summary(job: Job) -> str:
     """The facts an approver needs, as plain text: shared by Slack's card and the console."""
     plan = job.plan
@@ -43,6 +55,7 @@ def card_summary(job: Job) -> str:
         f"Region: {plan.region}; engine {plan.edition.value} {plan.major_version} ({plan.license_model})",
         f"Plan: {' → '.join(STAGE_ORDER)}",
     ]
+    lines += _key_lines(job)
     lines += [f"⚠ {warning}" for warning in plan.warnings]
     return "\n".join(lines)
 

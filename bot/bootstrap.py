@@ -22,6 +22,7 @@ from aws.audit_shipper import S3AuditSink, audit_s3_client
 from aws.clients import AwsClients, make_clients
 from aws.drill_resources import DrillCleanupGateway
 from aws.iam import RestoreRoles
+from aws.identity import CallerIdentity
 from aws.instances import Instances
 from aws.native_restore import SqlNativeRestore, tds_connector
 from aws.native_restore.checks import SqlDrillChecks
@@ -149,6 +150,7 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
             option_groups=OptionGroups(aws.rds),
             instances=Instances(aws.rds),
             native_restore=SqlNativeRestore(connector(region)),
+            identity=CallerIdentity(aws.sts),
         )
 
     shipper = audit_shipper(policy, store, clock)

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Re-exported (the `as` form tells mypy so): callers take every domain type from here; the list lives apart.
 from bot.audit_actions import AuditAction as AuditAction
@@ -82,7 +82,12 @@ class RestoreRequest(BaseModel):
     threads_per_core: int | None = None
     multi_az: bool = False
     region: str | None = None
-    kms_key_id: str | None = None
+    major_version: str | None = None
+    # Two keys RDS keeps apart: the one a client-side encrypted .bak was made with (@kms_master_key_arn of
+    # rds_restore_database), and the instance's storage key (KmsKeyId). The bucket's SSE-KMS key is a third,
+    # discovered from the backup object itself (RestorePlan.bucket_kms_key_arns).
+    backup_kms_key_arn: str | None = None
+    storage_kms_key_arn: str | None = None
     dry_run: bool = False
 
 
@@ -109,8 +114,29 @@ class RestorePlan(BaseModel):
     threads_per_core: int | None
     multi_az: bool
     region: str
-    kms_key_id: str | None
+    backup_kms_key_arn: str | None = None  # @kms_master_key_arn: the key a client-side encrypted .bak was made with
+    storage_kms_key_arn: str | None = None  # the instance's KmsKeyId
+    # The SSE-KMS keys the backup object(s) are stored under, read from HeadObject by the preflight.
+    bucket_kms_key_arns: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_key_of_old(cls, data: Any) -> Any:
+        # Plans stored before the keys were split carry one `kms_key_id` that did all three jobs.
+        if isinstance(data, dict) and "kms_key_id" in data:
+            data = dict(data)
+            old = data.pop("kms_key_id")
+            if old:
+                data.setdefault("backup_kms_key_arn", old)
+                data.setdefault("storage_kms_key_arn", old)
+        return data
+
+    @property
+    def role_kms_key_arns(self) -> tuple[str, ...]:
+        """The keys the restore role must use: the backup's own key and the bucket's, never the storage key."""
+        keys = [*([self.backup_kms_key_arn] if self.backup_kms_key_arn else []), *self.bucket_kms_key_arns]
+        return tuple(sorted(set(keys)))
 
     @property
     def s3_arn(self) -> str:
@@ -271,6 +297,8 @@ class BackupSet(BaseModel):
     keys: tuple[str, ...]
     total_bytes: int
     region: str
+    # The SSE-KMS keys (full ARNs, as HeadObject names them) the files are stored under; empty for SSE-S3.
+    kms_key_arns: tuple[str, ...] = ()
     last_modified: datetime | None = None  # the newest file's time, when the lookup knows it (drills age it)
 
 

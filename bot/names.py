@@ -37,14 +37,17 @@ def default_database_name(key: str) -> str:
     return stem[:128]
 
 
-def _suffix(kms_key_id: str | None) -> str:
-    return "" if not kms_key_id else "-k" + hashlib.sha256(kms_key_id.encode()).hexdigest()[:8]
+def _suffix(role_kms_keys: tuple[str, ...]) -> str:
+    # One key hashes as it always did (the names of roles made before the keys were split stay the same).
+    keys = "|".join(sorted(set(role_kms_keys)))
+    return "" if not keys else "-k" + hashlib.sha256(keys.encode()).hexdigest()[:8]
 
 
-def restore_role_name(kms_key_id: str | None) -> str:
-    """One role for plain backups; one per KMS key, so granting a key never widens another role."""
-    return "rdsbot-native-restore" + _suffix(kms_key_id)
+def restore_role_name(role_kms_keys: tuple[str, ...]) -> str:
+    """One role for plain backups; one per set of KMS keys it uses, so granting a key never widens another role."""
+    return "rdsbot-native-restore" + _suffix(role_kms_keys)
 
 
-def option_group_name(edition_short: str, major_version: str, kms_key_id: str | None) -> str:
-    return f"rdsbot-sqlserver-{edition_short}-{major_version.replace('.', '-')}{_suffix(kms_key_id)}"
+def option_group_name(edition_short: str, major_version: str, role_kms_keys: tuple[str, ...]) -> str:
+    """The option group names the restore role, so it follows the role's keys."""
+    return f"rdsbot-sqlserver-{edition_short}-{major_version.replace('.', '-')}{_suffix(role_kms_keys)}"

@@ -15,8 +15,18 @@ from bot.errors import RequestError
 USAGE = (
     "/rds-restore <backup> <instance-class> [--region R] [--name INSTANCE-ID] [--db DATABASE] [--edition ex|web|se|ee]"
     " [--storage-type gp2|gp3|io1|io2] [--storage GB] [--iops N] [--throughput MIBPS] [--cores N]"
-    " [--threads-per-core 1|2] [--multi-az] [--kms-key KEY-ARN] [--dry-run]"
+    " [--threads-per-core 1|2] [--multi-az] [--major-version 13.00|14.00|15.00|16.00]"
+    " [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--dry-run]"
 )
+# Flags that once existed, and what to write instead.
+_RETIRED = {
+    "--kms-key": (
+        "kms_key",
+        "--kms-key is gone: RDS uses different keys for different jobs",
+        "write --backup-kms-key KEY-ARN for a .bak encrypted client-side (rds_backup_database @kms_master_key_arn), "
+        "--storage-kms-key KEY-ARN for the new instance's storage; the bucket's SSE-KMS key is read from the backup",
+    ),
+}
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -61,7 +71,9 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--cores": ("cores", _int("cores", 1, 128)),
     "--threads-per-core": ("threads_per_core", _int("threads_per_core", 1, 2)),
     "--multi-az": ("multi_az", None),
-    "--kms-key": ("kms_key_id", str),
+    "--major-version": ("major_version", str),
+    "--backup-kms-key": ("backup_kms_key_arn", str),
+    "--storage-kms-key": ("storage_kms_key_arn", str),
     "--dry-run": ("dry_run", None),
 }
 
@@ -103,6 +115,8 @@ def parse_restore_command(text: str) -> RestoreRequest:
             positional.append(word)
             continue
         flag, has_inline, inline = word.partition("=")
+        if flag in _RETIRED:
+            raise RequestError(*_RETIRED[flag])
         if flag not in _FLAGS:
             raise RequestError("command", f"unknown flag {flag}", f"usage: {USAGE}")
         field, convert = _FLAGS[flag]

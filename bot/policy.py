@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot import instance_classes, names
+from bot import instance_classes, kms_keys, names
 from bot.domain import Edition, RestorePlan, RestoreRequest, StorageType
 from bot.errors import RequestError
 from config.policy_model import Policy
@@ -19,7 +19,6 @@ _INSTANCE_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")
 # name can never carry T-SQL (it is also sent as a bound parameter, never formatted into a statement).
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _SYSTEM_DATABASES = {"master", "model", "msdb", "tempdb", "rdsadmin"}
-_KMS_KEY = re.compile(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+)$")
 
 
 def check_instance_id(value: str) -> str:
@@ -74,11 +73,15 @@ def _check_storage(request: RestoreRequest, storage_type: StorageType) -> None:
         raise RequestError("storage_throughput", "throughput can be set only on gp3 storage")
 
 
-def _check_processor(request: RestoreRequest, family: str) -> None:
-    if (request.cores or request.threads_per_core) and family in instance_classes.BURSTABLE:
-        raise RequestError(
-            "cores", f"db.{family} classes have no processor features to set", "drop --cores/--threads-per-core"
-        )
+def check_kms_keys(request: RestoreRequest, region: str, policy: Policy) -> None:
+    """The keys a request names: full ARNs in the target region, of an account the policy allows (when it lists
+    any; otherwise the preflight holds them to the bot's own account)."""
+    accounts = policy.kms.allowed_accounts
+    if request.backup_kms_key_arn:
+        # The restore role is granted this key, and IAM matches key use by key ARN only: no alias here.
+        kms_keys.check_key_arn("backup_kms_key_arn", request.backup_kms_key_arn, region, accounts, alias_allowed=False)
+    if request.storage_kms_key_arn:
+        kms_keys.check_key_arn("storage_kms_key_arn", request.storage_kms_key_arn, region, accounts)
 
 
 def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill: bool = False) -> RestorePlan:
@@ -86,15 +89,19 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
     region = check_region(request.region or policy.region.default, policy)
     bucket = check_bucket(request.backup.bucket or policy.backups.default_bucket, policy)
     warnings = instance_classes.check_class(request.instance_class)
-    family = instance_classes.family_of(request.instance_class)
     edition = request.edition or policy.engine.edition
     if request.multi_az and edition in (Edition.EXPRESS, Edition.WEB):
         raise RequestError("multi_az", f"Multi-AZ is not offered for {edition}", "use --edition se or ee")
     storage_type = request.storage_type or policy.engine.storage_type
     _check_storage(request, storage_type)
-    _check_processor(request, family)
-    if request.kms_key_id and not _KMS_KEY.match(request.kms_key_id):
-        raise RequestError("kms_key_id", f"{request.kms_key_id!r} is not a KMS key ARN or alias")
+    license_model = policy.engine.license_model
+    instance_classes.check_processor_features(
+        request.instance_class, request.cores, request.threads_per_core, license_model
+    )
+    major_version = instance_classes.check_major_version(request.major_version or policy.engine.major_version)
+    # A pinned minor version belongs to the policy's major; another major takes that major's newest minor.
+    engine_version = policy.engine.engine_version if major_version == policy.engine.major_version else None
+    check_kms_keys(request, region, policy)
     instance_id = check_instance_id(
         request.target_instance_id or names.default_instance_id(request.backup.key, job_id, drill=drill)
     )
@@ -111,9 +118,9 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
         target_instance_id=instance_id,
         database_name=database,
         edition=edition,
-        major_version=policy.engine.major_version,
-        engine_version=policy.engine.engine_version,
-        license_model=policy.engine.license_model,
+        major_version=major_version,
+        engine_version=engine_version,
+        license_model=license_model,
         storage_type=storage_type,
         allocated_storage_gb=request.allocated_storage_gb or policy.engine.allocated_storage_gb,
         iops=request.iops,
@@ -122,6 +129,7 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
         threads_per_core=request.threads_per_core,
         multi_az=request.multi_az,
         region=region,
-        kms_key_id=request.kms_key_id,
+        backup_kms_key_arn=request.backup_kms_key_arn,
+        storage_kms_key_arn=request.storage_kms_key_arn,
         warnings=tuple(warnings),
     )

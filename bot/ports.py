@@ -194,6 +194,12 @@ class BackupStore(Protocol):
     def presigned_url(self, bucket: str, key: str, expires_seconds: int = 900) -> str: ...
 
 
+class AccountIdentity(Protocol):
+    def account_id(self) -> str:
+        """The AWS account the bot runs as (sts:GetCallerIdentity), asked once and remembered."""
+        ...
+
+
 class NetworkGateway(Protocol):
     def ensure_placement(self, spec: NetworkSpec) -> NetworkPlacement: ...
 

@@ -66,8 +66,10 @@ class RestoreService:
         except RequestError as exc:
             self.refuse(requester, exc, text=text, request=request)
             raise
-        if checked.notes:
-            plan = plan.model_copy(update={"warnings": plan.warnings + checked.notes})
+        # What only the preflight can know joins the plan: the approver sees it, the stages use it.
+        plan = plan.model_copy(
+            update={"warnings": plan.warnings + checked.notes, "bucket_kms_key_arns": checked.backup.kms_key_arns}
+        )
         job = Job(
             id=job_id,
             requester=requester,

@@ -6,10 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bot import instance_classes, names, tags
-from bot.domain import BackupLocation, BackupSet, InstanceState, Job, RestorePlan, StageName, TaskLifecycle
+from bot import instance_classes, kms_keys, names, tags
+from bot.domain import (
+    BackupLocation,
+    BackupSet,
+    Edition,
+    InstanceState,
+    Job,
+    RestorePlan,
+    StageName,
+    TaskLifecycle,
+)
 from bot.errors import RequestError, RestoreTaskError, StageError
 from bot.ports import (
+    AccountIdentity,
     BackupStore,
     InstanceGateway,
     InstanceSpec,
@@ -36,6 +46,7 @@ class Gateways:
     option_groups: OptionGroupGateway
     instances: InstanceGateway
     native_restore: NativeRestore
+    identity: AccountIdentity
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,8 @@ class Preflight:
 
 
 def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Preflight:
-    """The read-only AWS checks: backup present (at most 10 files), same region, class orderable."""
+    """The read-only AWS checks: backup present (at most 10 files), same region, fits the edition and the storage,
+    its SSE-KMS keys and the requested keys of an allowed account, class orderable."""
     location = BackupLocation(bucket=plan.backup_bucket, key=plan.backup_key, multi_file=plan.multi_file)
     backup = gateways.backups.resolve(location, policy.backups.default_bucket)
     if backup.region != plan.region:
@@ -76,6 +88,8 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             f"bucket {backup.bucket} is in {backup.region} but the restore targets {plan.region}",
             "RDS restores only from a bucket in the instance's region; copy the backup or pick that region",
         )
+    _check_backup_size(plan, backup)
+    _check_keys(plan, backup, gateways, policy)
     notes: list[str] = []
     orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(
         plan.edition.value, plan.engine_version
@@ -96,6 +110,47 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
     return Preflight(backup=backup, notes=tuple(notes))
 
 
+# SQL Server Express holds at most 10 GB per database (AWS guide "SQLServer.Procedural.Importing", limitations).
+EXPRESS_MAX_BYTES = 10 * 2**30
+MAX_STORAGE_GB = 16384
+
+
+def _check_backup_size(plan: RestorePlan, backup: BackupSet) -> None:
+    size_gib = backup.total_bytes / 2**30
+    if plan.edition == Edition.EXPRESS and backup.total_bytes > EXPRESS_MAX_BYTES:
+        raise RequestError(
+            "edition",
+            f"the backup holds {size_gib:.1f} GiB and SQL Server Express restores at most 10 GB per database",
+            "use --edition web, se or ee",
+        )
+    if plan.allocated_storage_gb * 2**30 < backup.total_bytes:
+        # A restored database takes at least the backup's size; a quarter more leaves room for its log.
+        suggested = min(MAX_STORAGE_GB, max(20, -(-backup.total_bytes * 5 // (4 * 2**30))))
+        raise RequestError(
+            "allocated_storage_gb",
+            f"{plan.allocated_storage_gb} GiB of storage cannot hold the {size_gib:.1f} GiB backup",
+            f"ask for --storage {suggested} or more",
+        )
+
+
+def _check_keys(plan: RestorePlan, backup: BackupSet, gateways: Gateways, policy: Policy) -> None:
+    """The bucket's SSE-KMS keys like the requested ones; with no kms.allowed_accounts, only the bot's account."""
+    requested = {"backup_kms_key_arn": plan.backup_kms_key_arn, "storage_kms_key_arn": plan.storage_kms_key_arn}
+    keys = [(name, key) for name, key in requested.items() if key] + [("backup", k) for k in backup.kms_key_arns]
+    if not keys:
+        return
+    accounts = policy.kms.allowed_accounts or (gateways.identity.account_id(),)
+    for name, key in keys:
+        try:
+            kms_keys.check_key_arn(name, key, plan.region, accounts)
+        except RequestError as exc:
+            if name != "backup":
+                raise
+            raise RequestError(
+                "backup", f"the backup is stored with SSE-KMS, and its {exc.message}", exc.hint
+            ) from None
+
+
 def _needed(value: _T | None, name: str) -> _T:
     """An earlier stage's output. Stages run in order, so a missing one is a bug: a KeyError, as it always was."""
     if value is None:
@@ -108,6 +163,12 @@ def _validate(job: Job, ctx: StageContext) -> StepResult:
     job.outputs.backup_files = len(checked.backup.keys)
     job.outputs.backup_bytes = checked.backup.total_bytes
     job.outputs.notes = checked.notes
+    if checked.backup.kms_key_arns != job.plan.bucket_kms_key_arns:
+        # The approver saw the keys on the card, and the role is granted exactly those.
+        raise StageError(
+            f"the backup's SSE-KMS key is now {', '.join(checked.backup.kms_key_arns) or 'none'}, not "
+            f"{', '.join(job.plan.bucket_kms_key_arns) or 'none'} as when it was requested; request the restore again"
+        )
     size_gib = checked.backup.total_bytes / 2**30
     return Done(f"{len(checked.backup.keys)} file(s), {size_gib:.2f} GiB; " + "; ".join(checked.notes))
 
@@ -136,10 +197,10 @@ def _restore_role(job: Job, ctx: StageContext) -> StepResult:
     plan = job.plan
     role_arn = ctx.gateways.roles.ensure_restore_role(
         RoleSpec(
-            role_name=names.restore_role_name(plan.kms_key_id),
+            role_name=names.restore_role_name(plan.role_kms_key_arns),
             backup_buckets=ctx.policy.backups.buckets,
             audit_bucket=ctx.policy.audit.bucket,
-            kms_key_arns=(plan.kms_key_id,) if plan.kms_key_id else (),
+            kms_key_arns=plan.role_kms_key_arns,
         )
     )
     job.outputs.role_arn = role_arn
@@ -150,7 +211,7 @@ def _option_group(job: Job, ctx: StageContext) -> StepResult:
     plan, audit = job.plan, ctx.policy.audit
     group = ctx.gateways.option_groups.ensure_option_group(
         OptionGroupSpec(
-            name=names.option_group_name(plan.edition.short, plan.major_version, plan.kms_key_id),
+            name=names.option_group_name(plan.edition.short, plan.major_version, plan.role_kms_key_arns),
             engine=plan.edition.value,
             major_version=plan.major_version,
             role_arn=_needed(job.outputs.role_arn, "role_arn"),
@@ -189,7 +250,7 @@ def _instance(job: Job, ctx: StageContext) -> StepResult:
                 cores=plan.cores,
                 threads_per_core=plan.threads_per_core,
                 multi_az=plan.multi_az,
-                kms_key_id=plan.kms_key_id,
+                kms_key_id=plan.storage_kms_key_arn,
                 subnet_group_name=_needed(job.outputs.subnet_group, "subnet_group"),
                 security_group_ids=(_needed(job.outputs.security_group_id, "security_group_id"),),
                 option_group_name=_needed(job.outputs.option_group, "option_group"),
@@ -226,7 +287,7 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     if existing is not None and existing.lifecycle not in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
         job.outputs.task_id = existing.task_id
         return Done(f"task {existing.task_id} already running for {plan.database_name}")
-    task_id = native.start_restore(state, plan.database_name, plan.s3_arn, plan.kms_key_id)
+    task_id = native.start_restore(state, plan.database_name, plan.s3_arn, plan.backup_kms_key_arn)
     job.outputs.task_id = task_id
     return Done(f"rds_restore_database task {task_id}: {plan.s3_arn} -> {plan.database_name}")
 

@@ -10,9 +10,10 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from bot import instance_classes
 from bot.domain import Edition, StorageType
 from bot.drills.spec import DrillSpec
-from bot.errors import ConfigError
+from bot.errors import ConfigError, RequestError
 from bot.strict_model import StrictModel
 
 EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
@@ -75,6 +76,20 @@ class AuditPolicy(StrictModel):
         return value.strip("/")
 
 
+class KmsPolicy(StrictModel):
+    # Accounts whose KMS keys a restore may name or meet (--backup-kms-key, --storage-kms-key, the bucket's
+    # SSE-KMS key). Empty: only the bot's own account, found with sts:GetCallerIdentity.
+    allowed_accounts: tuple[str, ...] = ()
+
+    @field_validator("allowed_accounts")
+    @classmethod
+    def _account_ids(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not re.fullmatch(r"\d{12}", value):
+                raise ValueError(f"{value!r} is not a 12-digit AWS account id")
+        return values
+
+
 class ApprovalPolicy(StrictModel):
     admin_iam_group: str = "rds-admins"
     admin_slack_usergroup: str | None = None
@@ -126,16 +141,18 @@ class EnginePolicy(StrictModel):
 
     @field_validator("major_version")
     @classmethod
-    def _major_shape(cls, value: str) -> str:
-        if not re.fullmatch(r"1[1-6]\.00", value):
-            raise ValueError("use a SQL Server major version such as 15.00 (2019) or 16.00 (2022)")
-        return value
+    def _major_offered(cls, value: str) -> str:
+        try:
+            return instance_classes.check_major_version(value)
+        except RequestError as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
 
 
 class Policy(StrictModel):
     region: RegionPolicy = RegionPolicy()
     backups: BackupPolicy
     audit: AuditPolicy = AuditPolicy()
+    kms: KmsPolicy = KmsPolicy()
     approvals: ApprovalPolicy = ApprovalPolicy()
     network: NetworkPolicy = NetworkPolicy()
     engine: EnginePolicy = EnginePolicy()

@@ -158,10 +158,12 @@ class DrillRunner:
             multi_az=spec.engine.multi_az,
             region=region,
         )
-        edition = spec.engine.edition or self.policy.engine.edition
-        option_group = names.option_group_name(edition.short, self.policy.engine.major_version, None)
-        run.option_group_preexisted = self.ports.resources_for(region).option_group_exists(option_group)
         job = self.service.submit(request, actor(spec.name), approved=True, drill=True).job
+        # Named from the plan, which knows the bucket's SSE-KMS key only after the preflight. Should the engine
+        # make the group first, it counts as preexisting and is kept: never deleted while another job may use it.
+        plan = job.plan
+        option_group = names.option_group_name(plan.edition.short, plan.major_version, plan.role_kms_key_arns)
+        run.option_group_preexisted = self.ports.resources_for(region).option_group_exists(option_group)
         run.job_id = job.id
         run.instance_id = job.plan.target_instance_id
         run.phase = DrillPhase.RESTORING

@@ -220,3 +220,12 @@ def _parse(line: bytes) -> dict[str, Any]:
 
     parsed: dict[str, Any] = json.loads(line)
     return parsed
+
+
+def test_the_audit_client_presigns_with_sigv4(aws: AwsClients) -> None:
+    # Its own client (aws/audit_shipper.py), so its own config: a SigV2 link would not open an SSE-KMS record.
+    from aws.audit_shipper import audit_s3_client
+
+    sink = S3AuditSink(audit_s3_client("us-east-1"), BUCKET)
+    url = sink.presigned_url("p/rdsbot/jobs/j1.jsonl", 60)
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "AWSAccessKeyId=" not in url

@@ -219,3 +219,47 @@ def test_clients_reach_the_endpoint_from_aws_endpoint_url_with_standard_retries(
         assert client.meta.region_name == "us-east-1"
         # botocore counts max_attempts as retries: 5 retries after the first try.
         assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+
+
+# The bucket's SSE-KMS key, read from HeadObject (AWS guide "SQLServer.Procedural.Importing.Native.Enabling": the
+# restore role must be allowed to use the key the backup is stored under).
+
+
+def sse_kms_key(region: str = "us-east-1") -> str:
+    arn: str = boto3.client("kms", region_name=region).create_key()["KeyMetadata"]["Arn"]
+    return arn
+
+
+def test_an_sse_kms_backup_reports_its_key_arn(aws, store):
+    key = sse_kms_key()
+    aws.s3.put_object(Bucket=BUCKET, Key="kms/full.bak", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    put(aws, "plain/full.bak")
+
+    assert store.resolve(BackupLocation(key="kms/full.bak"), default_bucket=BUCKET).kms_key_arns == (key,)
+    assert store.resolve(BackupLocation(key="plain/full.bak"), default_bucket=BUCKET).kms_key_arns == ()
+
+
+def test_every_file_of_a_striped_backup_is_asked_for_its_key(aws, store):
+    first, second = sse_kms_key(), sse_kms_key()
+    for index, key in ((1, first), (2, second), (3, first)):
+        aws.s3.put_object(
+            Bucket=BUCKET, Key=f"set/db_{index}.bak", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key
+        )
+
+    backup = store.resolve(BackupLocation(key="set/db_", multi_file=True), default_bucket=BUCKET)
+
+    assert backup.kms_key_arns == tuple(sorted({first, second}))
+
+
+def test_presigned_links_are_signed_with_sigv4_and_open_an_sse_kms_object(aws, store):
+    # botocore presigns S3 with SigV2 unless configured; SSE-KMS objects refuse SigV2 (FACTS, issue 11 item 9).
+    key = sse_kms_key()
+    aws.s3.put_object(
+        Bucket=BUCKET, Key="kms/small.bak", Body=b"secret", ServerSideEncryption="aws:kms", SSEKMSKeyId=key
+    )
+
+    url = store.presigned_url(BUCKET, "kms/small.bak", expires_seconds=60)
+
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "Signature=" not in url.replace("X-Amz-Signature=", "")
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == b"secret"

@@ -232,9 +232,9 @@ def test_healthz_answers_and_unknown_paths_are_404(story: Story):
 def test_help_and_dry_run_create_nothing(story: Story):
     status, body = story.command("/rds-restore", "help", ALICE)
     assert status == 200 and "usage: /rds-restore <backup> <instance-class>" in ephemeral_text(body)
-    story.command("/rds-restore", "prod-backup.bak db.r6i.xlarge --cores 2 --dry-run", ALICE, response_id="dry")
+    story.command("/rds-restore", "prod-backup.bak db.r7i.xlarge --cores 2 --dry-run", ALICE, response_id="dry")
     plan = story.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == "dry")
-    assert "Dry run, nothing created" in plan.body["text"] and "db.r6i.xlarge, 2 cores" in plan.body["text"]
+    assert "Dry run, nothing created" in plan.body["text"] and "db.r7i.xlarge, 2 cores" in plan.body["text"]
     assert story.app.store.jobs.list_jobs() == [] and story.aws.mutating == []
     assert story.slack.calls("chat.postMessage") == []
 

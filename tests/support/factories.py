@@ -25,6 +25,5 @@ def make_plan(target: str = "restore-sales") -> RestorePlan:
         threads_per_core=None,
         multi_az=False,
         region="eu-west-1",
-        kms_key_id=None,
         warnings=("backup is 3 days old",),
     )

@@ -42,6 +42,13 @@ class FakeAws:
         self.polls_until_restored = 2
         self._polls: dict[str, int] = {}
         self.orderable: set[str] | None = None
+        self.account = "123456789012"
+        # bucket/key -> the SSE-KMS key HeadObject would report for it
+        self.object_keys: dict[str, str] = {}
+        # What the stages asked for, to check which key went where.
+        self.role_specs: list[RoleSpec] = []
+        self.instance_specs: list[InstanceSpec] = []
+        self.restore_keys: list[str | None] = []
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -58,7 +65,13 @@ class FakeAws:
             keys=tuple(k.split("/", 1)[1] for k in keys),
             total_bytes=sum(self.objects[k] for k in keys),
             region=self.region,
+            kms_key_arns=tuple(sorted({self.object_keys[k] for k in keys if k in self.object_keys})),
         )
+
+    # AccountIdentity
+    def account_id(self) -> str:
+        self.calls.append("account_id")
+        return self.account
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
         return None
@@ -76,6 +89,7 @@ class FakeAws:
 
     def ensure_restore_role(self, spec: RoleSpec) -> str:
         self.calls.append("ensure_restore_role")
+        self.role_specs.append(spec)
         return f"arn:aws:iam::123456789012:role/{spec.role_name}"
 
     def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
@@ -89,6 +103,7 @@ class FakeAws:
 
     def create(self, spec: InstanceSpec) -> InstanceState:
         self.calls.append("create_instance")
+        self.instance_specs.append(spec)
         state = InstanceState(
             instance_id=spec.instance_id,
             status="creating",
@@ -134,6 +149,7 @@ class FakeAws:
         self, instance: InstanceState, database_name: str, s3_arn: str, kms_key_arn: str | None = None
     ) -> int:
         self.calls.append("rds_restore_database")
+        self.restore_keys.append(kms_key_arn)
         task_id = len(self.tasks) + 1
         self.tasks[task_id] = TaskStatus(
             task_id=task_id, database_name=database_name, lifecycle=TaskLifecycle.CREATED, percent_complete=0
@@ -160,7 +176,15 @@ class FakeAws:
             self.tasks[task_id] = task.model_copy(update={"lifecycle": TaskLifecycle.CANCELLED})
 
     def gateways(self, region: str = "us-east-1") -> Gateways:
-        return Gateways(backups=self, network=self, roles=self, option_groups=self, instances=self, native_restore=self)
+        return Gateways(
+            backups=self,
+            network=self,
+            roles=self,
+            option_groups=self,
+            instances=self,
+            native_restore=self,
+            identity=self,
+        )
 
     @property
     def mutating(self) -> list[str]:

@@ -14,6 +14,7 @@ CORE = [
     "bot.parser",
     "bot.policy",
     "bot.instance_classes",
+    "bot.kms_keys",
     "bot.names",
     "bot.errors",
     "bot.stages",

@@ -15,16 +15,34 @@ def test_the_users_own_command_parses_with_defaults_left_open():
 
 def test_every_flag_lands_in_its_field():
     request = parse_restore_command(
-        "s3://team-backups/sql/prod* db.r6i.xlarge --region us-west-2 --name restored-prod --db Prod_2026 "
+        "s3://team-backups/sql/prod* db.r7i.xlarge --region us-west-2 --name restored-prod --db Prod_2026 "
         "--edition ee --storage-type io1 --storage 500 --iops 3000 --cores 2 --threads-per-core=1 --multi-az "
-        "--kms-key arn:aws:kms:us-west-2:123456789012:key/abc-123 --dry-run"
+        "--major-version 16.00 --backup-kms-key arn:aws:kms:us-west-2:123456789012:key/abc-123 "
+        "--storage-kms-key arn:aws:kms:us-west-2:123456789012:alias/rds-storage --dry-run"
     )
     assert request.backup.bucket == "team-backups" and request.backup.key == "sql/prod" and request.backup.multi_file
     assert request.region == "us-west-2" and request.target_instance_id == "restored-prod"
     assert request.database_name == "Prod_2026" and request.edition == Edition.ENTERPRISE
     assert request.storage_type == StorageType.IO1 and request.allocated_storage_gb == 500 and request.iops == 3000
     assert request.cores == 2 and request.threads_per_core == 1 and request.multi_az and request.dry_run
-    assert request.kms_key_id == "arn:aws:kms:us-west-2:123456789012:key/abc-123"
+    assert request.major_version == "16.00"
+    assert request.backup_kms_key_arn == "arn:aws:kms:us-west-2:123456789012:key/abc-123"
+    assert request.storage_kms_key_arn == "arn:aws:kms:us-west-2:123456789012:alias/rds-storage"
+
+
+def test_the_old_kms_key_flag_is_refused_naming_both_new_flags():
+    # One key did three jobs (issue 11): the user must now say which key is which.
+    with pytest.raises(RequestError) as caught:
+        parse_restore_command("prod-backup.bak db.m5.large --kms-key arn:aws:kms:us-east-1:123456789012:key/abc")
+    assert caught.value.field == "kms_key"
+    assert "--backup-kms-key" in str(caught.value) and "--storage-kms-key" in str(caught.value)
+
+
+def test_usage_lists_the_new_flags_and_not_the_old_one():
+    from bot.parser import USAGE
+
+    assert "--backup-kms-key" in USAGE and "--storage-kms-key" in USAGE and "--major-version" in USAGE
+    assert "--kms-key " not in USAGE
 
 
 @pytest.mark.parametrize(

@@ -55,9 +55,9 @@ def test_nitro_classes_carry_the_throttling_warning():
         ("prod-backup.bak db.m5.large --storage-type io1", "iops", "needs --iops"),
         ("prod-backup.bak db.m5.large --storage-type gp2 --iops 3000", "iops", "no provisioned IOPS"),
         ("prod-backup.bak db.m5.large --throughput 500 --storage-type io2 --iops 3000", "storage_throughput", "gp3"),
-        ("prod-backup.bak db.t3.xlarge --cores 2", "cores", "no processor features"),
+        ("prod-backup.bak db.t3.xlarge --cores 2", "cores", "only on Optimize CPU classes"),
         ("prod-backup.bak db.m5.large --edition web --multi-az", "multi_az", "not offered"),
-        ("prod-backup.bak db.m5.large --kms-key notakey", "kms_key_id", "not a KMS key"),
+        ("prod-backup.bak db.m5.large --backup-kms-key notakey", "backup_kms_key_arn", "not a full KMS key ARN"),
     ],
 )
 def test_policy_refuses_with_the_field_and_a_fix(text, field, words):
