@@ -46,5 +46,14 @@ def restore_role_name(kms_key_id: str | None) -> str:
     return "rdsbot-native-restore" + _suffix(kms_key_id)
 
 
+AUDIT_ROLE_NAME = "rdsbot-sqlserver-audit"
+
+
+def sqlserver_audit_prefix(audit_prefix: str) -> str:
+    """Where SQLSERVER_AUDIT puts its files: a sub-prefix of its own, apart from rdsbot's trail (<prefix>/rdsbot/),
+    so the audit role's s3:PutObject can be scoped to it and cannot reach (overwrite) rdsbot's own records."""
+    return f"{audit_prefix}/sqlserver"
+
+
 def option_group_name(edition_short: str, major_version: str, kms_key_id: str | None) -> str:
     return f"rdsbot-sqlserver-{edition_short}-{major_version.replace('.', '-')}{_suffix(kms_key_id)}"

@@ -254,6 +254,7 @@ def test_the_success_event_records_the_set_outputs_as_plain_json():
     # The trail's shape from before outputs were typed: only keys a stage set, JSON values, no bookkeeping
     # (the fake instance has no ARN, so instance_arn is left out).
     assert sorted(outputs) == [
+        "audit_role_arn",
         "backup_bytes",
         "backup_files",
         "console_url",
