@@ -1,4 +1,7 @@
-"""The option group that turns on native backup/restore (and SQL Server Audit to S3) for restore instances."""
+"""The option group that turns on native backup/restore (and SQL Server Audit to S3) for restore instances.
+
+Naming a role in IAM_ROLE_ARN makes ModifyOptionGroup pass it to RDS: the caller needs iam:PassRole on it
+(see aws/permissions.py)."""
 
 from __future__ import annotations
 
@@ -20,8 +23,11 @@ def wanted_options(spec: OptionGroupSpec) -> dict[str, dict[str, str]]:
     """Option name -> the settings rdsbot sets on it."""
     options = {BACKUP_RESTORE: {"IAM_ROLE_ARN": spec.role_arn}}
     if spec.audit_s3_bucket_arn:
+        # Never the restore role: that one may only read backups, this one may only write audit files.
+        if not spec.audit_role_arn or spec.audit_role_arn == spec.role_arn:
+            raise StageError(f"option group {spec.name}: SQLSERVER_AUDIT needs its own role, not the restore role")
         options[AUDIT] = {
-            "IAM_ROLE_ARN": spec.role_arn,
+            "IAM_ROLE_ARN": spec.audit_role_arn,
             "S3_BUCKET_ARN": spec.audit_s3_bucket_arn,
             "RETENTION_TIME": str(spec.audit_retention_hours),
         }

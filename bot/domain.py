@@ -225,6 +225,7 @@ class StageOutputs(BaseModel):
     subnet_group: str | None = None
     security_group_id: str | None = None
     role_arn: str | None = None
+    audit_role_arn: str | None = None  # the SQLSERVER_AUDIT role; None without an audit bucket
     option_group: str | None = None
     instance_arn: str | None = None
     endpoint: str | None = None  # host:port

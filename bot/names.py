@@ -48,6 +48,15 @@ def restore_role_name(role_kms_keys: tuple[str, ...]) -> str:
     return "rdsbot-native-restore" + _suffix(role_kms_keys)
 
 
+AUDIT_ROLE_NAME = "rdsbot-sqlserver-audit"
+
+
+def sqlserver_audit_prefix(audit_prefix: str) -> str:
+    """Where SQLSERVER_AUDIT puts its files: a sub-prefix of its own, apart from rdsbot's trail (<prefix>/rdsbot/),
+    so the audit role's s3:PutObject can be scoped to it and cannot reach (overwrite) rdsbot's own records."""
+    return f"{audit_prefix}/sqlserver"
+
+
 def option_group_name(edition_short: str, major_version: str, role_kms_keys: tuple[str, ...]) -> str:
     """The option group names the restore role, so it follows the role's keys."""
     return f"rdsbot-sqlserver-{edition_short}-{major_version.replace('.', '-')}{_suffix(role_kms_keys)}"

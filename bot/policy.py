@@ -109,6 +109,14 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
         raise RequestError("target_instance_id", "drill instances are always named rdsbot-drill-...")
     if not drill and instance_id.startswith("rdsbot-drill-"):
         raise RequestError("target_instance_id", "names starting rdsbot-drill- are reserved for drills")
+    if not instance_id.startswith("rdsbot-"):
+        # The shipped IAM policy lets the bot read only the RDS-managed master secrets of db:rdsbot-* instances
+        # (config/rdsbot-iam-policy.json), so any other name would be created and then never logged into.
+        raise RequestError(
+            "target_instance_id",
+            f"{instance_id} does not start with rdsbot-; rdsbot may log in only to instances it names rdsbot-*",
+            f"use --name rdsbot-{instance_id}",
+        )
     database = check_database_name(request.database_name or names.default_database_name(request.backup.key))
     return RestorePlan(
         backup_bucket=bucket,

@@ -132,13 +132,39 @@ class NetworkSpec(BaseModel):
     port: int = 1433
 
 
+class RolePlacement(BaseModel):
+    """Where rdsbot's IAM roles live: under their own path, capped by a permissions boundary when configured."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str = "/rdsbot/"
+    permissions_boundary_arn: str | None = None
+    # RDS resources (relative to arn:<partition>:rds:*:<account>:) that may make RDS assume the role: the trust
+    # policy's aws:SourceArn. Instance names are the requester's choice (--name), so any instance; option groups
+    # are always rdsbot's own.
+    source_resources: tuple[str, ...] = ("db:*", "og:rdsbot-*")
+
+
 class RoleSpec(BaseModel):
+    """The role in SQLSERVER_BACKUP_RESTORE: read the backup buckets, never write them."""
+
     model_config = ConfigDict(frozen=True)
 
     role_name: str
     backup_buckets: tuple[str, ...]
-    audit_bucket: str | None
     kms_key_arns: tuple[str, ...] = ()
+    placement: RolePlacement = RolePlacement()
+
+
+class AuditRoleSpec(BaseModel):
+    """The role in SQLSERVER_AUDIT: put audit files under one key prefix of the audit bucket, nothing else."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role_name: str
+    bucket: str
+    key_prefix: str  # no leading or trailing slash
+    placement: RolePlacement = RolePlacement()
 
 
 class OptionGroupSpec(BaseModel):
@@ -149,6 +175,7 @@ class OptionGroupSpec(BaseModel):
     major_version: str  # 15.00
     role_arn: str
     audit_s3_bucket_arn: str | None  # arn:aws:s3:::bucket/prefix; None: no SQLSERVER_AUDIT
+    audit_role_arn: str | None = None  # the role in SQLSERVER_AUDIT; never the restore role
     audit_retention_hours: int = 0
 
 
@@ -206,6 +233,10 @@ class NetworkGateway(Protocol):
 
 class RoleGateway(Protocol):
     def ensure_restore_role(self, spec: RoleSpec) -> str:
+        """The role's ARN."""
+        ...
+
+    def ensure_audit_role(self, spec: AuditRoleSpec) -> str:
         """The role's ARN."""
         ...
 

@@ -20,6 +20,7 @@ from bot.domain import (
 from bot.errors import RequestError, RestoreTaskError, StageError
 from bot.ports import (
     AccountIdentity,
+    AuditRoleSpec,
     BackupStore,
     InstanceGateway,
     InstanceSpec,
@@ -29,6 +30,7 @@ from bot.ports import (
     OptionGroupGateway,
     OptionGroupSpec,
     RoleGateway,
+    RolePlacement,
     RoleSpec,
 )
 from config.policy_model import Policy
@@ -193,29 +195,53 @@ def _network(job: Job, ctx: StageContext) -> StepResult:
     return Done(f"{placement.vpc_id}, subnet group {placement.subnet_group_name}, {placement.security_group_id}")
 
 
+def _role_placement(policy: Policy) -> RolePlacement:
+    return RolePlacement(path=policy.roles.path, permissions_boundary_arn=policy.roles.permissions_boundary_arn)
+
+
+def _audit_role(ctx: StageContext) -> str | None:
+    """The SQLSERVER_AUDIT role's ARN, or None when the policy names no audit bucket."""
+    audit = ctx.policy.audit
+    if not audit.bucket:
+        return None
+    return ctx.gateways.roles.ensure_audit_role(
+        AuditRoleSpec(
+            role_name=names.AUDIT_ROLE_NAME,
+            bucket=audit.bucket,
+            key_prefix=names.sqlserver_audit_prefix(audit.prefix),
+            placement=_role_placement(ctx.policy),
+        )
+    )
+
+
 def _restore_role(job: Job, ctx: StageContext) -> StepResult:
     plan = job.plan
     role_arn = ctx.gateways.roles.ensure_restore_role(
         RoleSpec(
             role_name=names.restore_role_name(plan.role_kms_key_arns),
             backup_buckets=ctx.policy.backups.buckets,
-            audit_bucket=ctx.policy.audit.bucket,
             kms_key_arns=plan.role_kms_key_arns,
+            placement=_role_placement(ctx.policy),
         )
     )
     job.outputs.role_arn = role_arn
+    job.outputs.audit_role_arn = _audit_role(ctx)
     return Done(role_arn)
 
 
 def _option_group(job: Job, ctx: StageContext) -> StepResult:
     plan, audit = job.plan, ctx.policy.audit
+    audit_prefix = names.sqlserver_audit_prefix(audit.prefix)
+    # A job that passed the role stage before the audit role existed (an upgrade) ensures it here.
+    audit_role_arn = job.outputs.audit_role_arn or _audit_role(ctx)
     group = ctx.gateways.option_groups.ensure_option_group(
         OptionGroupSpec(
             name=names.option_group_name(plan.edition.short, plan.major_version, plan.role_kms_key_arns),
             engine=plan.edition.value,
             major_version=plan.major_version,
             role_arn=_needed(job.outputs.role_arn, "role_arn"),
-            audit_s3_bucket_arn=f"arn:aws:s3:::{audit.bucket}/{audit.prefix}" if audit.bucket else None,
+            audit_s3_bucket_arn=f"arn:aws:s3:::{audit.bucket}/{audit_prefix}" if audit.bucket else None,
+            audit_role_arn=audit_role_arn,
             audit_retention_hours=audit.retention_hours,
         )
     )
@@ -312,7 +338,7 @@ def _finalize(job: Job, ctx: StageContext) -> StepResult:
     )
     if audit.bucket:
         job.outputs.sqlserver_audit_url = ctx.gateways.backups.console_url(
-            audit.bucket, f"{audit.prefix}/{plan.target_instance_id}/"
+            audit.bucket, f"{names.sqlserver_audit_prefix(audit.prefix)}/{plan.target_instance_id}/"
         )
     return Done(f"{plan.database_name} restored on {job.outputs.endpoint}")
 

@@ -90,6 +90,16 @@ class KmsPolicy(StrictModel):
         return values
 
 
+class RolesPolicy(StrictModel):
+    """Where rdsbot creates the IAM roles RDS assumes (restore, audit)."""
+
+    # The bot's IAM policy lets it create roles only under this path (config/rdsbot-iam-policy.json).
+    path: str = Field("/rdsbot/", pattern=r"^/([A-Za-z0-9+=,.@_-]+/)*$")
+    # The policy ARN of config/rdsbot-role-boundary.json as created in your account; the shipped bot policy
+    # allows CreateRole only with this boundary attached.
+    permissions_boundary_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:policy/")
+
+
 class ApprovalPolicy(StrictModel):
     admin_iam_group: str = "rds-admins"
     admin_slack_usergroup: str | None = None
@@ -153,6 +163,7 @@ class Policy(StrictModel):
     backups: BackupPolicy
     audit: AuditPolicy = AuditPolicy()
     kms: KmsPolicy = KmsPolicy()
+    roles: RolesPolicy = RolesPolicy()
     approvals: ApprovalPolicy = ApprovalPolicy()
     network: NetworkPolicy = NetworkPolicy()
     engine: EnginePolicy = EnginePolicy()

@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 
 from aws.clients import AwsClients
-from aws.iam import POLICY_NAME, RestoreRoles
-from bot.ports import RoleSpec
+from aws.iam import AUDIT_POLICY_NAME, POLICY_NAME, RestoreRoles
+from bot.ports import AuditRoleSpec, RolePlacement, RoleSpec
 from tests.support.aws_calls import CallRecorder
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-SPEC = RoleSpec(role_name="rdsbot-restore", backup_buckets=("sql-backups",), audit_bucket="sql-audit")
+SPEC = RoleSpec(role_name="rdsbot-restore", backup_buckets=("sql-backups",))
+AUDIT = AuditRoleSpec(role_name="rdsbot-sqlserver-audit", bucket="sql-audit", key_prefix="trail/sqlserver")
+BOUNDARY = "arn:aws:iam::123456789012:policy/rdsbot-role-boundary"
 
 
 @pytest.fixture
@@ -21,8 +23,8 @@ def roles(aws: AwsClients) -> RestoreRoles:
     return RestoreRoles(aws.iam, aws.sts)
 
 
-def inline_policy(aws: AwsClients, role: str = SPEC.role_name) -> dict[str, Any]:
-    document: dict[str, Any] = aws.iam.get_role_policy(RoleName=role, PolicyName=POLICY_NAME)["PolicyDocument"]
+def inline_policy(aws: AwsClients, role: str = SPEC.role_name, name: str = POLICY_NAME) -> dict[str, Any]:
+    document: dict[str, Any] = aws.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
     return document
 
 
@@ -30,35 +32,76 @@ def statement(policy: dict[str, Any], sid: str) -> dict[str, Any]:
     return next(s for s in policy["Statement"] if s["Sid"] == sid)
 
 
-def test_role_trusts_only_the_rds_service(aws, roles):
+def test_role_trusts_only_the_rds_service_for_this_accounts_instances_and_option_groups(aws, roles):
+    # AWS guide "SQLServer.Procedural.Importing.Native.Enabling": aws:SourceAccount and aws:SourceArn in the trust.
     arn = roles.ensure_restore_role(SPEC)
 
     role = aws.iam.get_role(RoleName=SPEC.role_name)["Role"]
-    assert role["Arn"] == arn
+    assert role["Arn"] == arn and role["Path"] == "/rdsbot/"
     statements = role["AssumeRolePolicyDocument"]["Statement"]
     assert len(statements) == 1
     assert statements[0]["Effect"] == "Allow"
     assert statements[0]["Principal"] == {"Service": "rds.amazonaws.com"}
     assert statements[0]["Action"] == "sts:AssumeRole"
-    assert statements[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert statements[0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": ["arn:aws:rds:*:123456789012:db:*", "arn:aws:rds:*:123456789012:og:rdsbot-*"]},
+    }
     assert {"Key": "managed-by", "Value": "rdsbot"} in role["Tags"]
 
 
-def test_inline_policy_covers_backup_and_audit_buckets_and_their_objects(aws, roles):
+def test_restore_role_reads_the_backup_buckets_and_writes_nothing(aws, roles):
     roles.ensure_restore_role(SPEC)
 
     policy = inline_policy(aws)
-    locate = statement(policy, "LocateBuckets")
+    locate = statement(policy, "LocateBackupBuckets")
     assert set(locate["Action"]) == {"s3:ListBucket", "s3:GetBucketLocation"}
-    assert set(locate["Resource"]) == {"arn:aws:s3:::sql-backups", "arn:aws:s3:::sql-audit"}
-    objects = statement(policy, "ReadWriteBackupObjects")
-    assert set(objects["Action"]) == {
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:ListMultipartUploadParts",
-        "s3:AbortMultipartUpload",
+    assert locate["Resource"] == ["arn:aws:s3:::sql-backups"]
+    objects = statement(policy, "ReadBackupObjects")
+    assert set(objects["Action"]) == {"s3:GetObject", "s3:GetObjectAttributes"}
+    assert objects["Resource"] == ["arn:aws:s3:::sql-backups/*"]
+    assert "sql-audit" not in json.dumps(policy)
+
+
+def test_audit_role_writes_only_under_the_sql_server_audit_prefix(aws, roles):
+    # AWS guide "Appendix.SQLServer.Options.Audit.IAM": ListAllMyBuckets, GetBucketACL, GetBucketLocation, PutObject.
+    arn = roles.ensure_audit_role(AUDIT)
+
+    assert arn != roles.ensure_restore_role(SPEC)
+    policy = inline_policy(aws, AUDIT.role_name, AUDIT_POLICY_NAME)
+    by_action = {a: s["Resource"] for s in policy["Statement"] for a in s["Action"]}
+    assert by_action == {
+        "s3:ListAllMyBuckets": "*",
+        "s3:GetBucketAcl": "arn:aws:s3:::sql-audit",
+        "s3:GetBucketLocation": "arn:aws:s3:::sql-audit",
+        "s3:PutObject": "arn:aws:s3:::sql-audit/trail/sqlserver/*",
     }
-    assert set(objects["Resource"]) == {"arn:aws:s3:::sql-backups/*", "arn:aws:s3:::sql-audit/*"}
+
+
+def test_an_upgrade_takes_put_object_away_from_an_old_restore_role(aws, roles):
+    old = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"}],
+    }
+    roles.ensure_restore_role(SPEC)
+    aws.iam.put_role_policy(RoleName=SPEC.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(old))
+
+    roles.ensure_restore_role(SPEC)
+
+    assert "s3:PutObject" not in json.dumps(inline_policy(aws))
+
+
+def test_roles_carry_the_configured_permissions_boundary(aws, roles):
+    placement = RolePlacement(permissions_boundary_arn=BOUNDARY)
+    roles.ensure_audit_role(AUDIT.model_copy(update={"placement": placement}))
+    made_before = SPEC.model_copy(update={"role_name": "rdsbot-older"})
+    roles.ensure_restore_role(made_before)
+
+    roles.ensure_restore_role(made_before.model_copy(update={"placement": placement}))
+
+    for name in (AUDIT.role_name, "rdsbot-older"):
+        role = aws.iam.get_role(RoleName=name)["Role"]
+        assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == BOUNDARY
 
 
 def test_no_kms_permission_without_a_key(aws, roles):
@@ -120,7 +163,7 @@ def test_role_created_by_hand_is_reused_and_given_the_policy(aws, roles):
     assert arn == made["Arn"]
     assert calls.count("CreateRole") == 0
     assert calls.count("PutRolePolicy") == 1
-    assert statement(inline_policy(aws), "LocateBuckets")
+    assert statement(inline_policy(aws), "LocateBackupBuckets")
 
 
 def test_a_new_backup_bucket_in_the_policy_updates_the_inline_policy(aws, roles):
@@ -130,4 +173,4 @@ def test_a_new_backup_bucket_in_the_policy_updates_the_inline_policy(aws, roles)
     roles.ensure_restore_role(SPEC.model_copy(update={"backup_buckets": ("sql-backups", "sql-backups-2")}))
 
     assert calls.mutating == [("iam", "PutRolePolicy")]
-    assert "arn:aws:s3:::sql-backups-2" in statement(inline_policy(aws), "LocateBuckets")["Resource"]
+    assert "arn:aws:s3:::sql-backups-2" in statement(inline_policy(aws), "LocateBackupBuckets")["Resource"]

@@ -13,13 +13,15 @@ from bot.ports import EnsuredOptionGroup, OptionGroupSpec
 from tests.support.aws_calls import CallRecorder
 
 ROLE = "arn:aws:iam::123456789012:role/rdsbot-restore"
-AUDIT_ARN = "arn:aws:s3:::sql-audit/rdsbot-audit"
+AUDIT_ROLE = "arn:aws:iam::123456789012:role/rdsbot/rdsbot-sqlserver-audit"
+AUDIT_ARN = "arn:aws:s3:::sql-audit/rdsbot-audit/sqlserver"
 SPEC = OptionGroupSpec(
     name="rdsbot-sqlserver-se-15-00",
     engine="sqlserver-se",
     major_version="15.00",
     role_arn=ROLE,
     audit_s3_bucket_arn=AUDIT_ARN,
+    audit_role_arn=AUDIT_ROLE,
     audit_retention_hours=24,
 )
 
@@ -42,7 +44,7 @@ def test_new_group_carries_backup_restore_and_audit_with_their_settings(aws, gro
     assert (group["EngineName"], group["MajorEngineVersion"]) == ("sqlserver-se", "15.00")
     assert options_of(aws) == {
         BACKUP_RESTORE: {"IAM_ROLE_ARN": ROLE},
-        AUDIT: {"IAM_ROLE_ARN": ROLE, "S3_BUCKET_ARN": AUDIT_ARN, "RETENTION_TIME": "24"},
+        AUDIT: {"IAM_ROLE_ARN": AUDIT_ROLE, "S3_BUCKET_ARN": AUDIT_ARN, "RETENTION_TIME": "24"},
     }
     tags = aws.rds.list_tags_for_resource(ResourceName=group["OptionGroupArn"])["TagList"]
     assert {"Key": "managed-by", "Value": "rdsbot"} in tags
@@ -65,14 +67,15 @@ def test_matching_group_is_reused_unchanged(aws, groups):
 
 
 def test_group_pointing_at_another_role_is_corrected_in_place(aws, groups):
-    groups.ensure_option_group(SPEC.model_copy(update={"role_arn": "arn:aws:iam::123456789012:role/old"}))
+    old = "arn:aws:iam::123456789012:role/old"
+    groups.ensure_option_group(SPEC.model_copy(update={"role_arn": old, "audit_role_arn": old + "-audit"}))
     calls = CallRecorder(aws)
 
     groups.ensure_option_group(SPEC)
 
     assert calls.mutating == [("rds", "ModifyOptionGroup")]
     assert options_of(aws)[BACKUP_RESTORE] == {"IAM_ROLE_ARN": ROLE}
-    assert options_of(aws)[AUDIT]["IAM_ROLE_ARN"] == ROLE
+    assert options_of(aws)[AUDIT]["IAM_ROLE_ARN"] == AUDIT_ROLE
 
 
 def test_audit_is_removed_when_the_policy_drops_the_audit_bucket(aws, groups):
@@ -102,3 +105,9 @@ def test_group_of_that_name_for_another_engine_is_refused(aws, groups):
 
     with pytest.raises(StageError, match=re.escape("is for sqlserver-ee 14.00, not sqlserver-se 15.00")):
         groups.ensure_option_group(SPEC)
+
+
+@pytest.mark.parametrize("audit_role", [None, ROLE])
+def test_audit_never_runs_under_the_restore_role(groups, audit_role):
+    with pytest.raises(StageError, match="SQLSERVER_AUDIT needs its own role"):
+        groups.ensure_option_group(SPEC.model_copy(update={"audit_role_arn": audit_role}))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aws.clients import AwsClients
+from aws.iam import POLICY_NAME
 from aws.sandbox.moto_seed import seed_sandbox
 from aws.sandbox.sql_server import SandboxSqlServer
 from bot.bootstrap import Rdsbot, build
@@ -82,8 +83,11 @@ def test_full_restore_builds_a_closed_network_both_options_and_a_tagged_instance
     }
     role_arn = str(done.outputs.role_arn)
     assert settings_by_option["SQLSERVER_BACKUP_RESTORE"]["IAM_ROLE_ARN"] == role_arn
-    assert settings_by_option["SQLSERVER_AUDIT"]["IAM_ROLE_ARN"] == role_arn
-    assert settings_by_option["SQLSERVER_AUDIT"]["S3_BUCKET_ARN"] == "arn:aws:s3:::rdsbot-audit/rdsbot-audit"
+    # The audit files go to their own role and sub-prefix: the restore role writes nowhere.
+    assert settings_by_option["SQLSERVER_AUDIT"]["IAM_ROLE_ARN"] == done.outputs.audit_role_arn != role_arn
+    assert settings_by_option["SQLSERVER_AUDIT"]["S3_BUCKET_ARN"] == "arn:aws:s3:::rdsbot-audit/rdsbot-audit/sqlserver"
+    restore_policy = aws.iam.get_role_policy(RoleName=role_arn.rsplit("/", 1)[1], PolicyName=POLICY_NAME)
+    assert not [a for s in restore_policy["PolicyDocument"]["Statement"] for a in s["Action"] if "Put" in a]
 
     role = aws.iam.get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
     trust = role["AssumeRolePolicyDocument"]
@@ -153,7 +157,7 @@ def test_bad_requests_get_a_specific_error_and_no_mutating_aws_call(settings: Se
 
 def test_a_restore_of_a_database_that_already_exists_fails_with_a_readable_reason(settings: Settings):
     app, _ = started(settings)
-    command = "prod-backup.bak db.m5.large --name shared-target --db Sales"
+    command = "prod-backup.bak db.m5.large --name rdsbot-shared-target --db Sales"
     first = app.service.submit(parse_restore_command(command), "U0ALICE", approved=True).job
     app.engine.run_until_idle(timeout_seconds=60)
     instance = app.gateways_for("us-east-1").instances.find("shared-target")

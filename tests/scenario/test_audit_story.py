@@ -81,7 +81,7 @@ def test_the_completion_links_resolve_to_the_jobs_record_and_the_sqlserver_audit
     assert parse_qs(console.query)["prefix"] == [f"rdsbot-audit/rdsbot/jobs/{job_id}.jsonl"]
     sqlserver = urlsplit(re.search(r"SQL Server audit logs: (\S+)", text).group(1))  # type: ignore[union-attr]
     instance = story.job(job_id).plan.target_instance_id
-    assert parse_qs(sqlserver.query)["prefix"] == [f"rdsbot-audit/{instance}/"]
+    assert parse_qs(sqlserver.query)["prefix"] == [f"rdsbot-audit/sqlserver/{instance}/"]
 
 
 def test_every_state_change_of_a_job_has_its_audit_event(story: Story):

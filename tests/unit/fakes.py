@@ -14,7 +14,7 @@ from bot.domain import (
     TaskStatus,
 )
 from bot.errors import RequestError
-from bot.ports import EnsuredOptionGroup, InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec, ThreadRef
+from bot.ports import AuditRoleSpec, EnsuredOptionGroup, InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec, ThreadRef
 from bot.stages import Gateways
 
 
@@ -91,6 +91,10 @@ class FakeAws:
         self.calls.append("ensure_restore_role")
         self.role_specs.append(spec)
         return f"arn:aws:iam::123456789012:role/{spec.role_name}"
+
+    def ensure_audit_role(self, spec: AuditRoleSpec) -> str:
+        self.calls.append("ensure_audit_role")
+        return f"arn:aws:iam::123456789012:role/rdsbot/{spec.role_name}"
 
     def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
         self.calls.append("ensure_option_group")
@@ -195,6 +199,7 @@ class FakeAws:
             in {
                 "ensure_placement",
                 "ensure_restore_role",
+                "ensure_audit_role",
                 "ensure_option_group",
                 "create_instance",
                 "delete_instance",

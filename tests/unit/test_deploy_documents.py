@@ -9,22 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from aws.permissions import CALLS, needed_actions
+
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_PREFIX = {
-    "rds": "rds",
-    "ec2": "ec2",
-    "iam": "iam",
-    "s3": "s3",
-    "sts": "sts",
-    "secretsmanager": "secretsmanager",
-}
-# boto3 methods whose IAM action is named differently, or that make no call at all.
-IAM_ACTION = {
-    "s3:head_object": "s3:GetObject",
-    "s3:list_objects_v2": "s3:ListBucket",
-    "s3:generate_presigned_url": None,
-    "s3:meta": None,
-}
 
 
 def _granted() -> set[str]:
@@ -46,22 +33,17 @@ def _called() -> set[str]:
             calls.add(f"secretsmanager:{method}")
         for method in re.findall(r"\biam\.([a-z_]+)\(", text):
             calls.add(f"iam:{method}")
-    calls.discard("rds:get_paginator")
     return {c for c in calls if not c.endswith(":get_paginator")}
 
 
-def _action(call: str) -> str | None:
-    if call in IAM_ACTION:
-        return IAM_ACTION[call]
-    service, method = call.split(":")
-    return f"{SERVICE_PREFIX[service]}:" + "".join(part.capitalize() for part in method.split("_"))
+def test_every_call_the_aws_layer_makes_is_in_the_permissions_table():
+    missing = sorted(_called() - CALLS.keys())
+    assert missing == [], f"add to aws/permissions.py CALLS (with what AWS implies for them): {missing}"
 
 
-def test_the_bot_iam_policy_grants_every_call_the_aws_layer_makes():
+def test_the_bot_iam_policy_grants_every_call_and_every_action_aws_implies():
     granted = {a.lower() for a in _granted()}
-    missing = sorted(
-        action for call in _called() if (action := _action(call)) is not None and action.lower() not in granted
-    )
+    missing = sorted(action for action in needed_actions() if action.lower() not in granted)
     assert missing == [], f"add to config/rdsbot-iam-policy.json: {missing}"
 
 

@@ -49,6 +49,7 @@ def test_nitro_classes_carry_the_throttling_warning():
         ("prod-backup.bak db.m5.large --name 1-bad", "target_instance_id", "not a valid RDS instance identifier"),
         ("prod-backup.bak db.m5.large --name bad--name", "target_instance_id", "not a valid"),
         ("prod-backup.bak db.m5.large --name rdsbot-drill-x", "target_instance_id", "reserved for drills"),
+        ("prod-backup.bak db.m5.large --name prod-copy", "target_instance_id", "does not start with rdsbot-"),
         ('prod-backup.bak db.m5.large --db "x\'; DROP DATABASE master; --"', "database_name", "not an allowed"),
         ("prod-backup.bak db.m5.large --db [prod]", "database_name", "not an allowed"),
         ("prod-backup.bak db.m5.large --db msdb", "database_name", "system database"),

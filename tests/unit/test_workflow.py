@@ -123,9 +123,9 @@ def test_a_failed_restore_task_fails_the_job_with_the_reason_and_what_was_left()
 
 def test_an_instance_name_taken_by_someone_else_is_never_adopted():
     aws, store, clock, service = world()
-    first = service.submit(parse_restore_command("prod-backup.bak db.m5.large --name shared"), "U1", approved=True)
+    first = service.submit(parse_restore_command("prod-backup.bak db.m5.large --name rdsbot-shared"), "U1", approved=True)
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
-    second = service.submit(parse_restore_command("prod-backup.bak db.m5.large --name shared"), "U2", approved=True)
+    second = service.submit(parse_restore_command("prod-backup.bak db.m5.large --name rdsbot-shared"), "U2", approved=True)
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
     assert store.jobs.by_id[first.job.id].status == JobStatus.SUCCEEDED
     assert store.jobs.by_id[second.job.id].status == JobStatus.FAILED
@@ -254,6 +254,7 @@ def test_the_success_event_records_the_set_outputs_as_plain_json():
     # The trail's shape from before outputs were typed: only keys a stage set, JSON values, no bookkeeping
     # (the fake instance has no ARN, so instance_arn is left out).
     assert sorted(outputs) == [
+        "audit_role_arn",
         "backup_bytes",
         "backup_files",
         "console_url",

@@ -1,0 +1,122 @@
+"""The shipped IAM documents, read statically: the scoping moto cannot evaluate (ARNs off S3, conditions)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any
+
+from aws.iam import access_policy, audit_access_policy
+from bot import names
+from bot.audit_outbox import AuditShipper
+from bot.ports import AuditRoleSpec, RoleSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+TAGGED = {"StringEquals": {"aws:ResourceTag/managed-by": "rdsbot"}}
+
+
+def document(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((ROOT / "config" / name).read_text())
+    return loaded
+
+
+def statements_with(policy: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in policy["Statement"] if action in s["Action"]]
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def allows(policy: dict[str, Any], action: str, resource: str) -> bool:
+    """IAM's rule without conditions: some Allow matches action and resource, and no Deny does."""
+
+    def matches(statement: dict[str, Any]) -> bool:
+        return any(fnmatch.fnmatchcase(action, a) for a in _listed(statement["Action"])) and any(
+            fnmatch.fnmatchcase(resource, r) for r in _listed(statement["Resource"])
+        )
+
+    effects = {s["Effect"] for s in policy["Statement"] if matches(s)}
+    return "Allow" in effects and "Deny" not in effects
+
+
+def test_the_policy_holds_what_the_issue_names():
+    policy = document("rdsbot-iam-policy.json")
+    assert statements_with(policy, "secretsmanager:CreateSecret")
+    assert statements_with(policy, "kms:CreateGrant")
+    [pass_role] = statements_with(policy, "iam:PassRole")
+    # AWS IAM guide "id_roles_use_passrole": iam:PassedToService limits which service may receive the role.
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "rds.amazonaws.com"}}
+
+
+def test_deletes_are_allowed_only_on_what_rdsbot_tagged():
+    policy = document("rdsbot-iam-policy.json")
+    for action in (
+        "rds:DeleteDBInstance",
+        "rds:DeleteOptionGroup",
+        "rds:DeleteDBSubnetGroup",
+        "ec2:DeleteSecurityGroup",
+    ):
+        [statement] = statements_with(policy, action)
+        assert statement["Condition"] == TAGGED, action
+
+
+def test_roles_are_created_only_under_the_rdsbot_path_with_the_boundary():
+    policy = document("rdsbot-iam-policy.json")
+    [create] = statements_with(policy, "iam:CreateRole")
+    assert create["Condition"] == {
+        "StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::111122223333:policy/rdsbot-role-boundary"}
+    }
+    assert "arn:aws:iam::*:role/rdsbot/*" in create["Resource"]
+    assert all(r.startswith("arn:aws:iam::*:role/rdsbot") for r in create["Resource"])
+    assert not statements_with(policy, "iam:DeleteRolePermissionsBoundary")
+
+
+def test_master_secrets_are_readable_only_for_rdsbot_instances():
+    # AWS guide "rds-secrets-manager": RDS names the secret rds!db-<uuid> and tags it with the instance ARN.
+    [read] = statements_with(document("rdsbot-iam-policy.json"), "secretsmanager:GetSecretValue")
+    assert read["Resource"] == "arn:aws:secretsmanager:*:*:secret:rds!db-*"
+    assert read["Condition"]["StringLike"] == {
+        "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": "arn:aws:rds:*:*:db:rdsbot-*"
+    }
+
+
+def test_the_bot_writes_only_its_own_trail_and_no_backup():
+    policy = document("rdsbot-iam-policy.json")
+    assert allows(policy, "s3:PutObject", "arn:aws:s3:::rdsbot-audit/rdsbot-audit/rdsbot/2024/11/25/1-2.jsonl")
+    assert not allows(policy, "s3:PutObject", "arn:aws:s3:::rdsbot-backups/prod-backup.bak")
+    assert not allows(policy, "s3:PutObject", "arn:aws:s3:::rdsbot-audit/rdsbot-audit/sqlserver/x/a.zip")
+
+
+SPEC = RoleSpec(role_name="r", backup_buckets=("rdsbot-backups",), kms_key_arns=("arn:aws:kms:us-east-1:1:key/k",))
+AUDIT = AuditRoleSpec(role_name="a", bucket="rdsbot-audit", key_prefix=names.sqlserver_audit_prefix("rdsbot-audit"))
+
+
+def _needs(policy: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(a, r) for s in policy["Statement"] for a in s["Action"] for r in _listed(s["Resource"])]
+
+
+def test_the_boundary_allows_everything_both_roles_need():
+    boundary = document("rdsbot-role-boundary.json")
+    for action, resource in _needs(access_policy(SPEC)) + _needs(audit_access_policy(AUDIT)):
+        assert allows(boundary, action, resource.replace("*", "x")), (action, resource)
+
+
+def _trail_keys() -> list[str]:
+    """Keys the real shipper writes (bot/audit_outbox.py), from its own key functions."""
+    shipper = AuditShipper.__new__(AuditShipper)  # only the key layout is used: no store, sink or clock
+    shipper.prefix = "rdsbot-audit"
+    return [shipper.batch_key("2024-11-25", 1, 2), shipper.record_key("j1")]
+
+
+def test_neither_role_can_write_rdsbots_own_trail():
+    # The trail is <prefix>/rdsbot/...; SQL Server audit files go to <prefix>/sqlserver/... (bot/names.py).
+    boundary = document("rdsbot-role-boundary.json")
+    for key in _trail_keys():
+        for policy in (access_policy(SPEC), audit_access_policy(AUDIT), boundary):
+            assert not allows(policy, "s3:PutObject", f"arn:aws:s3:::rdsbot-audit/{key}"), key
+    assert allows(
+        audit_access_policy(AUDIT), "s3:PutObject", "arn:aws:s3:::rdsbot-audit/rdsbot-audit/sqlserver/i/a/f.zip"
+    )
+    assert not allows(access_policy(SPEC), "s3:PutObject", "arn:aws:s3:::rdsbot-backups/prod-backup.bak")
