@@ -123,9 +123,9 @@ def test_a_failed_restore_task_fails_the_job_with_the_reason_and_what_was_left()
 
 def test_an_instance_name_taken_by_someone_else_is_never_adopted():
     aws, store, clock, service = world()
-    first = service.submit(parse_restore_command("prod-backup.bak db.m5.large --name rdsbot-shared"), "U1", approved=True)
+    first = service.submit(parse_restore_command("prod-backup.bak db.m5.large --name rdsbot-sh"), "U1", approved=True)
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
-    second = service.submit(parse_restore_command("prod-backup.bak db.m5.large --name rdsbot-shared"), "U2", approved=True)
+    second = service.submit(parse_restore_command("prod-backup.bak db.m5.large --name rdsbot-sh"), "U2", approved=True)
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
     assert store.jobs.by_id[first.job.id].status == JobStatus.SUCCEEDED
     assert store.jobs.by_id[second.job.id].status == JobStatus.FAILED
