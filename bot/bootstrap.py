@@ -25,6 +25,7 @@ from aws.iam import RestoreRoles
 from aws.instances import Instances
 from aws.native_restore import SqlNativeRestore, tds_connector
 from aws.native_restore.checks import SqlDrillChecks
+from aws.native_restore.tds import tls_cafile
 from aws.network import Network
 from aws.option_groups import OptionGroups
 from aws.request_ids import MutatingCallLog
@@ -106,6 +107,9 @@ class Rdsbot:
 def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: SandboxSqlServer | None = None) -> Rdsbot:
     """Wire rdsbot from settings; `sandbox_sql` lets several engines share one emulated SQL Server."""
     policy = load_policy(settings.config)
+    tds = settings.sqlserver_driver == "tds" and sandbox_sql is None
+    # Checked at start: a missing CA bundle must stop the bot, not fail the first restore an hour in.
+    cafile = tls_cafile(settings.sqlserver_tls == "on", settings.sqlserver_ca_file) if tds else None
     store = SqlStore(settings.database_url)
     clock = clock or SystemClock()
     clients: dict[str, AwsClients] = {}
@@ -119,12 +123,15 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
         return clients[region]
 
     if settings.sqlserver_driver == "sandbox" and sandbox_sql is None:
-        from aws.sandbox.sql_server import embedded_sql_server  # here, so production paths never load the emulator
+        # Here, so production paths never load the emulator.
+        from aws.sandbox.sql_server import SecurityGroupReachability, embedded_sql_server
 
+        bot_source = settings.sandbox_bot_source or next(iter(policy.network.bot_sources), None)
         sandbox_sql = embedded_sql_server(
             clients_for(policy.region.default).s3,
             restore_seconds=settings.sandbox_restore_seconds,
             state_path=settings.sandbox_state_path or default_sandbox_state(settings.database_url),
+            network=SecurityGroupReachability.in_region(policy.region.default, bot_source),
         )
 
     def connector(region: str) -> Callable[[InstanceState], Any]:
@@ -137,7 +144,7 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
                 raise ValueError(f"{instance.instance_id} has no RDS-managed master secret")
             return master_credentials(secrets, instance.master_secret_arn)
 
-        return tds_connector(credentials_for)
+        return tds_connector(credentials_for, cafile=cafile)
 
     @cache
     def gateways_for(region: str) -> Gateways:
