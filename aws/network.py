@@ -17,7 +17,7 @@ from bot import tags
 from bot.domain import NetworkPlacement
 from bot.errors import AwsError, StageError
 from bot.ports import NetworkSpec
-from config.policy_model import is_security_group_id
+from config.policy_model import closed_network, is_security_group_id
 
 log = logging.getLogger(__name__)
 
@@ -195,13 +195,10 @@ def _allowed_sources(spec: NetworkSpec) -> dict[_Source, str]:
 
 def _cidr_source(cidr: str, key: str) -> _Source:
     try:
-        network = ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        raise StageError(f"{cidr} in {key} is not a network address") from None
-    # The policy refuses these too; checked again here because this is the last step before the door opens.
-    if network.prefixlen == 0:
-        raise StageError(f"{cidr} in {key} would admit every client on the internet; name the networks")
-    return ("cidr", str(network))
+        # The policy refuses these too; checked again here because this is the last step before the door opens.
+        return ("cidr", str(closed_network(cidr)))
+    except ValueError as exc:
+        raise StageError(f"{key}: {exc}") from None
 
 
 def _rule_source(rule: dict[str, Any]) -> _Source | None:

@@ -86,15 +86,15 @@ class ApprovalPolicy(StrictModel):
 _SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 
 
-def _closed_cidr(value: str) -> str:
-    """`value` as a network, refused when it admits the whole internet (0.0.0.0/0, ::/0)."""
+def closed_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """`value` as a network; ValueError when it is none, or admits the whole internet (0.0.0.0/0, ::/0)."""
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
         raise ValueError(f"{value} is not an address or network such as 10.0.4.0/24") from None
     if network.prefixlen == 0:
         raise ValueError(f"{value} would admit every client on the internet; name the client networks")
-    return value
+    return network
 
 
 def is_security_group_id(source: str) -> bool:
@@ -116,7 +116,7 @@ class NetworkPolicy(StrictModel):
     @classmethod
     def _no_open_cidr(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         for value in values:
-            _closed_cidr(value)
+            closed_network(value)
         return values
 
     @field_validator("bot_sources")
@@ -126,7 +126,7 @@ class NetworkPolicy(StrictModel):
             if value.startswith("sg-") and not is_security_group_id(value):
                 raise ValueError(f"{value} is not a security group id such as sg-0123456789abcdef0")
             if not is_security_group_id(value):
-                _closed_cidr(value)
+                closed_network(value)
         return values
 
     @model_validator(mode="after")

@@ -92,7 +92,7 @@ def test_an_existing_group_is_brought_to_exactly_the_bot_and_client_sources(aws,
 def test_an_open_bot_source_is_refused_before_anything_is_created(aws, network):
     calls = CallRecorder(aws)
 
-    with pytest.raises(StageError, match=r"0\.0\.0\.0/0 in network\.bot_sources would admit every client"):
+    with pytest.raises(StageError, match=r"network\.bot_sources: 0\.0\.0\.0/0 would admit every client"):
         network.ensure_placement(NetworkSpec(bot_sources=("0.0.0.0/0",)))
 
     assert calls.calls == []
