@@ -104,10 +104,17 @@ class Rdsbot:
         self.store.close()
 
 
-def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: SandboxSqlServer | None = None) -> Rdsbot:
-    """Wire rdsbot from settings; `sandbox_sql` lets several engines share one emulated SQL Server."""
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    sandbox_sql: SandboxSqlServer | None = None,
+    sql_server: bool = True,
+) -> Rdsbot:
+    """Wire rdsbot from settings; `sandbox_sql` lets several engines share one emulated SQL Server; `sql_server`
+    False for a command that never logs in to an instance (`rdsbot audit`), which then needs no TLS settings."""
     policy = load_policy(settings.config)
-    tds = settings.sqlserver_driver == "tds" and sandbox_sql is None
+    tds = settings.sqlserver_driver == "tds" and sandbox_sql is None and sql_server
     # Checked at start: a missing CA bundle must stop the bot, not fail the first restore an hour in.
     cafile = tls_cafile(settings.sqlserver_tls == "on", settings.sqlserver_ca_file) if tds else None
     store = SqlStore(settings.database_url)
@@ -137,6 +144,8 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
     def connector(region: str) -> Callable[[InstanceState], Any]:
         if sandbox_sql is not None:
             return sandbox_sql.connect
+        if not sql_server:
+            return _no_sql_server
         secrets = clients_for(region).secretsmanager
 
         def credentials_for(instance: InstanceState) -> tuple[str, str]:
@@ -176,6 +185,12 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
         sandbox_sql=sandbox_sql,
         audit_shipper=shipper,
         sql_connect_for=connector,
+    )
+
+
+def _no_sql_server(instance: InstanceState) -> Any:
+    raise ConfigError(
+        f"this rdsbot command was started without a SQL Server driver; it cannot reach {instance.instance_id}"
     )
 
 
