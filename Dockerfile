@@ -13,10 +13,17 @@ RUN pip install --no-cache-dir --prefix=/install .
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 rdsbot
 COPY --from=build /install /usr/local
+# The RDS CA bundle (every region's roots and intermediates), fetched at build time: the tds driver verifies each
+# instance's certificate and host name with it (RDS user guide, "UsingWithRDS.SSL"). Rebuild to pick up new CAs.
+RUN mkdir -p /etc/rdsbot \
+    && python -c "import urllib.request as u; u.urlretrieve('https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem', '/etc/rdsbot/rds-global-bundle.pem')" \
+    && grep -q "BEGIN CERTIFICATE" /etc/rdsbot/rds-global-bundle.pem \
+    && chmod 644 /etc/rdsbot/rds-global-bundle.pem
 USER rdsbot
 WORKDIR /home/rdsbot
 ENV RDSBOT_LOG_FORMAT=json \
     RDSBOT_DATABASE_URL=sqlite:////home/rdsbot/rdsbot.db \
+    RDSBOT_SQLSERVER_CA_FILE=/etc/rdsbot/rds-global-bundle.pem \
     PYTHONUNBUFFERED=1
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=2)" || exit 1

@@ -34,6 +34,7 @@ def instance_state(raw: dict[str, Any]) -> InstanceState:
         master_secret_arn=(raw.get("MasterUserSecret") or {}).get("SecretArn"),
         arn=raw.get("DBInstanceArn"),
         tags={t["Key"]: t["Value"] for t in raw.get("TagList", [])},
+        security_group_ids=tuple(g["VpcSecurityGroupId"] for g in raw.get("VpcSecurityGroups", [])),
     )
 
 

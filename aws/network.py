@@ -1,4 +1,10 @@
-"""Where restore instances live: a VPC, a DB subnet group across two or more AZs, a closed security group."""
+"""Where restore instances live: a VPC, a DB subnet group across two or more AZs, and a security group that admits
+port 1433 from exactly the bot's own sources and the configured clients.
+
+A new security group has no inbound rule, so it admits nothing until one is added, and the rules of every group on
+an instance add up (AWS VPC user guide, "Security group rules": basics, and "Security group referencing" for a
+group as a source).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,14 @@ from bot import tags
 from bot.domain import NetworkPlacement
 from bot.errors import AwsError, StageError
 from bot.ports import NetworkSpec
+from config.policy_model import closed_network, is_security_group_id
 
 log = logging.getLogger(__name__)
 
 # A security group rule's source: ("group", sg-id) or ("cidr", normalised network) or ("prefix-list", pl-id).
 _Source = tuple[str, str]
+_CLIENT = "rdsbot: SQL Server client"
+_BOT = "rdsbot: the bot itself (network.bot_sources)"
 
 
 def subnet_group_name(vpc_id: str) -> str:
@@ -142,7 +151,7 @@ class Network:
         group_id: str = made["GroupId"]
         return group_id, True
 
-    def _reconcile_ingress(self, group_id: str, port: int, allowed: set[_Source]) -> None:
+    def _reconcile_ingress(self, group_id: str, port: int, allowed: dict[_Source, str]) -> None:
         """Make the group's ingress exactly `allowed` on `port`: revoke anything else, add what is missing."""
         present: set[_Source] = set()
         stray: list[str] = []
@@ -163,27 +172,33 @@ class Network:
             with aws_call("RevokeSecurityGroupIngress"):
                 self._ec2.revoke_security_group_ingress(GroupId=group_id, SecurityGroupRuleIds=stray)
             log.warning("revoked %d ingress rule(s) rdsbot did not configure on %s", len(stray), group_id)
-        missing = allowed - present
+        missing = {source: allowed[source] for source in allowed.keys() - present}
         if missing:
             with aws_call("AuthorizeSecurityGroupIngress"):
                 self._ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[_permission(port, missing)])
         if not allowed:
-            # The default, and what the policy asks for: nobody logs in from outside. Worth a line, not a warning.
-            log.info("security group %s admits no client; list allowed sources in the network policy", group_id)
+            log.warning(
+                "security group %s admits nobody on %d, not even rdsbot; set network.bot_sources", group_id, port
+            )
 
 
-def _allowed_sources(spec: NetworkSpec) -> set[_Source]:
-    sources: set[_Source] = {("group", group) for group in spec.allowed_source_security_groups}
+def _allowed_sources(spec: NetworkSpec) -> dict[_Source, str]:
+    """Every source the group must admit, with the description its rule carries."""
+    sources: dict[_Source, str] = {("group", group): _CLIENT for group in spec.allowed_source_security_groups}
     for cidr in spec.allowed_cidrs:
-        try:
-            network = ipaddress.ip_network(cidr, strict=False)
-        except ValueError:
-            raise StageError(f"{cidr} in network.allowed_cidrs is not a network address") from None
-        # The policy refuses these too; checked again here because this is the last step before the door opens.
-        if network.prefixlen == 0:
-            raise StageError(f"{cidr} would admit every client on the internet; name the client networks")
-        sources.add(("cidr", str(network)))
+        sources[_cidr_source(cidr, "network.allowed_cidrs")] = _CLIENT
+    for source in spec.bot_sources:
+        key = ("group", source) if is_security_group_id(source) else _cidr_source(source, "network.bot_sources")
+        sources[key] = _BOT
     return sources
+
+
+def _cidr_source(cidr: str, key: str) -> _Source:
+    try:
+        # The policy refuses these too; checked again here because this is the last step before the door opens.
+        return ("cidr", str(closed_network(cidr)))
+    except ValueError as exc:
+        raise StageError(f"{key}: {exc}") from None
 
 
 def _rule_source(rule: dict[str, Any]) -> _Source | None:
@@ -197,16 +212,14 @@ def _rule_source(rule: dict[str, Any]) -> _Source | None:
     return None
 
 
-def _permission(port: int, sources: set[_Source]) -> dict[str, Any]:
-    description = "rdsbot: SQL Server client"
-    cidrs = sorted(value for kind, value in sources if kind == "cidr")
+def _permission(port: int, sources: dict[_Source, str]) -> dict[str, Any]:
+    cidrs = sorted((value, text) for (kind, value), text in sources.items() if kind == "cidr")
+    groups = sorted((value, text) for (kind, value), text in sources.items() if kind == "group")
     return {
         "IpProtocol": "tcp",
         "FromPort": port,
         "ToPort": port,
-        "IpRanges": [{"CidrIp": c, "Description": description} for c in cidrs if ":" not in c],
-        "Ipv6Ranges": [{"CidrIpv6": c, "Description": description} for c in cidrs if ":" in c],
-        "UserIdGroupPairs": [
-            {"GroupId": value, "Description": description} for kind, value in sorted(sources) if kind == "group"
-        ],
+        "IpRanges": [{"CidrIp": c, "Description": text} for c, text in cidrs if ":" not in c],
+        "Ipv6Ranges": [{"CidrIpv6": c, "Description": text} for c, text in cidrs if ":" in c],
+        "UserIdGroupPairs": [{"GroupId": g, "Description": text} for g, text in groups],
     }

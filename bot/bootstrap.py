@@ -26,6 +26,7 @@ from aws.identity import CallerIdentity
 from aws.instances import Instances
 from aws.native_restore import SqlNativeRestore, tds_connector
 from aws.native_restore.checks import SqlDrillChecks
+from aws.native_restore.tds import tls_cafile
 from aws.network import Network
 from aws.option_groups import OptionGroups
 from aws.request_ids import MutatingCallLog
@@ -104,9 +105,19 @@ class Rdsbot:
         self.store.close()
 
 
-def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: SandboxSqlServer | None = None) -> Rdsbot:
-    """Wire rdsbot from settings; `sandbox_sql` lets several engines share one emulated SQL Server."""
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    sandbox_sql: SandboxSqlServer | None = None,
+    sql_server: bool = True,
+) -> Rdsbot:
+    """Wire rdsbot from settings; `sandbox_sql` lets several engines share one emulated SQL Server; `sql_server`
+    False for a command that never logs in to an instance (`rdsbot audit`), which then needs no TLS settings."""
     policy = load_policy(settings.config)
+    tds = settings.sqlserver_driver == "tds" and sandbox_sql is None and sql_server
+    # Checked at start: a missing CA bundle must stop the bot, not fail the first restore an hour in.
+    cafile = tls_cafile(settings.sqlserver_tls == "on", settings.sqlserver_ca_file) if tds else None
     store = SqlStore(settings.database_url)
     clock = clock or SystemClock()
     clients: dict[str, AwsClients] = {}
@@ -120,17 +131,22 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
         return clients[region]
 
     if settings.sqlserver_driver == "sandbox" and sandbox_sql is None:
-        from aws.sandbox.sql_server import embedded_sql_server  # here, so production paths never load the emulator
+        # Here, so production paths never load the emulator.
+        from aws.sandbox.sql_server import SecurityGroupReachability, embedded_sql_server
 
+        bot_source = settings.sandbox_bot_source or next(iter(policy.network.bot_sources), None)
         sandbox_sql = embedded_sql_server(
             clients_for(policy.region.default).s3,
             restore_seconds=settings.sandbox_restore_seconds,
             state_path=settings.sandbox_state_path or default_sandbox_state(settings.database_url),
+            network=SecurityGroupReachability.in_region(policy.region.default, bot_source),
         )
 
     def connector(region: str) -> Callable[[InstanceState], Any]:
         if sandbox_sql is not None:
             return sandbox_sql.connect
+        if not sql_server:
+            return _no_sql_server
         secrets = clients_for(region).secretsmanager
 
         def credentials_for(instance: InstanceState) -> tuple[str, str]:
@@ -138,7 +154,7 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
                 raise ValueError(f"{instance.instance_id} has no RDS-managed master secret")
             return master_credentials(secrets, instance.master_secret_arn)
 
-        return tds_connector(credentials_for)
+        return tds_connector(credentials_for, cafile=cafile)
 
     @cache
     def gateways_for(region: str) -> Gateways:
@@ -171,6 +187,12 @@ def build(settings: Settings, *, clock: Clock | None = None, sandbox_sql: Sandbo
         sandbox_sql=sandbox_sql,
         audit_shipper=shipper,
         sql_connect_for=connector,
+    )
+
+
+def _no_sql_server(instance: InstanceState) -> Any:
+    raise ConfigError(
+        f"this rdsbot command was started without a SQL Server driver; it cannot reach {instance.instance_id}"
     )
 
 

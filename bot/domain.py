@@ -325,6 +325,8 @@ class InstanceState(BaseModel):
     master_secret_arn: str | None = None
     arn: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    # Its VPC security groups: named when the bot cannot reach the endpoint.
+    security_group_ids: tuple[str, ...] = ()
 
     @property
     def ready(self) -> bool:

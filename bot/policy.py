@@ -84,8 +84,20 @@ def check_kms_keys(request: RestoreRequest, region: str, policy: Policy) -> None
         kms_keys.check_key_arn("storage_kms_key_arn", request.storage_kms_key_arn, region, accounts)
 
 
+def check_bot_can_reach_instances(policy: Policy) -> None:
+    """The bot logs in on port 1433 to run the restore (RDS has no API for msdb.dbo.rds_restore_database), and a
+    new security group admits nobody: with no bot source the instance would be created, billed and unreachable."""
+    if not policy.network.bot_sources:
+        raise RequestError(
+            "network.bot_sources",
+            "the policy names no bot source, so rdsbot could not reach port 1433 of the instance it creates",
+            "an operator must list the security group or address rdsbot runs from in network.bot_sources",
+        )
+
+
 def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill: bool = False) -> RestorePlan:
     """Apply defaults and every rule that needs no AWS call; RequestError names the first broken one."""
+    check_bot_can_reach_instances(policy)
     region = check_region(request.region or policy.region.default, policy)
     bucket = check_bucket(request.backup.bucket or policy.backups.default_bucket, policy)
     warnings = instance_classes.check_class(request.instance_class)

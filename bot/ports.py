@@ -127,6 +127,8 @@ class NetworkSpec(BaseModel):
 
     vpc_id: str | None = None  # None: the region's default VPC
     subnet_ids: tuple[str, ...] = ()  # empty: every default-for-AZ subnet of the VPC
+    # Where rdsbot runs: security group ids (sg-...) and/or CIDRs; it logs in on `port` to run the restore.
+    bot_sources: tuple[str, ...] = ()
     allowed_source_security_groups: tuple[str, ...] = ()
     allowed_cidrs: tuple[str, ...] = ()
     port: int = 1433

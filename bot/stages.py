@@ -181,6 +181,7 @@ def _network(job: Job, ctx: StageContext) -> StepResult:
         NetworkSpec(
             vpc_id=net.vpc_id,
             subnet_ids=net.subnet_ids,
+            bot_sources=net.bot_sources,
             allowed_source_security_groups=net.allowed_source_security_groups,
             allowed_cidrs=net.allowed_cidrs,
         )

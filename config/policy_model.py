@@ -108,9 +108,32 @@ class ApprovalPolicy(StrictModel):
     two_person_rule: bool = True
 
 
+_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+
+
+def closed_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """`value` as a network; ValueError when it is none, or admits the whole internet (0.0.0.0/0, ::/0)."""
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value} is not an address or network such as 10.0.4.0/24") from None
+    if network.prefixlen == 0:
+        raise ValueError(f"{value} would admit every client on the internet; name the client networks")
+    return network
+
+
+def is_security_group_id(source: str) -> bool:
+    """True for a security group id (sg-...), False for an address or network."""
+    return bool(_SECURITY_GROUP_ID.match(source))
+
+
 class NetworkPolicy(StrictModel):
     vpc_id: str | None = None
     subnet_ids: tuple[str, ...] = ()
+    # Where rdsbot itself runs (its ECS task's security group, its host's address): it must log in on port 1433
+    # to call msdb.dbo.rds_restore_database, so the instance's security group admits these too. Empty: every
+    # restore is refused before approval, since the bot could not reach the instance it creates.
+    bot_sources: tuple[str, ...] = ()
     allowed_source_security_groups: tuple[str, ...] = ()
     allowed_cidrs: tuple[str, ...] = ()
 
@@ -118,9 +141,17 @@ class NetworkPolicy(StrictModel):
     @classmethod
     def _no_open_cidr(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         for value in values:
-            network = ipaddress.ip_network(value, strict=False)
-            if network.prefixlen == 0:
-                raise ValueError(f"{value} would admit every client on the internet; name the client networks")
+            closed_network(value)
+        return values
+
+    @field_validator("bot_sources")
+    @classmethod
+    def _group_or_closed_cidr(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if value.startswith("sg-") and not is_security_group_id(value):
+                raise ValueError(f"{value} is not a security group id such as sg-0123456789abcdef0")
+            if not is_security_group_id(value):
+                closed_network(value)
         return values
 
     @model_validator(mode="after")

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///rdsbot.db"
     slack_api_url: str = "https://slack.com/api/"
     sqlserver_driver: Literal["tds", "sandbox"] = "tds"
+    # TLS to SQL Server (tds driver): on unless explicitly off; on needs the RDS CA bundle, checked at start.
+    sqlserver_tls: Literal["on", "off"] = "on"
+    sqlserver_ca_file: Path | None = None
+    # Where the sandbox SQL Server sees the bot connect from (a security group id or an address/CIDR), checked
+    # against the instance's security groups; None: the policy's first network.bot_sources entry.
+    sandbox_bot_source: str | None = None
     # How long the sandbox SQL Server takes for a full restore, in seconds: fast for demos and tests.
     sandbox_restore_seconds: float = 3.0
     # Where the sandbox SQL Server keeps its state, so a restarted bot sees the same tasks; None: in memory.

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aws.native_restore.client import Connect, driver_message
+from aws.native_restore.client import Connect, connection_failure, driver_message
 from aws.native_restore.procedures import first_rows
 from bot.domain import InstanceState
 from bot.drills.spec import DbccCheckdb, DjangoMigrations, DrillCheck, RowCountAtLeast, TableExists, split_table
@@ -96,7 +96,7 @@ class SqlDrillChecks:
         try:
             connection = self._connect(instance)
         except Exception as exc:  # the port says why a check could not run; the runner retries transient ones
-            raise TransientError(f"cannot connect to {instance.instance_id}: {driver_message(exc)}") from None
+            raise TransientError(connection_failure(instance, exc)) from None
         try:
             cursor = connection.cursor()
             cursor.execute(query.sql, query.values)

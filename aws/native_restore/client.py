@@ -46,6 +46,23 @@ def driver_message(exc: BaseException) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
+SQL_SERVER_PORT = 1433
+
+
+def unreachable_hint(instance: InstanceState) -> str:
+    """What to check when the endpoint does not answer: a blocked port looks like a timeout, not like a refusal."""
+    port = instance.endpoint_port or SQL_SERVER_PORT
+    ids = instance.security_group_ids
+    groups = f"security group{'s' if len(ids) > 1 else ''} {', '.join(ids)}" if ids else "the instance's security group"
+    return f"check that {groups} admits tcp/{port} from where rdsbot runs (network.bot_sources)"
+
+
+def connection_failure(instance: InstanceState, exc: BaseException) -> str:
+    """Why a connection to the instance failed, in the driver's words, with the security group to check."""
+    text = f"cannot connect to SQL Server on {instance.instance_id}: {driver_message(exc)}"
+    return f"{text}; {unreachable_hint(instance)}" if isinstance(exc, OSError) else text
+
+
 class SqlNativeRestore:
     """The NativeRestore port: msdb.dbo.rds_* calls through `connect`, one short-lived connection per call."""
 
@@ -127,9 +144,7 @@ class SqlNativeRestore:
             raise
         except Exception as exc:
             # from None: a driver's chained exception may quote the login it was given.
-            raise SqlConnectionError(
-                f"cannot connect to SQL Server on {instance.instance_id}: {driver_message(exc)}"
-            ) from None
+            raise SqlConnectionError(connection_failure(instance, exc)) from None
         if not connection.autocommit:
             try:
                 # The rds_ procedures refuse to run inside a transaction, and DB-API opens one unless autocommit is on.

@@ -64,7 +64,7 @@ def _with_app(run: Callable[[Any], int]) -> int:
     from bot.bootstrap import build
     from config.settings import load_settings
 
-    app = build(load_settings())
+    app = build(load_settings(), sql_server=False)  # the trail only: no instance login, so no TLS settings needed
     try:
         return run(app)
     finally:

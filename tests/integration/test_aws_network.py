@@ -59,6 +59,50 @@ def test_security_group_admits_only_the_configured_clients_on_the_sql_port(aws, 
     assert not any(r.get("CidrIpv4") == "0.0.0.0/0" or r.get("CidrIpv6") == "::/0" for r in rules)
 
 
+BOT_HOST = "10.0.0.10/32"
+
+
+def test_security_group_admits_exactly_the_bot_sources_and_the_clients_on_1433(aws, network, app_group):
+    # The bot runs from a security group (an ECS task's, say) and from one host; clients from an office network.
+    bot_group = aws.ec2.create_security_group(GroupName="bot", Description="rdsbot task", VpcId=vpc_of(aws, app_group))
+    spec = NetworkSpec(bot_sources=(bot_group["GroupId"], BOT_HOST), allowed_cidrs=(OFFICE,))
+
+    placement = network.ensure_placement(spec)
+
+    rules = ingress(aws, placement.security_group_id)
+    assert sorted(sources(rules)) == sorted({bot_group["GroupId"], BOT_HOST, OFFICE})
+    assert all((r["IpProtocol"], r["FromPort"], r["ToPort"]) == ("tcp", 1433, 1433) for r in rules)
+    # moto echoes the description of CIDR rules only.
+    described = {r["CidrIpv4"]: r.get("Description") for r in rules if r.get("CidrIpv4")}
+    assert described == {BOT_HOST: "rdsbot: the bot itself (network.bot_sources)", OFFICE: "rdsbot: SQL Server client"}
+
+
+def test_an_existing_group_is_brought_to_exactly_the_bot_and_client_sources(aws, network, app_group):
+    group_id = network.ensure_placement(NetworkSpec(allowed_source_security_groups=(app_group,))).security_group_id
+    aws.ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 1433, "ToPort": 1433, "IpRanges": [{"CidrIp": OFFICE}]}],
+    )
+
+    network.ensure_placement(NetworkSpec(bot_sources=(BOT_HOST,), allowed_source_security_groups=(app_group,)))
+
+    assert sources(ingress(aws, group_id)) == {BOT_HOST, app_group}
+
+
+def test_an_open_bot_source_is_refused_before_anything_is_created(aws, network):
+    calls = CallRecorder(aws)
+
+    with pytest.raises(StageError, match=r"network\.bot_sources: 0\.0\.0\.0/0 would admit every client"):
+        network.ensure_placement(NetworkSpec(bot_sources=("0.0.0.0/0",)))
+
+    assert calls.calls == []
+
+
+def vpc_of(aws: AwsClients, group_id: str) -> str:
+    vpc: str = aws.ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["VpcId"]
+    return vpc
+
+
 def test_open_ingress_added_by_hand_is_revoked_on_the_next_ensure(aws, network):
     spec = NetworkSpec(allowed_cidrs=(OFFICE,))
     group_id = network.ensure_placement(spec).security_group_id

@@ -74,8 +74,11 @@ def test_full_restore_builds_a_closed_network_both_options_and_a_tagged_instance
     assert all(s.status == StageStatus.SUCCEEDED and s.seconds is not None for s in done.stages)
 
     group = aws.ec2.describe_security_groups(GroupIds=[str(done.outputs.security_group_id)])["SecurityGroups"][0]
-    ranges = [r["CidrIp"] for rule in group["IpPermissions"] for r in rule.get("IpRanges", [])]
-    assert "0.0.0.0/0" not in ranges and group["IpPermissions"] == []
+    # Exactly the bot's own source (the example policy's network.bot_sources) on 1433: no client, nothing else.
+    assert [
+        (rule["IpProtocol"], rule["FromPort"], rule["ToPort"], [r["CidrIp"] for r in rule["IpRanges"]])
+        for rule in group["IpPermissions"]
+    ] == [("tcp", 1433, 1433, ["10.0.0.10/32"])]
 
     options = aws.rds.describe_option_groups(OptionGroupName=str(done.outputs.option_group))["OptionGroupsList"][0]
     settings_by_option = {
@@ -104,6 +107,23 @@ def test_full_restore_builds_a_closed_network_both_options_and_a_tagged_instance
     assert calls.count("CreateDBInstance") == 1
     assert [c.procedure for c in sql(app).calls].count("msdb.dbo.rds_restore_database") == 1
     assert "prod_backup" in sql(app).databases(str(done.outputs.endpoint).split(":")[0])
+
+
+def test_a_bot_the_security_group_does_not_admit_fails_the_job_naming_the_group_and_port(settings: Settings, aws):
+    # The bot runs from an address the policy does not list: its connections to 1433 are dropped, like RDS's.
+    app, calls = started(settings.model_copy(update={"sandbox_bot_source": "192.0.2.7/32"}))
+    job = app.service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True).job
+
+    app.engine.run_until_idle(timeout_seconds=60)
+
+    done = app.store.jobs.get_job(job.id)
+    assert done is not None and done.status == JobStatus.FAILED
+    group_id = str(done.outputs.security_group_id)
+    failed = [s for s in done.stages if s.status == StageStatus.FAILED]
+    assert [s.name for s in failed] == [StageName.RESTORE_START]
+    assert f"security group {group_id} admits tcp/1433" in str(done.error)
+    assert "network.bot_sources" in str(done.error) and "(20 attempts in a row)" in str(done.error)
+    assert calls.count("CreateDBInstance") == 1 and sql(app).calls == []
 
 
 @pytest.mark.parametrize(

@@ -6,17 +6,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from aws.clients import AwsClients
 from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox
 from bot.bootstrap import Rdsbot, SlackRuntime, build, build_slack_app
 from bot.domain import Job
-from config.policy_model import load_policy
+from config.policy_model import EXAMPLE_POLICY, load_policy
 from config.settings import Settings
 from handlers.server import EVENTS_PATH, wsgi_app
 from tests.support.aws_calls import CallRecorder
@@ -74,10 +76,28 @@ def ephemeral_text(body: str) -> str:
 
 @pytest.fixture
 def story(aws: AwsClients, tmp_path: Path) -> Iterator[Story]:
-    seed_sandbox(load_policy(None))
+    with running_story(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def story_without_bot_sources(aws: AwsClients, tmp_path: Path) -> Iterator[Story]:
+    """The shipped example policy with network.bot_sources emptied."""
+    data = yaml.safe_load(EXAMPLE_POLICY.read_text())
+    data["network"]["bot_sources"] = []
+    config = tmp_path / "policy.yaml"
+    config.write_text(yaml.safe_dump(data))
+    with running_story(tmp_path, config) as running:
+        yield running
+
+
+@contextmanager
+def running_story(tmp_path: Path, config: Path | None = None) -> Iterator[Story]:
+    seed_sandbox(load_policy(config))
     users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
     with FakeSlackApi(users=users) as slack:
         settings = Settings(
+            config=config,
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=slack.base_url,

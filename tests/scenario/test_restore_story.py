@@ -84,6 +84,17 @@ def test_bad_request_is_answered_in_the_ack_and_changes_nothing(story: Story):
     assert story.slack.calls("chat.postMessage") == []
 
 
+def test_without_bot_sources_a_restore_is_refused_in_the_ack_naming_the_key(story_without_bot_sources: Story):
+    story = story_without_bot_sources
+    status, body = story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    assert status == 200
+    assert "network.bot_sources" in ephemeral_text(body) and "port 1433" in ephemeral_text(body)
+    refused = story.app.store.audit.audit_events()[-1]
+    assert refused.action == "request.refused" and refused.detail["field"] == "network.bot_sources"
+    assert story.aws.calls == [] and story.app.store.jobs.list_jobs() == []
+    assert story.slack.calls("chat.postMessage") == []
+
+
 def test_missing_backup_is_answered_after_the_ack_with_no_card(story: Story):
     status, _ = story.command("/rds-restore", "nope.bak db.m5.large", ALICE, response_id="missing")
     assert status == 200

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from bot.domain import Edition, RestorePlan, StorageType
 
+# Where the bot runs in tests' policies: without one, every restore is refused before approval.
+BOT_NETWORK = {"bot_sources": ["10.0.0.10/32"]}
+
 
 def make_plan(target: str = "restore-sales") -> RestorePlan:
     return RestorePlan(

@@ -15,7 +15,7 @@ from bot.authz import Action, Authorizer, Forbidden
 from bot.domain import ApprovalDecision, Job, JobStatus
 from bot.ports import Identity
 from config.policy_model import Policy, parse_policy
-from tests.support.factories import make_plan
+from tests.support.factories import BOT_NETWORK, make_plan
 from tests.unit.fakes import FakeClock
 from tests.unit.memory_store import MemoryStore
 
@@ -43,7 +43,7 @@ class FakeDirectory:
 
 class World:
     def __init__(self, policy: Policy | None = None) -> None:
-        self.policy = policy or parse_policy({"backups": {"default_bucket": "rdsbot-backups"}})
+        self.policy = policy or parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "network": BOT_NETWORK})
         self.store, self.clock, self.directory = MemoryStore(), FakeClock(), FakeDirectory(ADMINS)
         self.woken = 0
         self.decisions = Decisions(
@@ -107,7 +107,7 @@ def test_an_admin_cannot_approve_their_own_request_two_person_rule(world: World)
 
 
 def test_without_the_two_person_rule_an_admin_may_approve_their_own_request() -> None:
-    base = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}})
+    base = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "network": BOT_NETWORK})
     world = World(base.model_copy(update={"approvals": base.approvals.model_copy(update={"two_person_rule": False})}))
     job = world.request(requester="U0REQADMIN")
     assert world.decisions.decide(job.id, "U0REQADMIN", True, no_email).outcome == Outcome.APPROVED
@@ -222,7 +222,7 @@ def test_only_admins_may_run_a_drill() -> None:
 
 
 def test_a_slack_usergroup_policy_names_that_group_in_refusals() -> None:
-    base = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}})
+    base = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "network": BOT_NETWORK})
     policy = base.model_copy(
         update={"approvals": base.approvals.model_copy(update={"admin_slack_usergroup": "S0DBAS"})}
     )

@@ -11,6 +11,15 @@ def test_the_shipped_example_policy_is_valid():
     policy = load_policy(EXAMPLE_POLICY)
     assert policy.region.default in policy.region.allowed
     assert policy.network.allowed_cidrs == () and policy.network.allowed_source_security_groups == ()
+    # The embedded sandbox's bot runs "from" the example's bot source; real deployments replace it.
+    assert policy.network.bot_sources == ("10.0.0.10/32",)
+
+
+def test_bot_sources_take_security_group_ids_and_networks():
+    network = parse_policy(
+        {"backups": {"default_bucket": "b"}, "network": {"bot_sources": ["sg-0123456789abcdef0", "10.0.4.0/24"]}}
+    ).network
+    assert network.bot_sources == ("sg-0123456789abcdef0", "10.0.4.0/24")
 
 
 @pytest.mark.parametrize(
@@ -26,6 +35,21 @@ def test_the_shipped_example_policy_is_valid():
             {"backups": {"default_bucket": "b"}, "network": {"allowed_cidrs": ["0.0.0.0/0"]}},
             "network.allowed_cidrs",
             "every client",
+        ),
+        (
+            {"backups": {"default_bucket": "b"}, "network": {"bot_sources": ["::/0"]}},
+            "network.bot_sources",
+            "every client",
+        ),
+        (
+            {"backups": {"default_bucket": "b"}, "network": {"bot_sources": ["sg-prod-bot"]}},
+            "network.bot_sources",
+            "not a security group id",
+        ),
+        (
+            {"backups": {"default_bucket": "b"}, "network": {"bot_sources": ["bot.example.com"]}},
+            "network.bot_sources",
+            "not an address or network",
         ),
         ({"backups": {"default_bucket": "b"}, "audit": {"retention_hours": 900}}, "audit.retention_hours", "840"),
         ({"backups": {"default_bucket": "b"}, "engine": {"major_version": "2019"}}, "engine.major_version", "15.00"),

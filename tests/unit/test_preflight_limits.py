@@ -12,6 +12,7 @@ from bot.parser import parse_restore_command
 from bot.service import RestoreService
 from bot.workflow import Engine
 from config.policy_model import parse_policy
+from tests.support.factories import BOT_NETWORK
 from tests.unit.fakes import FakeAws, FakeClock, RecordingNotifier
 from tests.unit.memory_store import MemoryStore
 
@@ -21,7 +22,9 @@ BUCKET_KEY = f"arn:aws:kms:us-east-1:{BOT_ACCOUNT}:key/0000aaaa-bucket"
 BACKUP_KEY = f"arn:aws:kms:us-east-1:{BOT_ACCOUNT}:key/1111bbbb-backup"
 STORAGE_KEY = f"arn:aws:kms:us-east-1:{BOT_ACCOUNT}:key/2222cccc-storage"
 OTHER_ACCOUNT_KEY = "arn:aws:kms:us-east-1:444455556666:key/3333dddd-partner"
-POLICY = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "audit": {"bucket": "rdsbot-audit"}})
+POLICY = parse_policy(
+    {"backups": {"default_bucket": "rdsbot-backups"}, "network": BOT_NETWORK, "audit": {"bucket": "rdsbot-audit"}}
+)
 
 
 def world(size_gib: float = 5, policy=POLICY):
@@ -97,7 +100,11 @@ def test_the_bots_own_account_is_the_default_for_requested_keys_too():
 
 def test_a_listed_account_is_allowed_and_the_caller_is_not_asked():
     policy = parse_policy(
-        {"backups": {"default_bucket": "rdsbot-backups"}, "kms": {"allowed_accounts": ["444455556666"]}}
+        {
+            "backups": {"default_bucket": "rdsbot-backups"},
+            "network": BOT_NETWORK,
+            "kms": {"allowed_accounts": ["444455556666"]},
+        }
     )
     aws, _, _, service = world(policy=policy)
     aws.object_keys["rdsbot-backups/prod-backup.bak"] = OTHER_ACCOUNT_KEY

@@ -13,11 +13,13 @@ from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from bot.policy import plan_restore
 from config.policy_model import parse_policy
+from tests.support.factories import BOT_NETWORK
 
 POLICY = parse_policy(
     {
         "region": {"default": "us-east-1", "allowed": ["us-east-1", "us-west-2"]},
         "backups": {"default_bucket": "rdsbot-backups"},
+        "network": BOT_NETWORK,
     }
 )
 
@@ -66,7 +68,13 @@ def test_optimize_cpu_classes_are_in_the_builtin_table_with_their_cores():
 
 
 def test_optimize_cpu_needs_license_included():
-    byol = parse_policy({"backups": {"default_bucket": "b"}, "engine": {"license_model": "bring-your-own-license"}})
+    byol = parse_policy(
+        {
+            "backups": {"default_bucket": "b"},
+            "network": BOT_NETWORK,
+            "engine": {"license_model": "bring-your-own-license"},
+        }
+    )
     error = refused("prod-backup.bak db.m7i.xlarge --cores 1", byol)
     assert error.field == "cores" and "license-included" in error.message
 
@@ -90,12 +98,16 @@ def test_a_policy_naming_an_end_of_support_major_stops_the_bot_at_start():
     from bot.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"engine\.major_version: 12\.00 \(SQL Server 2014\) has reached end"):
-        parse_policy({"backups": {"default_bucket": "b"}, "engine": {"major_version": "12.00"}})
+        parse_policy({"backups": {"default_bucket": "b"}, "network": BOT_NETWORK, "engine": {"major_version": "12.00"}})
 
 
 def test_a_pinned_minor_version_is_kept_only_for_its_own_major():
     pinned = parse_policy(
-        {"backups": {"default_bucket": "b"}, "engine": {"major_version": "15.00", "engine_version": "15.00.4345.5.v1"}}
+        {
+            "backups": {"default_bucket": "b"},
+            "network": BOT_NETWORK,
+            "engine": {"major_version": "15.00", "engine_version": "15.00.4345.5.v1"},
+        }
     )
     assert plan("prod-backup.bak db.m6i.large", pinned).engine_version == "15.00.4345.5.v1"
     assert plan("prod-backup.bak db.m6i.large --major-version 16.00", pinned).engine_version is None
@@ -110,6 +122,7 @@ ALLOWING = parse_policy(
     {
         "region": {"default": "us-east-1", "allowed": ["us-east-1", "us-west-2"]},
         "backups": {"default_bucket": "rdsbot-backups"},
+        "network": BOT_NETWORK,
         "kms": {"allowed_accounts": ["111122223333"]},
     }
 )
@@ -150,4 +163,6 @@ def test_kms_allowed_accounts_must_be_account_ids():
     from bot.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"kms\.allowed_accounts: 'acme' is not a 12-digit AWS account id"):
-        parse_policy({"backups": {"default_bucket": "b"}, "kms": {"allowed_accounts": ["acme"]}})
+        parse_policy(
+            {"backups": {"default_bucket": "b"}, "network": BOT_NETWORK, "kms": {"allowed_accounts": ["acme"]}}
+        )

@@ -5,12 +5,14 @@ from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from bot.policy import plan_restore
 from config.policy_model import parse_policy
+from tests.support.factories import BOT_NETWORK
 
 POLICY = parse_policy(
     {
         "region": {"default": "us-east-1", "allowed": ["us-east-1", "us-west-2"]},
         "backups": {"default_bucket": "rdsbot-backups", "allowed_buckets": ["rdsbot-backups", "team-backups"]},
         "audit": {"bucket": "rdsbot-audit", "prefix": "audit"},
+        "network": BOT_NETWORK,
     }
 )
 
@@ -70,3 +72,21 @@ def test_policy_refuses_with_the_field_and_a_fix(text, field, words):
 
 def test_drills_are_named_so_they_never_collide_with_real_instances():
     assert plan("prod-backup.bak db.m6i.large", drill=True).target_instance_id.startswith("rdsbot-drill-")
+
+
+@pytest.mark.parametrize("drill", [False, True])
+def test_without_bot_sources_restores_and_drills_are_refused_naming_the_key(drill):
+    # Everything else in the request is fine: only the missing bot source can refuse it.
+    closed = POLICY.model_copy(update={"network": POLICY.network.model_copy(update={"bot_sources": ()})})
+    with pytest.raises(RequestError) as caught:
+        plan_restore(parse_restore_command("prod-backup.bak db.m6i.large"), closed, "jabc12345", drill=drill)
+    assert caught.value.field == "network.bot_sources"
+    assert "port 1433" in str(caught.value) and "network.bot_sources" in str(caught.value.hint)
+
+
+def test_a_client_source_alone_does_not_let_the_bot_in():
+    network = POLICY.network.model_copy(update={"bot_sources": (), "allowed_cidrs": ("10.20.0.0/16",)})
+    with pytest.raises(RequestError, match=r"network\.bot_sources"):
+        plan_restore(
+            parse_restore_command("prod-backup.bak db.m6i.large"), POLICY.model_copy(update={"network": network}), "j1"
+        )

@@ -6,10 +6,13 @@ from bot.parser import parse_restore_command
 from bot.service import RestoreService
 from bot.workflow import Engine
 from config.policy_model import parse_policy
+from tests.support.factories import BOT_NETWORK
 from tests.unit.fakes import FakeAws, FakeClock, RecordingNotifier
 from tests.unit.memory_store import MemoryStore
 
-POLICY = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "audit": {"bucket": "rdsbot-audit"}})
+POLICY = parse_policy(
+    {"backups": {"default_bucket": "rdsbot-backups"}, "audit": {"bucket": "rdsbot-audit"}, "network": BOT_NETWORK}
+)
 
 
 class SimulatedCrash(BaseException):

@@ -3,7 +3,8 @@
 It accepts exactly what procedures.py sends (`exec msdb.dbo.rds_x @name=%s, ...` with bound values) and answers
 with the same column names. Restore tasks go CREATED -> IN_PROGRESS -> SUCCESS on the given clock, at most two
 at a time per instance (the rest wait in CREATED), and fail with RDS-like task_info when the backup object is
-missing or the database already exists. Messages resemble RDS's; they are not verbatim copies.
+missing or the database already exists. Messages resemble RDS's; they are not verbatim copies. Given a
+`reachable` check (reachability.py), a connection the instance's security groups do not admit times out.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aws.sandbox.backup_content import read_manifest, s3_objects_exist
 from aws.sandbox.sql_server.connection import SandboxConnection
 from aws.sandbox.sql_server.drill_checks import CHECK_STATEMENTS, answer_check, require_bound_strings
 from aws.sandbox.sql_server.procedure_calls import bound_int, bound_text, check_signature, parse_call, short_name
+from aws.sandbox.sql_server.reachability import SecurityGroupReachability
 from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, SqlParam
 from aws.sandbox.sql_server.state_file import EmulatedInstance, RestoreTask, SandboxCall, SharedState
 from aws.sandbox.sql_server.task_lifecycle import advance
@@ -41,6 +43,7 @@ class SandboxSqlServer:
         state_path: Path | None = None,
         max_concurrent_tasks: int = 2,
         backup_content: Callable[[str], dict[str, Any] | None] = lambda s3_arn: None,
+        reachable: Callable[[InstanceState], None] | None = None,
     ) -> None:
         # time.time by default: a state file shared by two processes needs one timeline.
         self._clock = clock
@@ -51,11 +54,15 @@ class SandboxSqlServer:
         self._backup_content = backup_content
         self.max_concurrent_tasks = max_concurrent_tasks
         self._shared = SharedState(state_path)
+        # None: every instance is reachable (unit tests of the procedures); else it raises as a blocked port would.
+        self._reachable = reachable
 
     def connect(self, instance: InstanceState) -> SandboxConnection:
         """A DB-API-like connection to the instance's emulated server (autocommit on, as the tds driver opens it)."""
         if not instance.endpoint_address:
             raise ConnectionRefusedError(f"instance {instance.instance_id} has no endpoint yet")
+        if self._reachable is not None:
+            self._reachable(instance)
         return SandboxConnection(self, instance)
 
     @property
@@ -164,13 +171,21 @@ class SandboxSqlServer:
         return [ResultSet(None, [])]
 
 
-def embedded_sql_server(s3: Any, *, restore_seconds: float, state_path: Path | None) -> SandboxSqlServer:
+def embedded_sql_server(
+    s3: Any,
+    *,
+    restore_seconds: float,
+    state_path: Path | None,
+    network: SecurityGroupReachability | None = None,
+) -> SandboxSqlServer:
     """The emulator as the bot runs it: backups checked and read through `s3`, tasks starting after a tenth of the
-    restore time (one second at most), state in `state_path` so a restarted bot finds its tasks."""
+    restore time (one second at most), state in `state_path` so a restarted bot finds its tasks, connections
+    admitted only where `network` says the instance's security groups let the bot in."""
     return SandboxSqlServer(
         restore_seconds=restore_seconds,
         start_delay_seconds=min(1.0, restore_seconds / 10),
         object_exists=lambda arn: s3_objects_exist(s3, arn),
         backup_content=lambda arn: read_manifest(s3, arn),
         state_path=state_path,
+        reachable=network.check if network is not None else None,
     )
