@@ -41,8 +41,12 @@ class SecurityGroupReachability:
 
     @classmethod
     def in_region(cls, region: str, source: str | None) -> SecurityGroupReachability:
-        """Read through clients of its own: the network's look-ups are not the bot's calls (nor in its counts)."""
-        return cls(boto3.client("rds", region_name=region), boto3.client("ec2", region_name=region), source)
+        """Read through clients of its own: the network's look-ups are not the bot's calls (nor in its counts).
+
+        A fresh session, not boto3's default one: the default caches the first credentials it found, and the bot's
+        own may have changed since (tests/integration/test_restore_as_least_privileged_user.py)."""
+        session = boto3.Session()
+        return cls(session.client("rds", region_name=region), session.client("ec2", region_name=region), source)
 
     def check(self, instance: InstanceState) -> None:
         """Return when `source` reaches the instance's port; else wait, then raise TimeoutError like a socket."""
