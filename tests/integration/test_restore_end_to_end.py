@@ -180,7 +180,7 @@ def test_a_restore_of_a_database_that_already_exists_fails_with_a_readable_reaso
     command = "prod-backup.bak db.m5.large --name rdsbot-shared-target --db Sales"
     first = app.service.submit(parse_restore_command(command), "U0ALICE", approved=True).job
     app.engine.run_until_idle(timeout_seconds=60)
-    instance = app.gateways_for("us-east-1").instances.find("shared-target")
+    instance = app.gateways_for("us-east-1").instances.find("rdsbot-shared-target")
     assert instance is not None
     # A second restore of the same database name onto the same instance, as a human might try by hand.
     task_id = app.gateways_for("us-east-1").native_restore.start_restore(
