@@ -24,6 +24,8 @@ IAM_ACTION = {
     "s3:list_objects_v2": "s3:ListBucket",
     "s3:generate_presigned_url": None,
     "s3:meta": None,
+    "s3:get_public_access_block": "s3:GetBucketPublicAccessBlock",
+    "s3:get_object_lock_configuration": "s3:GetBucketObjectLockConfiguration",
 }
 
 
