@@ -27,6 +27,7 @@ from aws.native_restore import SqlNativeRestore, tds_connector
 from aws.native_restore.checks import SqlDrillChecks
 from aws.network import Network
 from aws.option_groups import OptionGroups
+from aws.readiness.account import account_checks
 from aws.request_ids import MutatingCallLog
 from aws.s3 import S3Backups
 from aws.secrets import master_credentials
@@ -35,6 +36,7 @@ from bot.audit_outbox import AuditRecordLinks, AuditShipper
 from bot.authz import Authorizer
 from bot.clock import Clock, SystemClock
 from bot.commands import ChatCommands
+from bot.doctor import Check, Doctor, DoctorCommand, cidr_widths, fail, ok, policy_consistency
 from bot.domain import InstanceState
 from bot.drills.commands import DrillCommands
 from bot.drills.runner import DrillPorts, DrillRunner
@@ -47,14 +49,16 @@ from bot.ports import AdminDirectory, DrillChecks, DrillReporter, DrillResources
 from bot.service import RestoreService
 from bot.stages import Gateways
 from bot.store import SqlStore
+from bot.store.migration_status import store_at_head
 from bot.workflow import Engine
-from config.policy_model import Policy, load_policy
-from config.settings import Settings
+from config.policy_model import EXAMPLE_POLICY, Policy, load_policy
+from config.settings import Settings, load_settings
 from handlers.drill import SlackDrillReporter
 from handlers.outbox import SlackOutbox
 from handlers.slack_app import bolt_app, slack_web_client
 from handlers.slack_directory import SlackUsergroupDirectory
 from handlers.slack_notifier import SlackNotifier
+from handlers.slack_readiness import skipped, slack_checks
 from handlers.slow_lane import SlowLane
 
 if TYPE_CHECKING:
@@ -359,7 +363,37 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
     lane = SlowLane(workers=2)
     drills = build_drills(app, SlackDrillReporter(client, outbox), commands)
     signing_secret = settings.slack_signing_secret.get_secret_value()
-    bolt = bolt_app(client, signing_secret, commands, drills.commands, notifier, lane)
+    doctor = DoctorCommand(commands.decisions.authorizer, build_doctor(settings, slack_client=client).run)
+    bolt = bolt_app(client, signing_secret, commands, drills.commands, notifier, lane, doctor)
     return SlackRuntime(
         bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox, lane=lane, drills=drills
     )
+
+
+# rdsbot doctor: read-only checks of the settings, store, AWS account and Slack workspace.
+
+
+def build_doctor(settings: Settings | None = None, *, slack_client: Any = None, no_slack: str | None = None) -> Doctor:
+    """The checks, in report order; settings or a policy that do not load are the report's one FAIL line."""
+    try:
+        settings = settings or load_settings()
+        policy = load_policy(settings.config)
+    except ConfigError as exc:
+        problem = fail("settings", "load", "settings and policy", str(exc), "fix the variable or policy key named")
+        return Doctor([("settings", lambda: [problem])])
+    loaded = ok("settings", "settings and policy", str(settings.config or EXAMPLE_POLICY), "loaded and valid")
+    clients_for = cache(lambda region: make_clients(region, max_attempts=1))
+    checks: list[tuple[str, Check]] = [
+        ("settings", lambda: [loaded, *policy_consistency(policy)]),
+        ("settings", lambda: store_at_head(settings.database_url)),
+        ("network", lambda: cidr_widths(policy)),
+        *account_checks(clients_for, policy),
+    ]
+    if slack_client is None and no_slack is None and settings.slack_bot_token is not None:
+        slack_client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    if slack_client is not None:
+        checks += slack_checks(slack_client, policy)
+    else:
+        reason = no_slack or "SLACK_BOT_TOKEN is not set"
+        checks.append(("slack", lambda: skipped(reason)))
+    return Doctor(checks, clients_for)

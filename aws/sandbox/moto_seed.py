@@ -95,6 +95,11 @@ def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> None:
             s3.create_bucket(Bucket=bucket)
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    if policy.audit.bucket:  # as a real audit bucket must be (rdsbot doctor checks it)
+        block = dict.fromkeys(
+            ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+        )
+        s3.put_public_access_block(Bucket=policy.audit.bucket, PublicAccessBlockConfiguration=block)
     # The manifest gives the restored database believable content, so drill checks can pass or fail for real.
     payload = manifest_bytes(DEMO_DATABASE, backup_bytes)
     s3.put_object(Bucket=policy.backups.default_bucket, Key=DEMO_BACKUP_KEY, Body=payload)
