@@ -92,7 +92,8 @@ def run_checks(checks: Iterable[tuple[str, Check]]) -> Report:
         try:
             results.extend(check())
         except Exception as exc:  # a doctor that dies on the first broken thing hides the others
-            name = getattr(check, "__name__", "check")
+            name = getattr(check, "__name__", "") or "check"
+            name = "check" if name.startswith("<") else name  # a lambda says nothing
             results.append(fail(area, name, area, f"the check itself failed: {exc}", "fix the error above, rerun"))
     return Report(tuple(results))
 
