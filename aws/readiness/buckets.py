@@ -4,6 +4,8 @@ in the default region and the bot's account, blocks public access, and its versi
 AWS: "Setting up an S3 bucket" for SQL Server Audit (RDS user guide, Appendix.SQLServer.Options.Audit.S3bucket):
 the bucket must be in the same region and account as the instance and must not be public. GetBucketLocation
 answers no constraint for us-east-1. ExpectedBucketOwner makes S3 refuse (403) a bucket of another account.
+S3 API "GetPublicAccessBlock" (needs s3:GetBucketPublicAccessBlock): S3 applies the most restrictive of the bucket's
+and the account's settings; only the bucket's are read here, so an account-wide block alone still reads as a FAIL.
 """
 
 from __future__ import annotations
