@@ -128,3 +128,14 @@ def test_rds_doctor_from_a_non_admin_is_refused(story: Story):
     assert status == 200 and "Checking" in ephemeral_text(body)
     answer = story.slack.wait_for("response_url", lambda c: c.response_id == "doc", timeout=15)
     assert str(answer.body.get("text", "")).startswith("Refused: only members of rds-admins may run doctor")
+
+
+def test_a_drill_channel_the_bot_is_not_in_fails_naming_the_channel(world: World, capsys: pytest.CaptureFixture[str]):
+    world.slack.reset()  # forget the channels; add them back with the bot outside #rds-drills
+    world.slack.add_channel("rds-approvals")
+    world.slack.add_channel("rds-drills", is_member=False)
+    code, out = world.doctor(capsys)
+    assert code == 1
+    [line] = _fail_lines(out)
+    assert "drills.prod-nightly.report_channel: #rds-drills" in line and "not a member" in line
+    assert "/invite @rdsbot in #rds-drills" in out
