@@ -116,6 +116,15 @@ class IamAdminDirectory:
             source=f"{how}: IAM user {iam_user} {verdict} of {self._group}",
         )
 
+    def slack_mapping(self) -> dict[str, str]:
+        """IAM user -> the tag mapping it to a Slack user (`slack-user-id U0..`, `email a@b`); AwsError on failure."""
+        index = self._index.get(None, self._load_index)
+        mapping = {user: f"{SLACK_ID_TAG} {slack_id}" for user, slack_id in index.slack_id_of.items()}
+        for email, users in index.by_email.items():
+            for user in users:
+                mapping.setdefault(user, f"{EMAIL_TAG} {email}")
+        return mapping
+
     def _map(
         self, slack_user_id: str, index: _UserIndex, email_lookup: Callable[[], str | None]
     ) -> tuple[str, str] | Identity:

@@ -30,6 +30,7 @@ class AwsClients:
     rds: Any
     secretsmanager: Any
     sts: Any
+    kms: Any
 
     def all(self) -> dict[str, Any]:
         """Service name -> client, for code that treats every client alike (call recorders, event hooks)."""
@@ -40,13 +41,16 @@ class AwsClients:
             "rds": self.rds,
             "secretsmanager": self.secretsmanager,
             "sts": self.sts,
+            "kms": self.kms,
         }
 
 
-def make_clients(region: str, session: boto3.Session | None = None) -> AwsClients:
-    """Clients for `region` from `session` (a default session when None), with standard retries."""
+def make_clients(region: str, session: boto3.Session | None = None, *, max_attempts: int | None = None) -> AwsClients:
+    """Clients for `region` from `session` (a default session when None), with standard retries (fewer when
+    `max_attempts` says so: rdsbot doctor reports an unanswered call rather than waiting out the backoff)."""
     session = session or boto3.Session()
-    config = Config(region_name=region, retries=_RETRIES)
+    retries = _RETRIES if max_attempts is None else {**_RETRIES, "max_attempts": max_attempts}
+    config = Config(region_name=region, retries=retries)
 
     def client(service: str, extra: Config | None = None) -> Any:
         return session.client(service, region_name=region, config=config.merge(extra) if extra else config)
@@ -58,4 +62,5 @@ def make_clients(region: str, session: boto3.Session | None = None) -> AwsClient
         rds=client("rds"),
         secretsmanager=client("secretsmanager"),
         sts=client("sts"),
+        kms=client("kms"),
     )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from bot.errors import AwsError
 
@@ -27,6 +28,9 @@ def aws_call(operation: str) -> Iterator[None]:
         # S3 HEAD answers carry no body, so the request id may be empty; None reads better in the audit trail.
         request_id = metadata.get("RequestId") or None
         raise AwsError(operation, code, message, request_id) from exc
+    except ResponseParserError as exc:
+        # An answer that is not AWS's XML/JSON, e.g. an endpoint's HTML error page for an action it lacks (moto).
+        raise AwsError(operation, "UnparsableResponse", str(exc).splitlines()[0]) from exc
     except BotoCoreError as exc:
         # No response at all (endpoint unreachable, no credentials): the exception class is the best code we have.
         raise AwsError(operation, type(exc).__name__, str(exc)) from exc

@@ -63,6 +63,11 @@ class Network:
             created=tuple(created),
         )
 
+    def placement_preview(self, spec: NetworkSpec) -> tuple[str, dict[str, str]]:
+        """The VPC and subnet id -> AZ the network stage would use, read only; StageError when unusable."""
+        vpc_id = self._vpc_id(spec)
+        return vpc_id, self._subnets(vpc_id, spec)
+
     def _vpc_id(self, spec: NetworkSpec) -> str:
         if spec.vpc_id:
             try:

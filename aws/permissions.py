@@ -52,10 +52,12 @@ CALLS: dict[str, Call] = {
         "iam:CreateRole",
         (Implied("passes Tags", ("iam:TagRole",), "AWS IAM guide 'id_tags_roles' (CreateRole with tags)"),),
     ),
+    "iam:get_group": Call("iam:GetGroup"),  # the doctor: who is in the admin group
     "iam:get_account_authorization_details": Call("iam:GetAccountAuthorizationDetails"),
     "iam:get_role": Call("iam:GetRole"),
     "iam:get_role_policy": Call("iam:GetRolePolicy"),
     "iam:list_groups_for_user": Call("iam:ListGroupsForUser"),
+    "iam:simulate_principal_policy": Call("iam:SimulatePrincipalPolicy"),  # the doctor; evaluates only
     "iam:put_role_permissions_boundary": Call("iam:PutRolePermissionsBoundary"),
     "iam:put_role_policy": Call("iam:PutRolePolicy"),
     "iam:update_assume_role_policy": Call("iam:UpdateAssumeRolePolicy"),
@@ -80,9 +82,11 @@ CALLS: dict[str, Call] = {
     "rds:delete_db_instance": Call("rds:DeleteDBInstance"),
     "rds:delete_db_subnet_group": Call("rds:DeleteDBSubnetGroup"),
     "rds:delete_option_group": Call("rds:DeleteOptionGroup"),
+    "rds:describe_account_attributes": Call("rds:DescribeAccountAttributes"),  # the doctor: quota
     "rds:describe_db_instances": Call("rds:DescribeDBInstances"),
     "rds:describe_db_subnet_groups": Call("rds:DescribeDBSubnetGroups"),
     "rds:describe_option_groups": Call("rds:DescribeOptionGroups"),
+    "rds:describe_option_group_options": Call("rds:DescribeOptionGroupOptions"),  # the doctor
     "rds:describe_orderable_db_instance_options": Call("rds:DescribeOrderableDBInstanceOptions"),
     "rds:modify_db_subnet_group": Call("rds:ModifyDBSubnetGroup"),
     "rds:modify_option_group": Call(
@@ -95,6 +99,10 @@ CALLS: dict[str, Call] = {
             ),
         ),
     ),
+    # The doctor's read-only checks of the audit bucket (aws/readiness/buckets.py).
+    "s3:get_bucket_versioning": Call("s3:GetBucketVersioning"),
+    "s3:get_object_lock_configuration": Call("s3:GetBucketObjectLockConfiguration"),
+    "s3:get_public_access_block": Call("s3:GetBucketPublicAccessBlock"),
     "s3:generate_presigned_url": Call(None),
     "s3:get_bucket_location": Call("s3:GetBucketLocation"),
     "s3:get_object": Call(

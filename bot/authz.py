@@ -21,6 +21,7 @@ class Action(StrEnum):
     DENY = "deny"
     RUN_DRILL = "run_drill"
     CANCEL = "cancel"
+    RUN_DOCTOR = "run_doctor"
 
 
 class Forbidden(RdsbotError):

@@ -1,7 +1,7 @@
 """The chat commands, independent of the chat: Slack handlers and the console both call these, so each rule
 (parsing, policy, authorization, decisions) is written once. Replies are neutral; surfaces render them.
 
-The commands get the narrow things they use from the composition root (bot/bootstrap.py), never the app."""
+The commands get the narrow things they use from the composition root (bot/bootstrap/), never the app."""
 
 from __future__ import annotations
 

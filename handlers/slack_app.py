@@ -1,4 +1,4 @@
-"""The Bolt app and its listeners, over the chat commands the composition root (bot/bootstrap.py) built.
+"""The Bolt app and its listeners, over the chat commands the composition root (bot/bootstrap/) built.
 
 HTTP mode and Socket Mode share everything built here; only the runner in handlers/server.py differs.
 """
@@ -16,8 +16,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.commands import ChatCommands
+from bot.doctor import DoctorCommand
 from bot.drills.commands import DrillCommands
 from handlers.audit import register_audit
+from handlers.doctor import register_doctor
 from handlers.drill import register_drill
 from handlers.restore import register_restore
 from handlers.slack_notifier import SlackNotifier
@@ -45,6 +47,7 @@ def bolt_app(
     drill_commands: DrillCommands,
     notifier: SlackNotifier,
     lane: SlowLane,
+    doctor: DoctorCommand | None = None,
 ) -> App:
     """The Bolt app with every rdsbot listener registered."""
     bolt = App(
@@ -59,4 +62,6 @@ def bolt_app(
     register_status(bolt, commands)
     register_audit(bolt, commands)
     register_drill(bolt, drill_commands, lane)
+    if doctor is not None:
+        register_doctor(bolt, doctor, lane)
     return bolt

@@ -69,6 +69,10 @@ class SlackUsergroupDirectory:
             )
         return Identity(slack_user_id=slack_user_id, is_admin=slack_user_id in members, source=self.label)
 
+    def members(self) -> frozenset[str]:
+        """The group's member ids; raises SlackClientError, OSError, or a not-found error naming the handle."""
+        return self._current_members()
+
     def _current_members(self) -> frozenset[str]:
         members = self._fresh()
         if members is not None:

@@ -40,6 +40,18 @@ DEMO_DATABASE = {
 SANDBOX_USERS = {"alice": ("U0ALICE", True), "bob": ("U0BOB", True), "carol": ("U0CAROL", False)}
 
 
+class _UnimplementedActions(logging.Filter):
+    """Drops the tracebacks of actions moto lacks (rdsbot doctor asks for two and reports each as a warn)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # werkzeug formats the traceback into the message itself ("Error on request:\n...").
+        message = record.getMessage()
+        return not ("NotImplementedError: The " in message and "has not been implemented" in message)
+
+
+_QUIET_GAPS = _UnimplementedActions()
+
+
 class SandboxNotInstalled(ConfigError):
     """moto is missing; a ConfigError, so the CLI says so in one line instead of a traceback."""
 
@@ -73,6 +85,7 @@ def start_sandbox_aws() -> SandboxAws:
         ) from None
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call buries the output
+    logging.getLogger("werkzeug").addFilter(_QUIET_GAPS)  # the same object each time: added once
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -95,6 +108,11 @@ def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> None:
             s3.create_bucket(Bucket=bucket)
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    if policy.audit.bucket:  # as a real audit bucket must be (rdsbot doctor checks it)
+        block = dict.fromkeys(
+            ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+        )
+        s3.put_public_access_block(Bucket=policy.audit.bucket, PublicAccessBlockConfiguration=block)
     # The manifest gives the restored database believable content, so drill checks can pass or fail for real.
     payload = manifest_bytes(DEMO_DATABASE, backup_bytes)
     s3.put_object(Bucket=policy.backups.default_bucket, Key=DEMO_BACKUP_KEY, Body=payload)

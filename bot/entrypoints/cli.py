@@ -76,6 +76,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    """Read-only checks of settings, store, AWS account and Slack workspace: exit 0 when nothing failed, else 1."""
+    import json
+
+    from bot.bootstrap import build_doctor
+
+    configure_logging("text", "ERROR")
+    report = build_doctor().run()
+    print(json.dumps(report.as_json(), indent=2) if args.json else report.text())
+    return report.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rdsbot", description="Restore SQL Server backups from S3 onto RDS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default RDSBOT_PORT or 3000)")
     serve.add_argument("--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)")
     serve.set_defaults(run=_serve)
+    doctor = commands.add_parser("doctor", help="check the AWS account, Slack workspace and policy (read only)")
+    doctor.add_argument("--json", action="store_true", help="the report as a JSON list of objects")
+    doctor.set_defaults(run=_doctor)
     add_audit_commands(commands)
     args = parser.parse_args(argv)
     try:

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
-from bot.bootstrap import build, build_commands, build_drills
+from bot.bootstrap import build, build_commands, build_doctor, build_drills
+from bot.doctor import DoctorCommand
 from bot.domain import JobStatus
 from bot.entrypoints.shell import ConsoleDrillReporter, ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines
 from config.policy_model import load_policy
@@ -71,6 +72,9 @@ def console_session(
         app.notifier.add(ConsoleNotifier(session))
         drills = build_drills(app, ConsoleDrillReporter(session), commands)
         session.drills = drills.commands
+        no_slack = "the console has no Slack workspace" if sandbox else None
+        doctor = build_doctor(settings, no_slack=no_slack)
+        session.doctor = DoctorCommand(commands.decisions.authorizer, doctor.run)
         stop = app.start_background()
         drills.start()
         try:

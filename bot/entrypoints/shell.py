@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from bot import blocks
 from bot.approvals import Outcome
 from bot.commands import ChatCommands, Reply
+from bot.doctor import DoctorCommand
 from bot.domain import Job, JobStatus
 from bot.drills.commands import DrillCommands
 from bot.notifiers import PrintNotifier
@@ -25,6 +26,7 @@ SHELL_HELP = """commands:
   /rds-status [job]                               recent jobs, or one job's stage timeline
   /rds-audit [job]                                a job's audit trail, or today's decisions
   /rds-drill list | run <name> | history <name>   restore drills (run: admins only)
+  /rds-doctor                                     check the account, workspace and policy (admins only)
   approve <job>  |  deny <job> [reason]           press the card's buttons
   cancel <job>                                    call off a restore (the requester or an admin)
   as <user>                                       switch identity ({users})
@@ -48,6 +50,7 @@ class ConsoleSession:
     current: ConsoleUser
     last_job: str | None = None
     drills: DrillCommands | None = None
+    doctor: DoctorCommand | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _announced: set[str] = field(default_factory=set)
     _announcement: threading.Condition = field(default_factory=threading.Condition)
@@ -80,6 +83,7 @@ class ConsoleSession:
             "/rds-status": self._status,
             "/rds-audit": lambda text: self.say(self.commands.audit(text).text),
             "/rds-drill": self._drill,
+            "/rds-doctor": self._doctor,
             "approve": lambda text: self._decide(text, approve=True),
             "deny": lambda text: self._decide(text, approve=False),
             "as": self._switch,
@@ -141,6 +145,13 @@ class ConsoleSession:
             self.say(self.drills.run(name, user.slack_id, lambda: user.email).text)
         else:
             self.say(self.drills.answer(text).text)
+
+    def _doctor(self, _: str) -> None:
+        if self.doctor is None:
+            self.say("the doctor is not available in this console")
+            return
+        user = self.current
+        self.say(self.doctor.answer(user.slack_id, lambda: user.email))
 
     def _cancel(self, job_id: str) -> None:
         if not job_id:

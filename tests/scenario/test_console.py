@@ -132,3 +132,17 @@ def test_without_the_sandbox_extra_the_console_says_how_to_install_it(command):
     assert line.startswith("rdsbot: the embedded sandbox needs moto (")
     assert line.endswith("; install it with: pip install 'rdsbot[sandbox]'")
     assert result.returncode == 2
+
+
+def test_console_doctor_passes_on_the_sandbox_with_simulation_and_slack_as_warnings():
+    result = rdsbot("shell", stdin="/rds-doctor\nas carol\n/rds-doctor\n")
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    report = out.split("alice> /rds-doctor", 1)[1].split("carol>", 1)[0]
+    assert not [line for line in report.splitlines() if line.startswith("FAIL")]
+    assert " 0 FAIL" in report
+    assert "warn  identity  permissions" in report and "could not simulate" in report
+    assert "warn  slack     Slack checks: SLACK_BOT_TOKEN: skipped" in report
+    assert "ok    approvers admin group: IAM group rds-admins" in report
+    assert "Refused: only members of rds-admins may run doctor" in out.split("carol> /rds-doctor", 1)[1]
+    assert "Traceback" not in out + result.stderr

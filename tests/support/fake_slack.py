@@ -118,6 +118,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
+        scopes = self.server.fake.scopes
+        if scopes is not None and self.path.startswith("/api/"):
+            self.send_header("x-oauth-scopes", ",".join(scopes))
         if answer.retry_after is not None:
             self.send_header("Retry-After", str(answer.retry_after))
         self.end_headers()
@@ -172,8 +175,11 @@ class FakeSlackApi:
         self,
         users: Mapping[str, str] | None = None,
         usergroups: Mapping[str, Sequence[str]] | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> None:
-        """`users`: user id -> email; `usergroups`: handle -> member user ids."""
+        """`users`: user id -> email; `usergroups`: handle -> member user ids; `scopes`: the token's OAuth scopes,
+        sent as Slack does in the `x-oauth-scopes` header of every Web API answer (no header when None)."""
+        self.scopes = list(scopes) if scopes is not None else None
         self._lock = threading.Condition()
         self._initial_users = dict(users or {})
         self._initial_usergroups = {h: list(m) for h, m in (usergroups or {}).items()}
@@ -199,6 +205,7 @@ class FakeSlackApi:
             "usergroups.list": self._usergroups_list,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.open": self._conversations_open,
+            "conversations.list": self._conversations_list,
             "files.upload": self._files_upload,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
@@ -247,6 +254,13 @@ class FakeSlackApi:
         """The id the fake gave the usergroup with this handle."""
         with self._lock:
             return next(g for g, group in self._usergroups.items() if group["handle"] == handle)
+
+    def add_channel(self, name: str, *, is_member: bool = True, is_private: bool = False) -> str:
+        """A channel conversations.list answers with; returns its id."""
+        with self._lock:
+            channel_id = f"C{len(self._channels) + 1:07d}"
+            self._channels[channel_id] = {"name": name, "is_member": is_member, "is_private": is_private}
+            return channel_id
 
     def fail_next(
         self, method: str, status: int = 429, times: int = 1, retry_after: int | None = 1, *, drop: bool = False
@@ -341,6 +355,7 @@ class FakeSlackApi:
         self._files: dict[str, dict[str, Any]] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._usergroups: dict[str, dict[str, Any]] = {}
+        self._channels: dict[str, dict[str, Any]] = {}
         for user_id, email in self._initial_users.items():
             self._users[user_id] = {"email": email, "name": email.split("@")[0], "deleted": False}
         for handle, members in self._initial_usergroups.items():
@@ -565,6 +580,15 @@ class FakeSlackApi:
             return {"ok": False, "error": "users_list_not_supplied"}
         # The same people always get the same DM, as in Slack.
         return {"ok": True, "channel": {"id": "D" + "".join(u.removeprefix("U") for u in users)[:10]}}
+
+    def _conversations_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        types = str(body.get("types") or "public_channel").split(",")
+        channels = [
+            {"id": channel_id, "name": c["name"], "is_member": c["is_member"], "is_private": c["is_private"]}
+            for channel_id, c in self._channels.items()
+            if ("private_channel" if c["is_private"] else "public_channel") in types
+        ]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _new_file(self, name: str, title: str | None, content: bytes | None) -> dict[str, Any]:
         file_id = self._next_id("F")

@@ -1,31 +1,22 @@
-"""The one composition root: settings -> policy, store, AWS gateways, SQL driver, notifier, engine, chat
-commands, drills and the Slack app. Only entrypoints (bot/entrypoints, tests, bench) import it; everything else
-receives the narrow things it uses from here, so tests can swap any piece for a fake.
-"""
+"""The wired application: settings -> policy, store, AWS gateways, SQL driver, notifier, engine; the chat
+commands over them."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from slack_bolt import App
-from slack_sdk import WebClient
-
 from aws.admin_directory import IamAdminDirectory
 from aws.audit_shipper import S3AuditSink, audit_s3_client
 from aws.clients import AwsClients, make_clients
-from aws.drill_resources import DrillCleanupGateway
 from aws.iam import RestoreRoles
 from aws.identity import CallerIdentity
 from aws.instances import Instances
 from aws.native_restore import SqlNativeRestore, tds_connector
-from aws.native_restore.checks import SqlDrillChecks
 from aws.native_restore.tds import tls_cafile
 from aws.network import Network
 from aws.option_groups import OptionGroups
@@ -38,26 +29,16 @@ from bot.authz import Authorizer
 from bot.clock import Clock, SystemClock
 from bot.commands import ChatCommands
 from bot.domain import InstanceState
-from bot.drills.commands import DrillCommands
-from bot.drills.runner import DrillPorts, DrillRunner
-from bot.drills.scheduler import DrillScheduler
-from bot.drills.sweeper import Sweeper
 from bot.errors import ConfigError
-from bot.leader import ENGINE_LOCK_KEY, LEADER_LOCK_KEY, LeaderElector
+from bot.leader import ENGINE_LOCK_KEY, LeaderElector
 from bot.notifiers import FanoutNotifier
-from bot.ports import AdminDirectory, DrillChecks, DrillReporter, DrillResources, DrillRunRepository
+from bot.ports import AdminDirectory
 from bot.service import RestoreService
 from bot.stages import Gateways
 from bot.store import SqlStore
 from bot.workflow import Engine
 from config.policy_model import Policy, load_policy
 from config.settings import Settings
-from handlers.drill import SlackDrillReporter
-from handlers.outbox import SlackOutbox
-from handlers.slack_app import bolt_app, slack_web_client
-from handlers.slack_directory import SlackUsergroupDirectory
-from handlers.slack_notifier import SlackNotifier
-from handlers.slow_lane import SlowLane
 
 if TYPE_CHECKING:
     from aws.sandbox.sql_server import SandboxSqlServer
@@ -233,157 +214,4 @@ def build_commands(app: Rdsbot, directory: AdminDirectory | None = None) -> Chat
         jobs=store.jobs,
         approvals=store.approvals,
         audit_log=store.audit,
-    )
-
-
-# Restore drills.
-
-SWEEP_SECONDS = 10 * 60
-
-
-@dataclass
-class Drills:
-    """The drill side of one rdsbot process."""
-
-    runs: DrillRunRepository
-    runner: DrillRunner
-    sweeper: Sweeper
-    scheduler: DrillScheduler
-    elector: LeaderElector | None  # None on SQLite: one process, always the leader
-    commands: DrillCommands
-
-    def start(self) -> None:
-        """Take part in scheduling: at once on SQLite, through the leader election on PostgreSQL."""
-        if self.elector is None:
-            self.scheduler.start()
-        else:
-            self.elector.start()
-
-    def stop(self) -> None:
-        # The tick in flight finishes before the lock is let go: a successor must not step the same run at once,
-        # and the store it writes to is about to close.
-        self.scheduler.stop(wait=True)
-        if self.elector is not None:
-            self.elector.stop()
-
-    def run_until_idle(self, app: Rdsbot, timeout_seconds: float = 120.0) -> None:
-        """Drive the engine and the drill runner together until no job and no drill run is unfinished."""
-        began = app.clock.now()
-        while app.engine.tick() + self.runner.tick():
-            if (app.clock.now() - began).total_seconds() > timeout_seconds:
-                raise TimeoutError(f"drills still unfinished after {timeout_seconds} s")
-            app.clock.sleep(app.engine.poll_seconds)
-
-
-def build_drills(
-    app: Rdsbot,
-    reporter: DrillReporter,
-    commands: ChatCommands,
-    *,
-    sweep_seconds: float = SWEEP_SECONDS,
-    sweeper_min_age: timedelta = timedelta(hours=1),
-    leader_retry_seconds: float = 5.0,
-    leader_key: int = LEADER_LOCK_KEY,
-) -> Drills:
-    """Drills over the wired app, reporting through `reporter`; their failures show in `commands`' /rds-status."""
-    store = app.store
-    connect_for = app.sql_connect_for
-    if connect_for is None:
-        raise ValueError("the app has no SQL driver to validate drills with")
-
-    @cache
-    def checks_for(region: str) -> DrillChecks:
-        return SqlDrillChecks(connect_for(region))
-
-    @cache
-    def resources_for(region: str) -> DrillResources:
-        clients = app.clients_for(region)
-        return DrillCleanupGateway(clients.rds, clients.ec2)
-
-    ports = DrillPorts(
-        gateways_for=app.gateways_for, checks_for=checks_for, resources_for=resources_for, reporter=reporter
-    )
-    runner = DrillRunner(
-        app.policy, store.jobs, store.audit, store.drill_runs, app.service, ports, app.clock, app.engine.wake.set
-    )
-    sweeper = Sweeper(
-        app.policy,
-        store.audit,
-        store.drill_runs,
-        resources_for,
-        lambda region: app.gateways_for(region).instances,
-        reporter,
-        app.clock,
-        min_age=sweeper_min_age,
-    )
-    scheduler = DrillScheduler(
-        app.policy.drills,
-        app.settings.database_url,
-        runner,
-        periodic={
-            "drill-reconcile": (runner.tick, max(1.0, app.settings.poll_seconds)),
-            "drill-sweeper": (sweeper.sweep, sweep_seconds),
-        },
-    )
-    elector = None
-    if sa.make_url(app.settings.database_url).get_backend_name() == "postgresql":
-        elector = LeaderElector(
-            app.settings.database_url,
-            scheduler.start,
-            scheduler.stop,
-            retry_seconds=leader_retry_seconds,
-            key=leader_key,
-        )
-    drill_commands = DrillCommands(
-        policy=app.policy,
-        clock=app.clock,
-        audit=store.audit,
-        runs=store.drill_runs,
-        runner=runner,
-        authorizer=commands.decisions.authorizer,
-        scheduled_next_run=scheduler.next_run,
-    )
-    commands.status_notes.append(drill_commands.status_note)
-    return Drills(
-        runs=store.drill_runs,
-        runner=runner,
-        sweeper=sweeper,
-        scheduler=scheduler,
-        elector=elector,
-        commands=drill_commands,
-    )
-
-
-# Slack: the Web API client, the approver directory, commands, drills and the Bolt app, in that order.
-
-
-@dataclass
-class SlackRuntime:
-    bolt: App
-    client: WebClient
-    commands: ChatCommands
-    notifier: SlackNotifier
-    outbox: SlackOutbox
-    lane: SlowLane
-    drills: Drills  # started by `rdsbot serve`; scheduling only where the leader election says
-
-
-def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> SlackRuntime:
-    settings = app.settings
-    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
-        raise ConfigError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set to serve Slack")
-    client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    usergroup = app.policy.approvals.admin_slack_usergroup
-    if directory is None and usergroup:
-        directory = SlackUsergroupDirectory(client, usergroup)
-    commands = build_commands(app, directory)
-    outbox = SlackOutbox()
-    notifier = SlackNotifier(client, outbox, app.store.chat_threads)
-    app.notifier.add(notifier)
-    lane = SlowLane(workers=2)
-    drills = build_drills(app, SlackDrillReporter(client, outbox), commands)
-    signing_secret = settings.slack_signing_secret.get_secret_value()
-    bolt = bolt_app(client, signing_secret, commands, drills.commands, notifier, lane)
-    return SlackRuntime(
-        bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox, lane=lane, drills=drills
     )
