@@ -137,3 +137,8 @@ def test_suggestions_fall_back_to_any_class_of_that_size_then_to_a_default() -> 
 def test_the_fallback_table_offers_each_edition_its_documented_classes(edition, present, absent) -> None:
     table = instance_classes.BUILTIN_ORDERABLE[edition]
     assert all(c in table for c in present) and not any(c in table for c in absent)
+
+
+def test_suggestions_name_r5_before_other_families_and_m5_large_before_other_sizes() -> None:
+    assert suggest_orderable("db.x1.xlarge", {"db.m5d.xlarge", "db.r5.xlarge"}) == "db.r5.xlarge"
+    assert suggest_orderable("db.x1.32xlarge", {"db.c5.large", "db.m5.large"}) == "db.m5.large"

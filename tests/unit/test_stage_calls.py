@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain import BackupLocation, InstanceState, NetworkPlacement, StageName, TaskStatus
+from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from bot.ports import InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec
 from bot.service import RestoreService
@@ -178,3 +179,46 @@ def test_each_stage_says_what_it_did() -> None:
         StageName.RESTORE_WAIT: "task 1 SUCCESS",
         StageName.FINALIZE: "Prod_2026 restored on restored-prod.example:1433",
     }
+
+
+def preflight_refusal(aws: FakeAws, command: str) -> str:
+    service = RestoreService(MemoryStore().jobs, MemoryStore().audit, aws.gateways, POLICY, FakeClock())
+    try:
+        service.submit(parse_restore_command(command), "U1", approved=True)
+    except RequestError as refused:
+        return str(refused)
+    raise AssertionError("the request was accepted")
+
+
+def test_a_bucket_in_another_region_is_refused_with_both_regions_and_the_fix() -> None:
+    aws = FakeAws(objects={"rdsbot-backups/prod-backup.bak": 1}, region="eu-west-1")
+    assert preflight_refusal(aws, "prod-backup.bak db.m5.large") == (
+        "backup: bucket rdsbot-backups is in eu-west-1 but the restore targets us-east-1; "
+        "RDS restores only from a bucket in the instance's region; copy the backup or pick that region"
+    )
+
+
+def test_a_class_the_region_does_not_offer_is_refused_with_a_close_one_or_without_when_there_is_none() -> None:
+    aws = FakeAws(objects={"rdsbot-backups/prod-backup.bak": 1})
+    aws.orderable = {"db.m6i.xlarge", "db.r6i.large"}
+    assert preflight_refusal(aws, "prod-backup.bak db.m5.xlarge") == (
+        "instance_class: db.m5.xlarge is not orderable for sqlserver-se in us-east-1; try db.m6i.xlarge"
+    )
+    aws.orderable = {"db.x2iedn.large"}
+    assert preflight_refusal(aws, "prod-backup.bak db.m5.xlarge --edition ee") == (
+        "instance_class: db.m5.xlarge is not orderable for sqlserver-ee in us-east-1; try db.x2iedn.large"
+    )
+
+
+def test_the_builtin_table_note_names_the_region_and_edition() -> None:
+    aws, store, clock = FakeAws(objects={"rdsbot-backups/prod-backup.bak": 2**30}), MemoryStore(), FakeClock()
+    service = RestoreService(store.jobs, store.audit, aws.gateways, POLICY, clock)
+    submitted = service.submit(parse_restore_command("prod-backup.bak db.m6i.large"), "U1", approved=True)
+    assert submitted.preflight.notes == (
+        "us-east-1 listed no orderable classes for sqlserver-se; checked against rdsbot's built-in table",
+    )
+    Engine(store.jobs, aws.gateways, POLICY, RecordingNotifier(), clock, poll_seconds=5).run_until_idle(
+        timeout_seconds=600
+    )
+    validate = store.jobs.by_id[submitted.job.id].stage(StageName.VALIDATE).detail
+    assert validate == "1 file(s), 1.00 GiB; " + submitted.preflight.notes[0]
