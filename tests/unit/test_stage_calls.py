@@ -19,6 +19,7 @@ POLICY = parse_policy(
     {
         "backups": {"default_bucket": "rdsbot-backups", "allowed_buckets": ["rdsbot-backups", "team-backups"]},
         "audit": {"bucket": "rdsbot-audit", "prefix": "sqlaudit", "retention_hours": 48},
+        "engine": {"engine_version": "15.00.4345.5.v1"},
         "network": {"vpc_id": "vpc-9", "subnet_ids": ["subnet-a", "subnet-b"],
                     "allowed_source_security_groups": ["sg-app"], "allowed_cidrs": ["10.0.0.0/16"]},
     }
@@ -101,7 +102,7 @@ def test_validation_asks_for_the_plans_backup_and_the_editions_classes() -> None
     aws, _ = restore()
     location = BackupLocation(bucket="team-backups", key="sql/prod.bak", multi_file=False)
     assert set(calls(aws, "resolve")) == {(location, "rdsbot-backups")}
-    assert set(calls(aws, "orderable_classes")) == {("sqlserver-ee", None)}
+    assert set(calls(aws, "orderable_classes")) == {("sqlserver-ee", "15.00.4345.5.v1")}
 
 
 def test_the_network_role_and_option_group_carry_the_policy_and_the_plan() -> None:
@@ -146,7 +147,8 @@ def test_the_instance_is_created_with_every_option_of_the_plan() -> None:
     aws, job = restore()
     [(spec,)] = calls(aws, "create")
     assert spec == InstanceSpec(
-        instance_id="restored-prod", instance_class="db.m6i.xlarge", engine="sqlserver-ee", engine_version=None,
+        instance_id="restored-prod", instance_class="db.m6i.xlarge", engine="sqlserver-ee",
+        engine_version="15.00.4345.5.v1",
         license_model="license-included", storage_type="io1", allocated_storage_gb=500, iops=3000,
         storage_throughput=None, cores=2, threads_per_core=1, multi_az=True, kms_key_id=KMS,
         subnet_group_name="rdsbot-vpc-1", security_group_ids=("sg-1",), option_group_name=OPTION_GROUP,
