@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -154,3 +155,17 @@ def test_values_are_hashed_as_the_json_column_gives_them_back() -> None:
 def test_a_line_that_is_json_but_not_an_object_is_not_a_record() -> None:
     assert parse_line(b"[1, 2]") is None and parse_line(b'"text"') is None
     assert parse_line(b'{"seq": 1}') == {"seq": 1}
+
+
+def test_days_and_timestamps_do_not_depend_on_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        just_after_midnight_utc = datetime(2024, 11, 25, 2, 30, tzinfo=UTC)
+        assert audit_chain.day_of(just_after_midnight_utc) == "2024-11-25"
+        assert audit_chain.timestamp(just_after_midnight_utc) == "2024-11-25T02:30:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    with pytest.raises(ValueError, match=r"^audit timestamps must be timezone-aware$"):
+        audit_chain.day_of(datetime(2024, 11, 25, 9, 0))

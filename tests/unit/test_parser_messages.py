@@ -83,3 +83,8 @@ def test_each_range_accepts_its_edges(flags: str, field: str, value: int) -> Non
 def test_backups_read_as_bucket_key_and_multi_file(backup: str, bucket, key: str, multi_file: bool) -> None:
     parsed = parse_restore_command(f"{backup} DB.M5.LARGE").backup
     assert (parsed.bucket, parsed.key, parsed.multi_file) == (bucket, key, multi_file)
+
+
+def test_only_the_slashes_after_the_bucket_are_dropped_from_the_key() -> None:
+    parsed = parse_restore_command("s3://team-backups//Xylo/prod.bak db.m5.large").backup
+    assert (parsed.bucket, parsed.key) == ("team-backups", "Xylo/prod.bak")

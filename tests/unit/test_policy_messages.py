@@ -106,3 +106,9 @@ def test_defaults_fill_every_field_the_request_left_open() -> None:
         "db.m5.large runs on the AWS Nitro System: db.m5, db.r5 and db.t3 are throttled on combined read plus write "
         "workload; consider db.m6i or db.r6i for a heavy restore",
     )
+
+
+def test_a_drill_may_not_take_a_name_outside_the_drill_namespace() -> None:
+    with pytest.raises(RequestError) as caught:
+        plan(f"{BASE} --name restored-prod", drill=True)
+    assert str(caught.value) == "target_instance_id: drill instances are always named rdsbot-drill-..."
