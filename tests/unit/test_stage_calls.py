@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import BackupLocation, InstanceState, NetworkPlacement, StageName, TaskStatus
+import pytest
+
+from bot.domain import BackupLocation, InstanceState, NetworkPlacement, StageName, TaskLifecycle, TaskStatus
 from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from bot.ports import InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec
@@ -224,3 +226,28 @@ def test_the_builtin_table_note_names_the_region_and_edition() -> None:
     )
     validate = store.jobs.by_id[submitted.job.id].stage(StageName.VALIDATE).detail
     assert validate == "1 file(s), 1.00 GiB; " + submitted.preflight.notes[0]
+
+
+def run_with_a_task_left_behind(lifecycle: TaskLifecycle) -> tuple[FakeAws, Any]:
+    """A previous process started the restore and died before saving the task id: the task is on the instance."""
+    aws, store, clock = FakeAws(), MemoryStore(), FakeClock()
+    aws.tasks[7] = TaskStatus(task_id=7, database_name="prod_backup", lifecycle=lifecycle, percent_complete=40)
+    service = RestoreService(store.jobs, store.audit, aws.gateways, POLICY, clock)
+    job = service.submit(parse_restore_command("prod-backup.bak db.m6i.large"), "U1", approved=True).job
+    Engine(store.jobs, aws.gateways, POLICY, RecordingNotifier(), clock, poll_seconds=5).run_until_idle(
+        timeout_seconds=600
+    )
+    return aws, store.jobs.by_id[job.id]
+
+
+def test_a_running_task_left_by_a_dead_process_is_adopted_not_started_again() -> None:
+    aws, job = run_with_a_task_left_behind(TaskLifecycle.IN_PROGRESS)
+    assert "rds_restore_database" not in aws.calls and job.outputs.task_id == 7
+    assert job.stage(StageName.RESTORE_START).detail == "task 7 already running for prod_backup"
+    assert job.status == "succeeded"
+
+
+@pytest.mark.parametrize("lifecycle", [TaskLifecycle.ERROR, TaskLifecycle.CANCELLED])
+def test_a_failed_or_cancelled_task_left_behind_is_not_adopted(lifecycle: TaskLifecycle) -> None:
+    aws, job = run_with_a_task_left_behind(lifecycle)
+    assert aws.calls.count("rds_restore_database") == 1 and job.outputs.task_id not in (None, 7)
