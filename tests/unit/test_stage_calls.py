@@ -251,3 +251,37 @@ def test_a_running_task_left_by_a_dead_process_is_adopted_not_started_again() ->
 def test_a_failed_or_cancelled_task_left_behind_is_not_adopted(lifecycle: TaskLifecycle) -> None:
     aws, job = run_with_a_task_left_behind(lifecycle)
     assert aws.calls.count("rds_restore_database") == 1 and job.outputs.task_id not in (None, 7)
+
+
+def test_waiting_stages_say_what_they_wait_for_and_the_end_links_the_instances_audit_folder() -> None:
+    aws, store, clock = FakeAws(), MemoryStore(), FakeClock()
+    aws.polls_until_available, aws.polls_until_restored = 2, 4
+    service = RestoreService(store.jobs, store.audit, aws.gateways, POLICY, clock)
+    job = service.submit(parse_restore_command("prod-backup.bak db.m6i.large"), "U1", approved=True).job
+    engine = Engine(store.jobs, aws.gateways, POLICY, RecordingNotifier(), clock, poll_seconds=5)
+    seen: set[tuple[StageName, str | None]] = set()
+    for _ in range(50):
+        engine.tick()
+        current = store.jobs.by_id[job.id]
+        seen |= {(stage.name, stage.detail) for stage in current.stages}
+        clock.sleep(5)
+    assert (StageName.INSTANCE, "instance creating, option group pending-apply") in seen
+    assert (StageName.RESTORE_WAIT, "IN_PROGRESS 25%") in seen
+    done = store.jobs.by_id[job.id]
+    assert done.outputs.sqlserver_audit_url == (
+        f"https://console.example/rdsbot-audit/sqlaudit/{done.plan.target_instance_id}/"
+    )
+
+
+def test_gp3_throughput_and_a_multi_file_backup_reach_aws() -> None:
+    aws, store, clock = RecordingAws(), MemoryStore(), FakeClock()
+    aws.objects = {f"team-backups/sql/prod_{n}.bak": 2**30 for n in (1, 2)}
+    service = RestoreService(store.jobs, store.audit, aws.gateways, POLICY, clock)
+    command = "s3://team-backups/sql/prod_* db.m6i.xlarge --storage-type gp3 --throughput 500"
+    service.submit(parse_restore_command(command), "U1", approved=True)
+    Engine(store.jobs, aws.gateways, POLICY, RecordingNotifier(), clock, poll_seconds=5).run_until_idle(
+        timeout_seconds=600
+    )
+    assert {location.multi_file for location, _ in calls(aws, "resolve")} == {True}
+    [(spec,)] = calls(aws, "create")
+    assert (spec.storage_type, spec.storage_throughput) == ("gp3", 500)
