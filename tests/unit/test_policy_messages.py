@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import RequestError
-from tests.unit.test_request_policy import plan
+from bot.parser import parse_restore_command
+from bot.policy import plan_restore
+from tests.unit.test_request_policy import POLICY, plan
 
 BASE = "prod-backup.bak db.m5.large"
 INSTANCE_ID_FIX = "use 1-63 letters, digits or hyphens, starting with a letter, no '--', not ending in '-'"
@@ -112,3 +114,8 @@ def test_a_drill_may_not_take_a_name_outside_the_drill_namespace() -> None:
     with pytest.raises(RequestError) as caught:
         plan(f"{BASE} --name restored-prod", drill=True)
     assert str(caught.value) == "target_instance_id: drill instances are always named rdsbot-drill-..."
+
+
+def test_a_plan_is_not_a_drill_unless_asked() -> None:
+    planned = plan_restore(parse_restore_command(BASE), POLICY, "jabc12345")
+    assert planned.target_instance_id == "rdsbot-prod-backup-jabc12345"
