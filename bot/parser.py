@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,17 +32,23 @@ _RETIRED = {
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-def _int(field: str, low: int, high: int) -> Callable[[str], int]:
-    def convert(text: str) -> int:
+@dataclass(frozen=True)
+class _WholeNumber:
+    """A flag's value as a whole number within [low, high]; a class rather than a closure, so the conversion runs
+    (and can be mutation-tested) at parse time, not once at import."""
+
+    field: str
+    low: int
+    high: int
+
+    def __call__(self, text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise RequestError(field, f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise RequestError(field, f"{value} is out of range", f"use {low} to {high}")
+            raise RequestError(self.field, f"{text!r} is not a whole number") from None
+        if not self.low <= value <= self.high:
+            raise RequestError(self.field, f"{value} is out of range", f"use {self.low} to {self.high}")
         return value
-
-    return convert
 
 
 def _edition(text: str) -> Edition:
@@ -65,11 +72,11 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--db": ("database_name", str),
     "--edition": ("edition", _edition),
     "--storage-type": ("storage_type", _storage_type),
-    "--storage": ("allocated_storage_gb", _int("allocated_storage_gb", 20, 16384)),
-    "--iops": ("iops", _int("iops", 1000, 256000)),
-    "--throughput": ("storage_throughput", _int("storage_throughput", 125, 4000)),
-    "--cores": ("cores", _int("cores", 1, 128)),
-    "--threads-per-core": ("threads_per_core", _int("threads_per_core", 1, 2)),
+    "--storage": ("allocated_storage_gb", _WholeNumber("allocated_storage_gb", 20, 16384)),
+    "--iops": ("iops", _WholeNumber("iops", 1000, 256000)),
+    "--throughput": ("storage_throughput", _WholeNumber("storage_throughput", 125, 4000)),
+    "--cores": ("cores", _WholeNumber("cores", 1, 128)),
+    "--threads-per-core": ("threads_per_core", _WholeNumber("threads_per_core", 1, 2)),
     "--multi-az": ("multi_az", None),
     "--major-version": ("major_version", str),
     "--backup-kms-key": ("backup_kms_key_arn", str),

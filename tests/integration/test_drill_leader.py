@@ -23,6 +23,7 @@ from config.policy_model import load_policy
 from config.settings import Settings
 from tests.integration.store_fixtures import postgres_schema
 from tests.integration.test_drills_end_to_end import RecordingReporter, drill_leftovers, policy_file
+from tests.support.waiting import holds_throughout
 
 pytestmark = pytest.mark.postgres
 
@@ -102,13 +103,51 @@ def test_of_two_electors_exactly_one_leads_and_the_other_takes_over_when_it_dies
     assert holder_of(postgres_url, key) is None
 
 
+class Leadership:
+    """Every election and deposition of the replicas' schedulers, as it happens, with how many led at each moment.
+
+    Recorded inside the electors' callbacks, which run while the advisory lock is held: a second leader at any
+    instant shows here, not only when a poll happens to land on it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.leading: set[str] = set()
+        self.transitions: list[tuple[str, str, int]] = []  # (replica, "elected" | "deposed", leaders after)
+
+    def watch(self, name: str, elector: LeaderElector) -> None:
+        elected, deposed = elector._on_elected, elector._on_deposed
+
+        def on_elected() -> None:
+            self._record(name, "elected")
+            elected()
+
+        def on_deposed() -> None:
+            deposed()
+            self._record(name, "deposed")
+
+        elector._on_elected, elector._on_deposed = on_elected, on_deposed
+
+    def _record(self, name: str, what: str) -> None:
+        with self._lock:
+            (self.leading.add if what == "elected" else self.leading.discard)(name)
+            self.transitions.append((name, what, len(self.leading)))
+
+    @property
+    def most_at_once(self) -> int:
+        with self._lock:
+            return max((n for _, _, n in self.transitions), default=0)
+
+
 class Replica:
-    def __init__(self, settings: Settings, key: int, engine: bool) -> None:
+    def __init__(self, settings: Settings, key: int, engine: bool, name: str, leadership: Leadership) -> None:
         self.app: Rdsbot = build(settings)
         self.reporter = RecordingReporter()
         self.drills: Drills = build_drills(
             self.app, self.reporter, build_commands(self.app), leader_retry_seconds=0.05, leader_key=key
         )
+        assert self.drills.elector is not None, "PostgreSQL elects a leader"
+        leadership.watch(name, self.drills.elector)
         # One restore engine between them: two engines on one job race on its saved state (an engine matter, not
         # a scheduling one; see the report).
         self.stop_engine = self.app.engine.start_background() if engine else threading.Event()
@@ -138,14 +177,11 @@ def test_two_scheduler_replicas_on_one_postgresql_run_each_due_drill_exactly_onc
         poll_seconds=0.05,
     )
     key = secrets.randbits(62)
-    replicas = [Replica(settings, key, engine=True), Replica(settings, key, engine=False)]
-    seen_both = threading.Event()
+    leadership = Leadership()
+    replicas = [Replica(settings, key, True, "a", leadership), Replica(settings, key, False, "b", leadership)]
 
     def leaders() -> list[Replica]:
-        found = [r for r in replicas if r.drills.scheduler.running]
-        if len(found) > 1:
-            seen_both.set()
-        return found
+        return [r for r in replicas if r.drills.scheduler.running]
 
     try:
         wait_for(lambda: len(leaders()) == 1)
@@ -161,8 +197,8 @@ def test_two_scheduler_replicas_on_one_postgresql_run_each_due_drill_exactly_onc
         wait_for(lambda: leaders() and leaders()[0] is not first)
         second = leaders()[0]
         assert second.drills.scheduler.next_run("nightly") is not None  # the stored schedule, not a fresh one
-        time.sleep(0.3)  # a takeover must not replay the drill that already ran
-        assert len(second.drills.runs.history("nightly")) == 1
+        # A takeover must not replay the drill that already ran: watched over a few of the new leader's ticks.
+        holds_throughout(lambda: len(second.drills.runs.history("nightly")) == 1, 0.5, "one nightly run only")
         second.drills.scheduler.fire_now("nightly")
         wait_for(lambda: [r.phase for r in second.drills.runs.history("nightly")] == [DrillPhase.DONE] * 2)
     finally:
@@ -172,7 +208,11 @@ def test_two_scheduler_replicas_on_one_postgresql_run_each_due_drill_exactly_onc
     assert len(runs) == 2 and len({r.job_id for r in runs}) == 2
     jobs = [j for j in replicas[0].app.store.jobs.list_jobs(is_drill=True) if j.requester == "drill:nightly"]
     assert len(jobs) == 2
-    assert not seen_both.is_set()
+    assert leadership.most_at_once == 1, leadership.transitions
+    first_name = "a" if first is replicas[0] else "b"
+    second_name = "b" if first_name == "a" else "a"
+    assert leadership.transitions[:3] == [(first_name, "elected", 1), (first_name, "deposed", 0),
+                                          (second_name, "elected", 1)], leadership.transitions  # fmt: skip
     assert drill_leftovers(aws) == [], [
         (r.id, r.trigger, r.removed, r.kept, r.option_group_preexisted, r.created_at, r.finished_at) for r in runs
     ] + [(j.id, j.created_resources, j.outputs.option_group, j.created_at) for j in jobs]

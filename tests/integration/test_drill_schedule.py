@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.drills.scheduler import DrillScheduler
 from bot.drills.spec import DrillSpec
 from tests.integration.store_fixtures import sqlite_url
+from tests.support.waiting import holds_throughout
 
 
 def spec(name: str, cron: str) -> DrillSpec:
@@ -71,6 +72,8 @@ def test_a_due_drill_fires_once_on_this_process_runner(tmp_path: Path):
         deadline = time.monotonic() + 10
         while not starter.started and time.monotonic() < deadline:
             time.sleep(0.02)
+        # Once: no second start follows the first while the scheduler keeps running.
+        holds_throughout(lambda: len(starter.started) == 1, 0.5, "exactly one start of the fired drill")
     finally:
         scheduler.stop()
     assert starter.started == [("nightly", "schedule")]

@@ -84,7 +84,8 @@ def test_the_completion_links_resolve_to_the_jobs_record_and_the_sqlserver_audit
     assert parse_qs(sqlserver.query)["prefix"] == [f"rdsbot-audit/sqlserver/{instance}/"]
 
 
-def test_every_state_change_of_a_job_has_its_audit_event(story: Story):
+def test_a_successful_restore_over_slack_has_an_audit_event_for_every_state_change_and_aws_request(story: Story):
+    # Success only, end to end; failure, cancel, expiry and denial: tests/unit/test_audit_replay.py.
     job_id = restore(story)
     job, trail = story.job(job_id), story.app.store.audit.audit_events(job_id)
     # Replay the trail from nothing: it must arrive at exactly the state the store holds.

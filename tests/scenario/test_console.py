@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
+from typing import IO
 
 import pytest
 
@@ -42,7 +45,7 @@ def test_console_applies_the_same_approval_rules_as_slack():
     result = rdsbot("shell", "--restore-seconds", "0.5", stdin=script)
     out = result.stdout
     assert result.returncode == 0, result.stderr
-    assert "two-person rule" in out
+    assert "you requested this restore; another admin must approve it (two-person rule)" in out
     assert out.count("only members of rds-admins") == 2
     assert "awaiting_approval" in out  # carol's clicks changed nothing
     assert "card " in out and "approved by bob" in out
@@ -65,8 +68,9 @@ def test_demo_plays_the_whole_story_and_exits_zero():
     for step in (
         "previous-generation class",
         "approval card in #rds-approvals",
-        "two-person rule",
-        "only members of rds-admins",
+        # The replies, not the demo's echoed script comments (one of which also says "two-person rule").
+        "(only you can see this) you requested this restore; another admin must approve it (two-person rule)",
+        "(only you can see this) only members of rds-admins may approve",
         "approved by bob",
         "✓ restore_wait",
         "SQL Server audit logs:",
@@ -86,31 +90,81 @@ def test_console_runs_a_drill_for_admins_only_and_cleans_up():
             "wait",
         ]
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.entrypoints.cli", "shell", "--restore-seconds", "0.5"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=CLEAN_ENV,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(script + "\n")
-    process.stdin.flush()
-    seen = ""
-    for line in process.stdout:  # the drill reports from the scheduler thread; read until its cleanup line
-        seen += line
-        if "cleaned up" in line or "Traceback" in line:
-            break
-    process.stdin.write("/rds-drill history prod-nightly\nquit\n")
-    process.stdin.close()
-    seen += process.stdout.read()
-    err = process.stderr.read() if process.stderr else ""
-    assert process.wait(timeout=60) == 0
+    shell = Shell("shell", "--restore-seconds", "0.5")
+    try:
+        shell.send(script + "\n")
+        # The drill reports from the scheduler thread: read until its cleanup line, or fail at the deadline.
+        shell.wait_for_line(lambda line: "cleaned up" in line or "Traceback" in line, timeout=120)
+        shell.send("/rds-drill history prod-nightly\nquit\n", close=True)
+        assert shell.wait(timeout=60) == 0
+    finally:
+        shell.kill()
+    seen, err = shell.stdout(), shell.stderr()
     assert "only members of rds-admins may run drill" in seen
     assert "Drill prod-nightly passed" in seen and "time-to-restore" in seen
     assert "cleaned up" in seen and "removed instance rdsbot-drill-" in seen
     assert "PASSED" in seen and "Traceback" not in seen + err
+
+
+class Shell:
+    """`rdsbot shell` as a child process whose output is read by threads, so every wait has a deadline and a full
+    stderr pipe can never stall the child."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.entrypoints.cli", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=CLEAN_ENV,
+        )
+        self._lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._changed = threading.Condition()
+        self._readers = [
+            threading.Thread(target=self._drain, args=(name, getattr(self.process, name)), daemon=True)
+            for name in self._lines
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _drain(self, name: str, pipe: IO[str]) -> None:
+        for line in pipe:
+            with self._changed:
+                self._lines[name].append(line)
+                self._changed.notify_all()
+
+    def send(self, text: str, close: bool = False) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text)
+        self.process.stdin.flush()
+        if close:
+            self.process.stdin.close()
+
+    def wait_for_line(self, matches: Callable[[str], bool], timeout: float) -> None:
+        with self._changed:
+            found = self._changed.wait_for(lambda: any(map(matches, self._lines["stdout"])), timeout=timeout)
+        assert found, f"no such line within {timeout} s; output so far:\n{self.stdout()}"
+
+    def wait(self, timeout: float) -> int:
+        code = self.process.wait(timeout=timeout)
+        for reader in self._readers:  # the pipes close with the child: the readers end promptly
+            reader.join(timeout=10)
+            assert not reader.is_alive(), "the child exited but its output never ended"
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stdout(self) -> str:
+        with self._changed:
+            return "".join(self._lines["stdout"])
+
+    def stderr(self) -> str:
+        with self._changed:
+            return "".join(self._lines["stderr"])
 
 
 @pytest.mark.parametrize("command", ["demo", "shell"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -109,4 +110,62 @@ def test_days_and_timestamps_are_utc_whatever_zone_the_caller_used():
     assert audit_chain.day_of(late_evening_in_new_york) == "2024-11-25"
     assert audit_chain.timestamp(late_evening_in_new_york) == "2024-11-25T02:30:00.000000Z"
     with pytest.raises(ValueError):
+        audit_chain.day_of(datetime(2024, 11, 25, 9, 0))
+
+
+def test_each_broken_link_is_reported_in_full() -> None:
+    records = chain(3)
+    cases: list[tuple[list[tuple[str, dict[str, Any] | None]], str, str]] = [
+        ([("line 1", None)], "line 1", "not a JSON object (altered or truncated)"),
+        (located([{**records[0], "day": "2024-11-26"}]), "line 1", "belongs to day '2024-11-26', not 2024-11-25"),
+        (located([records[1]]), "line 1",
+         "seq 2 where 1 was expected (an event is missing, repeated or moved)"),
+        (located([{**records[0], "prev_hash": "0" * 64}]), "line 1",
+         "prev_hash is not the previous event's hash (an event before it was removed or altered)"),
+        (located([{**records[0], "hash": "0" * 64}]), "line 1",
+         "hash does not match the event's content (the event was altered)"),
+    ]  # fmt: skip
+    for located_records, where, reason in cases:
+        check = verify_day(DAY, located_records)
+        assert (check.day, check.events, check.broken_at, check.reason) == (DAY, 0, where, reason)
+        assert check.summary() == f"{DAY}: chain broken at {where}: {reason} (0 event(s) before it)"
+
+
+def test_a_trail_that_differs_from_the_head_only_in_its_last_hash_is_caught() -> None:
+    records = chain(3)
+    check = verify_day(DAY, located(records), head=(3, "f" * 64))
+    assert (check.day, check.events, check.broken_at) == (DAY, 3, "end of trail")
+    assert check.reason == "the chain head records 3 event(s) ending in hash ffffffffffff; the trail does not match"
+    longer = verify_day(DAY, located(records), head=(4, records[-1]["hash"]))
+    assert longer.broken_at == "end of trail" and str(longer.reason).startswith("the chain head records 4 event(s)")
+    assert verify_day(DAY, located(records)).day == DAY
+
+
+def test_values_are_hashed_as_the_json_column_gives_them_back() -> None:
+    at = datetime(2024, 11, 25, 9, 0, tzinfo=UTC)
+    assert audit_chain.json_value({"t": (1, 2), "at": at, "n": None}) == {
+        "t": [1, 2], "at": "2024-11-25 09:00:00+00:00", "n": None
+    }  # fmt: skip
+    with pytest.raises(ValueError):
+        audit_chain.json_value({"ratio": float("nan")})
+    with pytest.raises(ValueError):
+        audit_chain.canonical({**chain(1)[0], "detail": {"ratio": float("inf")}})
+
+
+def test_a_line_that_is_json_but_not_an_object_is_not_a_record() -> None:
+    assert parse_line(b"[1, 2]") is None and parse_line(b'"text"') is None
+    assert parse_line(b'{"seq": 1}') == {"seq": 1}
+
+
+def test_days_and_timestamps_do_not_depend_on_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        just_after_midnight_utc = datetime(2024, 11, 25, 2, 30, tzinfo=UTC)
+        assert audit_chain.day_of(just_after_midnight_utc) == "2024-11-25"
+        assert audit_chain.timestamp(just_after_midnight_utc) == "2024-11-25T02:30:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    with pytest.raises(ValueError, match=r"^audit timestamps must be timezone-aware$"):
         audit_chain.day_of(datetime(2024, 11, 25, 9, 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 from bot.domain import Job
@@ -45,20 +46,28 @@ def threaded(job_id: str = "j1") -> MemoryChatThreads:
     return threads
 
 
-def test_percent_updates_are_at_most_one_per_second_per_channel():
+def test_percent_updates_are_at_most_one_per_second_in_each_channel_and_channels_do_not_share_the_budget():
     client, now = RecordingClient(), [0.0]
     outbox = SlackOutbox()
-    notifier = SlackNotifier(client, outbox, threaded(), min_update_seconds=1.0, monotonic=lambda: now[0])
-    for percent in range(0, 100):  # 100 polls within 9.9 s
-        notifier.progress(job(), percent)
+    threads = threaded("j1")
+    threads.save("j2", "slack", "C2", "0.2")  # another job, another channel
+    threads.save("j3", "slack", "C1", "0.3")  # a third job in j1's channel: it shares C1's budget
+    notifier = SlackNotifier(client, outbox, threads, min_update_seconds=1.0, monotonic=lambda: now[0])
+    for percent in range(0, 100):  # 100 polls of each job within 9.9 s
+        for job_id in ("j1", "j2", "j3"):
+            notifier.progress(job(job_id), percent)
         now[0] += 0.1
-    notifier.job_finished(job().model_copy(update={"percent_complete": 100}))
+    for job_id in ("j1", "j2"):
+        notifier.job_finished(job(job_id).model_copy(update={"percent_complete": 100}))
     assert outbox.drain(5)
-    methods = [m for m, _ in client.calls]
-    assert methods.count("chat.postMessage") == 2  # the progress message, then the completion
-    assert 9 <= methods.count("chat.update") <= 11  # ~1/s over 9.9 s, plus the final 100%
-    assert "100%" in client.calls[-2][1]["text"]
-    assert all(kwargs.get("thread_ts") == "0.1" for m, kwargs in client.calls if m == "chat.postMessage")
+    updates = Counter(kwargs["channel"] for m, kwargs in client.calls if m == "chat.update")
+    assert 9 <= updates["C2"] <= 11  # ~1/s over 9.9 s, plus the final 100%, however busy C1 is
+    assert 9 <= updates["C1"] <= 12  # two jobs in C1 together stay near 1/s there, not 2/s
+    posts = [(kwargs["channel"], kwargs.get("thread_ts")) for m, kwargs in client.calls if m == "chat.postMessage"]
+    assert posts.count(("C2", "0.2")) == 2  # the progress message, then the completion
+    assert posts.count(("C1", "0.1")) == 2
+    final = [kwargs["text"] for m, kwargs in client.calls if m == "chat.update" and kwargs["channel"] == "C2"]
+    assert "100%" in final[-1]
 
 
 def test_a_message_slack_refuses_is_kept_and_delivered_in_order():
