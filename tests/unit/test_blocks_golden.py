@@ -19,6 +19,7 @@ SUMMARY = (
     "Class: db.m5.large, 4 cores x 2 threads; storage io1 500 GiB, 3000 IOPS; Multi-AZ yes\n"
     "Region: eu-west-1; engine sqlserver-se 15.00 (license-included)\n"
     "Plan: validate → network → restore_role → option_group → instance → restore_start → restore_wait → finalize\n"
+    "KMS: Storage key aws/rds (the account default)\n"
     "⚠ backup is 3 days old"
 )
 CARD = [

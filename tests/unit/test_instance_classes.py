@@ -16,10 +16,11 @@ from bot.instance_classes import check_class, family_of, suggest_orderable
 from bot.parser import parse_restore_command
 from bot.service import RestoreService, Submitted
 from config.policy_model import parse_policy
+from tests.support.factories import BOT_NETWORK
 from tests.unit.fakes import FakeAws, FakeClock
 from tests.unit.memory_store import MemoryStore
 
-POLICY = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}})
+POLICY = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "network": BOT_NETWORK})
 # Written out, not read from bot.instance_classes: deleting a family from the table must fail a case here.
 PREVIOUS_GENERATION = [
     ("m1", "m6i"),
@@ -102,13 +103,17 @@ def test_the_family_is_read_from_a_well_formed_class(instance_class: str, family
     assert family_of(instance_class) == family
 
 
-@pytest.mark.parametrize("burstable", ["db.t3.xlarge", "db.t4g.large"])
-@pytest.mark.parametrize("flag", ["--cores 2", "--threads-per-core 1"])
-def test_burstable_classes_refuse_processor_features_and_only_them(burstable: str, flag: str) -> None:
+@pytest.mark.parametrize("other", ["db.t3.xlarge", "db.t4g.large", "db.m6i.xlarge", "db.r6i.2xlarge"])
+@pytest.mark.parametrize(("flag", "field"), [("--cores 2", "cores"), ("--threads-per-core 1", "threads_per_core")])
+def test_processor_features_are_refused_outside_optimize_cpu_classes_and_only_there(
+    other: str, flag: str, field: str
+) -> None:
+    # The class is orderable here, so only the Optimize CPU rule (guide "SQLServer.Concepts.General.OptimizeCPU")
+    # can refuse it; a 7th-generation class of the same size takes the same flag.
     with pytest.raises(RequestError) as caught:
-        submit(burstable, orderable={burstable}, extra=f" {flag}")
-    assert caught.value.field == "cores" and "classes have no processor features to set" in str(caught.value)
-    assert submit("db.m6i.xlarge", orderable={"db.m6i.xlarge"}, extra=f" {flag}").job.plan.instance_class
+        submit(other, orderable={other}, extra=f" {flag}")
+    assert caught.value.field == field and "only on Optimize CPU classes" in str(caught.value)
+    assert submit("db.m7i.xlarge", orderable={"db.m7i.xlarge"}, extra=f" {flag}").job.plan.instance_class
 
 
 def test_suggestions_prefer_the_same_size_in_a_modern_family_in_order() -> None:

@@ -38,9 +38,14 @@ DATABASE_FIX = "use letters, digits and underscores, starting with a letter or u
         ("--throughput 500 --storage-type gp2", GP3_ONLY),
         ("--edition web --multi-az", "multi_az: Multi-AZ is not offered for sqlserver-web; use --edition se or ee"),
         ("--edition ex --multi-az", "multi_az: Multi-AZ is not offered for sqlserver-ex; use --edition se or ee"),
-        ("--kms-key notakey", "kms_key_id: 'notakey' is not a KMS key ARN or alias"),
-        ("--kms-key arn:aws:kms:us-east-1:12345:key/x",
-         "kms_key_id: 'arn:aws:kms:us-east-1:12345:key/x' is not a KMS key ARN or alias"),
+        ("--kms-key arn:aws:kms:us-east-1:123456789012:key/x",
+         "kms_key: --kms-key is gone: RDS uses different keys for different jobs; write --backup-kms-key KEY-ARN for "
+         "a .bak encrypted client-side (rds_backup_database @kms_master_key_arn), --storage-kms-key KEY-ARN for the "
+         "new instance's storage; the bucket's SSE-KMS key is read from the backup"),
+        ("--backup-kms-key notakey",
+         "backup_kms_key_arn: 'notakey' is not a full KMS key ARN; write --backup-kms-key "
+         "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab; a bare key id or alias/name "
+         "is resolved in whichever account reads it"),
     ],
 )  # fmt: skip
 def test_a_refused_request_says_which_field_what_is_wrong_and_how_to_fix_it(flags: str, said: str) -> None:
@@ -57,25 +62,33 @@ def test_a_bucket_outside_the_policy_is_refused_naming_the_allowed_ones() -> Non
     )
 
 
-@pytest.mark.parametrize("flag", ["--cores 2", "--threads-per-core 2"])
-def test_burstable_classes_refuse_processor_features(flag: str) -> None:
+@pytest.mark.parametrize(("flag", "field"), [("--cores 2", "cores"), ("--threads-per-core 2", "threads_per_core")])
+def test_processor_features_are_refused_outside_the_optimize_cpu_classes(flag: str, field: str) -> None:
+    # AWS guide "SQLServer.Concepts.General.OptimizeCPU": only 7th-generation license-included classes.
     with pytest.raises(RequestError) as caught:
         plan(f"prod-backup.bak db.t3.xlarge {flag}")
     assert str(caught.value) == (
-        "cores: db.t3 classes have no processor features to set; drop --cores/--threads-per-core"
+        f"{field}: RDS for SQL Server sets cores and threads per core only on Optimize CPU classes (db.m7i, db.r7i), "
+        "not on db.t3.xlarge; drop --cores/--threads-per-core, or use e.g. db.m7i.xlarge"
     )
+
+
+def test_an_optimize_cpu_class_takes_cores_and_threads() -> None:
+    planned = plan("prod-backup.bak db.m7i.2xlarge --cores 4 --threads-per-core 1")
+    assert (planned.cores, planned.threads_per_core) == (4, 1)
 
 
 @pytest.mark.parametrize(
     ("flags", "field", "value"),
     [
-        ("--name " + "a" * 63, "target_instance_id", "a" * 63),
-        ("--name Restored-1", "target_instance_id", "restored-1"),
+        ("--name rdsbot-" + "a" * 56, "target_instance_id", "rdsbot-" + "a" * 56),
+        ("--name RdsBot-Restored-1", "target_instance_id", "rdsbot-restored-1"),
         ("--db _" + "a" * 127, "database_name", "_" + "a" * 127),
         ("--db Sales_2026", "database_name", "Sales_2026"),
-        ("--kms-key alias/rdsbot", "kms_key_id", "alias/rdsbot"),
-        ("--kms-key arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/x", "kms_key_id",
-         "arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/x"),
+        ("--storage-kms-key arn:aws:kms:us-east-1:123456789012:alias/x", "storage_kms_key_arn",
+         "arn:aws:kms:us-east-1:123456789012:alias/x"),
+        ("--backup-kms-key arn:aws:kms:us-east-1:123456789012:key/k", "backup_kms_key_arn",
+         "arn:aws:kms:us-east-1:123456789012:key/k"),
         ("--edition ee --multi-az", "multi_az", True),
         ("--edition se --multi-az", "multi_az", True),
         ("--storage-type gp3 --throughput 500", "storage_throughput", 500),
@@ -83,7 +96,6 @@ def test_burstable_classes_refuse_processor_features(flag: str) -> None:
         ("--storage-type gp3 --iops 3000", "iops", 3000),
         ("--region us-west-2", "region", "us-west-2"),
         ("--storage 500", "allocated_storage_gb", 500),
-        ("--cores 4 --threads-per-core 1", "cores", 4),
     ],
 )  # fmt: skip
 def test_values_at_each_rules_edge_are_accepted(flags: str, field: str, value: object) -> None:
@@ -98,12 +110,8 @@ def test_defaults_fill_every_field_the_request_left_open() -> None:
         "license-included",
     )
     assert (planned.iops, planned.storage_throughput, planned.cores, planned.threads_per_core) == (None,) * 4
-    assert (planned.multi_az, planned.kms_key_id, planned.engine_version, planned.multi_file) == (
-        False,
-        None,
-        None,
-        False,
-    )
+    assert (planned.multi_az, planned.engine_version, planned.multi_file) == (False, None, False)
+    assert (planned.backup_kms_key_arn, planned.storage_kms_key_arn, planned.role_kms_key_arns) == (None, None, ())
     assert planned.warnings == (
         "db.m5.large runs on the AWS Nitro System: db.m5, db.r5 and db.t3 are throttled on combined read plus write "
         "workload; consider db.m6i or db.r6i for a heavy restore",

@@ -10,10 +10,11 @@ import pytest
 from bot.domain import BackupLocation, InstanceState, NetworkPlacement, StageName, TaskLifecycle, TaskStatus
 from bot.errors import RequestError
 from bot.parser import parse_restore_command
-from bot.ports import InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec
+from bot.ports import AuditRoleSpec, InstanceSpec, NetworkSpec, OptionGroupSpec, RolePlacement, RoleSpec
 from bot.service import RestoreService
 from bot.workflow import Engine
 from config.policy_model import parse_policy
+from tests.support.factories import BOT_NETWORK
 from tests.unit.fakes import FakeAws, FakeClock, RecordingNotifier
 from tests.unit.memory_store import MemoryStore
 
@@ -23,18 +24,27 @@ POLICY = parse_policy(
         "audit": {"bucket": "rdsbot-audit", "prefix": "sqlaudit", "retention_hours": 48},
         "engine": {"engine_version": "15.00.4345.5.v1"},
         "network": {"vpc_id": "vpc-9", "subnet_ids": ["subnet-a", "subnet-b"],
-                    "allowed_source_security_groups": ["sg-app"], "allowed_cidrs": ["10.0.0.0/16"]},
+                    "allowed_source_security_groups": ["sg-app"], "allowed_cidrs": ["10.0.0.0/16"], **BOT_NETWORK},
+        "roles": {"permissions_boundary_arn": "arn:aws:iam::123456789012:policy/rdsbot-role-boundary"},
     }
 )  # fmt: skip
+BACKUP_KMS = "arn:aws:kms:us-east-1:123456789012:key/abc-123"  # the .bak's own key: @kms_master_key_arn
+STORAGE_KMS = "arn:aws:kms:us-east-1:123456789012:alias/rdsbot-storage"  # the instance's KmsKeyId
+BUCKET_KMS = "arn:aws:kms:us-east-1:123456789012:key/bucket-456"  # the backup object's SSE-KMS key
 COMMAND = (
-    "s3://team-backups/sql/prod.bak db.m6i.xlarge --name restored-prod --db Prod_2026 --edition ee "
+    "s3://team-backups/sql/prod.bak db.m7i.xlarge --name rdsbot-restored-prod --db Prod_2026 --edition ee "
     "--storage-type io1 --storage 500 --iops 3000 --cores 2 --threads-per-core 1 --multi-az "
-    "--kms-key arn:aws:kms:us-east-1:123456789012:key/abc-123"
+    f"--backup-kms-key {BACKUP_KMS} --storage-kms-key {STORAGE_KMS}"
 )
-KMS = "arn:aws:kms:us-east-1:123456789012:key/abc-123"
-ROLE = "rdsbot-native-restore-k8d836694"
+INSTANCE = "rdsbot-restored-prod"
+# The restore role uses the backup's key and the bucket's, never the storage key; the names hash those two.
+ROLE = "rdsbot-native-restore-k256626c7"
 ROLE_ARN = f"arn:aws:iam::123456789012:role/{ROLE}"
-OPTION_GROUP = "rdsbot-sqlserver-ee-15-00-k8d836694"
+AUDIT_ROLE_ARN = "arn:aws:iam::123456789012:role/rdsbot/rdsbot-sqlserver-audit"
+OPTION_GROUP = "rdsbot-sqlserver-ee-15-00-k256626c7"
+PLACEMENT = RolePlacement(
+    path="/rdsbot/", permissions_boundary_arn="arn:aws:iam::123456789012:policy/rdsbot-role-boundary"
+)
 
 
 class RecordingAws(FakeAws):
@@ -42,6 +52,7 @@ class RecordingAws(FakeAws):
 
     def __init__(self) -> None:
         super().__init__(objects={"team-backups/sql/prod.bak": 3 * 2**30 // 2})
+        self.object_keys = {"team-backups/sql/prod.bak": BUCKET_KMS}
         self.args: list[tuple[Any, ...]] = []
 
     def resolve(self, location: BackupLocation, default_bucket: str | None):
@@ -50,7 +61,7 @@ class RecordingAws(FakeAws):
 
     def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
         self.args.append(("orderable_classes", engine, engine_version))
-        return {"db.m6i.xlarge"}
+        return {"db.m7i.xlarge", "db.m6i.xlarge"}
 
     def ensure_placement(self, spec: NetworkSpec) -> NetworkPlacement:
         self.args.append(("ensure_placement", spec))
@@ -60,6 +71,10 @@ class RecordingAws(FakeAws):
     def ensure_restore_role(self, spec: RoleSpec) -> str:
         self.args.append(("ensure_restore_role", spec))
         return super().ensure_restore_role(spec)
+
+    def ensure_audit_role(self, spec: AuditRoleSpec) -> str:
+        self.args.append(("ensure_audit_role", spec))
+        return super().ensure_audit_role(spec)
 
     def ensure_option_group(self, spec: OptionGroupSpec):
         self.args.append(("ensure_option_group", spec))
@@ -105,6 +120,15 @@ def test_validation_asks_for_the_plans_backup_and_the_editions_classes() -> None
     location = BackupLocation(bucket="team-backups", key="sql/prod.bak", multi_file=False)
     assert set(calls(aws, "resolve")) == {(location, "rdsbot-backups")}
     assert set(calls(aws, "orderable_classes")) == {("sqlserver-ee", "15.00.4345.5.v1")}
+    # kms.allowed_accounts is empty, so the keys are held to the bot's own account, asked of STS.
+    assert "account_id" in aws.calls
+
+
+def test_the_plan_keeps_the_three_keys_apart() -> None:
+    _, job = restore()
+    assert (job.plan.backup_kms_key_arn, job.plan.storage_kms_key_arn) == (BACKUP_KMS, STORAGE_KMS)
+    assert job.plan.bucket_kms_key_arns == (BUCKET_KMS,)
+    assert job.plan.role_kms_key_arns == (BACKUP_KMS, BUCKET_KMS)
 
 
 def test_the_network_role_and_option_group_carry_the_policy_and_the_plan() -> None:
@@ -114,6 +138,7 @@ def test_the_network_role_and_option_group_carry_the_policy_and_the_plan() -> No
             NetworkSpec(
                 vpc_id="vpc-9",
                 subnet_ids=("subnet-a", "subnet-b"),
+                bot_sources=("10.0.0.10/32",),
                 allowed_source_security_groups=("sg-app",),
                 allowed_cidrs=("10.0.0.0/16",),
             ),
@@ -124,11 +149,22 @@ def test_the_network_role_and_option_group_carry_the_policy_and_the_plan() -> No
             RoleSpec(
                 role_name=ROLE,
                 backup_buckets=("rdsbot-backups", "team-backups"),
-                audit_bucket="rdsbot-audit",
-                kms_key_arns=(KMS,),
+                kms_key_arns=(BACKUP_KMS, BUCKET_KMS),
+                placement=PLACEMENT,
             ),
         )
     ]
+    assert calls(aws, "ensure_audit_role") == [
+        (
+            AuditRoleSpec(
+                role_name="rdsbot-sqlserver-audit",
+                bucket="rdsbot-audit",
+                key_prefix="sqlaudit/sqlserver",
+                placement=PLACEMENT,
+            ),
+        )
+    ]
+    assert (job.outputs.role_arn, job.outputs.audit_role_arn) == (ROLE_ARN, AUDIT_ROLE_ARN)
     assert calls(aws, "ensure_option_group") == [
         (
             OptionGroupSpec(
@@ -136,37 +172,38 @@ def test_the_network_role_and_option_group_carry_the_policy_and_the_plan() -> No
                 engine="sqlserver-ee",
                 major_version="15.00",
                 role_arn=ROLE_ARN,
-                audit_s3_bucket_arn="arn:aws:s3:::rdsbot-audit/sqlaudit",
+                audit_s3_bucket_arn="arn:aws:s3:::rdsbot-audit/sqlaudit/sqlserver",
+                audit_role_arn=AUDIT_ROLE_ARN,
                 audit_retention_hours=48,
             ),
         )
     ]
     assert job.created_resources == {"subnet_group": "rdsbot-vpc-1", "security_group": "sg-1",
-                                     "option_group": OPTION_GROUP, "instance": "restored-prod"}  # fmt: skip
+                                     "option_group": OPTION_GROUP, "instance": INSTANCE}  # fmt: skip
 
 
 def test_the_instance_is_created_with_every_option_of_the_plan() -> None:
     aws, job = restore()
     [(spec,)] = calls(aws, "create")
     assert spec == InstanceSpec(
-        instance_id="restored-prod", instance_class="db.m6i.xlarge", engine="sqlserver-ee",
+        instance_id=INSTANCE, instance_class="db.m7i.xlarge", engine="sqlserver-ee",
         engine_version="15.00.4345.5.v1",
         license_model="license-included", storage_type="io1", allocated_storage_gb=500, iops=3000,
-        storage_throughput=None, cores=2, threads_per_core=1, multi_az=True, kms_key_id=KMS,
+        storage_throughput=None, cores=2, threads_per_core=1, multi_az=True, kms_key_id=STORAGE_KMS,
         subnet_group_name="rdsbot-vpc-1", security_group_ids=("sg-1",), option_group_name=OPTION_GROUP,
         master_username="rdsadmin_restore",
         tags={"rdsbot-job-id": job.id, "rdsbot-requester": "U1", "rdsbot-drill": "false"},
     )  # fmt: skip
-    assert job.outputs.instance_arn == "arn:aws:rds:us-east-1:123456789012:db:restored-prod"
+    assert job.outputs.instance_arn == f"arn:aws:rds:us-east-1:123456789012:db:{INSTANCE}"
 
 
 def test_the_restore_task_is_started_and_polled_on_that_instance() -> None:
     aws, _ = restore()
-    assert calls(aws, "find_task") == [("restored-prod", "Prod_2026")]
+    assert calls(aws, "find_task") == [(INSTANCE, "Prod_2026")]
     assert calls(aws, "start_restore") == [
-        ("restored-prod", "Prod_2026", "arn:aws:s3:::team-backups/sql/prod.bak", KMS)
+        (INSTANCE, "Prod_2026", "arn:aws:s3:::team-backups/sql/prod.bak", BACKUP_KMS)
     ]
-    assert set(calls(aws, "task_status")) == {("restored-prod", 1)}
+    assert set(calls(aws, "task_status")) == {(INSTANCE, 1)}
 
 
 def test_each_stage_says_what_it_did() -> None:
@@ -178,10 +215,10 @@ def test_each_stage_says_what_it_did() -> None:
         StageName.NETWORK: "vpc-1, subnet group rdsbot-vpc-1, sg-1",
         StageName.RESTORE_ROLE: ROLE_ARN,
         StageName.OPTION_GROUP: OPTION_GROUP,
-        StageName.INSTANCE: "restored-prod available at restored-prod.example:1433",
+        StageName.INSTANCE: f"{INSTANCE} available at {INSTANCE}.example:1433",
         StageName.RESTORE_START: "rds_restore_database task 1: arn:aws:s3:::team-backups/sql/prod.bak -> Prod_2026",
         StageName.RESTORE_WAIT: "task 1 SUCCESS",
-        StageName.FINALIZE: "Prod_2026 restored on restored-prod.example:1433",
+        StageName.FINALIZE: f"Prod_2026 restored on {INSTANCE}.example:1433",
     }
 
 
@@ -269,7 +306,7 @@ def test_waiting_stages_say_what_they_wait_for_and_the_end_links_the_instances_a
     assert (StageName.RESTORE_WAIT, "IN_PROGRESS 25%") in seen
     done = store.jobs.by_id[job.id]
     assert done.outputs.sqlserver_audit_url == (
-        f"https://console.example/rdsbot-audit/sqlaudit/{done.plan.target_instance_id}/"
+        f"https://console.example/rdsbot-audit/sqlaudit/sqlserver/{done.plan.target_instance_id}/"
     )
 
 
