@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aws.errors import aws_call, is_not_found
+from aws.identity import CallerIdentity
 from bot import tags
 from bot.errors import AwsError
 from bot.ports import AuditRoleSpec, RolePlacement, RoleSpec
@@ -111,10 +112,9 @@ def audit_access_policy(spec: AuditRoleSpec) -> dict[str, Any]:
 class RestoreRoles:
     """RoleGateway over IAM."""
 
-    def __init__(self, iam: Any, sts: Any) -> None:
+    def __init__(self, iam: Any, identity: CallerIdentity) -> None:
         self._iam = iam
-        self._sts = sts
-        self._identity: tuple[str, str] | None = None
+        self._identity = identity
 
     def ensure_restore_role(self, spec: RoleSpec) -> str:
         """The restore role's ARN; created, or its trust, boundary and inline policy brought back in line."""
@@ -139,8 +139,7 @@ class RestoreRoles:
     def _ensure(
         self, name: str, placement: RolePlacement, description: str, policy_name: str, wanted: dict[str, Any]
     ) -> str:
-        partition, account = self._caller()
-        trust = trust_policy(partition, account, placement)
+        trust = trust_policy(self._identity.partition(), self._identity.account_id(), placement)
         role = self._get_role(name)
         if role is None:
             extra: dict[str, Any] = {}
@@ -182,14 +181,6 @@ class RestoreRoles:
                     RoleName=name, PermissionsBoundary=placement.permissions_boundary_arn
                 )
             log.warning("set the permissions boundary of IAM role %s", name)
-
-    def _caller(self) -> tuple[str, str]:
-        """(partition, account id) of the bot's credentials: aws, aws-us-gov or aws-cn, and the account."""
-        if self._identity is None:
-            with aws_call("GetCallerIdentity"):
-                identity = self._sts.get_caller_identity()
-            self._identity = (str(identity["Arn"]).split(":")[1], str(identity["Account"]))
-        return self._identity
 
     def _get_role(self, name: str) -> dict[str, Any] | None:
         try:

@@ -1,4 +1,5 @@
-"""Who the bot is on AWS: its account id, from sts:GetCallerIdentity (no permission needed), asked once."""
+"""Who the bot is on AWS: its partition and account id, from sts:GetCallerIdentity (no permission needed), asked
+once per region and shared by everything that needs it (KMS key checks, the roles' trust policies)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,19 @@ class CallerIdentity:
 
     def __init__(self, sts: Any) -> None:
         self._sts = sts
-        self._account_id: str | None = None
+        self._caller: tuple[str, str] | None = None
 
     def account_id(self) -> str:
         """The account the bot's credentials belong to; the default of kms.allowed_accounts."""
-        if self._account_id is None:
+        return self._partition_and_account()[1]
+
+    def partition(self) -> str:
+        """aws, aws-us-gov or aws-cn: the partition of the bot's credentials."""
+        return self._partition_and_account()[0]
+
+    def _partition_and_account(self) -> tuple[str, str]:
+        if self._caller is None:
             with aws_call("GetCallerIdentity"):
-                self._account_id = str(self._sts.get_caller_identity()["Account"])
-        return self._account_id
+                identity = self._sts.get_caller_identity()
+            self._caller = (str(identity["Arn"]).split(":")[1], str(identity["Account"]))
+        return self._caller

@@ -140,14 +140,15 @@ def build(
     @cache
     def gateways_for(region: str) -> Gateways:
         aws = clients_for(region)
+        identity = CallerIdentity(aws.sts)  # one GetCallerIdentity per region, for the roles and the key checks
         return Gateways(
             backups=S3Backups(aws.s3),
             network=Network(aws.ec2, aws.rds),
-            roles=RestoreRoles(aws.iam, aws.sts),
+            roles=RestoreRoles(aws.iam, identity),
             option_groups=OptionGroups(aws.rds),
             instances=Instances(aws.rds),
             native_restore=SqlNativeRestore(connector(region)),
-            identity=CallerIdentity(aws.sts),
+            identity=identity,
         )
 
     shipper = audit_shipper(policy, store, clock)

@@ -9,6 +9,7 @@ import pytest
 
 from aws.clients import AwsClients
 from aws.iam import AUDIT_POLICY_NAME, POLICY_NAME, RestoreRoles
+from aws.identity import CallerIdentity
 from bot.ports import AuditRoleSpec, RolePlacement, RoleSpec
 from tests.support.aws_calls import CallRecorder
 
@@ -20,7 +21,7 @@ BOUNDARY = "arn:aws:iam::123456789012:policy/rdsbot-role-boundary"
 
 @pytest.fixture
 def roles(aws: AwsClients) -> RestoreRoles:
-    return RestoreRoles(aws.iam, aws.sts)
+    return RestoreRoles(aws.iam, CallerIdentity(aws.sts))
 
 
 def inline_policy(aws: AwsClients, role: str = SPEC.role_name, name: str = POLICY_NAME) -> dict[str, Any]:
