@@ -44,6 +44,8 @@ class Engine:
         # With several replicas on one PostgreSQL store, only the elected one drives jobs (see bot/leader.py):
         # two engines saving their own copies of one job could each drop what the other recorded.
         self.is_leader: Callable[[], bool] = lambda: True
+        # Other leader-only work that runs each loop after the tick (the approval expiry sweeper).
+        self.chores: list[Callable[[], object]] = []
 
     def tick(self) -> int:
         """Advance every unfinished job once; return how many are still unfinished."""
@@ -67,11 +69,12 @@ class Engine:
     def run_forever(self, stop: threading.Event) -> None:
         """The service loop: tick, then sleep until the poll interval passes or a new job wakes us."""
         while not stop.is_set():
-            try:
-                if self.is_leader():
-                    self.tick()
-            except Exception:  # one bad tick (AWS down) must not kill the loop; jobs resume next tick
-                log.exception("engine tick failed")
+            if self.is_leader():
+                for step in (self.tick, *self.chores):
+                    try:
+                        step()
+                    except Exception:  # one bad step (AWS down) must not kill the loop or the others; next time
+                        log.exception("engine loop step failed", extra={"step": getattr(step, "__qualname__", "")})
             self.wake.wait(self.poll_seconds)
             self.wake.clear()
 
