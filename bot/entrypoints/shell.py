@@ -124,7 +124,8 @@ class ConsoleSession:
         self.say(
             f"┌ approval card in {channel}: RDS restore request {job.id}\n"
             + "\n".join(f"│ {line}" for line in lines)
-            + f"\n└ [approve {job.id}] (asks: {card_facts.approve_confirmation(job)})  [deny {job.id} <reason>]"
+            + f"\n│ approving means: {card_facts.approve_confirmation(job)}"
+            + f"\n└ [approve {job.id}]  [deny {job.id} <reason>]"
         )
 
     def _decide(self, text: str, *, approve: bool) -> None:
