@@ -296,9 +296,8 @@ class Notifier(Protocol):
 
     def job_finished(self, job: Job) -> None: ...
 
-    def request_expired(self, job: Job, deadline: datetime) -> None:
-        """A request lapsed with no decision: its card loses its buttons and the requester is told."""
-        ...
+    # A request lapsed with no decision: its card loses its buttons and the requester is told.
+    def request_expired(self, job: Job, deadline: datetime) -> None: ...
 
 
 class ThreadRef(BaseModel):
