@@ -18,6 +18,7 @@ from bot import audit_chain
 from bot.audit_chain import event_record
 from bot.clock import Clock
 from bot.domain import AuditEvent, EngineBookkeeping, Job, JobStatus, Stage, StageOutputs
+from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import AuditLog, AuditOutbox, JobRepository
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,12 @@ class AuditRecordLinks:
         pass
 
     def progress(self, job: Job, percent: int) -> None:
+        pass
+
+    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
+        pass
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
         pass
 
     def job_finished(self, job: Job) -> None:

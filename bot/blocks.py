@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot import render
 from bot.domain import STAGE_ORDER, Job
+from bot.keep_window import format_duration
 
 Block = dict[str, Any]
 APPROVE_ACTION = "rds_restore_approve"
@@ -13,6 +15,7 @@ DENY_ACTION = "rds_restore_deny"
 DENY_REASON_VIEW = "rds_restore_deny_reason"
 DENY_REASON_BLOCK = "reason"
 DENY_REASON_INPUT = "reason_input"
+KEEP_ACTION = "rds_instance_keep"
 
 
 def _text(text: str) -> Block:
@@ -53,11 +56,49 @@ def card_summary(job: Job) -> str:
         f"Target: {plan.target_instance_id} / database {plan.database_name}",
         f"Class: {plan.instance_class}{processor}; storage {storage}; Multi-AZ {'yes' if plan.multi_az else 'no'}",
         f"Region: {plan.region}; engine {plan.edition.value} {plan.major_version} ({plan.license_model})",
+        *_keep_line(job),
         f"Plan: {' → '.join(STAGE_ORDER)}",
     ]
     lines += _key_lines(job)
     lines += [f"⚠ {warning}" for warning in plan.warnings]
     return "\n".join(lines)
+
+
+def _keep_line(job: Job) -> list[str]:
+    keep = job.plan.keep
+    if keep is None:
+        return []
+    snapshot = "after a final snapshot" if job.plan.final_snapshot else "with no final snapshot"
+    return [f"Keep: {format_duration(keep)} after the restore completes, then deleted {snapshot}"]
+
+
+def slack_date(at: datetime, fallback: str) -> str:
+    """A Slack date token: each reader sees `at` in their own time zone; clients that cannot show it, `fallback`."""
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def keep_reminder(job: Job, delete_at: datetime, extend_by: str) -> list[Block]:
+    """The reminder in the job's thread before its instance is deleted, with the button that keeps it longer."""
+    when = slack_date(delete_at, render.utc_time(delete_at))
+    return [
+        _text(
+            f"⏰ *{job.plan.target_instance_id}* is deleted {when} ({render.utc_time(delete_at)}), when its keep "
+            f"window ends. <@{job.requester}> or an admin can keep it longer, or delete it now with "
+            f"`/rds-restore delete {job.id}`."
+        ),
+        {
+            "type": "actions",
+            "block_id": f"keep:{job.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": KEEP_ACTION,
+                    "value": job.id,
+                    "text": {"type": "plain_text", "text": f"Keep {extend_by} more"},
+                }
+            ],
+        },
+    ]
 
 
 def approval_card(job: Job, expires: str) -> list[Block]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -88,6 +88,7 @@ class RestoreRequest(BaseModel):
     # discovered from the backup object itself (RestorePlan.bucket_kms_key_arns).
     backup_kms_key_arn: str | None = None
     storage_kms_key_arn: str | None = None
+    keep: timedelta | None = None  # --keep: how long the instance lives after the restore completes
     dry_run: bool = False
 
 
@@ -119,6 +120,11 @@ class RestorePlan(BaseModel):
     # The SSE-KMS keys the backup object(s) are stored under, read from HeadObject by the preflight.
     bucket_kms_key_arns: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # The keep window (bot/keep_window.py) and whether a final snapshot is taken at its end, decided when planned
+    # so the approver sees them. None: a drill (its own cleanup), or a job planned before instances had a window,
+    # which is never deleted by the lifecycle (an upgrade must not remove instances people rely on).
+    keep_seconds: int | None = None
+    final_snapshot: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -131,6 +137,10 @@ class RestorePlan(BaseModel):
                 data.setdefault("backup_kms_key_arn", old)
                 data.setdefault("storage_kms_key_arn", old)
         return data
+
+    @property
+    def keep(self) -> timedelta | None:
+        return None if self.keep_seconds is None else timedelta(seconds=self.keep_seconds)
 
     @property
     def role_kms_key_arns(self) -> tuple[str, ...]:

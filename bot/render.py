@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from bot.domain import Job, JobStatus, Stage, StageStatus
+from bot.keep_window import format_duration
 
 _MARK = {StageStatus.PENDING: "·", StageStatus.RUNNING: "…", StageStatus.SUCCEEDED: "✓", StageStatus.FAILED: "✗"}
+
+
+def utc_time(at: datetime | None) -> str:
+    """An absolute UTC time, the same on every surface (Slack adds a local-time token beside it)."""
+    return "-" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def duration(seconds: float | None) -> str:
@@ -54,6 +61,13 @@ def completion(job: Job) -> str:
         lines.append(f"[{job.id}] {job.status} after {total}: {job.error}")
         left = ", ".join(f"{kind} {name}" for kind, name in job.created_resources.items()) or "nothing"
         lines.append(f"  left behind: {left}")
+    keep = job.plan.keep
+    if keep is not None and job.finished_at is not None and job.created_resources and not job.is_drill:
+        what = f"{job.plan.target_instance_id}" if "instance" in job.created_resources else "what it created"
+        lines.append(
+            f"  {what} is deleted at {utc_time(job.finished_at + keep)} (keep {format_duration(keep)}); a reminder "
+            f"comes first; /rds-restore delete {job.id} deletes it now"
+        )
     if job.outputs.audit_record_url:
         lines.append(f"  rdsbot audit record: {job.outputs.audit_record_url}")
     if job.outputs.audit_record_console_url:
@@ -62,24 +76,36 @@ def completion(job: Job) -> str:
     return "\n".join(lines)
 
 
-def status_table(jobs: list[Job], now: datetime) -> str:
-    """The compact /rds-status table."""
+def status_table(jobs: list[Job], now: datetime, goes: Mapping[str, str] | None = None) -> str:
+    """The compact /rds-status table; `goes`: when each job's instance is deleted, by job id."""
     if not jobs:
         return "no restore jobs yet"
-    header = f"{'job':<10} {'requester':<12} {'target':<34} {'status':<17} {'stage':<13} {'done':>4} {'elapsed':>8}"
+    header = (
+        f"{'job':<10} {'requester':<12} {'target':<34} {'status':<17} {'stage':<13} {'done':>4} {'elapsed':>8}"
+        "  instance goes"
+    )
     rows = [header]
+    goes = goes or {}
     for job in jobs:
         stage = job.current_stage
         rows.append(
             f"{job.id:<10} {job.requester[:12]:<12} {job.plan.target_instance_id[:34]:<34} {job.status:<17} "
             f"{(stage.name if stage else '-'):<13} {job.percent_complete:>3}% {duration(elapsed(job, now)):>8}"
+            f"  {goes.get(job.id, '-')}"
         )
     return "\n".join(rows)
 
 
-def timeline(job: Job) -> str:
-    """The stage timeline of one job, with durations."""
+def keep_reminder(job: Job, delete_at: datetime | None) -> str:
+    """The reminder before a restored instance is deleted."""
+    return f"[{job.id}] ⏰ {job.plan.target_instance_id} is deleted at {utc_time(delete_at)}, when its keep window ends"
+
+
+def timeline(job: Job, goes: str | None = None) -> str:
+    """The stage timeline of one job, with durations; `goes`: when its instance is deleted."""
     lines = [f"{job.id}: {job.status}, requested by {job.requester}, target {job.plan.target_instance_id}"]
+    if goes is not None:
+        lines.append(f"  instance goes: {goes}")
     for stage in job.stages:
         at = stage.started_at.strftime("%H:%M:%S") if stage.started_at else "--:--:--"
         detail = stage.error or stage.detail

@@ -29,6 +29,8 @@ SHELL_HELP = """commands:
   /rds-doctor                                     check the account, workspace and policy (admins only)
   approve <job>  |  deny <job> [reason]           press the card's buttons
   cancel <job>                                    call off a restore (the requester or an admin)
+  delete <job>                                    delete a restore's instance now (the requester or an admin)
+  keep <job>                                      press the reminder's "keep more" button
   as <user>                                       switch identity ({users})
   whoami  |  wait [job]  |  help  |  quit"""
 
@@ -88,6 +90,8 @@ class ConsoleSession:
             "deny": lambda text: self._decide(text, approve=False),
             "as": self._switch,
             "cancel": self._cancel,
+            "delete": lambda text: self._on_job("delete", text, self.commands.delete),
+            "keep": lambda text: self._on_job("keep", text, self.commands.keep_more),
             "whoami": lambda _: self.say(f"you are {self.current.name} ({self.current.slack_id})"),
             "wait": self._wait,
             "help": lambda _: self.say(SHELL_HELP.format(users=", ".join(self.users))),
@@ -159,6 +163,13 @@ class ConsoleSession:
             return
         user = self.current
         self.say(self.commands.cancel(job_id, user.slack_id, lambda: user.email).text)
+
+    def _on_job(self, verb: str, job_id: str, act: Callable[[str, str, Callable[[], str | None]], Reply]) -> None:
+        if not job_id:
+            self.say(f"usage: {verb} <job>")
+            return
+        user = self.current
+        self.say(act(job_id, user.slack_id, lambda: user.email).text)
 
     def _status(self, text: str) -> None:
         self.say(self.commands.status(text).text)

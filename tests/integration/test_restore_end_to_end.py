@@ -41,6 +41,12 @@ class CrashOn:
     def job_finished(self, job: Job) -> None:
         pass
 
+    def keep_reminder(self, job: Job, lifecycle: object) -> None:
+        pass
+
+    def lifecycle_changed(self, job: Job, lifecycle: object, text: str) -> None:
+        pass
+
 
 @pytest.fixture
 def settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:

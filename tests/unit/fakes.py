@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import (
@@ -13,9 +14,14 @@ from bot.domain import (
     TaskLifecycle,
     TaskStatus,
 )
-from bot.errors import RequestError
+from bot.errors import AwsError, RequestError
+from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import AuditRoleSpec, EnsuredOptionGroup, InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec, ThreadRef
 from bot.stages import Gateways
+
+# DBSnapshotIdentifier (AWS API reference 'API_DeleteDBInstance', FinalDBSnapshotIdentifier): 1-255 letters, digits,
+# hyphens; a letter first; no two hyphens in a row; no hyphen last.
+SNAPSHOT_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 
 
 class FakeClock:
@@ -40,6 +46,8 @@ class FakeAws:
         self.tasks: dict[int, TaskStatus] = {}
         self.polls_until_available = 1
         self.polls_until_restored = 2
+        self.polls_until_deleted = 0  # looks an instance stays `deleting` after DeleteDBInstance
+        self.snapshots: dict[str, dict[str, str]] = {}  # final snapshot name -> the tags it copied
         self._polls: dict[str, int] = {}
         self.orderable: set[str] | None = None
         self.account = "123456789012"
@@ -125,6 +133,12 @@ class FakeAws:
 
     def _step(self, instance_id: str) -> InstanceState | None:
         state = self.instances.get(instance_id)
+        if state is not None and state.status == "deleting":
+            looks = self._polls[f"delete:{instance_id}"] = self._polls.get(f"delete:{instance_id}", 0) + 1
+            if looks > self.polls_until_deleted:
+                self.instances.pop(instance_id, None)
+                return None
+            return state
         if state is None or state.ready:
             return state
         self._polls[instance_id] = self._polls.get(instance_id, 0) + 1
@@ -144,9 +158,24 @@ class FakeAws:
         self.calls.append("orderable_classes")
         return self.orderable
 
-    def delete(self, instance_id: str) -> None:
-        self.calls.append("delete_instance")
-        self.instances.pop(instance_id, None)
+    def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
+        """As DeleteDBInstance: a final snapshot name must obey the DBSnapshotIdentifier rules (AWS API reference
+        'API_DeleteDBInstance'); the instance lingers in `deleting` for `polls_until_deleted` looks."""
+        if final_snapshot_id is not None and not SNAPSHOT_ID.match(final_snapshot_id):
+            raise AwsError(
+                "DeleteDBInstance", "InvalidParameterValue", f"{final_snapshot_id} is not a valid identifier"
+            )
+        self.calls.append("delete_instance")  # every call, so a test sees a second one asked of a deleting instance
+        state = self.instances.get(instance_id)
+        if state is None or state.status == "deleting":
+            return
+        if final_snapshot_id is not None:
+            self.snapshots[final_snapshot_id] = dict(state.tags)
+        if self.polls_until_deleted:
+            self.instances[instance_id] = state.model_copy(update={"status": "deleting"})
+            self._polls[f"delete:{instance_id}"] = 0
+        else:
+            self.instances.pop(instance_id, None)
 
     # NativeRestore
     def start_restore(
@@ -221,6 +250,12 @@ class RecordingNotifier:
 
     def job_finished(self, job: Job) -> None:
         self.messages.append(f"finished {job.status}")
+
+    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
+        self.messages.append(f"reminder {job.id} {lifecycle.delete_at:%H:%M:%S}")
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
+        self.messages.append(f"lifecycle {job.id} {lifecycle.phase}: {text}")
 
 
 class MemoryChatThreads:

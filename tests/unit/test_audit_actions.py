@@ -34,6 +34,15 @@ GOLDEN = [
     "drill.failed",
     "drill.cleaned_up",
     "drill.swept",
+    "instance.keep_scheduled",
+    "instance.reminded",
+    "instance.keep_extended",
+    "instance.keep_refused",
+    "instance.delete_requested",
+    "instance.delete_refused",
+    "instance.delete_started",
+    "instance.deleted",
+    "instance.left_alone",
 ]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.domain import BackupLocation, InstanceState, Job, RestoreRequest, StageOutputs
-from bot.drills.cleanup import clean_up, made_by_drills
+from bot.drills.cleanup import clean_up
 from bot.drills.runs import DrillRun
 from bot.errors import AwsError
+from bot.instance_cleanup import made_by_ending_jobs
 from bot.policy import plan_restore
 from bot.ports import InstanceUse
 from config.policy_model import load_policy
@@ -38,7 +39,8 @@ class Instances:
     def find(self, instance_id: str) -> InstanceState | None:
         return self.states.get(instance_id)
 
-    def delete(self, instance_id: str) -> None:
+    def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
+        assert final_snapshot_id is None, "drills never keep a final snapshot"
         self.deleted.append(instance_id)
         if self.lingering:
             self.states[instance_id] = self.states[instance_id].model_copy(update={"status": "deleting"})
@@ -168,8 +170,8 @@ def test_shared_resources_a_real_restore_made_again_are_never_a_drills():
     restore.is_drill, restore.created_at = False, NOW.replace(minute=40)
     later_drill = reusing("jlater001", NOW.replace(minute=50))
     recent = [later_drill, restore, old_drill]
-    assert made_by_drills(recent) == set()
-    assert made_by_drills([old_drill]) == {("subnet_group", "rdsbot-vpc-1"), ("security_group", "sg-1")}
+    assert made_by_ending_jobs(recent) == set()
+    assert made_by_ending_jobs([old_drill]) == {("subnet_group", "rdsbot-vpc-1"), ("security_group", "sg-1")}
     resources = Resources()
     result = clean_up(drill_run(True), later_drill, Instances(), resources, [], lambda: recent)
     assert result.done and resources.deleted == []
