@@ -202,9 +202,7 @@ class LifecycleRunner:
             self.notifier.lifecycle_changed(job, left, text)
 
     def _event(self, action: AuditAction, job_id: str, detail: Mapping[str, object]) -> AuditEvent:
-        return AuditEvent(
-            at=self.clock.now(), actor=LIFECYCLE_ACTOR, action=action, job_id=job_id, detail=dict(detail)
-        )
+        return AuditEvent(at=self.clock.now(), actor=LIFECYCLE_ACTOR, action=action, job_id=job_id, detail=dict(detail))
 
 
 def goes_text(record: InstanceLifecycle | None, job: Job) -> str:
