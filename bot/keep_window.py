@@ -18,6 +18,8 @@ _UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days
 # The reminder comes a quarter of the window before the end, but never earlier than this: a 7-day window is
 # reminded an hour before, not 42 hours before, when nobody remembers why it was kept.
 REMINDER_LEAD_CAP = timedelta(hours=1)
+# (suffix, seconds, the fewest written in that unit): days from two on.
+_FORMAT_UNITS = (("d", 86400, 2), ("h", 3600, 1), ("m", 60, 1))
 KEEP_HINT = "write minutes, hours or days, e.g. --keep 30m, --keep 24h or --keep 7d"
 
 
@@ -33,10 +35,10 @@ def parse_duration(text: str, field: str = "keep") -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """The largest whole unit that says it exactly: 2m, 24h, 7d, 90m."""
+    """The largest whole unit that says it exactly: 2m, 90m, 1h, 24h, 7d (people say "24h", not "1d", for a day)."""
     seconds = int(value.total_seconds())
-    for suffix, unit in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % unit == 0 and seconds >= unit:
+    for suffix, unit, fewest in _FORMAT_UNITS:
+        if seconds % unit == 0 and seconds >= fewest * unit:
             return f"{seconds // unit}{suffix}"
     return f"{seconds}s"
 

@@ -45,7 +45,16 @@ def test_anything_else_is_refused_naming_the_field_with_a_hint(text: str) -> Non
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(timedelta(minutes=2), "2m"), (DAY, "1d"), (30 * HOUR, "30h"), (timedelta(minutes=90), "90m"), (7 * DAY, "7d")],
+    [
+        (timedelta(minutes=2), "2m"),
+        (DAY, "24h"),
+        (30 * HOUR, "30h"),
+        (2 * DAY, "2d"),
+        (timedelta(minutes=90), "90m"),
+        (HOUR, "1h"),
+        (2 * HOUR, "2h"),
+        (7 * DAY, "7d"),
+    ],
 )
 def test_a_duration_is_written_in_its_largest_exact_unit(value: timedelta, text: str) -> None:
     assert format_duration(value) == text
