@@ -19,6 +19,7 @@ from bot.commands import ChatCommands, Reply
 from bot.doctor import DoctorCommand
 from bot.domain import Job, JobStatus
 from bot.drills.commands import DrillCommands
+from bot.lifecycle.model import LifecyclePhase
 from bot.notifiers import PrintNotifier
 
 SHELL_HELP = """commands:
@@ -32,7 +33,7 @@ SHELL_HELP = """commands:
   delete <job>                                    delete a restore's instance now (the requester or an admin)
   keep <job>                                      press the reminder's "keep more" button
   as <user>                                       switch identity ({users})
-  whoami  |  wait [job]  |  help  |  quit"""
+  whoami  |  wait [job] (until it ends, or its instance is deleted)  |  help  |  quit"""
 
 
 @dataclass
@@ -198,6 +199,13 @@ class ConsoleSession:
                 self._announcement.wait_for(
                     lambda: job_id in self._announced, timeout=max(1.0, deadline - time.monotonic())
                 )
+        lifecycle = self.commands.lifecycle
+        # Once its deletion was asked for, a job's story ends when its instance is gone.
+        while lifecycle and (record := lifecycle.lifecycles.get(job_id)) and record.phase == LifecyclePhase.DELETING:
+            if time.monotonic() > deadline:
+                self.say(f"{job_id}'s instance still deleting after {timeout:.0f} s")
+                return
+            time.sleep(0.1)
         self.say(f"{job_id} is {job.status if job else 'unknown'}")
 
 
