@@ -43,6 +43,16 @@ def test_anything_else_is_refused_naming_the_field_with_a_hint(text: str) -> Non
     assert refused.value.field == "keep" and "30m, --keep 24h or --keep 7d" in str(refused.value)
 
 
+def test_the_parser_reads_keep_and_names_the_field_when_it_cannot() -> None:
+    assert parse_restore_command("prod-backup.bak db.m5.large --keep 36h").keep == 36 * HOUR
+    with pytest.raises(RequestError) as refused:
+        parse_restore_command("prod-backup.bak db.m5.large --keep 1w")
+    assert (
+        str(refused.value)
+        == "keep: '1w' is not a duration; write minutes, hours or days, e.g. --keep 30m, --keep 24h or --keep 7d"
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [
