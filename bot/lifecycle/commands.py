@@ -106,14 +106,7 @@ class LifecycleCommands:
             if record.phase.finished and not (record.phase == LifecyclePhase.UNMANAGED and job.created_resources):
                 return LifecycleReply(f"nothing to delete for {job.id}: {goes_text(record, job)}", ok=False)
             snapshot = snapshot_for(job, self.policy)
-            claimed = record.model_copy(
-                update={
-                    "phase": LifecyclePhase.DELETING,
-                    "delete_requested_by": actor,
-                    "final_snapshot_id": snapshot,
-                    "delete_at": self.clock.now(),
-                }
-            )
+            claimed = record.claimed_by(actor, snapshot, at=self.clock.now())
             detail = {"instance": record.instance_id, "final_snapshot": snapshot, "iam_user": identity.iam_user}
             event = self._event(actor, AuditAction.INSTANCE_DELETE_REQUESTED, job.id, detail, identity)
             if self.lifecycles.replace(claimed, [event]):

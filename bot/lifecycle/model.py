@@ -49,6 +49,17 @@ class InstanceLifecycle(BaseModel):
     def window(self) -> timedelta | None:
         return None if self.keep_seconds is None else timedelta(seconds=self.keep_seconds)
 
+    def claimed_by(self, actor: str, final_snapshot_id: str | None, at: datetime | None = None) -> InstanceLifecycle:
+        """This record claimed for deletion by `actor` (the window's end, or a person asking at `at`)."""
+        update: dict[str, object] = {
+            "phase": LifecyclePhase.DELETING,
+            "delete_requested_by": actor,
+            "final_snapshot_id": final_snapshot_id,
+        }
+        if at is not None:
+            update["delete_at"] = at
+        return self.model_copy(update=update)
+
 
 def final_snapshot_id(job: Job) -> str:
     """rdsbot-final-<job>-<instance>: unique per job, so a later job reusing the name finds no snapshot in its way.

@@ -126,13 +126,7 @@ class LifecycleRunner:
 
     def _claim(self, record: InstanceLifecycle, job: Job) -> InstanceLifecycle | None:
         snapshot = snapshot_for(job, self.policy)
-        claimed = record.model_copy(
-            update={
-                "phase": LifecyclePhase.DELETING,
-                "delete_requested_by": LIFECYCLE_ACTOR,
-                "final_snapshot_id": snapshot,
-            }
-        )
+        claimed = record.claimed_by(LIFECYCLE_ACTOR, snapshot)
         detail = {"reason": "keep window ended", "delete_at": utc(record.delete_at), "final_snapshot": snapshot}
         if not self.lifecycles.replace(claimed, [self._event(AuditAction.INSTANCE_DELETE_STARTED, job.id, detail)]):
             return None

@@ -8,42 +8,16 @@ from botocore.exceptions import ClientError
 
 from aws.clients import AwsClients
 from aws.instances import Instances
-from aws.network import Network
-from aws.option_groups import OptionGroups
-from bot.ports import InstanceSpec, NetworkSpec, OptionGroupSpec
+from tests.integration.test_aws_instances import named, placed_spec
 
-OPTION_GROUP = "rdsbot-sqlserver-se-15-00"
 INSTANCE = "rdsbot-sales-j1"
+SNAPSHOT = "rdsbot-final-job-1-rdsbot-sales-j1"
 
 
 @pytest.fixture
 def instances(aws: AwsClients) -> Instances:
-    placement = Network(aws.ec2, aws.rds).ensure_placement(NetworkSpec(bot_sources=("10.0.0.10/32",)))
-    OptionGroups(aws.rds).ensure_option_group(
-        OptionGroupSpec(
-            name=OPTION_GROUP,
-            engine="sqlserver-se",
-            major_version="15.00",
-            role_arn="arn:aws:iam::123456789012:role/rdsbot-restore",
-            audit_s3_bucket_arn=None,
-        )
-    )
     gateway = Instances(aws.rds)
-    gateway.create(
-        InstanceSpec(
-            instance_id=INSTANCE,
-            instance_class="db.m5.large",
-            engine="sqlserver-se",
-            engine_version=None,
-            license_model="license-included",
-            storage_type="gp3",
-            allocated_storage_gb=100,
-            subnet_group_name=placement.subnet_group_name,
-            security_group_ids=(placement.security_group_id,),
-            option_group_name=OPTION_GROUP,
-            tags={"rdsbot-job-id": "j1", "rdsbot-requester": "U1", "rdsbot-drill": "false"},
-        )
-    )
+    gateway.create(named(placed_spec(aws), INSTANCE))  # tagged rdsbot-job-id job-1, managed-by rdsbot
     return gateway
 
 
@@ -53,14 +27,14 @@ def snapshots(aws: AwsClients) -> dict[str, dict[str, str]]:
 
 
 def test_deleting_with_a_final_snapshot_leaves_a_snapshot_tagged_as_the_jobs(aws, instances):
-    instances.delete(INSTANCE, "rdsbot-final-j1-rdsbot-sales-j1")
+    instances.delete(INSTANCE, SNAPSHOT)
 
     assert instances.find(INSTANCE) is None
     taken = snapshots(aws)
-    assert list(taken) == ["rdsbot-final-j1-rdsbot-sales-j1"]
+    assert list(taken) == [SNAPSHOT]
     # CopyTagsToSnapshot: whoever finds the snapshot later sees which job and requester it came from.
-    assert taken["rdsbot-final-j1-rdsbot-sales-j1"]["rdsbot-job-id"] == "j1"
-    assert taken["rdsbot-final-j1-rdsbot-sales-j1"]["managed-by"] == "rdsbot"
+    assert taken[SNAPSHOT]["rdsbot-job-id"] == "job-1"
+    assert taken[SNAPSHOT]["managed-by"] == "rdsbot"
 
 
 def test_deleting_without_a_final_snapshot_leaves_none(aws, instances):
@@ -72,7 +46,7 @@ def test_deleting_without_a_final_snapshot_leaves_none(aws, instances):
 
 def test_deleting_an_instance_already_gone_is_done(instances):
     instances.delete(INSTANCE)
-    instances.delete(INSTANCE, "rdsbot-final-j1-rdsbot-sales-j1")  # no error: gone counts as done
+    instances.delete(INSTANCE, SNAPSHOT)  # no error: gone counts as done
 
     assert instances.find(INSTANCE) is None
 
