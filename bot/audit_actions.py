@@ -43,8 +43,7 @@ class AuditAction(StrEnum):
     DRILL_CLEANED_UP = "drill.cleaned_up"
     DRILL_SWEPT = "drill.swept"
 
-    # A restored instance's life after its job (bot/lifecycle/): scheduled, reminded, kept longer, deleted.
-    INSTANCE_KEEP_SCHEDULED = "instance.keep_scheduled"
+    # A restored instance's life after its job (bot/lifecycle/): reminded, kept longer, deleted.
     INSTANCE_REMINDED = "instance.reminded"
     INSTANCE_KEEP_EXTENDED = "instance.keep_extended"
     INSTANCE_KEEP_REFUSED = "instance.keep_refused"

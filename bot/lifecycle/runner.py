@@ -89,16 +89,10 @@ class LifecycleRunner:
             self.wake.clear()
 
     def _track(self, job: Job) -> None:
-        record = new_lifecycle(job, self.clock.now())
-        events = []
-        if record.phase == LifecyclePhase.KEEPING:
-            detail = {
-                "instance": record.instance_id,
-                "delete_at": utc(record.delete_at),
-                "keep_seconds": record.keep_seconds,
-            }
-            events.append(self._event(AuditAction.INSTANCE_KEEP_SCHEDULED, job.id, detail))
-        self.lifecycles.add(record, events)
+        # No audit event: the schedule follows from what the trail already holds (the plan's keep_seconds in
+        # job.requested, the time of job.succeeded), and a job's trail ends with its outcome when it ends. What
+        # changes it later (reminded, kept longer, deleted) is audited.
+        self.lifecycles.add(new_lifecycle(job, self.clock.now()))
 
     def _advance(self, record: InstanceLifecycle) -> None:
         job = self.jobs.get_job(record.job_id)

@@ -56,13 +56,13 @@ def test_a_record_round_trips_and_a_second_add_is_refused_without_its_events(sto
     store.jobs.add_job(job)
     record = new_lifecycle(job, T0)
 
-    assert store.lifecycles.add(record, [event("instance.keep_scheduled", "j1")])
-    assert not store.lifecycles.add(record, [event("instance.keep_scheduled", "j1")])
+    assert store.lifecycles.add(record, [event("instance.reminded", "j1")])
+    assert not store.lifecycles.add(record, [event("instance.reminded", "j1")])
 
     stored = store.lifecycles.get("j1")
     assert stored == record.model_copy(update={"version": 1})
     assert stored is not None and stored.delete_at == T0 + timedelta(minutes=12)
-    assert [e.action for e in store.audit.audit_events("j1")] == ["instance.keep_scheduled"]
+    assert [e.action for e in store.audit.audit_events("j1")] == ["instance.reminded"]
 
 
 def test_of_two_changes_from_the_same_version_only_the_first_lands_with_its_event(store: SqlStore) -> None:

@@ -34,7 +34,6 @@ GOLDEN = [
     "drill.failed",
     "drill.cleaned_up",
     "drill.swept",
-    "instance.keep_scheduled",
     "instance.reminded",
     "instance.keep_extended",
     "instance.keep_refused",

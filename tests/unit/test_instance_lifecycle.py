@@ -173,7 +173,7 @@ def test_a_2m_restore_is_reminded_30s_before_then_deleted_with_a_final_snapshot_
         f"option group {job.outputs.option_group} (the final snapshot {snapshot} needs it)"
     ]
     assert world.store.actions(job.id)[-4:] == [
-        "instance.keep_scheduled",
+        "job.succeeded",
         "instance.reminded",
         "instance.delete_started",
         "instance.deleted",
