@@ -51,10 +51,11 @@ class Resources:
     def __init__(self, aws: FakeAws) -> None:
         self.aws = aws
         self.deleted: list[str] = []
+        self.others: list[InstanceUse] = []  # instances rdsbot knows nothing about
 
     def instances(self) -> list[InstanceUse]:
         specs = {s.instance_id: s for s in self.aws.instance_specs}
-        return [
+        return self.others + [
             InstanceUse(
                 instance_id=i,
                 status=state.status,
@@ -169,9 +170,13 @@ def test_a_2m_restore_is_reminded_30s_before_then_deleted_with_a_final_snapshot_
     # The snapshot needs its option group; the subnet and security groups only this job used go.
     assert world.resources.deleted == ["rdsbot-vpc-1", "sg-1"]
     done = world.lifecycles.get(job.id)
-    assert done is not None and done.kept == [
-        f"option group {job.outputs.option_group} (the final snapshot {snapshot} needs it)"
+    assert done is not None
+    assert done.removed == [
+        f"instance {job.plan.target_instance_id}",
+        "subnet group rdsbot-vpc-1",
+        "security group sg-1",
     ]
+    assert done.kept == [f"option group {job.outputs.option_group} (the final snapshot {snapshot} needs it)"]
     assert world.store.actions(job.id)[-4:] == [
         "job.succeeded",
         "instance.reminded",
@@ -187,6 +192,34 @@ def test_without_a_final_snapshot_the_option_group_goes_too():
     world.runner().tick()
     assert world.phase(job) == LifecyclePhase.DELETED and world.aws.snapshots == {}
     assert world.resources.deleted == [job.outputs.option_group, "rdsbot-vpc-1", "sg-1"]
+
+
+def test_a_group_another_instance_holds_is_kept_while_the_others_go():
+    world = World(final_snapshot=False)
+    job = world.restored()
+    option_group = job.outputs.option_group or ""
+    world.resources.others.append(
+        InstanceUse(instance_id="someones-db", status="available", option_groups=(option_group,))
+    )
+    world.at(job, timedelta(minutes=2))
+    world.runner().tick()
+    done = world.lifecycles.get(job.id)
+    assert done is not None and done.phase == LifecyclePhase.DELETED
+    assert world.resources.deleted == ["rdsbot-vpc-1", "sg-1"]
+    assert done.kept == [
+        f"option group {option_group} (in use by instance someones-db; the last job to use it removes it)"
+    ]
+
+
+def test_an_instance_already_deleted_by_hand_counts_as_removed_and_its_groups_go():
+    world = World(final_snapshot=False)
+    job = world.restored()
+    del world.aws.instances[job.plan.target_instance_id]
+    world.at(job, timedelta(minutes=2))
+    world.runner().tick()
+    done = world.lifecycles.get(job.id)
+    assert done is not None and done.removed[0] == f"instance {job.plan.target_instance_id}"
+    assert world.aws.calls.count("delete_instance") == 0 and len(world.resources.deleted) == 3
 
 
 def test_shared_resources_another_instance_still_uses_are_kept_for_the_last_user():

@@ -43,6 +43,12 @@ def test_anything_else_is_refused_naming_the_field_with_a_hint(text: str) -> Non
     assert refused.value.field == "keep" and "30m, --keep 24h or --keep 7d" in str(refused.value)
 
 
+def test_a_zero_window_is_refused_saying_why() -> None:
+    with pytest.raises(RequestError) as refused:
+        parse_duration("0h")
+    assert refused.value.message == "a keep window of zero would delete the instance as soon as it is ready"
+
+
 def test_the_parser_reads_keep_and_names_the_field_when_it_cannot() -> None:
     assert parse_restore_command("prod-backup.bak db.m5.large --keep 36h").keep == 36 * HOUR
     with pytest.raises(RequestError) as refused:
