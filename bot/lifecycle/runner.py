@@ -168,7 +168,10 @@ class LifecycleRunner:
         region = record.region
         recent = [j for j in self.jobs.list_jobs(limit=RECENT_JOBS) if j.plan.region == region]
         made = made_by_ending_jobs(recent) | set(job.created_resources.items())
-        candidates = shared_used(job, made)
+        # A group removed by an earlier pass is not asked for again (a pass can stop on one RDS will not let go).
+        candidates = [
+            (kind, name) for kind, name in shared_used(job, made) if f"{kind.label} {name}" not in record.removed
+        ]
         if record.final_snapshot_id:
             # RDS refuses to delete an option group a snapshot refers to, and the snapshot needs it to be restored.
             for kind, name in [c for c in candidates if c[0] == OPTION_GROUP]:

@@ -10,6 +10,7 @@ import pytest
 
 from bot.authz import Authorizer
 from bot.domain import Job, JobStatus, NetworkPlacement
+from bot.errors import AwsError
 from bot.lifecycle.commands import LifecycleCommands
 from bot.lifecycle.model import LifecyclePhase
 from bot.lifecycle.runner import LifecycleRunner
@@ -52,6 +53,7 @@ class Resources:
         self.aws = aws
         self.deleted: list[str] = []
         self.others: list[InstanceUse] = []  # instances rdsbot knows nothing about
+        self.busy_option_group = 0  # refusals before the option group lets go (a snapshot still refers to it)
 
     def instances(self) -> list[InstanceUse]:
         specs = {s.instance_id: s for s in self.aws.instance_specs}
@@ -70,6 +72,9 @@ class Resources:
         return True
 
     def delete_option_group(self, name: str) -> None:
+        if self.busy_option_group:
+            self.busy_option_group -= 1
+            raise AwsError("DeleteOptionGroup", "InvalidOptionGroupStateFault", "in use by a snapshot")
         self.deleted.append(name)
 
     def delete_subnet_group(self, name: str) -> None:
@@ -209,6 +214,21 @@ def test_a_group_another_instance_holds_is_kept_while_the_others_go():
     assert done.kept == [
         f"option group {option_group} (in use by instance someones-db; the last job to use it removes it)"
     ]
+
+
+def test_a_group_rds_will_not_let_go_yet_is_retried_next_pass_while_the_others_go_now():
+    world = World(final_snapshot=False)
+    world.resources.busy_option_group = 1
+    job = world.restored()
+    world.at(job, timedelta(minutes=2))
+    world.runner().tick()
+    waiting = world.lifecycles.get(job.id)
+    assert waiting is not None and waiting.phase == LifecyclePhase.DELETING
+    assert world.resources.deleted == ["rdsbot-vpc-1", "sg-1"]
+    assert waiting.waiting is not None and "InvalidOptionGroupStateFault" in waiting.waiting
+    world.runner().tick()
+    assert world.phase(job) == LifecyclePhase.DELETED
+    assert world.resources.deleted == ["rdsbot-vpc-1", "sg-1", job.outputs.option_group]  # each asked once
 
 
 def test_an_instance_already_deleted_by_hand_counts_as_removed_and_its_groups_go():
