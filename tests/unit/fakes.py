@@ -16,7 +16,16 @@ from bot.domain import (
 )
 from bot.errors import AwsError, RequestError
 from bot.lifecycle.model import InstanceLifecycle
-from bot.ports import AuditRoleSpec, EnsuredOptionGroup, InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec, ThreadRef
+from bot.ports import (
+    AuditRoleSpec,
+    EnsuredOptionGroup,
+    InstanceSpec,
+    InstanceUse,
+    NetworkSpec,
+    OptionGroupSpec,
+    RoleSpec,
+    ThreadRef,
+)
 from bot.stages import Gateways
 
 # DBSnapshotIdentifier (AWS API reference 'API_DeleteDBInstance', FinalDBSnapshotIdentifier): 1-255 letters, digits,
@@ -269,3 +278,31 @@ class MemoryChatThreads:
 
     def find(self, job_id: str, surface: str) -> ThreadRef | None:
         return self.threads.get((job_id, surface))
+
+
+class FakeSharedResources:
+    """DrillResources that records what it deleted; the option group refuses `busy_option_group` times first, as
+    RDS does while a snapshot still refers to it."""
+
+    def __init__(self, *users: InstanceUse, busy_option_group: int = 0) -> None:
+        self.users = list(users)
+        self.busy_option_group = busy_option_group
+        self.deleted: list[str] = []
+
+    def instances(self) -> list[InstanceUse]:
+        return self.users
+
+    def option_group_exists(self, name: str) -> bool:
+        return True
+
+    def delete_option_group(self, name: str) -> None:
+        if self.busy_option_group:
+            self.busy_option_group -= 1
+            raise AwsError("DeleteOptionGroup", "InvalidOptionGroupStateFault", "in use by a snapshot")
+        self.deleted.append(name)
+
+    def delete_subnet_group(self, name: str) -> None:
+        self.deleted.append(name)
+
+    def delete_security_group(self, group_id: str) -> None:
+        self.deleted.append(group_id)

@@ -10,7 +10,6 @@ import pytest
 
 from bot.authz import Authorizer
 from bot.domain import Job, JobStatus, NetworkPlacement
-from bot.errors import AwsError
 from bot.lifecycle.commands import LifecycleCommands
 from bot.lifecycle.model import LifecyclePhase
 from bot.lifecycle.runner import LifecycleRunner
@@ -26,7 +25,7 @@ from bot.service import RestoreService
 from bot.workflow import Engine
 from config.policy_model import Policy, parse_policy
 from tests.support.factories import BOT_NETWORK
-from tests.unit.fakes import FakeAws, FakeClock, RecordingNotifier
+from tests.unit.fakes import FakeAws, FakeClock, FakeSharedResources, RecordingNotifier
 from tests.unit.memory_store import MemoryStore
 from tests.unit.test_decisions import ADMIN, ADMINS, REQUESTER, STRANGER, FakeDirectory, no_email
 
@@ -46,18 +45,16 @@ class MakingAws(FakeAws):
         return super().ensure_option_group(spec).model_copy(update={"created": True})
 
 
-class Resources:
-    """DrillResources over the fake's instances: who holds which group, and what was deleted."""
+class Resources(FakeSharedResources):
+    """The shared groups as the fake's instances hold them, besides `users` rdsbot knows nothing about."""
 
     def __init__(self, aws: FakeAws) -> None:
+        super().__init__()
         self.aws = aws
-        self.deleted: list[str] = []
-        self.others: list[InstanceUse] = []  # instances rdsbot knows nothing about
-        self.busy_option_group = 0  # refusals before the option group lets go (a snapshot still refers to it)
 
     def instances(self) -> list[InstanceUse]:
         specs = {s.instance_id: s for s in self.aws.instance_specs}
-        return self.others + [
+        return self.users + [
             InstanceUse(
                 instance_id=i,
                 status=state.status,
@@ -67,21 +64,6 @@ class Resources:
             )
             for i, state in self.aws.instances.items()
         ]
-
-    def option_group_exists(self, name: str) -> bool:
-        return True
-
-    def delete_option_group(self, name: str) -> None:
-        if self.busy_option_group:
-            self.busy_option_group -= 1
-            raise AwsError("DeleteOptionGroup", "InvalidOptionGroupStateFault", "in use by a snapshot")
-        self.deleted.append(name)
-
-    def delete_subnet_group(self, name: str) -> None:
-        self.deleted.append(name)
-
-    def delete_security_group(self, group_id: str) -> None:
-        self.deleted.append(group_id)
 
 
 class World:
@@ -203,7 +185,7 @@ def test_a_group_another_instance_holds_is_kept_while_the_others_go():
     world = World(final_snapshot=False)
     job = world.restored()
     option_group = job.outputs.option_group or ""
-    world.resources.others.append(
+    world.resources.users.append(
         InstanceUse(instance_id="someones-db", status="available", option_groups=(option_group,))
     )
     world.at(job, timedelta(minutes=2))
