@@ -73,6 +73,19 @@ def create_arguments(spec: InstanceSpec) -> dict[str, Any]:
     return args
 
 
+def delete_arguments(instance_id: str, final_snapshot_id: str | None) -> dict[str, Any]:
+    """DeleteDBInstance parameters. AWS API reference 'API_DeleteDBInstance': SkipFinalSnapshot defaults to false,
+    and then FinalDBSnapshotIdentifier is required; naming one while skipping is an error. So exactly one of the two.
+    The snapshot carries the instance's tags (CopyTagsToSnapshot), managed-by and the job id included."""
+    args: dict[str, Any] = {"DBInstanceIdentifier": instance_id, "DeleteAutomatedBackups": True}
+    if final_snapshot_id is None:
+        args["SkipFinalSnapshot"] = True
+    else:
+        args["SkipFinalSnapshot"] = False
+        args["FinalDBSnapshotIdentifier"] = final_snapshot_id
+    return args
+
+
 class Instances:
     """InstanceGateway over RDS."""
 
@@ -130,13 +143,12 @@ class Instances:
                 classes.update(o["DBInstanceClass"] for o in page["OrderableDBInstanceOptions"])
         return classes or None
 
-    def delete(self, instance_id: str) -> None:
-        """Delete the instance with no final snapshot; nothing to do when it is gone or already going."""
+    def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
+        """Delete the instance, first taking a final snapshot named `final_snapshot_id` when given; nothing to do
+        when it is gone or already going."""
         try:
             with aws_call("DeleteDBInstance"):
-                self._rds.delete_db_instance(
-                    DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
-                )
+                self._rds.delete_db_instance(**delete_arguments(instance_id, final_snapshot_id))
         except AwsError as exc:
             if is_not_found(exc):
                 return

@@ -79,7 +79,18 @@ CALLS: dict[str, Call] = {
     ),
     "rds:create_db_subnet_group": Call("rds:CreateDBSubnetGroup", (_TAG_ON_CREATE_RDS,)),
     "rds:create_option_group": Call("rds:CreateOptionGroup", (_TAG_ON_CREATE_RDS,)),
-    "rds:delete_db_instance": Call("rds:DeleteDBInstance"),
+    "rds:delete_db_instance": Call(
+        "rds:DeleteDBInstance",
+        (
+            Implied(
+                "names FinalDBSnapshotIdentifier (lifecycle.final_snapshot; CopyTagsToSnapshot copies the tags to it)",
+                ("rds:CreateDBSnapshot", "rds:AddTagsToResource"),
+                "AWS API reference 'API_DeleteDBInstance' (the final snapshot is made as the caller); tags copied "
+                "onto it are authorized as rds:AddTagsToResource on the snapshot (AccessDenied without it, "
+                "YaleSpinup/rds-api v0.19.2)",
+            ),
+        ),
+    ),
     "rds:delete_db_subnet_group": Call("rds:DeleteDBSubnetGroup"),
     "rds:delete_option_group": Call("rds:DeleteOptionGroup"),
     "rds:describe_account_attributes": Call("rds:DescribeAccountAttributes"),  # the doctor: quota

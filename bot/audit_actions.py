@@ -43,6 +43,16 @@ class AuditAction(StrEnum):
     DRILL_CLEANED_UP = "drill.cleaned_up"
     DRILL_SWEPT = "drill.swept"
 
+    # A restored instance's life after its job (bot/lifecycle/): reminded, kept longer, deleted.
+    INSTANCE_REMINDED = "instance.reminded"
+    INSTANCE_KEEP_EXTENDED = "instance.keep_extended"
+    INSTANCE_KEEP_REFUSED = "instance.keep_refused"
+    INSTANCE_DELETE_REQUESTED = "instance.delete_requested"
+    INSTANCE_DELETE_REFUSED = "instance.delete_refused"
+    INSTANCE_DELETE_STARTED = "instance.delete_started"
+    INSTANCE_DELETED = "instance.deleted"
+    INSTANCE_LEFT_ALONE = "instance.left_alone"  # tagged as another job's, or not rdsbot's: never deleted
+
     @classmethod
     def decision(cls, approve: bool) -> AuditAction:
         """What an approver's click records: approved or denied."""

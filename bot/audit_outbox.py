@@ -18,6 +18,7 @@ from bot import audit_chain
 from bot.audit_chain import event_record
 from bot.clock import Clock
 from bot.domain import AuditEvent, EngineBookkeeping, Job, JobStatus, Stage, StageOutputs
+from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import AuditLog, AuditOutbox, JobRepository
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,12 @@ class AuditRecordLinks:
 
     def request_expired(self, job: Job, deadline: datetime) -> None:
         pass  # nothing ran, so no record to write: the expiry is in the trail like any event
+
+    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
+        pass
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
+        pass
 
     def job_finished(self, job: Job) -> None:
         sink, key = self.shipper.sink, self.shipper.record_key(job.id)

@@ -1,7 +1,8 @@
 """Who may do what: the one authorization filter every chat surface (Slack, the console) goes through.
 
 Rules live here and nowhere else: approvers are admins (IAM group or Slack user group, via the directory port),
-the two-person rule keeps a requester from approving their own request, and drills may be started by admins only.
+the two-person rule keeps a requester from approving their own request, the requester or an admin may cancel, keep
+or delete a restore, and drills may be started by admins only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ class Action(StrEnum):
     RUN_DRILL = "run_drill"
     CANCEL = "cancel"
     RUN_DOCTOR = "run_doctor"
+    KEEP_INSTANCE = "keep_instance"  # the reminder's "keep more" button
+    DELETE_INSTANCE = "delete_instance"  # /rds-restore delete <job>
+
+
+# What the requester may always do to their own restore, admin or not.
+_REQUESTER_MAY = frozenset({Action.CANCEL, Action.KEEP_INSTANCE, Action.DELETE_INSTANCE})
 
 
 class Forbidden(RdsbotError):
@@ -48,11 +55,11 @@ class Authorizer:
         own_request = job is not None and job.requester == actor
         if action == Action.APPROVE and own_request and self.policy.approvals.two_person_rule:
             raise Forbidden("you requested this restore; another admin must approve it (two-person rule)", identity)
-        if action == Action.CANCEL and own_request:
-            return identity  # a requester may always call off their own restore
+        if action in _REQUESTER_MAY and own_request:
+            return identity  # a requester may always call off, keep or delete their own restore
         if not identity.is_admin:
             group = self.policy.approvals.admin_slack_usergroup or self.policy.approvals.admin_iam_group
             why = f" ({identity.source})" if identity.source else ""
-            who = f"the requester or members of {group}" if action == Action.CANCEL else f"members of {group}"
+            who = f"the requester or members of {group}" if action in _REQUESTER_MAY else f"members of {group}"
             raise Forbidden(f"only {who} may {action.value.replace('_', ' ')}{why}", identity)
         return identity

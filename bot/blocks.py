@@ -14,6 +14,7 @@ DENY_ACTION = "rds_restore_deny"
 DENY_REASON_VIEW = "rds_restore_deny_reason"
 DENY_REASON_BLOCK = "reason"
 DENY_REASON_INPUT = "reason_input"
+KEEP_ACTION = "rds_instance_keep"
 
 
 def _text(text: str) -> Block:
@@ -65,6 +66,30 @@ def _approve_button(job: Job) -> Block:
             "style": "primary",
         },
     }
+
+
+def keep_reminder(job: Job, delete_at: datetime, extend_by: str) -> list[Block]:
+    """The reminder in the job's thread before its instance is deleted, with the button that keeps it longer."""
+    when = slack_date(delete_at)
+    return [
+        _text(
+            f"⏰ *{job.plan.target_instance_id}* is deleted {when} ({render.utc_time(delete_at)}), when its keep "
+            f"window ends. <@{job.requester}> or an admin can keep it longer, or delete it now with "
+            f"`/rds-restore delete {job.id}`."
+        ),
+        {
+            "type": "actions",
+            "block_id": f"keep:{job.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": KEEP_ACTION,
+                    "value": job.id,
+                    "text": {"type": "plain_text", "text": f"Keep {extend_by} more"},
+                }
+            ],
+        },
+    ]
 
 
 def approval_card(job: Job, expires: datetime) -> list[Block]:

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bot import render
 from bot.domain import STAGE_ORDER, Job
+from bot.keep_window import format_duration
 
 
 class CardStyle(Protocol):
@@ -77,6 +78,14 @@ def _key_lines(job: Job) -> list[str]:
     ]
 
 
+def _keep_line(job: Job) -> list[str]:
+    keep = job.plan.keep
+    if keep is None:
+        return []
+    snapshot = "after a final snapshot" if job.plan.final_snapshot else "with no final snapshot"
+    return [f"Keep: {format_duration(keep)} after the restore completes, then deleted {snapshot}"]
+
+
 def card_lines(job: Job, style: CardStyle) -> list[str]:
     """The facts of the card, one per line, in the order an approver reads them."""
     plan = job.plan
@@ -93,6 +102,7 @@ def card_lines(job: Job, style: CardStyle) -> list[str]:
         f"Target: {plan.target_instance_id} / database {plan.database_name}",
         f"Class: {plan.instance_class}{processor}; storage {_storage(job)}; Multi-AZ {multi_az}",
         f"Region: {plan.region}; engine {plan.edition.value} {plan.major_version} ({plan.license_model})",
+        *_keep_line(job),
         f"Plan: {' → '.join(STAGE_ORDER)}",
         *_key_lines(job),
     ]

@@ -14,6 +14,8 @@ from bot.approvals import Decision, Decisions
 from bot.clock import Clock
 from bot.domain import Job, JobStatus, RestoreRequest
 from bot.errors import RdsbotError, RequestError
+from bot.lifecycle.commands import LifecycleCommands
+from bot.lifecycle.runner import goes_text
 from bot.parser import USAGE, parse_restore_command
 from bot.policy import plan_restore
 from bot.ports import ApprovalRepository, AuditLog, JobRepository
@@ -35,7 +37,9 @@ HELP = (
     "examples:\n"
     "  /rds-restore prod-backup.bak db.m5.large\n"
     "  /rds-restore s3://rdsbot-backups/nightly/prod_* db.r6i.xlarge --db Prod --multi-az --dry-run\n"
-    "then: /rds-status [job-id]; call it off with /rds-restore cancel <job-id> (the requester or an admin)"
+    "then: /rds-status [job-id]; call it off with /rds-restore cancel <job-id> (the requester or an admin)\n"
+    "the instance is deleted when its keep window ends (--keep, or the policy's default; a reminder with a button to "
+    "keep it longer comes first); /rds-restore delete <job-id> deletes it now (the requester or an admin)"
 )
 
 
@@ -48,6 +52,8 @@ class ChatCommands:
     jobs: JobRepository
     approvals: ApprovalRepository
     audit_log: AuditLog
+    # Keeping and deleting restored instances; None where nothing deletes them (a command-line tool).
+    lifecycle: LifecycleCommands | None = None
     # Extra lines for /rds-status from other features (a failed restore drill must be visible there).
     status_notes: list[Callable[[], str | None]] = field(default_factory=list)
 
@@ -82,6 +88,26 @@ class ChatCommands:
         decision = self.decisions.cancel(job_id, user, email_lookup)
         return Reply(decision.message, ok=decision.ok)
 
+    def delete(self, job_id: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:
+        """Delete a restore's instance now (the requester or an admin); the rule is in bot/lifecycle/commands.py."""
+        if self.lifecycle is None:
+            return Reply("deleting instances is not available here", ok=False)
+        reply = self.lifecycle.delete(job_id, user, email_lookup)
+        return Reply(reply.text, ok=reply.ok)
+
+    def keep_more(self, job_id: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:
+        """The reminder's button: keep the instance longer (the requester or an admin)."""
+        if self.lifecycle is None:
+            return Reply("keeping instances longer is not available here", ok=False)
+        reply = self.lifecycle.keep_more(job_id, user, email_lookup)
+        return Reply(reply.text, ok=reply.ok)
+
+    def _goes(self, jobs: list[Job]) -> dict[str, str]:
+        if self.lifecycle is None:
+            return {}
+        records = self.lifecycle.lifecycles.for_jobs([j.id for j in jobs])
+        return {j.id: goes_text(records.get(j.id), j) for j in jobs}
+
     def status(self, text: str) -> Reply:
         job_id = text.strip()
         now = self.clock.now()
@@ -89,11 +115,12 @@ class ChatCommands:
             running = self.jobs.list_jobs({JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.AWAITING_APPROVAL})
             recent = [j for j in self.jobs.list_jobs(limit=10) if j.id not in {r.id for r in running}]
             notes = [note for note in (read() for read in self.status_notes) if note]
-            return Reply("\n".join([*notes, render.status_table(running + recent, now)]))
+            listed = running + recent
+            return Reply("\n".join([*notes, render.status_table(listed, now, self._goes(listed))]))
         job = self.jobs.get_job(job_id)
         if job is None:
             return Reply(f"No restore job {job_id!r}; /rds-status lists the recent ones", ok=False)
-        lines = [render.timeline(job)]
+        lines = [render.timeline(job, self._goes([job]).get(job.id))]
         for approval in self.approvals.approvals(job.id):
             reason = f": {approval.reason}" if approval.reason else ""
             lines.append(f"  {approval.decision} by {approval.actor} at {approval.at:%Y-%m-%d %H:%M} UTC{reason}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -89,6 +89,7 @@ class RestoreRequest(BaseModel):
     backup_kms_key_arn: str | None = None
     storage_kms_key_arn: str | None = None
     reason: str | None = None  # why the requester needs the restore, for the approver (--reason "...")
+    keep: timedelta | None = None  # --keep: how long the instance lives after the restore completes
     dry_run: bool = False
 
 
@@ -121,6 +122,11 @@ class RestorePlan(BaseModel):
     bucket_kms_key_arns: tuple[str, ...] = ()
     reason: str | None = None  # the requester's words; user text, escaped wherever it is rendered
     warnings: tuple[str, ...] = ()
+    # The keep window (bot/keep_window.py) and whether a final snapshot is taken at its end, decided when planned
+    # so the approver sees them. None: a drill (its own cleanup), or a job planned before instances had a window,
+    # which is never deleted by the lifecycle (an upgrade must not remove instances people rely on).
+    keep_seconds: int | None = None
+    final_snapshot: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -133,6 +139,10 @@ class RestorePlan(BaseModel):
                 data.setdefault("backup_kms_key_arn", old)
                 data.setdefault("storage_kms_key_arn", old)
         return data
+
+    @property
+    def keep(self) -> timedelta | None:
+        return None if self.keep_seconds is None else timedelta(seconds=self.keep_seconds)
 
     @property
     def role_kms_key_arns(self) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot import render
 from bot.domain import Job, Stage
+from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import Notifier
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,14 @@ class FanoutNotifier:
         for listener in self.listeners:
             self._safely(lambda n=listener: n.request_expired(job, deadline))  # type: ignore[misc]
 
+    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
+        for listener in self.listeners:
+            self._safely(lambda n=listener: n.keep_reminder(job, lifecycle))  # type: ignore[misc]
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
+        for listener in self.listeners:
+            self._safely(lambda n=listener: n.lifecycle_changed(job, lifecycle, text))  # type: ignore[misc]
+
     @staticmethod
     def _safely(call: Callable[[], None]) -> None:
         try:
@@ -66,3 +75,9 @@ class PrintNotifier:
 
     def request_expired(self, job: Job, deadline: datetime) -> None:
         self.write(render.expired(job, deadline))
+
+    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
+        self.write(render.keep_reminder(job, lifecycle.delete_at) + f"\n  keep it longer: keep {job.id}")
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
+        self.write(f"[{job.id}] {text}")

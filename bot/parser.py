@@ -12,12 +12,13 @@ from pydantic import ValidationError
 
 from bot.domain import BackupLocation, Edition, RestoreRequest, StorageType
 from bot.errors import RequestError
+from bot.keep_window import parse_duration
 
 USAGE = (
     "/rds-restore <backup> <instance-class> [--region R] [--name INSTANCE-ID] [--db DATABASE] [--edition ex|web|se|ee]"
     " [--storage-type gp2|gp3|io1|io2] [--storage GB] [--iops N] [--throughput MIBPS] [--cores N]"
     " [--threads-per-core 1|2] [--multi-az] [--major-version 13.00|14.00|15.00|16.00]"
-    ' [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--reason "WHY"] [--dry-run]'
+    ' [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--reason "WHY"] [--keep 30m|24h|7d] [--dry-run]'
 )
 # The card shows the reason whole; past this it stops being a reason and starts being a document.
 MAX_REASON_CHARS = 300
@@ -98,6 +99,7 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--backup-kms-key": ("backup_kms_key_arn", str),
     "--storage-kms-key": ("storage_kms_key_arn", str),
     "--reason": ("reason", _reason),
+    "--keep": ("keep", parse_duration),
     "--dry-run": ("dry_run", None),
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot import instance_classes, kms_keys, names
+from bot import instance_classes, keep_window, kms_keys, names
 from bot.domain import Edition, RestorePlan, RestoreRequest, StorageType
 from bot.errors import RequestError
 from config.policy_model import Policy
@@ -141,6 +141,10 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
             f"use --name rdsbot-{instance_id}",
         )
     database = check_database_name(request.database_name or names.default_database_name(request.backup.key))
+    keep = None
+    if not drill:  # a drill's instance goes with its run (keep_minutes), never by a restore's window
+        lifecycle = policy.lifecycle
+        keep = keep_window.check_keep(request.keep, lifecycle.default_keep, lifecycle.max_keep)
     return RestorePlan(
         backup_bucket=bucket,
         backup_key=request.backup.key,
@@ -164,4 +168,6 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
         storage_kms_key_arn=request.storage_kms_key_arn,
         reason=request.reason,
         warnings=tuple(warnings),
+        keep_seconds=None if keep is None else int(keep.total_seconds()),
+        final_snapshot=None if keep is None else policy.lifecycle.final_snapshot,
     )

@@ -29,6 +29,7 @@ from bot.domain import (
     TaskStatus,
 )
 from bot.drills.spec import DrillCheck
+from bot.lifecycle.model import InstanceLifecycle
 
 if TYPE_CHECKING:
     # bot.drills.runs imports this module for CheckResult.
@@ -124,6 +125,30 @@ class DrillRunRepository(Protocol):
     def history(self, drill_name: str | None = None, limit: int = 10) -> list[DrillRun]: ...
 
     def by_job(self, job_id: str) -> DrillRun | None: ...
+
+
+class InstanceLifecycles(Protocol):
+    """One lifecycle record per finished restore job (bot/lifecycle/); every write is a compare-and-set."""
+
+    def untracked_jobs(self, limit: int = 100) -> list[Job]:
+        """Finished restore jobs (not drills) with no lifecycle record yet, oldest first."""
+        ...
+
+    def add(self, record: InstanceLifecycle, events: Sequence[AuditEvent] = ()) -> bool:
+        """Store a job's first record; False (and no events) when the job has one already."""
+        ...
+
+    def replace(self, record: InstanceLifecycle, events: Sequence[AuditEvent] = ()) -> bool:
+        """Write `record` as version+1 only if the stored version is still `record.version`; True when it won."""
+        ...
+
+    def get(self, job_id: str) -> InstanceLifecycle | None: ...
+
+    def active(self) -> list[InstanceLifecycle]:
+        """Records still keeping or deleting an instance, soonest deletion first."""
+        ...
+
+    def for_jobs(self, job_ids: Sequence[str]) -> dict[str, InstanceLifecycle]: ...
 
 
 class NetworkSpec(BaseModel):
@@ -266,7 +291,9 @@ class InstanceGateway(Protocol):
         """Classes RDS can order for the engine here; None when the region answers nothing for it."""
         ...
 
-    def delete(self, instance_id: str) -> None: ...
+    def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
+        """Delete the instance, with a final snapshot of that name when given; gone or going counts as done."""
+        ...
 
 
 class NativeRestore(Protocol):
@@ -298,6 +325,14 @@ class Notifier(Protocol):
 
     # A request lapsed with no decision: its card loses its buttons and the requester is told.
     def request_expired(self, job: Job, deadline: datetime) -> None: ...
+
+    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
+        """The job's instance goes soon: say when, and offer to keep it longer (the requester or an admin)."""
+        ...
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
+        """One line about the instance's life (kept longer, deleting, deleted, left alone) in the job's thread."""
+        ...
 
 
 class ThreadRef(BaseModel):

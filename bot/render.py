@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Job, JobStatus, Stage, StageStatus
+from bot.keep_window import format_duration
 
 _MARK = {StageStatus.PENDING: "·", StageStatus.RUNNING: "…", StageStatus.SUCCEEDED: "✓", StageStatus.FAILED: "✗"}
 
@@ -15,9 +17,9 @@ def escape_slack(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def utc_time(at: datetime) -> str:
-    """A time with its date, for surfaces that cannot localize it: `2024-11-25 10:00 UTC`."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def utc_time(at: datetime | None) -> str:
+    """A time with its date, for surfaces that cannot localize it: `2024-11-25 10:00 UTC` ("-" for none)."""
+    return "-" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def age(delta: timedelta) -> str:
@@ -77,6 +79,13 @@ def completion(job: Job) -> str:
         lines.append(f"[{job.id}] {job.status} after {total}: {job.error}")
         left = ", ".join(f"{kind} {name}" for kind, name in job.created_resources.items()) or "nothing"
         lines.append(f"  left behind: {left}")
+    keep = job.plan.keep
+    if keep is not None and job.finished_at is not None and job.created_resources and not job.is_drill:
+        what = f"{job.plan.target_instance_id}" if "instance" in job.created_resources else "what it created"
+        lines.append(
+            f"  {what} is deleted at {utc_time(job.finished_at + keep)} (keep {format_duration(keep)}); a reminder "
+            f"comes first; /rds-restore delete {job.id} deletes it now"
+        )
     if job.outputs.audit_record_url:
         lines.append(f"  rdsbot audit record: {job.outputs.audit_record_url}")
     if job.outputs.audit_record_console_url:
@@ -93,24 +102,36 @@ def expired(job: Job, deadline: datetime) -> str:
     )
 
 
-def status_table(jobs: list[Job], now: datetime) -> str:
-    """The compact /rds-status table."""
+def status_table(jobs: list[Job], now: datetime, goes: Mapping[str, str] | None = None) -> str:
+    """The compact /rds-status table; `goes`: when each job's instance is deleted, by job id."""
     if not jobs:
         return "no restore jobs yet"
-    header = f"{'job':<10} {'requester':<12} {'target':<34} {'status':<17} {'stage':<13} {'done':>4} {'elapsed':>8}"
+    header = (
+        f"{'job':<10} {'requester':<12} {'target':<34} {'status':<17} {'stage':<13} {'done':>4} {'elapsed':>8}"
+        "  instance goes"
+    )
     rows = [header]
+    goes = goes or {}
     for job in jobs:
         stage = job.current_stage
         rows.append(
             f"{job.id:<10} {job.requester[:12]:<12} {job.plan.target_instance_id[:34]:<34} {job.status:<17} "
             f"{(stage.name if stage else '-'):<13} {job.percent_complete:>3}% {duration(elapsed(job, now)):>8}"
+            f"  {goes.get(job.id, '-')}"
         )
     return "\n".join(rows)
 
 
-def timeline(job: Job) -> str:
-    """The stage timeline of one job, with durations."""
+def keep_reminder(job: Job, delete_at: datetime | None) -> str:
+    """The reminder before a restored instance is deleted."""
+    return f"[{job.id}] ⏰ {job.plan.target_instance_id} is deleted at {utc_time(delete_at)}, when its keep window ends"
+
+
+def timeline(job: Job, goes: str | None = None) -> str:
+    """The stage timeline of one job, with durations; `goes`: when its instance is deleted."""
     lines = [f"{job.id}: {job.status}, requested by {job.requester}, target {job.plan.target_instance_id}"]
+    if goes is not None:
+        lines.append(f"  instance goes: {goes}")
     for stage in job.stages:
         at = stage.started_at.strftime("%H:%M:%S") if stage.started_at else "--:--:--"
         detail = stage.error or stage.detail

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from bot import instance_classes
+from bot import instance_classes, keep_window
 from bot.domain import Edition, StorageType
 from bot.drills.spec import DrillSpec
 from bot.errors import ConfigError, RequestError
@@ -191,6 +192,40 @@ class EnginePolicy(StrictModel):
             raise ValueError(f"{exc.message}; {exc.hint}") from None
 
 
+class LifecyclePolicy(StrictModel):
+    """How long restored instances live (drills have their own keep_minutes): see bot/keep_window.py."""
+
+    # A restore without --keep is deleted this long after it completes; --keep may ask for up to max_keep.
+    default_keep: timedelta = timedelta(hours=24)
+    max_keep: timedelta = timedelta(days=7)
+    # What the reminder's "keep more" button adds, never past max_keep after the restore completed.
+    extend_by: timedelta = timedelta(hours=24)
+    # Take a final DB snapshot (rdsbot-final-<job>) before deleting; its option group is then kept, since RDS
+    # will not delete an option group a snapshot still refers to.
+    final_snapshot: bool = True
+
+    @field_validator("default_keep", "max_keep", "extend_by", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not a duration; {keep_window.KEEP_HINT.replace('--keep ', '')}")
+        try:
+            return keep_window.parse_duration(value)
+        except RequestError as exc:
+            raise ValueError(f"{exc.message}; {keep_window.KEEP_HINT.replace('--keep ', '')}") from None
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> LifecyclePolicy:
+        if self.default_keep > self.max_keep:
+            raise ValueError(
+                f"default_keep {keep_window.format_duration(self.default_keep)} is longer than max_keep "
+                f"{keep_window.format_duration(self.max_keep)}"
+            )
+        return self
+
+
 class Policy(StrictModel):
     region: RegionPolicy = RegionPolicy()
     backups: BackupPolicy
@@ -200,6 +235,7 @@ class Policy(StrictModel):
     approvals: ApprovalPolicy = ApprovalPolicy()
     network: NetworkPolicy = NetworkPolicy()
     engine: EnginePolicy = EnginePolicy()
+    lifecycle: LifecyclePolicy = LifecyclePolicy()
     drills: tuple[DrillSpec, ...] = ()
 
     @model_validator(mode="after")

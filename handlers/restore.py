@@ -40,12 +40,14 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
 
     def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         words = command.get("text", "").split()
-        if words[:1] == ["cancel"]:
+        if words[:1] in (["cancel"], ["delete"]):
+            verb = words[0]
             if len(words) != 2:
-                ack(response_type="ephemeral", text="usage: /rds-restore cancel <job-id>")
+                ack(response_type="ephemeral", text=f"usage: /rds-restore {verb} <job-id>")
                 return
-            lane.submit(f"cancel by {command['user_id']}", cancel_restore, words[1], command, respond, client)
-            ack(response_type="ephemeral", text=f"Checking whether you may cancel {words[1]}…")
+            act = cancel_restore if verb == "cancel" else delete_instance
+            lane.submit(f"{verb} by {command['user_id']}", act, words[1], command, respond, client)
+            ack(response_type="ephemeral", text=f"Checking whether you may {verb} {words[1]}…")
             return
         checked = commands.check_restore(command.get("text", ""), command["user_id"])
         if isinstance(checked, Reply):
@@ -90,7 +92,23 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
         reply = commands.cancel(job_id, user, email_lookup(client, user))
         respond(response_type="ephemeral", replace_original=False, text=reply.text)
 
+    def delete_instance(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        user = command["user_id"]
+        reply = commands.delete(job_id, user, email_lookup(client, user))
+        respond(response_type="ephemeral", replace_original=False, text=reply.text)
+
     bolt.command("/rds-restore")(ack_restore)
+
+    def keep_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        lane.submit(f"keep by {body['user']['id']}", keep_instance, body, client)
+
+    def keep_instance(body: dict[str, Any], client: WebClient) -> None:
+        user, job_id = body["user"]["id"], body["actions"][0]["value"]
+        reply = commands.keep_more(job_id, user, email_lookup(client, user))
+        client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=reply.text)
+
+    bolt.action(blocks.KEEP_ACTION)(keep_clicked)
 
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()

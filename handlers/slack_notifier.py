@@ -11,6 +11,7 @@ from typing import Any
 
 from bot import blocks, render
 from bot.domain import Job, Stage
+from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import ChatThreads
 from handlers.outbox import SlackOutbox
 
@@ -26,8 +27,10 @@ class SlackNotifier:
         threads: ChatThreads,
         min_update_seconds: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        extend_by: str = "24h",
     ) -> None:
         self.client = client
+        self.extend_by = extend_by  # the reminder button's label: how much longer one click keeps the instance
         self.outbox = outbox
         self.threads = threads
         self.min_update_seconds = min_update_seconds
@@ -98,6 +101,23 @@ class SlackNotifier:
 
     def _update(self, channel: str, ts: str, text: str, card: list[blocks.Block]) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=card)
+
+    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
+        where = self.thread_of(job)
+        if where is None or lifecycle.delete_at is None:
+            return
+        channel, thread_ts = where
+        text = render.keep_reminder(job, lifecycle.delete_at)
+        reminder = blocks.keep_reminder(job, lifecycle.delete_at, self.extend_by)
+        self.outbox.put(
+            f"{job.id} keep reminder",
+            lambda: self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=reminder),
+        )
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
+        where = self.thread_of(job)
+        if where:
+            self.post(*where, f"[{job.id}] {text}", f"{job.id} lifecycle {lifecycle.phase}")
 
     def _post(self, channel: str, thread_ts: str | None, text: str) -> None:
         self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)

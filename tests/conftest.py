@@ -22,6 +22,9 @@ def moto_server() -> Iterator[str]:
     """The URL of a moto server on a free local port, started once per test session."""
     from moto.server import ThreadedMotoServer
 
+    from aws.sandbox.moto_rules import apply_aws_rules
+
+    apply_aws_rules()  # as strict as AWS where rdsbot depends on it (the embedded sandbox does the same)
     # One access-log line per request would bury a failing test's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

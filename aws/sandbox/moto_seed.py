@@ -84,6 +84,9 @@ def start_sandbox_aws() -> SandboxAws:
             f"the embedded sandbox needs moto ({exc}); install it with: pip install 'rdsbot[sandbox]'"
         ) from None
 
+    from aws.sandbox.moto_rules import apply_aws_rules
+
+    apply_aws_rules()  # the AWS rules moto leaves out, where rdsbot depends on them
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call buries the output
     logging.getLogger("werkzeug").addFilter(_QUIET_GAPS)  # the same object each time: added once
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aws.admin_directory import IamAdminDirectory
 from aws.audit_shipper import S3AuditSink, audit_s3_client
 from aws.clients import AwsClients, make_clients
+from aws.drill_resources import DrillCleanupGateway
 from aws.iam import RestoreRoles
 from aws.identity import CallerIdentity
 from aws.instances import Instances
@@ -32,8 +33,10 @@ from bot.domain import InstanceState
 from bot.errors import ConfigError
 from bot.expiry import ExpirySweeper
 from bot.leader import ENGINE_LOCK_KEY, LeaderElector
+from bot.lifecycle.commands import LifecycleCommands
+from bot.lifecycle.runner import LifecycleRunner
 from bot.notifiers import FanoutNotifier
-from bot.ports import AdminDirectory
+from bot.ports import AdminDirectory, DrillResources
 from bot.service import RestoreService
 from bot.stages import Gateways
 from bot.store import SqlStore
@@ -58,6 +61,10 @@ class Rdsbot:
     service: RestoreService
     engine: Engine
     clients_for: Callable[[str], AwsClients]
+    # Who uses which option, subnet and security group, and deleting them: drill cleanup and instance lifecycle.
+    resources_for: Callable[[str], DrillResources]
+    # Deletes every restore's instance when its keep window ends; driven on the restore engine's leader only.
+    lifecycle: LifecycleRunner
     sandbox_sql: SandboxSqlServer | None = None
     # Ships the audit trail to the policy's audit bucket; None when the policy names no audit bucket.
     audit_shipper: AuditShipper | None = None
@@ -73,6 +80,12 @@ class Rdsbot:
         elector.step()  # elect now, so a single replica starts at once
         elector.start()
         stop = self.engine.start_background()
+        threading.Thread(
+            target=self.lifecycle.run_forever,
+            args=(stop, lambda: elector.is_leader, max(0.05, self.settings.poll_seconds)),
+            name="lifecycle",
+            daemon=True,
+        ).start()
 
         def step_down_on_stop() -> None:
             stop.wait()
@@ -152,6 +165,11 @@ def build(
             identity=identity,
         )
 
+    @cache
+    def resources_for(region: str) -> DrillResources:
+        aws = clients_for(region)
+        return DrillCleanupGateway(aws.rds, aws.ec2)
+
     shipper = audit_shipper(policy, store, clock)
     # The record links go first: they must be on the job before chat renders its completion.
     notifier = FanoutNotifier(*([AuditRecordLinks(shipper)] if shipper else []))
@@ -170,6 +188,16 @@ def build(
         service=RestoreService(store.jobs, store.audit, gateways_for, policy, clock),
         engine=engine,
         clients_for=clients_for,
+        resources_for=resources_for,
+        lifecycle=LifecycleRunner(
+            policy,
+            store.lifecycles,
+            store.jobs,
+            lambda region: gateways_for(region).instances,
+            resources_for,
+            notifier,
+            clock,
+        ),
         sandbox_sql=sandbox_sql,
         audit_shipper=shipper,
         sql_connect_for=connector,
@@ -211,7 +239,18 @@ def build_commands(app: Rdsbot, directory: AdminDirectory | None = None) -> Chat
     decisions = Decisions(
         store.jobs, store.approvals, store.audit, authorizer, app.policy, app.clock, wake_engine=app.engine.wake.set
     )
+    lifecycle = LifecycleCommands(
+        app.policy,
+        store.lifecycles,
+        store.jobs,
+        store.audit,
+        authorizer,
+        app.notifier,
+        app.clock,
+        app.lifecycle.wake.set,
+    )
     return ChatCommands(
+        lifecycle=lifecycle,
         policy=app.policy,
         clock=app.clock,
         service=app.service,

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from aws.drill_resources import DrillCleanupGateway
 from aws.native_restore.checks import SqlDrillChecks
 from bot.commands import ChatCommands
 from bot.drills.commands import DrillCommands
@@ -17,7 +16,7 @@ from bot.drills.runner import DrillPorts, DrillRunner
 from bot.drills.scheduler import DrillScheduler
 from bot.drills.sweeper import Sweeper
 from bot.leader import LEADER_LOCK_KEY, LeaderElector
-from bot.ports import DrillChecks, DrillReporter, DrillResources, DrillRunRepository
+from bot.ports import DrillChecks, DrillReporter, DrillRunRepository
 
 if TYPE_CHECKING:
     pass
@@ -83,11 +82,7 @@ def build_drills(
     def checks_for(region: str) -> DrillChecks:
         return SqlDrillChecks(connect_for(region))
 
-    @cache
-    def resources_for(region: str) -> DrillResources:
-        clients = app.clients_for(region)
-        return DrillCleanupGateway(clients.rds, clients.ec2)
-
+    resources_for = app.resources_for
     ports = DrillPorts(
         gateways_for=app.gateways_for, checks_for=checks_for, resources_for=resources_for, reporter=reporter
     )

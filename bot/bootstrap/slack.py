@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot.commands import ChatCommands
 from bot.doctor import DoctorCommand
 from bot.errors import ConfigError
+from bot.keep_window import format_duration
 from bot.ports import AdminDirectory
 from handlers.drill import SlackDrillReporter
 from handlers.outbox import SlackOutbox
@@ -50,7 +51,8 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
         directory = SlackUsergroupDirectory(client, usergroup)
     commands = build_commands(app, directory)
     outbox = SlackOutbox()
-    notifier = SlackNotifier(client, outbox, app.store.chat_threads)
+    extend_by = format_duration(app.policy.lifecycle.extend_by)
+    notifier = SlackNotifier(client, outbox, app.store.chat_threads, extend_by=extend_by)
     app.notifier.add(notifier)
     lane = SlowLane(workers=2)
     drills = build_drills(app, SlackDrillReporter(client, outbox), commands)

@@ -45,6 +45,8 @@ def _worker(args: argparse.Namespace) -> int:
     app.notifier.add(PrintNotifier())
     if args.once:
         app.engine.run_until_idle()
+        # One lifecycle pass too: a worker run from cron reminds and deletes what is due, a pass per run.
+        app.lifecycle.tick()
         return 0
     # The same loop as `serve`: engine leader election on PostgreSQL, the audit shipper beside it.
     stop = app.start_background()

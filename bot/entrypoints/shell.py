@@ -19,6 +19,7 @@ from bot.commands import ChatCommands, Reply
 from bot.doctor import DoctorCommand
 from bot.domain import Job, JobStatus
 from bot.drills.commands import DrillCommands
+from bot.lifecycle.model import LifecyclePhase
 from bot.notifiers import PrintNotifier
 
 SHELL_HELP = """commands:
@@ -29,8 +30,10 @@ SHELL_HELP = """commands:
   /rds-doctor                                     check the account, workspace and policy (admins only)
   approve <job>  |  deny <job> [reason]           press the card's buttons
   cancel <job>                                    call off a restore (the requester or an admin)
+  delete <job>                                    delete a restore's instance now (the requester or an admin)
+  keep <job>                                      press the reminder's "keep more" button
   as <user>                                       switch identity ({users})
-  whoami  |  wait [job]  |  help  |  quit"""
+  whoami  |  wait [job] (until it ends, or its instance is deleted)  |  help  |  quit"""
 
 
 @dataclass
@@ -88,6 +91,8 @@ class ConsoleSession:
             "deny": lambda text: self._decide(text, approve=False),
             "as": self._switch,
             "cancel": self._cancel,
+            "delete": lambda text: self._on_job("delete", text, self.commands.delete),
+            "keep": lambda text: self._on_job("keep", text, self.commands.keep_more),
             "whoami": lambda _: self.say(f"you are {self.current.name} ({self.current.slack_id})"),
             "wait": self._wait,
             "help": lambda _: self.say(SHELL_HELP.format(users=", ".join(self.users))),
@@ -165,6 +170,13 @@ class ConsoleSession:
         user = self.current
         self.say(self.commands.cancel(job_id, user.slack_id, lambda: user.email).text)
 
+    def _on_job(self, verb: str, job_id: str, act: Callable[[str, str, Callable[[], str | None]], Reply]) -> None:
+        if not job_id:
+            self.say(f"usage: {verb} <job>")
+            return
+        user = self.current
+        self.say(act(job_id, user.slack_id, lambda: user.email).text)
+
     def _status(self, text: str) -> None:
         self.say(self.commands.status(text).text)
 
@@ -192,6 +204,13 @@ class ConsoleSession:
                 self._announcement.wait_for(
                     lambda: job_id in self._announced, timeout=max(1.0, deadline - time.monotonic())
                 )
+        lifecycle = self.commands.lifecycle
+        # Once its deletion was asked for, a job's story ends when its instance is gone.
+        while lifecycle and (record := lifecycle.lifecycles.get(job_id)) and record.phase == LifecyclePhase.DELETING:
+            if time.monotonic() > deadline:
+                self.say(f"{job_id}'s instance still deleting after {timeout:.0f} s")
+                return
+            time.sleep(0.1)
         self.say(f"{job_id} is {job.status if job else 'unknown'}")
 
 

@@ -157,3 +157,17 @@ drill_runs = sa.Table(
     sa.Index(None, "drill_name", "created_at"),
     sa.Index(None, "phase"),
 )
+
+# One row per finished restore job: when its instance goes and how far its deletion got (revision 0006). The
+# columns rdsbot queries by; the rest of the record lives in `state`; `version` makes every write a compare-and-set.
+instance_lifecycles = sa.Table(
+    "instance_lifecycles",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("delete_at", UtcDateTime),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(None, "phase", "delete_at"),
+)

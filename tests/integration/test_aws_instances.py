@@ -23,6 +23,11 @@ def instances(aws: AwsClients) -> Instances:
 
 @pytest.fixture
 def spec(aws: AwsClients) -> InstanceSpec:
+    return placed_spec(aws)
+
+
+def placed_spec(aws: AwsClients) -> InstanceSpec:
+    """An instance spec whose subnet group, security group and option group exist on the moto server."""
     placement = Network(aws.ec2, aws.rds).ensure_placement(NetworkSpec(allowed_cidrs=("10.20.0.0/16",)))
     OptionGroups(aws.rds).ensure_option_group(
         OptionGroupSpec(

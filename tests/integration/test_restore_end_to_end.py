@@ -45,6 +45,12 @@ class CrashOn:
     def request_expired(self, job: Job, deadline: datetime) -> None:
         pass
 
+    def keep_reminder(self, job: Job, lifecycle: object) -> None:
+        pass
+
+    def lifecycle_changed(self, job: Job, lifecycle: object, text: str) -> None:
+        pass
+
 
 @pytest.fixture
 def settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:

@@ -17,6 +17,7 @@ import yaml
 from aws.clients import AwsClients
 from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox
 from bot.bootstrap import Rdsbot, SlackRuntime, build, build_slack_app
+from bot.clock import Clock
 from bot.domain import Job
 from config.policy_model import EXAMPLE_POLICY, load_policy
 from config.settings import Settings
@@ -92,7 +93,7 @@ def story_without_bot_sources(aws: AwsClients, tmp_path: Path) -> Iterator[Story
 
 
 @contextmanager
-def running_story(tmp_path: Path, config: Path | None = None) -> Iterator[Story]:
+def running_story(tmp_path: Path, config: Path | None = None, clock: Clock | None = None) -> Iterator[Story]:
     seed_sandbox(load_policy(config))
     users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
     with FakeSlackApi(users=users) as slack:
@@ -106,7 +107,7 @@ def running_story(tmp_path: Path, config: Path | None = None) -> Iterator[Story]
             sandbox_restore_seconds=0.5,
             poll_seconds=0.05,
         )
-        app = build(settings)
+        app = build(settings, clock=clock)
         recorder = CallRecorder(app.clients_for("us-east-1"))
         runtime = build_slack_app(app)
         stop = app.start_background()

@@ -55,6 +55,34 @@ def test_console_applies_the_same_approval_rules_as_slack():
     assert "Traceback" not in out + result.stderr
 
 
+def test_console_deletes_an_instance_for_its_requester_only():
+    script = "\n".join(
+        [
+            "/rds-restore prod-backup.bak db.m5.large --keep 2m",
+            "as bob",
+            "approve {job}",
+            "wait {job}",
+            "as carol",
+            "delete {job}",  # neither the requester nor an admin
+            "keep {job}",
+            "as alice",
+            "delete {job}",  # the requester
+            "wait {job}",
+            "/rds-status {job}",
+        ]
+    )
+    result = rdsbot("shell", "--restore-seconds", "0.5", stdin=script)
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "Keep: 2m after the restore completes, then deleted after a final snapshot" in out  # the card
+    assert "only the requester or members of rds-admins may delete instance" in out
+    assert "only the requester or members of rds-admins may keep instance" in out
+    assert "deleting rdsbot-prod-backup-" in out and "after a final snapshot rdsbot-final-" in out
+    assert "✅ deleted: instance rdsbot-prod-backup-" in out
+    assert "instance goes: deleted " in out
+    assert "Traceback" not in out + result.stderr
+
+
 def test_console_refuses_bad_input_with_the_field_and_changes_nothing():
     result = rdsbot("shell", stdin="/rds-restore prod-backup.bak db.m5.large --region ap-south-1\n/rds-status\n")
     assert "region: ap-south-1 is not allowed by policy" in result.stdout

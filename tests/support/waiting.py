@@ -1,4 +1,5 @@
-"""Negative checks without a sleep: watch a condition continuously up to a deadline and fail at its first lapse."""
+"""Waiting without a fixed sleep: for a condition to come true by a deadline, or (a negative check) for one to hold
+throughout, failing at its first lapse."""
 
 from __future__ import annotations
 
@@ -18,4 +19,12 @@ def holds_throughout(condition: Callable[[], bool], seconds: float, what: str, i
         if time.monotonic() >= deadline:
             assert condition(), f"no longer true at the deadline: {what}"
             return
+        time.sleep(interval)
+
+
+def eventually(condition: Callable[[], bool], seconds: float, what: str, interval: float = 0.02) -> None:
+    """Return as soon as `condition` holds; fail naming `what` if it has not by the deadline."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
         time.sleep(interval)

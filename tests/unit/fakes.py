@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import (
@@ -13,9 +14,23 @@ from bot.domain import (
     TaskLifecycle,
     TaskStatus,
 )
-from bot.errors import RequestError
-from bot.ports import AuditRoleSpec, EnsuredOptionGroup, InstanceSpec, NetworkSpec, OptionGroupSpec, RoleSpec, ThreadRef
+from bot.errors import AwsError, RequestError
+from bot.lifecycle.model import InstanceLifecycle
+from bot.ports import (
+    AuditRoleSpec,
+    EnsuredOptionGroup,
+    InstanceSpec,
+    InstanceUse,
+    NetworkSpec,
+    OptionGroupSpec,
+    RoleSpec,
+    ThreadRef,
+)
 from bot.stages import Gateways
+
+# DBSnapshotIdentifier (AWS API reference 'API_DeleteDBInstance', FinalDBSnapshotIdentifier): 1-255 letters, digits,
+# hyphens; a letter first; no two hyphens in a row; no hyphen last.
+SNAPSHOT_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 
 
 class FakeClock:
@@ -40,6 +55,8 @@ class FakeAws:
         self.tasks: dict[int, TaskStatus] = {}
         self.polls_until_available = 1
         self.polls_until_restored = 2
+        self.polls_until_deleted = 0  # looks an instance stays `deleting` after DeleteDBInstance
+        self.snapshots: dict[str, dict[str, str]] = {}  # final snapshot name -> the tags it copied
         self._polls: dict[str, int] = {}
         self.orderable: set[str] | None = None
         self.account = "123456789012"
@@ -127,6 +144,12 @@ class FakeAws:
 
     def _step(self, instance_id: str) -> InstanceState | None:
         state = self.instances.get(instance_id)
+        if state is not None and state.status == "deleting":
+            looks = self._polls[f"delete:{instance_id}"] = self._polls.get(f"delete:{instance_id}", 0) + 1
+            if looks > self.polls_until_deleted:
+                self.instances.pop(instance_id, None)
+                return None
+            return state
         if state is None or state.ready:
             return state
         self._polls[instance_id] = self._polls.get(instance_id, 0) + 1
@@ -146,9 +169,24 @@ class FakeAws:
         self.calls.append("orderable_classes")
         return self.orderable
 
-    def delete(self, instance_id: str) -> None:
-        self.calls.append("delete_instance")
-        self.instances.pop(instance_id, None)
+    def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
+        """As DeleteDBInstance: a final snapshot name must obey the DBSnapshotIdentifier rules (AWS API reference
+        'API_DeleteDBInstance'); the instance lingers in `deleting` for `polls_until_deleted` looks."""
+        if final_snapshot_id is not None and not SNAPSHOT_ID.match(final_snapshot_id):
+            raise AwsError(
+                "DeleteDBInstance", "InvalidParameterValue", f"{final_snapshot_id} is not a valid identifier"
+            )
+        self.calls.append("delete_instance")  # every call, so a test sees a second one asked of a deleting instance
+        state = self.instances.get(instance_id)
+        if state is None or state.status == "deleting":
+            return
+        if final_snapshot_id is not None:
+            self.snapshots[final_snapshot_id] = dict(state.tags)
+        if self.polls_until_deleted:
+            self.instances[instance_id] = state.model_copy(update={"status": "deleting"})
+            self._polls[f"delete:{instance_id}"] = 0
+        else:
+            self.instances.pop(instance_id, None)
 
     # NativeRestore
     def start_restore(
@@ -227,6 +265,12 @@ class RecordingNotifier:
     def request_expired(self, job: Job, deadline: datetime) -> None:
         self.messages.append(f"expired {job.id} {job.status} at {deadline.isoformat()}")
 
+    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
+        self.messages.append(f"reminder {job.id} {lifecycle.delete_at:%H:%M:%S}")
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
+        self.messages.append(f"lifecycle {job.id} {lifecycle.phase}: {text}")
+
 
 class MemoryChatThreads:
     """ChatThreads in a dict, keyed like the table: (job id, surface)."""
@@ -239,3 +283,31 @@ class MemoryChatThreads:
 
     def find(self, job_id: str, surface: str) -> ThreadRef | None:
         return self.threads.get((job_id, surface))
+
+
+class FakeSharedResources:
+    """DrillResources that records what it deleted; the option group refuses `busy_option_group` times first, as
+    RDS does while a snapshot still refers to it."""
+
+    def __init__(self, *users: InstanceUse, busy_option_group: int = 0) -> None:
+        self.users = list(users)
+        self.busy_option_group = busy_option_group
+        self.deleted: list[str] = []
+
+    def instances(self) -> list[InstanceUse]:
+        return self.users
+
+    def option_group_exists(self, name: str) -> bool:
+        return True
+
+    def delete_option_group(self, name: str) -> None:
+        if self.busy_option_group:
+            self.busy_option_group -= 1
+            raise AwsError("DeleteOptionGroup", "InvalidOptionGroupStateFault", "in use by a snapshot")
+        self.deleted.append(name)
+
+    def delete_subnet_group(self, name: str) -> None:
+        self.deleted.append(name)
+
+    def delete_security_group(self, group_id: str) -> None:
+        self.deleted.append(group_id)

@@ -22,6 +22,7 @@ from bot.domain import (
     StageOutputs,
 )
 from bot.errors import DuplicateJobError, UnknownJobError
+from bot.lifecycle.model import InstanceLifecycle, LifecyclePhase
 
 _UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
@@ -151,6 +152,52 @@ class InMemoryApprovals:
         return [a for a in self.rows if a.job_id == job_id]
 
 
+class InMemoryLifecycles:
+    """InstanceLifecycles like the table: one record per job, every write a compare-and-set on `version`."""
+
+    def __init__(self, jobs: InMemoryJobs) -> None:
+        self.jobs = jobs
+        self.records: dict[str, InstanceLifecycle] = {}
+        self._lock = jobs._lock  # one database: a claim and a click are decided one at a time
+
+    def untracked_jobs(self, limit: int = 100) -> list[Job]:
+        with self._lock:
+            chosen = [
+                j for j in self.jobs.by_id.values() if j.status.finished and not j.is_drill and j.id not in self.records
+            ]
+        chosen.sort(key=lambda j: (j.created_at, j.id))
+        return [j.model_copy(deep=True) for j in chosen[:limit]]
+
+    def add(self, record: InstanceLifecycle, events: Sequence[AuditEvent] = ()) -> bool:
+        with self._lock:
+            if record.job_id in self.records:
+                return False
+            self.records[record.job_id] = record.model_copy(deep=True, update={"version": 1})
+            self.jobs.audit.record_audit(events)
+            return True
+
+    def replace(self, record: InstanceLifecycle, events: Sequence[AuditEvent] = ()) -> bool:
+        with self._lock:
+            stored = self.records.get(record.job_id)
+            if stored is None or stored.version != record.version:
+                return False
+            self.records[record.job_id] = record.model_copy(deep=True, update={"version": record.version + 1})
+            self.jobs.audit.record_audit(events)
+            return True
+
+    def get(self, job_id: str) -> InstanceLifecycle | None:
+        record = self.records.get(job_id)
+        return record.model_copy(deep=True) if record else None
+
+    def active(self) -> list[InstanceLifecycle]:
+        live = [r for r in self.records.values() if r.phase in (LifecyclePhase.KEEPING, LifecyclePhase.DELETING)]
+        live.sort(key=lambda r: (r.delete_at is None, r.delete_at, r.job_id))
+        return [r.model_copy(deep=True) for r in live]
+
+    def for_jobs(self, job_ids: Sequence[str]) -> dict[str, InstanceLifecycle]:
+        return {i: r.model_copy(deep=True) for i in job_ids if (r := self.records.get(i)) is not None}
+
+
 class MemoryStore:
     """The repositories together, as the composition root hands them out."""
 
@@ -158,6 +205,7 @@ class MemoryStore:
         self.audit = InMemoryAuditLog()
         self.jobs = InMemoryJobs(self.audit)
         self.approvals = InMemoryApprovals(self.jobs)
+        self.lifecycles = InMemoryLifecycles(self.jobs)
 
     @property
     def events(self) -> list[AuditEvent]:

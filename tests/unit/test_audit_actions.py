@@ -34,6 +34,14 @@ GOLDEN = [
     "drill.failed",
     "drill.cleaned_up",
     "drill.swept",
+    "instance.reminded",
+    "instance.keep_extended",
+    "instance.keep_refused",
+    "instance.delete_requested",
+    "instance.delete_refused",
+    "instance.delete_started",
+    "instance.deleted",
+    "instance.left_alone",
 ]
 
 

@@ -88,6 +88,26 @@ def test_being_the_requester_of_another_job_gives_no_right_to_cancel_this_one() 
     assert "may cancel" in refusal(Action.CANCEL, REQUESTER, requester="U0SOMEONEELSE")
 
 
+@pytest.mark.parametrize("action", [Action.KEEP_INSTANCE, Action.DELETE_INSTANCE])
+def test_the_requester_who_is_not_an_admin_may_keep_or_delete_their_instance(action: Action) -> None:
+    identity = check(action, REQUESTER, requester=REQUESTER)
+    assert identity.slack_user_id == REQUESTER and not identity.is_admin
+
+
+@pytest.mark.parametrize("action", [Action.KEEP_INSTANCE, Action.DELETE_INSTANCE])
+def test_an_admin_who_is_not_the_requester_may_keep_or_delete_the_instance(action: Action) -> None:
+    assert check(action, ADMIN, requester=REQUESTER).is_admin
+
+
+def test_someone_who_is_neither_requester_nor_admin_may_not_keep_or_delete_the_instance() -> None:
+    assert refusal(Action.KEEP_INSTANCE, STRANGER, requester=REQUESTER) == (
+        "only the requester or members of rds-admins may keep instance (fake)"
+    )
+    assert refusal(Action.DELETE_INSTANCE, STRANGER, requester=REQUESTER) == (
+        "only the requester or members of rds-admins may delete instance (fake)"
+    )
+
+
 def test_only_admins_may_run_a_drill_and_the_refusal_reads_as_words() -> None:
     authorizer = Authorizer(FakeDirectory(ADMINS), policy())
     assert authorizer.check(Action.RUN_DRILL, ADMIN, no_email).is_admin

@@ -120,3 +120,13 @@ def test_neither_role_can_write_rdsbots_own_trail():
         audit_access_policy(AUDIT), "s3:PutObject", "arn:aws:s3:::rdsbot-audit/rdsbot-audit/sqlserver/i/a/f.zip"
     )
     assert not allows(access_policy(SPEC), "s3:PutObject", "arn:aws:s3:::rdsbot-backups/prod-backup.bak")
+
+
+def test_final_snapshots_are_allowed_only_of_rdsbot_instances_under_rdsbot_names():
+    # DeleteDBInstance with FinalDBSnapshotIdentifier makes the snapshot as the caller (aws/permissions.py).
+    policy = document("rdsbot-iam-policy.json")
+    account = "arn:aws:rds:us-east-1:111122223333"
+    assert allows(policy, "rds:CreateDBSnapshot", f"{account}:snapshot:rdsbot-final-j1-rdsbot-sales-j1")
+    assert allows(policy, "rds:CreateDBSnapshot", f"{account}:db:rdsbot-sales-j1")
+    assert not allows(policy, "rds:CreateDBSnapshot", f"{account}:db:prod-sales")
+    assert not allows(policy, "rds:CreateDBSnapshot", f"{account}:snapshot:prod-nightly")

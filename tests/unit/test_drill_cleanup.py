@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.domain import BackupLocation, InstanceState, Job, RestoreRequest, StageOutputs
-from bot.drills.cleanup import clean_up, made_by_drills
+from bot.drills.cleanup import clean_up
 from bot.drills.runs import DrillRun
-from bot.errors import AwsError
+from bot.instance_cleanup import made_by_ending_jobs
 from bot.policy import plan_restore
 from bot.ports import InstanceUse
 from config.policy_model import load_policy
+from tests.unit.fakes import FakeSharedResources
 
 NOW = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)
 
@@ -38,37 +39,13 @@ class Instances:
     def find(self, instance_id: str) -> InstanceState | None:
         return self.states.get(instance_id)
 
-    def delete(self, instance_id: str) -> None:
+    def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
+        assert final_snapshot_id is None, "drills never keep a final snapshot"
         self.deleted.append(instance_id)
         if self.lingering:
             self.states[instance_id] = self.states[instance_id].model_copy(update={"status": "deleting"})
         else:
             self.states.pop(instance_id, None)
-
-
-class Resources:
-    def __init__(self, *users: InstanceUse, busy_option_group: int = 0) -> None:
-        self.users = list(users)
-        self.busy_option_group = busy_option_group  # refusals before the option group lets go
-        self.deleted: list[str] = []
-
-    def instances(self) -> list[InstanceUse]:
-        return self.users
-
-    def option_group_exists(self, name: str) -> bool:
-        return True
-
-    def delete_option_group(self, name: str) -> None:
-        if self.busy_option_group:
-            self.busy_option_group -= 1
-            raise AwsError("DeleteOptionGroup", "InvalidOptionGroupStateFault", "in use by a snapshot")
-        self.deleted.append(name)
-
-    def delete_subnet_group(self, name: str) -> None:
-        self.deleted.append(name)
-
-    def delete_security_group(self, group_id: str) -> None:
-        self.deleted.append(group_id)
 
 
 def ours(job: Job) -> InstanceState:
@@ -93,7 +70,7 @@ def drill_run(preexisted: bool) -> DrillRun:
 
 def test_the_instance_goes_first_and_shared_resources_wait_until_it_is_gone():
     job = drill_job()
-    instances, resources = Instances(ours(job), lingering=True), Resources()
+    instances, resources = Instances(ours(job), lingering=True), FakeSharedResources()
     history_reads: list[int] = []
 
     def history() -> list[Job]:
@@ -114,7 +91,7 @@ def test_shared_resources_in_use_or_not_created_by_the_drill_are_kept():
     neighbour = InstanceUse(instance_id="prod-copy", status="available", security_groups=("sg-1",))
     other_job = drill_job("jother001")
     other_job.outputs.subnet_group = "rdsbot-vpc-1"
-    resources = Resources(neighbour)
+    resources = FakeSharedResources(neighbour)
     result = clean_up(drill_run(True), job, Instances(ours(job)), resources, [other_job], lambda: [job])
     assert result.done and resources.deleted == []
     assert result.kept == [
@@ -125,7 +102,7 @@ def test_shared_resources_in_use_or_not_created_by_the_drill_are_kept():
 
 def test_an_option_group_held_by_a_snapshot_is_retried_until_it_goes():
     job = drill_job()
-    resources = Resources(busy_option_group=1)
+    resources = FakeSharedResources(busy_option_group=1)
     first = clean_up(drill_run(False), job, Instances(), resources, [], lambda: [job])
     assert not first.done and "InvalidOptionGroupStateFault" in first.waiting[0]
     second = clean_up(drill_run(False), job, Instances(), resources, [], lambda: [job])
@@ -136,7 +113,7 @@ def test_an_instance_by_that_name_not_created_by_the_job_is_never_deleted():
     job = drill_job()
     stranger = ours(job).model_copy(update={"tags": {"rdsbot-job-id": "jsomeone"}})
     instances = Instances(stranger)
-    result = clean_up(drill_run(True), job, instances, Resources(), [], lambda: [job])
+    result = clean_up(drill_run(True), job, instances, FakeSharedResources(), [], lambda: [job])
     assert instances.deleted == [] and result.kept[0].startswith(f"instance {job.plan.target_instance_id} (not created")
 
 
@@ -153,7 +130,7 @@ def test_drills_side_by_side_leave_nothing_whichever_made_the_shared_resources()
     maker = drill_job("jmaker001")
     maker.created_resources["option_group"] = "rdsbot-sqlserver-se-15-00"
     user = reusing("juser0001", NOW.replace(minute=31))
-    resources = Resources()
+    resources = FakeSharedResources()
     # The maker finishes first, while the other still runs: it keeps what the other uses.
     first = clean_up(drill_run(True), maker, Instances(), resources, [user], lambda: [user, maker])
     assert first.done and resources.deleted == [] and len(first.kept) == 3
@@ -168,8 +145,8 @@ def test_shared_resources_a_real_restore_made_again_are_never_a_drills():
     restore.is_drill, restore.created_at = False, NOW.replace(minute=40)
     later_drill = reusing("jlater001", NOW.replace(minute=50))
     recent = [later_drill, restore, old_drill]
-    assert made_by_drills(recent) == set()
-    assert made_by_drills([old_drill]) == {("subnet_group", "rdsbot-vpc-1"), ("security_group", "sg-1")}
-    resources = Resources()
+    assert made_by_ending_jobs(recent) == set()
+    assert made_by_ending_jobs([old_drill]) == {("subnet_group", "rdsbot-vpc-1"), ("security_group", "sg-1")}
+    resources = FakeSharedResources()
     result = clean_up(drill_run(True), later_drill, Instances(), resources, [], lambda: recent)
     assert result.done and resources.deleted == []

@@ -1,0 +1,37 @@
+"""Where moto is kinder than AWS on a call rdsbot depends on, the AWS rule, patched into moto in this process.
+
+Each rule cites the AWS document it models; tests/integration/test_moto_rules.py fails against plain moto. Applied
+by the embedded sandbox and the test suite's moto server (both run moto in-process), never by production paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_applied = False
+
+
+def apply_aws_rules() -> None:
+    """Patch moto's RDS responses once per process (moto is imported here: the sandbox extra only)."""
+    global _applied
+    if _applied:
+        return
+    from moto.rds.exceptions import InvalidParameterCombination
+    from moto.rds.responses import RDSResponse
+
+    lenient = RDSResponse.delete_db_instance
+
+    def delete_db_instance(self: Any) -> Any:
+        # AWS API reference 'API_DeleteDBInstance': SkipFinalSnapshot defaults to false, and then
+        # FinalDBSnapshotIdentifier must be given; giving one while skipping is an error. moto deletes either way,
+        # silently without a snapshot, so a caller that forgot the name would pass here and fail on AWS.
+        skip = bool(self.params.get("SkipFinalSnapshot", False))
+        named = self.params.get("FinalDBSnapshotIdentifier") is not None
+        if not skip and not named:
+            raise InvalidParameterCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is set")
+        if skip and named:
+            raise InvalidParameterCombination("FinalDBSnapshotIdentifier cannot be given when SkipFinalSnapshot is set")
+        return lenient(self)
+
+    RDSResponse.delete_db_instance = delete_db_instance  # type: ignore[method-assign]
+    _applied = True
