@@ -87,7 +87,7 @@ def test_a_restore_kept_2m_is_reminded_in_its_thread_then_deleted_with_what_only
     assert job.finished_at is not None
     instance, outputs = job.plan.target_instance_id, job.outputs
     delete_at = job.finished_at + timedelta(minutes=2)
-    when = delete_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = delete_at.strftime("%Y-%m-%d %H:%M UTC")
     assert f"is deleted at {when} (keep 2m)" in in_thread(story, job, "restored prod_backup").body["text"]
     status = ephemeral_text(story.command("/rds-status", "", BOB)[1])
     assert job.id in status and when in status  # /rds-status says when it goes
@@ -126,7 +126,7 @@ def test_the_keep_button_and_delete_command_obey_requester_or_admin(story: Story
     assert "only the requester or members of rds-admins may keep instance" in refused.body["text"]
     story.click(KEEP_ACTION, job.id, ALICE)  # the requester
     kept = story.slack.wait_for("chat.postEphemeral", lambda c: c.body.get("user") == ALICE, timeout=10)
-    later = (job.finished_at + timedelta(days=1, minutes=2)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    later = (job.finished_at + timedelta(days=1, minutes=2)).strftime("%Y-%m-%d %H:%M UTC")
     assert kept.body["text"].endswith(f"is now deleted at {later}")
 
     clock.move_to(job.finished_at + timedelta(minutes=5))  # past the first end: kept
