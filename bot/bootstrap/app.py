@@ -17,6 +17,7 @@ from aws.iam import RestoreRoles
 from aws.identity import CallerIdentity
 from aws.instances import Instances
 from aws.native_restore import SqlNativeRestore, tds_connector
+from aws.native_restore.server_audit import SqlServerAudit
 from aws.native_restore.tds import tls_cafile
 from aws.network import Network
 from aws.option_groups import OptionGroups
@@ -149,6 +150,7 @@ def build(
             instances=Instances(aws.rds),
             native_restore=SqlNativeRestore(connector(region)),
             identity=identity,
+            server_audit=SqlServerAudit(connector(region)),
         )
 
     shipper = audit_shipper(policy, store, clock)
