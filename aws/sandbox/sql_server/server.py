@@ -9,6 +9,7 @@ missing or the database already exists. Messages resemble RDS's; they are not ve
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,13 +21,15 @@ from aws.sandbox.sql_server.connection import SandboxConnection
 from aws.sandbox.sql_server.drill_checks import CHECK_STATEMENTS, answer_check, require_bound_strings
 from aws.sandbox.sql_server.procedure_calls import bound_int, bound_text, check_signature, parse_call, short_name
 from aws.sandbox.sql_server.reachability import SecurityGroupReachability
-from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, SqlParam
-from aws.sandbox.sql_server.state_file import EmulatedInstance, RestoreTask, SandboxCall, SharedState
+from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, Session, SqlParam
+from aws.sandbox.sql_server.server_audits import AUDIT_QUERIES, answer, is_audit_ddl, run_ddl
+from aws.sandbox.sql_server.state_file import EmulatedInstance, EmulatorState, RestoreTask, SandboxCall, SharedState
 from aws.sandbox.sql_server.task_lifecycle import advance
 from aws.sandbox.sql_server.task_status import STATUS_COLUMNS, stamp, status_row, status_set
 from bot.domain import InstanceState, TaskLifecycle
 
 MAX_RECORDED_CALLS = 10_000
+_USE = re.compile(r"^\s*USE\s+\[?(?P<database>\w+)\]?\s*;?\s*$", re.I)
 
 
 class SandboxSqlServer:
@@ -87,12 +90,22 @@ class SandboxSqlServer:
     # The server side of a cursor's execute.
 
     def execute(
-        self, instance: InstanceState, autocommit: bool, sql: str, params: Sequence[SqlParam]
+        self,
+        instance: InstanceState,
+        autocommit: bool,
+        sql: str,
+        params: Sequence[SqlParam],
+        session: Session | None = None,
     ) -> list[ResultSet]:
         """Run one statement as the emulated server would, returning its result sets."""
+        session = session or Session()
         check = CHECK_STATEMENTS.get(sql)
         if check is not None:
             return self._check(instance, check, params)
+        if (use := _USE.match(sql)) is not None:
+            return self._use(instance, session, use["database"])
+        if sql in AUDIT_QUERIES or is_audit_ddl(sql):
+            return self._server_audit(instance, session, sql, params)
         procedure, bound = parse_call(sql, params)
         with self._shared.open() as state:
             state.calls.append(SandboxCall(procedure, bound))
@@ -110,6 +123,40 @@ class SandboxSqlServer:
             if procedure == TASK_STATUS:
                 return [status_set(server, bound, now)]
             return self._cancel_task(server, bound, now)
+
+    def _use(self, instance: InstanceState, session: Session, database: str) -> list[ResultSet]:
+        with self._shared.open() as state:
+            state.calls.append(SandboxCall("use", {"database": database}))
+            server = self._instance_state(state, instance)
+            if database.casefold() not in {"master", "msdb"} and not server.has_database(database):
+                raise SandboxSqlError(
+                    911, f"Database '{database}' does not exist. Make sure that the name is entered correctly."
+                )
+            session.database = database
+            return [ResultSet(None, [])]
+
+    def _server_audit(
+        self, instance: InstanceState, session: Session, sql: str, params: Sequence[SqlParam]
+    ) -> list[ResultSet]:
+        """SQL Server Audit DDL and the views that show it (server_audits.py)."""
+        with self._shared.open() as state:
+            view = AUDIT_QUERIES.get(sql)
+            state.calls.append(SandboxCall(f"audit:{view or 'ddl'}", {"sql": sql}))
+            server = self._instance_state(state, instance)
+            if view is not None:
+                stamp_text = f"{int(self._clock())}"
+                return [answer(server.server_audit, view, list(params), stamp_text)]
+            if params:
+                raise SandboxSqlError(0, "audit DDL takes no bound parameters")
+            run_ddl(server.server_audit, sql, session.database)
+            return [ResultSet(None, [])]
+
+    def _instance_state(self, state: EmulatorState, instance: InstanceState) -> EmulatedInstance:
+        server = state.instances.setdefault(
+            instance.endpoint_address or "", EmulatedInstance(advanced_to=self._clock())
+        )
+        advance(self, server, self._clock())
+        return server
 
     def _check(self, instance: InstanceState, kind: str, params: Sequence[SqlParam]) -> list[ResultSet]:
         """A drill's validation query, answered from the manifests of the databases restored here."""

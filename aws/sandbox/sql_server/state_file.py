@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from aws.sandbox.sql_server.results import SqlParam
+from aws.sandbox.sql_server.server_audits import AuditState
 from bot.domain import TaskLifecycle
 
 
@@ -54,6 +55,7 @@ class EmulatedInstance:
     tasks: list[RestoreTask] = field(default_factory=list)
     # Database name -> what it holds (tables, django_migrations), from its backup's manifest.
     contents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    server_audit: AuditState = field(default_factory=AuditState)
 
     def has_database(self, name: str) -> bool:
         # Default collations compare names case-insensitively, so "Sales" and "sales" collide.
@@ -82,6 +84,7 @@ class EmulatorState:
                 advanced_to=raw["advanced_to"],
                 tasks=[RestoreTask(**task) for task in raw["tasks"]],
                 contents=dict(raw.get("contents", {})),
+                server_audit=AuditState.from_json(raw.get("server_audit")),
             )
             for endpoint, raw in data.get("instances", {}).items()
         }
