@@ -122,6 +122,7 @@ def build(
             restore_seconds=settings.sandbox_restore_seconds,
             state_path=settings.sandbox_state_path or default_sandbox_state(settings.database_url),
             network=SecurityGroupReachability.in_region(policy.region.default, bot_source),
+            region=policy.region.default,
         )
 
     def connector(region: str) -> Callable[[InstanceState], Any]:
