@@ -85,6 +85,21 @@ class SqlNativeRestore:
         log.info("restore task started", extra={"instance": instance.instance_id, "task_id": task_id})
         return task_id
 
+    def start_task(self, instance: InstanceState, statement: Statement) -> int:
+        """Start any task-making procedure (restore_log, finish_restore, backup_database, restore_database with
+        chain options) built in procedures.py, and return its task id; a refusal in plain words."""
+        try:
+            rows = self._run(instance, statement)
+        except _ProcedureFailed as exc:
+            name = statement.procedure.rsplit(".", 1)[-1]
+            reason = procedures.task_failure_reason(exc.text)
+            raise RestoreTaskError(f"{name} refused on {instance.instance_id}: {reason}", exc.text) from None
+        return procedures.task_id_from_rows(rows)
+
+    def drop_database(self, instance: InstanceState, database_name: str) -> None:
+        """rds_drop_database, e.g. a database a NORECOVERY chain left RESTORING."""
+        self._run_or_raise(instance, procedures.drop_database(database_name))
+
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         """The newest restore task for that database, so a resumed job never starts a second one."""
         rows = self._run_or_raise(instance, procedures.task_status_by_database(database_name))
