@@ -262,7 +262,7 @@ def start_and_fail(world, arn: str = ARN, **changes) -> str:
     finish_all(clock)
     failed = client.task_status(instance(**changes), task_id)
     assert failed.lifecycle == TaskLifecycle.ERROR
-    return failed.task_info
+    return str(failed.task_info)
 
 
 def test_more_than_ten_files_fail_with_the_documented_text(world):
