@@ -12,14 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws.native_restore.procedures import (
-    BACKUP_DATABASE,
-    CANCEL_TASK,
-    DROP_DATABASE,
-    FINISH_RESTORE,
-    RESTORE_DATABASE,
-    RESTORE_LOG,
-)
+from aws.native_restore import procedures as rds
 from aws.sandbox.sql_server.procedure_calls import bound_int, bound_text
 from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, SqlParam
 from aws.sandbox.sql_server.state_file import EmulatedInstance, RestoreTask
@@ -49,19 +42,19 @@ class Procedures:
         self._backup_content = backup_content
 
     def run(self, procedure: str, bound: dict[str, SqlParam]) -> list[ResultSet]:
-        if procedure == CANCEL_TASK:
+        if procedure == rds.CANCEL_TASK:
             return self._cancel(bound_int(bound, "task_id"))
         if self._instance.option_group_status not in (None, "in-sync"):
             raise SandboxSqlError(50000, OPTION_NOT_ENABLED)
-        if procedure == RESTORE_DATABASE:
+        if procedure == rds.RESTORE_DATABASE:
             return self._restore(bound, log=False)
-        if procedure == RESTORE_LOG:
+        if procedure == rds.RESTORE_LOG:
             return self._restore(bound, log=True)
-        if procedure == FINISH_RESTORE:
+        if procedure == rds.FINISH_RESTORE:
             return self._finish(bound_text(bound, "db_name"))
-        if procedure == DROP_DATABASE:
+        if procedure == rds.DROP_DATABASE:
             return self._drop(bound_text(bound, "db_name"))
-        if procedure == BACKUP_DATABASE:
+        if procedure == rds.BACKUP_DATABASE:
             return self._backup(bound)
         raise SandboxSqlError(2812, f"Could not find stored procedure '{procedure}'.")
 
