@@ -30,6 +30,8 @@ def wanted_options(spec: OptionGroupSpec) -> dict[str, dict[str, str]]:
             "IAM_ROLE_ARN": spec.audit_role_arn,
             "S3_BUCKET_ARN": spec.audit_s3_bucket_arn,
             "RETENTION_TIME": str(spec.audit_retention_hours),
+            # Set, not left to RDS's default, so the completion message can name the files' extension.
+            "ENABLE_COMPRESSION": "true" if spec.audit_compression else "false",
         }
     return options
 
@@ -76,7 +78,7 @@ class OptionGroups:
             current = current_options(group)
 
         wanted = wanted_options(spec)
-        # Only the settings rdsbot owns are compared: AWS reports defaults (ENABLE_COMPRESSION...) we never set.
+        # Only the settings rdsbot owns are compared: AWS reports defaults and descriptions rdsbot never sets.
         include = [
             {"OptionName": name, "OptionSettings": [{"Name": k, "Value": v} for k, v in settings.items()]}
             for name, settings in wanted.items()

@@ -242,6 +242,7 @@ class StageOutputs(BaseModel):
     task_id: int | None = None  # the rds_restore_database task
     console_url: str | None = None
     sqlserver_audit_url: str | None = None
+    sqlserver_audit_extension: str | None = None  # .zip or .sqlaudit, as ENABLE_COMPRESSION makes RDS upload them
     audit_record_key: str | None = None
     audit_record_console_url: str | None = None
     # A presigned link is a short-lived credential: excluded from every dump, so it reaches chat through the

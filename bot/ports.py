@@ -30,6 +30,7 @@ from bot.domain import (
 )
 from bot.drills.spec import DrillCheck
 from bot.lifecycle.model import InstanceLifecycle
+from bot.server_audit import ServerAuditSpec, ServerAuditState
 
 if TYPE_CHECKING:
     # bot.drills.runs imports this module for CheckResult.
@@ -208,6 +209,7 @@ class OptionGroupSpec(BaseModel):
     audit_s3_bucket_arn: str | None  # arn:aws:s3:::bucket/prefix; None: no SQLSERVER_AUDIT
     audit_role_arn: str | None = None  # the role in SQLSERVER_AUDIT; never the restore role
     audit_retention_hours: int = 0
+    audit_compression: bool = True  # ENABLE_COMPRESSION: .zip files (RDS's default) or plain .sqlaudit
 
 
 class EnsuredOptionGroup(BaseModel):
@@ -312,6 +314,14 @@ class NativeRestore(Protocol):
     def task_status(self, instance: InstanceState, task_id: int) -> TaskStatus: ...
 
     def cancel(self, instance: InstanceState, task_id: int) -> None: ...
+
+
+class ServerAuditGateway(Protocol):
+    """The SQL Server Audit inside a running instance: the server audit and its specification, switched on."""
+
+    def ensure_server_audit(self, instance: InstanceState, spec: ServerAuditSpec) -> ServerAuditState:
+        """Create what is missing, switch both on, and return what the status views show; idempotent."""
+        ...
 
 
 class Notifier(Protocol):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.domain import Job, JobStatus, Stage, StageStatus
 from bot.keep_window import format_duration
+from bot.server_audit import audit_link_text
 
 _MARK = {StageStatus.PENDING: "·", StageStatus.RUNNING: "…", StageStatus.SUCCEEDED: "✓", StageStatus.FAILED: "✗"}
 
@@ -74,7 +75,8 @@ def completion(job: Job) -> str:
         lines.append(f"  endpoint: {job.outputs.endpoint}")
         lines.append(f"  console:  {job.outputs.console_url}")
         if job.outputs.sqlserver_audit_url:
-            lines.append(f"  SQL Server audit logs: {job.outputs.sqlserver_audit_url}")
+            text = audit_link_text(job.outputs.sqlserver_audit_extension or ".zip")
+            lines.append(f"  {text}: {job.outputs.sqlserver_audit_url}")
     else:
         lines.append(f"[{job.id}] {job.status} after {total}: {job.error}")
         left = ", ".join(f"{kind} {name}" for kind, name in job.created_resources.items()) or "nothing"

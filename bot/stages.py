@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bot import instance_classes, kms_keys, names, tags
+from bot import instance_classes, kms_keys, names, server_audit, tags
 from bot.domain import (
     BackupLocation,
     BackupSet,
@@ -32,6 +32,7 @@ from bot.ports import (
     RoleGateway,
     RolePlacement,
     RoleSpec,
+    ServerAuditGateway,
 )
 from config.policy_model import Policy
 
@@ -49,6 +50,7 @@ class Gateways:
     instances: InstanceGateway
     native_restore: NativeRestore
     identity: AccountIdentity
+    server_audit: ServerAuditGateway
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ def _option_group(job: Job, ctx: StageContext) -> StepResult:
             audit_s3_bucket_arn=f"arn:aws:s3:::{audit.bucket}/{audit_prefix}" if audit.bucket else None,
             audit_role_arn=audit_role_arn,
             audit_retention_hours=audit.retention_hours,
+            audit_compression=audit.compression,
         )
     )
     job.outputs.option_group = group.name
@@ -337,11 +340,17 @@ def _finalize(job: Job, ctx: StageContext) -> StepResult:
         f"https://console.aws.amazon.com/rds/home?region={plan.region}"
         f"#database:id={plan.target_instance_id};is-cluster=false"
     )
+    detail = f"{plan.database_name} restored on {job.outputs.endpoint}"
     if audit.bucket:
+        # SQLSERVER_AUDIT ships only what a server audit writes: without one the linked folder stays empty.
+        started = ctx.gateways.server_audit.ensure_server_audit(_ready_instance(job, ctx), audit.server_audit.spec())
         job.outputs.sqlserver_audit_url = ctx.gateways.backups.console_url(
-            audit.bucket, f"{names.sqlserver_audit_prefix(audit.prefix)}/{plan.target_instance_id}/"
+            audit.bucket,
+            f"{names.sqlserver_audit_prefix(audit.prefix)}/{plan.target_instance_id}/{started.audit_name}/",
         )
-    return Done(f"{plan.database_name} restored on {job.outputs.endpoint}")
+        job.outputs.sqlserver_audit_extension = server_audit.audit_file_extension(audit.compression)
+        detail += f"; server audit {started.audit_name} {started.status}"
+    return Done(detail)
 
 
 STAGES = {
@@ -356,4 +365,4 @@ STAGES = {
 }
 
 # Stages that read the instance: the engine describes all such jobs' instances in one call per tick.
-INSTANCE_STAGES = {StageName.INSTANCE, StageName.RESTORE_START, StageName.RESTORE_WAIT}
+INSTANCE_STAGES = {StageName.INSTANCE, StageName.RESTORE_START, StageName.RESTORE_WAIT, StageName.FINALIZE}

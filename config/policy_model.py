@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from bot import instance_classes, keep_window
+from bot import instance_classes, keep_window, server_audit
 from bot.domain import Edition, StorageType
 from bot.drills.spec import DrillSpec
 from bot.errors import ConfigError, RequestError
 from bot.strict_model import StrictModel
 
 EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
+_V = TypeVar("_V")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 
 
@@ -63,10 +65,58 @@ class BackupPolicy(StrictModel):
         return self.allowed_buckets or (self.default_bucket,)
 
 
+class ServerAuditPolicy(StrictModel):
+    """The server audit and its specification rdsbot switches on in every restored instance (bot/server_audit.py)."""
+
+    # Its files land under <prefix>/sqlserver/<instance>/<name>/; RDS refuses names that start with RDS_.
+    name: str = "rdsbot_audit"
+    # MAXSIZE of each audit file: RDS uploads a file once it is full, and allows 2 to 50 MB.
+    max_size_mb: int = 10
+    action_groups: tuple[str, ...] = server_audit.DEFAULT_ACTION_GROUPS
+
+    @field_validator("name")
+    @classmethod
+    def _rds_name(cls, value: str) -> str:
+        return _as_value_error(server_audit.check_name, "name", value)
+
+    @field_validator("max_size_mb")
+    @classmethod
+    def _rds_size(cls, value: int) -> int:
+        return _as_value_error(server_audit.check_max_size, "max_size_mb", value)
+
+    @field_validator("action_groups")
+    @classmethod
+    def _documented_groups(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if not values:
+            raise ValueError("name at least one action group; without one the audit records nothing")
+        groups = tuple(_as_value_error(server_audit.check_action_group, "action_groups", v) for v in values)
+        return tuple(dict.fromkeys(groups))
+
+    def spec(self) -> server_audit.ServerAuditSpec:
+        """The checked spec the driver builds its statements from."""
+        return server_audit.ServerAuditSpec(
+            audit_name=self.name,
+            specification_name=f"{self.name}_spec",
+            max_size_mb=self.max_size_mb,
+            action_groups=self.action_groups,
+        )
+
+
+def _as_value_error(check: Callable[[str, _V], _V], field: str, value: _V) -> _V:
+    """A core rule's RequestError as pydantic's ValueError, so the policy error names the key path once."""
+    try:
+        return check(field, value)
+    except RequestError as exc:
+        raise ValueError(f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from None
+
+
 class AuditPolicy(StrictModel):
     bucket: str | None = None
     prefix: str = "rdsbot-audit"
     retention_hours: int = Field(0, ge=0, le=840)
+    # SQLSERVER_AUDIT's ENABLE_COMPRESSION: rdsbot sets it, so the completion message can say .zip or .sqlaudit.
+    compression: bool = True
+    server_audit: ServerAuditPolicy = ServerAuditPolicy()
     # rdsbot's own trail is written with SSE-KMS under this key when set (the bot needs kms:GenerateDataKey on
     # it), else with SSE-S3 (AES256).
     kms_key_id: str | None = None

@@ -85,6 +85,21 @@ class SqlNativeRestore:
         log.info("restore task started", extra={"instance": instance.instance_id, "task_id": task_id})
         return task_id
 
+    def start_task(self, instance: InstanceState, statement: Statement) -> int:
+        """Start any task-making procedure (restore_log, finish_restore, backup_database, restore_database with
+        chain options) built in procedures.py, and return its task id; a refusal in plain words."""
+        try:
+            rows = self._run(instance, statement)
+        except _ProcedureFailed as exc:
+            name = statement.procedure.rsplit(".", 1)[-1]
+            reason = procedures.task_failure_reason(exc.text)
+            raise RestoreTaskError(f"{name} refused on {instance.instance_id}: {reason}", exc.text) from None
+        return procedures.task_id_from_rows(rows)
+
+    def drop_database(self, instance: InstanceState, database_name: str) -> None:
+        """rds_drop_database, e.g. a database a NORECOVERY chain left RESTORING."""
+        self._run_or_raise(instance, procedures.drop_database(database_name))
+
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         """The newest restore task for that database, so a resumed job never starts a second one."""
         rows = self._run_or_raise(instance, procedures.task_status_by_database(database_name))
@@ -123,7 +138,7 @@ class SqlNativeRestore:
             raise NativeRestoreError(f"{name} failed on {instance.instance_id}: {exc.text}") from None
 
     def _run(self, instance: InstanceState, statement: Statement) -> list[dict[str, Any]]:
-        connection = self._open(instance)
+        connection = open_connection(self._connect, instance)
         try:
             cursor = connection.cursor()
             try:
@@ -131,33 +146,35 @@ class SqlNativeRestore:
                 statement.run(cursor)
                 return procedures.first_rows(cursor)
             finally:
-                _quietly(cursor.close)
+                quietly(cursor.close)
         except Exception as exc:  # every driver has its own exception tree; the server's words are what matter
             raise _ProcedureFailed(driver_message(exc)) from exc
         finally:
-            _quietly(connection.close)
+            quietly(connection.close)
 
-    def _open(self, instance: InstanceState) -> DbApiConnection:
+
+def open_connection(connect: Connect, instance: InstanceState) -> DbApiConnection:
+    """A connection in autocommit, or SqlConnectionError naming what to check; never the driver's chained error."""
+    try:
+        connection = connect(instance)
+    except RdsbotError:
+        raise
+    except Exception as exc:
+        # from None: a driver's chained exception may quote the login it was given.
+        raise SqlConnectionError(connection_failure(instance, exc)) from None
+    if not connection.autocommit:
         try:
-            connection = self._connect(instance)
-        except RdsbotError:
-            raise
+            # The rds_ procedures refuse to run inside a transaction, and DB-API opens one unless autocommit is on.
+            connection.autocommit = True
         except Exception as exc:
-            # from None: a driver's chained exception may quote the login it was given.
-            raise SqlConnectionError(connection_failure(instance, exc)) from None
-        if not connection.autocommit:
-            try:
-                # The rds_ procedures refuse to run inside a transaction, and DB-API opens one unless autocommit is on.
-                connection.autocommit = True
-            except Exception as exc:
-                _quietly(connection.close)
-                raise SqlConnectionError(
-                    f"cannot switch the connection to {instance.instance_id} to autocommit: {driver_message(exc)}"
-                ) from None
-        return connection
+            quietly(connection.close)
+            raise SqlConnectionError(
+                f"cannot switch the connection to {instance.instance_id} to autocommit: {driver_message(exc)}"
+            ) from None
+    return connection
 
 
-def _quietly(close: Callable[[], None]) -> None:
+def quietly(close: Callable[[], None]) -> None:
     try:
         close()
     except Exception:  # a failed close after the answer is read changes nothing for the caller

@@ -14,6 +14,10 @@ from bot.errors import RdsbotError, RequestError, TransientError
 RESTORE_DATABASE = "msdb.dbo.rds_restore_database"
 TASK_STATUS = "msdb.dbo.rds_task_status"
 CANCEL_TASK = "msdb.dbo.rds_cancel_task"
+RESTORE_LOG = "msdb.dbo.rds_restore_log"
+FINISH_RESTORE = "msdb.dbo.rds_finish_restore"
+DROP_DATABASE = "msdb.dbo.rds_drop_database"
+BACKUP_DATABASE = "msdb.dbo.rds_backup_database"
 
 # sysname is nvarchar(128); longer names would be truncated by SQL Server, not refused.
 MAX_DATABASE_NAME = 128
@@ -80,23 +84,132 @@ def restore_database(
     kms_key_arn: str | None = None,
     restore_type: RestoreType = RestoreType.FULL,
     with_norecovery: bool = False,
+    keep_cdc: bool = False,
+    data_file_volume: str | None = None,
+    log_file_volume: str | None = None,
+    tuning: Tuning | None = None,
 ) -> Statement:
     """`rds_restore_database` for one database from one .bak or a `prefix*` multi-file set."""
+    params = _source(database_name, s3_arn, "restore_db_name", "s3_arn_to_restore_from")
+    params += [("type", restore_type.value), ("with_norecovery", 1 if with_norecovery else 0)]
+    if keep_cdc:
+        if with_norecovery and restore_type == RestoreType.FULL:
+            raise RequestError("keep_cdc", "RDS does not restore a FULL backup with both NORECOVERY and KEEP_CDC")
+        params.append(("keep_cdc", 1))
+    for name, volume in (("data_file_volume", data_file_volume), ("log_file_volume", log_file_volume)):
+        if volume is not None:
+            if volume.upper() not in VOLUMES:
+                raise RequestError(name, f"{volume!r} is not a volume RDS offers", f"use one of {', '.join(VOLUMES)}")
+            params.append((name, volume.upper()))
+    params += _kms(kms_key_arn) + (tuning or Tuning()).params()
+    return Statement(RESTORE_DATABASE, tuple(params))
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """@block_size, @max_transfer_size, @buffer_count of a backup or restore; None leaves RDS's default."""
+
+    block_size: int | None = None
+    max_transfer_size: int | None = None
+    buffer_count: int | None = None
+
+    def params(self) -> list[tuple[str, SqlValue]]:
+        if self.block_size is not None and self.block_size not in BLOCK_SIZES:
+            raise RequestError("block_size", f"{self.block_size} is not a block size RDS takes", "use 512 to 65536")
+        if self.max_transfer_size is not None and not (
+            0 < self.max_transfer_size <= MAX_TRANSFER_SIZE and self.max_transfer_size % 65536 == 0
+        ):
+            raise RequestError(
+                "max_transfer_size", f"{self.max_transfer_size} bytes", "use a multiple of 65536 up to 4 MB"
+            )
+        if self.buffer_count is not None and self.buffer_count < 1:
+            raise RequestError("buffer_count", f"{self.buffer_count} buffers", "use 1 or more")
+        named = {
+            "block_size": self.block_size,
+            "max_transfer_size": self.max_transfer_size,
+            "buffer_count": self.buffer_count,
+        }
+        return [(name, int(value)) for name, value in named.items() if value is not None]
+
+
+# AWS guide "SQLServer.Procedural.Importing.Native.Using": the documented values.
+BLOCK_SIZES = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+MAX_TRANSFER_SIZE = 4 * 2**20
+VOLUMES = ("D:", "H:", "I:", "J:")
+MAX_BACKUP_FILES = 10
+
+
+def restore_log(
+    database_name: str,
+    s3_arn: str,
+    *,
+    kms_key_arn: str | None = None,
+    with_norecovery: bool = True,
+    stopat: str | None = None,
+    tuning: Tuning = Tuning(),
+) -> Statement:
+    """`rds_restore_log`: one log backup onto a database left RESTORING; NORECOVERY by default, as RDS does."""
+    params = _source(database_name, s3_arn, "restore_db_name", "s3_arn_to_restore_from")
+    params.append(("with_norecovery", 1 if with_norecovery else 0))
+    if stopat:
+        params.append(("stopat", stopat))
+    params += _kms(kms_key_arn) + tuning.params()
+    return Statement(RESTORE_LOG, tuple(params))
+
+
+def finish_restore(database_name: str) -> Statement:
+    """`rds_finish_restore`: open a database a NORECOVERY chain left RESTORING."""
+    _check_database_name(database_name)
+    return Statement(FINISH_RESTORE, (("db_name", database_name),))
+
+
+def drop_database(database_name: str) -> Statement:
+    """`rds_drop_database`: drop a database (one left RESTORING, too)."""
+    _check_database_name(database_name)
+    return Statement(DROP_DATABASE, (("db_name", database_name),))
+
+
+def backup_database(
+    database_name: str,
+    s3_arn: str,
+    *,
+    kms_key_arn: str | None = None,
+    overwrite: bool = False,
+    backup_type: RestoreType = RestoreType.FULL,
+    number_of_files: int = 1,
+    bucket_default_encryption: bool = False,
+    tuning: Tuning = Tuning(),
+) -> Statement:
+    """`rds_backup_database`; more than one file needs one `*` in the file name (it becomes 1-of-N...)."""
+    params = _source(database_name, s3_arn, "source_db_name", "s3_arn_to_backup_to")
+    if not 1 <= number_of_files <= MAX_BACKUP_FILES:
+        raise RequestError("number_of_files", f"{number_of_files} files", "RDS writes 1 to 10 files")
+    if number_of_files > 1 and s3_arn.rsplit("/", 1)[-1].count("*") != 1:
+        raise RequestError("backup", "a multi-file backup needs exactly one * in the file name", "e.g. backup*.bak")
+    params += [
+        ("overwrite_s3_backup_file", 1 if overwrite else 0),
+        ("type", backup_type.value),
+        ("number_of_files", number_of_files),
+        ("enable_bucket_default_encryption", 1 if bucket_default_encryption else 0),
+    ]
+    params += _kms(kms_key_arn) + tuning.params()
+    return Statement(BACKUP_DATABASE, tuple(params))
+
+
+def _source(database_name: str, s3_arn: str, db_param: str, arn_param: str) -> list[tuple[str, SqlValue]]:
     _check_database_name(database_name)
     if not _S3_ARN.match(s3_arn):
         raise RequestError("backup", f"{s3_arn!r} is not an S3 object ARN", "expected arn:aws:s3:::bucket/key.bak")
-    params: list[tuple[str, SqlValue]] = [
-        ("restore_db_name", database_name),
-        ("s3_arn_to_restore_from", s3_arn),
-        ("type", restore_type.value),
-        ("with_norecovery", 1 if with_norecovery else 0),
-    ]
+    return [(db_param, database_name), (arn_param, s3_arn)]
+
+
+def _kms(kms_key_arn: str | None) -> list[tuple[str, SqlValue]]:
     # Left out rather than bound as NULL: pytds turns a None parameter into a literal NULL in the text.
-    if kms_key_arn:
-        if not _KMS_ARN.match(kms_key_arn):
-            raise RequestError("kms_key", f"{kms_key_arn!r} is not a KMS key ARN", "expected arn:aws:kms:...:key/...")
-        params.append(("kms_master_key_arn", kms_key_arn))
-    return Statement(RESTORE_DATABASE, tuple(params))
+    if not kms_key_arn:
+        return []
+    if not _KMS_ARN.match(kms_key_arn):
+        raise RequestError("kms_key", f"{kms_key_arn!r} is not a KMS key ARN", "expected arn:aws:kms:...:key/...")
+    return [("kms_master_key_arn", kms_key_arn)]
 
 
 def task_status_by_id(task_id: int) -> Statement:

@@ -18,6 +18,7 @@ from aws.iam import RestoreRoles
 from aws.identity import CallerIdentity
 from aws.instances import Instances
 from aws.native_restore import SqlNativeRestore, tds_connector
+from aws.native_restore.server_audit import SqlServerAudit
 from aws.native_restore.tds import tls_cafile
 from aws.network import Network
 from aws.option_groups import OptionGroups
@@ -135,6 +136,7 @@ def build(
             restore_seconds=settings.sandbox_restore_seconds,
             state_path=settings.sandbox_state_path or default_sandbox_state(settings.database_url),
             network=SecurityGroupReachability.in_region(policy.region.default, bot_source),
+            region=policy.region.default,
         )
 
     def connector(region: str) -> Callable[[InstanceState], Any]:
@@ -163,6 +165,7 @@ def build(
             instances=Instances(aws.rds),
             native_restore=SqlNativeRestore(connector(region)),
             identity=identity,
+            server_audit=SqlServerAudit(connector(region)),
         )
 
     @cache

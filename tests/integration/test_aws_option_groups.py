@@ -44,7 +44,12 @@ def test_new_group_carries_backup_restore_and_audit_with_their_settings(aws, gro
     assert (group["EngineName"], group["MajorEngineVersion"]) == ("sqlserver-se", "15.00")
     assert options_of(aws) == {
         BACKUP_RESTORE: {"IAM_ROLE_ARN": ROLE},
-        AUDIT: {"IAM_ROLE_ARN": AUDIT_ROLE, "S3_BUCKET_ARN": AUDIT_ARN, "RETENTION_TIME": "24"},
+        AUDIT: {
+            "IAM_ROLE_ARN": AUDIT_ROLE,
+            "S3_BUCKET_ARN": AUDIT_ARN,
+            "RETENTION_TIME": "24",
+            "ENABLE_COMPRESSION": "true",
+        },
     }
     tags = aws.rds.list_tags_for_resource(ResourceName=group["OptionGroupArn"])["TagList"]
     assert {"Key": "managed-by", "Value": "rdsbot"} in tags
@@ -54,6 +59,15 @@ def test_without_an_audit_bucket_only_backup_restore_is_enabled(aws, groups):
     groups.ensure_option_group(SPEC.model_copy(update={"audit_s3_bucket_arn": None}))
 
     assert options_of(aws) == {BACKUP_RESTORE: {"IAM_ROLE_ARN": ROLE}}
+
+
+def test_compression_switched_off_in_the_policy_is_set_on_the_group(aws, groups):
+    # AWS guide "Appendix.SQLServer.Options.Audit": ENABLE_COMPRESSION defaults to true; rdsbot sets it either way.
+    groups.ensure_option_group(SPEC)
+
+    groups.ensure_option_group(SPEC.model_copy(update={"audit_compression": False}))
+
+    assert options_of(aws)[AUDIT]["ENABLE_COMPRESSION"] == "false"
 
 
 def test_matching_group_is_reused_unchanged(aws, groups):

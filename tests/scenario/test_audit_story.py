@@ -64,7 +64,7 @@ def test_the_completion_links_resolve_to_the_jobs_record_and_the_sqlserver_audit
     text = done.body["text"]
     record_url = re.search(r"rdsbot audit record: (\S+)", text)
     console_url = re.search(r"rdsbot audit record in the S3 console: (\S+)", text)
-    assert record_url and console_url and "SQL Server audit logs: https://s3.console.aws.amazon.com" in text
+    assert record_url and console_url and "SQL Server audit logs (.zip" in text
 
     with urllib.request.urlopen(record_url.group(1)) as answer:  # presigned, against the moto server
         records = [json.loads(line) for line in answer.read().splitlines()]
@@ -79,9 +79,12 @@ def test_the_completion_links_resolve_to_the_jobs_record_and_the_sqlserver_audit
     console = urlsplit(console_url.group(1))
     assert console.path == f"/s3/buckets/{AUDIT_BUCKET}"
     assert parse_qs(console.query)["prefix"] == [f"rdsbot-audit/rdsbot/jobs/{job_id}.jsonl"]
-    sqlserver = urlsplit(re.search(r"SQL Server audit logs: (\S+)", text).group(1))  # type: ignore[union-attr]
+    sqlserver = urlsplit(re.search(r"SQL Server audit logs \([^)]*\): (\S+)", text).group(1))  # type: ignore[union-attr]
     instance = story.job(job_id).plan.target_instance_id
-    assert parse_qs(sqlserver.query)["prefix"] == [f"rdsbot-audit/sqlserver/{instance}/"]
+    # AWS guide "Appendix.SQLServer.Options.Audit": bucket/prefix/instance-name/audit-name/node_file-name.ext
+    assert parse_qs(sqlserver.query)["prefix"] == [f"rdsbot-audit/sqlserver/{instance}/rdsbot_audit/"]
+    # The folder fills only because a server audit runs inside the instance (the sandbox's status view says so).
+    assert "audit:status" in [call.procedure for call in story.app.sandbox_sql.calls]  # type: ignore[union-attr]
 
 
 def test_a_successful_restore_over_slack_has_an_audit_event_for_every_state_change_and_aws_request(story: Story):

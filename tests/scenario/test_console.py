@@ -119,7 +119,7 @@ def test_demo_plays_the_whole_story_and_exits_zero():
         "(only you can see this) only members of rds-admins may approve",
         "approved by bob",
         "✓ restore_wait",
-        "SQL Server audit logs:",
+        "SQL Server audit logs (.zip",
         "succeeded",
         "restore took",
     ):

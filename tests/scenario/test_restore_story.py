@@ -59,7 +59,10 @@ def test_request_card_refusals_approval_progress_completion_and_status(story: St
     assert done.body["thread_ts"] == card_ts
     text = done.body["text"]
     assert "endpoint: rdsbot-prod-backup-" in text and "console.aws.amazon.com/rds" in text
-    assert "SQL Server audit logs: https://s3.console.aws.amazon.com/s3/buckets/rdsbot-audit" in text
+    assert (
+        "SQL Server audit logs (.zip, ENABLE_COMPRESSION on; unzip for .sqlaudit): "
+        "https://s3.console.aws.amazon.com/s3/buckets/rdsbot-audit" in text
+    )
     stage_posts = [c for c in story.slack.delivered("chat.postMessage") if c.body.get("thread_ts") == card_ts]
     assert any("✓ instance" in str(c.body.get("text")) for c in stage_posts)
     assert story.slack.delivered("chat.update")  # the percentage, updated in place

@@ -26,6 +26,7 @@ from bot.ports import (
     RoleSpec,
     ThreadRef,
 )
+from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
 
 # DBSnapshotIdentifier (AWS API reference 'API_DeleteDBInstance', FinalDBSnapshotIdentifier): 1-255 letters, digits,
@@ -67,6 +68,7 @@ class FakeAws:
         self.role_specs: list[RoleSpec] = []
         self.instance_specs: list[InstanceSpec] = []
         self.restore_keys: list[str | None] = []
+        self.server_audits: list[ServerAuditSpec] = []
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -219,6 +221,18 @@ class FakeAws:
         if not task.finished:
             self.tasks[task_id] = task.model_copy(update={"lifecycle": TaskLifecycle.CANCELLED})
 
+    # ServerAuditGateway
+    def ensure_server_audit(self, instance: InstanceState, spec: ServerAuditSpec) -> ServerAuditState:
+        self.calls.append("ensure_server_audit")
+        self.server_audits.append(spec)
+        return ServerAuditState(
+            audit_name=spec.audit_name,
+            status="STARTED",
+            file_path=f"D:\\rdsdbdata\\SQLAudit\\{spec.audit_name}_0.sqlaudit",
+            specification_enabled=True,
+            action_groups=spec.action_groups,
+        )
+
     def gateways(self, region: str = "us-east-1") -> Gateways:
         return Gateways(
             backups=self,
@@ -228,6 +242,7 @@ class FakeAws:
             instances=self,
             native_restore=self,
             identity=self,
+            server_audit=self,
         )
 
     @property
@@ -245,6 +260,7 @@ class FakeAws:
                 "delete_instance",
                 "rds_restore_database",
                 "rds_cancel_task",
+                "ensure_server_audit",
             }
         ]
 

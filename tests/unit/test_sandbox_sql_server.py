@@ -127,14 +127,16 @@ def test_restoring_over_an_existing_database_ends_in_error(clock):
     assert server.databases(target.endpoint_address or "") == {"Prod"}
 
 
-def test_two_restores_of_one_name_at_once_do_not_both_succeed(clock):
+def test_a_second_restore_of_a_name_with_a_pending_recovery_restore_is_refused_at_once(clock):
+    # AWS guide "SQLServer.Procedural.Importing.Native.Using": "You can't submit a restore task for a database that
+    # already has a pending restore task with RECOVERY."
     _, client = sandbox_with(clock)
     target = instance()
     first = client.start_restore(target, "Prod", ARN)
-    second = client.start_restore(target, "Prod", ARN)
+    with pytest.raises(RestoreTaskError, match="already pending"):
+        client.start_restore(target, "prod", ARN)
     clock.advance(200)
     assert client.task_status(target, first).lifecycle == TaskLifecycle.SUCCESS
-    assert client.task_status(target, second).lifecycle == TaskLifecycle.ERROR
 
 
 def test_the_same_name_on_two_instances_is_two_databases(clock):
@@ -310,7 +312,8 @@ def test_status_answers_carry_the_rds_column_names(clock):
 @pytest.mark.parametrize(
     ("sql", "params", "number", "words"),
     [
-        ("exec msdb.dbo.rds_drop_database @db_name=%s", ("Prod",), 2812, "Could not find stored procedure"),
+        ("exec msdb.dbo.rds_drop_db @db_name=%s", ("Prod",), 2812, "Could not find stored procedure"),
+        ("exec msdb.dbo.rds_drop_database @db_name=%s", ("Prod",), 3701, "because it does not exist"),
         ("exec msdb.dbo.rds_task_status @task_id=%s, @db=%s", (1, "x"), 8145, "is not a parameter"),
         ("exec msdb.dbo.rds_restore_database @restore_db_name=%s", ("Prod",), 201, "@s3_arn_to_restore_from"),
         ("exec msdb.dbo.rds_cancel_task @task_id=%s, @task_id=%s", (1, 1), 8143, "supplied multiple times"),

@@ -218,7 +218,7 @@ def test_each_stage_says_what_it_did() -> None:
         StageName.INSTANCE: f"{INSTANCE} available at {INSTANCE}.example:1433",
         StageName.RESTORE_START: "rds_restore_database task 1: arn:aws:s3:::team-backups/sql/prod.bak -> Prod_2026",
         StageName.RESTORE_WAIT: "task 1 SUCCESS",
-        StageName.FINALIZE: f"Prod_2026 restored on {INSTANCE}.example:1433",
+        StageName.FINALIZE: f"Prod_2026 restored on {INSTANCE}.example:1433; server audit rdsbot_audit STARTED",
     }
 
 
@@ -305,9 +305,12 @@ def test_waiting_stages_say_what_they_wait_for_and_the_end_links_the_instances_a
     assert (StageName.INSTANCE, "instance creating, option group pending-apply") in seen
     assert (StageName.RESTORE_WAIT, "IN_PROGRESS 25%") in seen
     done = store.jobs.by_id[job.id]
+    # AWS guide "Appendix.SQLServer.Options.Audit": files land at bucket/prefix/instance-name/audit-name/...
     assert done.outputs.sqlserver_audit_url == (
-        f"https://console.example/rdsbot-audit/sqlaudit/sqlserver/{done.plan.target_instance_id}/"
+        f"https://console.example/rdsbot-audit/sqlaudit/sqlserver/{done.plan.target_instance_id}/rdsbot_audit/"
     )
+    assert done.outputs.sqlserver_audit_extension == ".zip"
+    assert [spec.audit_name for spec in aws.server_audits] == ["rdsbot_audit"]
 
 
 def test_gp3_throughput_and_a_multi_file_backup_reach_aws() -> None:

@@ -266,6 +266,7 @@ def test_the_success_event_records_the_set_outputs_as_plain_json():
         "option_group",
         "role_arn",
         "security_group_id",
+        "sqlserver_audit_extension",
         "sqlserver_audit_url",
         "subnet_group",
         "task_id",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, SqlParam
+from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, Session, SqlParam
 from bot.domain import InstanceState
 
 
@@ -14,7 +14,7 @@ class StatementRunner(Protocol):
     """The server side of a cursor's execute."""
 
     def execute(
-        self, instance: InstanceState, autocommit: bool, sql: str, params: Sequence[SqlParam]
+        self, instance: InstanceState, autocommit: bool, sql: str, params: Sequence[SqlParam], session: Session
     ) -> list[ResultSet]: ...
 
 
@@ -82,6 +82,7 @@ class SandboxConnection:
         self._instance = instance
         self.autocommit = autocommit
         self._closed = False
+        self.session = Session()
 
     def cursor(self) -> SandboxCursor:
         if self._closed:
@@ -91,7 +92,7 @@ class SandboxConnection:
     def execute(self, operation: str, params: Sequence[SqlParam]) -> list[ResultSet]:
         if self._closed:
             raise SandboxSqlError(0, "Connection closed.")
-        return self._server.execute(self._instance, self.autocommit, operation, params)
+        return self._server.execute(self._instance, self.autocommit, operation, params, self.session)
 
     def commit(self) -> None:
         """Nothing to commit: the emulated procedures apply at once."""

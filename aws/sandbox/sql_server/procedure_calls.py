@@ -5,22 +5,62 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
-from aws.native_restore.procedures import CANCEL_TASK, RESTORE_DATABASE, TASK_STATUS
+from aws.native_restore.procedures import (
+    BACKUP_DATABASE,
+    CANCEL_TASK,
+    DROP_DATABASE,
+    FINISH_RESTORE,
+    RESTORE_DATABASE,
+    RESTORE_LOG,
+    TASK_STATUS,
+)
 from aws.sandbox.sql_server.results import SandboxSqlError, SqlParam
 
-# name -> required; what each emulated procedure accepts.
+# name -> required, in the order the AWS guide lists them ("SQLServer.Procedural.Importing.Native.Using", Usage of
+# each procedure): exactly these, so a documented parameter is accepted and any other is refused as SQL Server does.
+_TUNING = {"block_size": False, "max_transfer_size": False, "buffer_count": False}
 _SIGNATURES: dict[str, dict[str, bool]] = {
     RESTORE_DATABASE: {
         "restore_db_name": True,
         "s3_arn_to_restore_from": True,
-        "type": False,
         "with_norecovery": False,
+        "keep_cdc": False,
+        "data_file_volume": False,
+        "log_file_volume": False,
         "kms_master_key_arn": False,
+        **_TUNING,
+        "type": False,
     },
-    TASK_STATUS: {"task_id": False, "db_name": False},
+    RESTORE_LOG: {
+        "restore_db_name": True,
+        "s3_arn_to_restore_from": True,
+        "kms_master_key_arn": False,
+        "with_norecovery": False,
+        "keep_cdc": False,
+        "stopat": False,
+        **_TUNING,
+    },
+    FINISH_RESTORE: {"db_name": True},
+    DROP_DATABASE: {"db_name": True},
+    BACKUP_DATABASE: {
+        "source_db_name": True,
+        "s3_arn_to_backup_to": True,
+        "kms_master_key_arn": False,
+        "overwrite_s3_backup_file": False,
+        **_TUNING,
+        "type": False,
+        "number_of_files": False,
+        "enable_bucket_default_encryption": False,
+    },
+    TASK_STATUS: {"db_name": False, "task_id": False},
     CANCEL_TASK: {"task_id": True},
 }
+_FLAGS = ("with_norecovery", "keep_cdc", "overwrite_s3_backup_file", "enable_bucket_default_encryption")
+_BLOCK_SIZES = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+_VOLUMES = ("D:", "H:", "I:", "J:")
+MAX_FILES = 10
 
 _EXEC = re.compile(r"^\s*exec(?:ute)?\s+(?P<procedure>[\w.\[\]]+)(?P<args>(?:\s.*)?)$", re.I | re.S)
 _BOUND_ARG = re.compile(r"^@(?P<name>\w+)\s*=\s*%s$")
@@ -43,7 +83,18 @@ def parse_call(sql: str, params: Sequence[SqlParam]) -> tuple[str, dict[str, Sql
         )
     bound: dict[str, SqlParam] = {}
     values = iter(params)
-    for piece in pieces:
+    order = list(_SIGNATURES.get(procedure, {}))
+    named = False
+    for position, piece in enumerate(pieces):
+        if piece == "%s" and not named:
+            # Positional, as SQL Server allows before the first named one: the next parameter in order.
+            if position >= len(order):
+                raise SandboxSqlError(
+                    8144, f"Procedure or function {short_name(procedure)} has too many arguments specified."
+                )
+            bound[order[position]] = next(values)
+            continue
+        named = True
         arg = _BOUND_ARG.match(piece)
         if arg is None:
             literal = _LITERAL_ARG.match(piece)
@@ -70,8 +121,36 @@ def check_signature(procedure: str, bound: dict[str, SqlParam]) -> None:
                 201,
                 f"Procedure or function '{short_name(procedure)}' expects parameter '@{name}', which was not supplied.",
             )
-    if "with_norecovery" in bound and bound["with_norecovery"] not in (None, 0, 1):
-        raise SandboxSqlError(50000, "@with_norecovery must be 0 or 1.")
+    check_values(bound)
+
+
+def check_values(bound: dict[str, SqlParam]) -> None:
+    """The documented values of each parameter; RDS's own wording for a bad one is not published."""
+    for name in _FLAGS:
+        if bound.get(name) not in (None, 0, 1):
+            raise SandboxSqlError(50000, f"@{name} must be 0 or 1.")
+    if bound.get("type") is not None and str(bound["type"]).upper() not in ("FULL", "DIFFERENTIAL"):
+        raise SandboxSqlError(50000, f"Invalid @type '{bound['type']}'; use FULL or DIFFERENTIAL.")
+    if bound.get("block_size") is not None and bound_int(bound, "block_size") not in _BLOCK_SIZES:
+        raise SandboxSqlError(50000, f"@block_size must be one of {', '.join(map(str, _BLOCK_SIZES))}.")
+    if bound.get("max_transfer_size") is not None:
+        size = bound_int(bound, "max_transfer_size")
+        if size <= 0 or size % 65536 or size > 4194304:
+            raise SandboxSqlError(50000, "@max_transfer_size must be a multiple of 65536 bytes up to 4194304.")
+    if bound.get("buffer_count") is not None and bound_int(bound, "buffer_count") < 1:
+        raise SandboxSqlError(50000, "@buffer_count must be a positive number of buffers.")
+    for name in ("data_file_volume", "log_file_volume"):
+        if bound.get(name) is not None and str(bound[name]).upper() not in _VOLUMES:
+            raise SandboxSqlError(50000, f"@{name} must be one of {', '.join(_VOLUMES)}.")
+    if bound.get("number_of_files") is not None and not 1 <= bound_int(bound, "number_of_files") <= MAX_FILES:
+        raise SandboxSqlError(50000, f"@number_of_files must be from 1 to {MAX_FILES}.")
+    if bound.get("stopat") is not None:
+        try:
+            datetime.fromisoformat(str(bound["stopat"]))
+        except ValueError:
+            raise SandboxSqlError(
+                241, "Conversion failed when converting date and/or time from character string."
+            ) from None
 
 
 def short_name(procedure: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 SqlParam = str | int | None
@@ -25,3 +26,10 @@ class ResultSet(NamedTuple):
 
     columns: tuple[str, ...] | None
     rows: list[tuple[Any, ...]]
+
+
+@dataclass
+class Session:
+    """One connection's own state on the server: the database `USE` switched to (the tds driver opens msdb)."""
+
+    database: str = "msdb"

@@ -9,24 +9,30 @@ missing or the database already exists. Messages resemble RDS's; they are not ve
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws.native_restore.procedures import RESTORE_DATABASE, TASK_STATUS
+from aws.native_restore.procedures import RESTORE_DATABASE, RESTORE_LOG, TASK_STATUS
 from aws.sandbox.backup_content import read_manifest, s3_objects_exist
+from aws.sandbox.sql_server.aws_view import AwsView, EndpointAwsView, MemoryAwsView, bucket_and_key, instance_region
 from aws.sandbox.sql_server.connection import SandboxConnection
 from aws.sandbox.sql_server.drill_checks import CHECK_STATEMENTS, answer_check, require_bound_strings
-from aws.sandbox.sql_server.procedure_calls import bound_int, bound_text, check_signature, parse_call, short_name
+from aws.sandbox.sql_server.procedure_calls import MAX_FILES, check_signature, parse_call, short_name
 from aws.sandbox.sql_server.reachability import SecurityGroupReachability
-from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, SqlParam
-from aws.sandbox.sql_server.state_file import EmulatedInstance, RestoreTask, SandboxCall, SharedState
+from aws.sandbox.sql_server.restore_procedures import Procedures
+from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, Session, SqlParam
+from aws.sandbox.sql_server.server_audits import AUDIT_QUERIES, answer, is_audit_ddl, run_ddl
+from aws.sandbox.sql_server.state_file import EmulatedInstance, EmulatorState, RestoreTask, SandboxCall, SharedState
 from aws.sandbox.sql_server.task_lifecycle import advance
-from aws.sandbox.sql_server.task_status import STATUS_COLUMNS, stamp, status_row, status_set
-from bot.domain import InstanceState, TaskLifecycle
+from aws.sandbox.sql_server.task_status import status_set
+from bot.domain import InstanceState
 
 MAX_RECORDED_CALLS = 10_000
+EXPRESS_MAX_BYTES = 10 * 2**30
+_USE = re.compile(r"^\s*USE\s+\[?(?P<database>\w+)\]?\s*;?\s*$", re.I)
 
 
 class SandboxSqlServer:
@@ -44,6 +50,8 @@ class SandboxSqlServer:
         max_concurrent_tasks: int = 2,
         backup_content: Callable[[str], dict[str, Any] | None] = lambda s3_arn: None,
         reachable: Callable[[InstanceState], None] | None = None,
+        aws: AwsView | None = None,
+        region: str | None = None,
     ) -> None:
         # time.time by default: a state file shared by two processes needs one timeline.
         self._clock = clock
@@ -56,6 +64,9 @@ class SandboxSqlServer:
         self._shared = SharedState(state_path)
         # None: every instance is reachable (unit tests of the procedures); else it raises as a blocked port would.
         self._reachable = reachable
+        # Objects, bucket regions, KMS keys and engines as RDS sees them when a task starts; backups write here.
+        self.aws: AwsView = aws or MemoryAwsView()
+        self.region = region
 
     def connect(self, instance: InstanceState) -> SandboxConnection:
         """A DB-API-like connection to the instance's emulated server (autocommit on, as the tds driver opens it)."""
@@ -87,12 +98,22 @@ class SandboxSqlServer:
     # The server side of a cursor's execute.
 
     def execute(
-        self, instance: InstanceState, autocommit: bool, sql: str, params: Sequence[SqlParam]
+        self,
+        instance: InstanceState,
+        autocommit: bool,
+        sql: str,
+        params: Sequence[SqlParam],
+        session: Session | None = None,
     ) -> list[ResultSet]:
         """Run one statement as the emulated server would, returning its result sets."""
+        session = session or Session()
         check = CHECK_STATEMENTS.get(sql)
         if check is not None:
             return self._check(instance, check, params)
+        if (use := _USE.match(sql)) is not None:
+            return self._use(instance, session, use["database"])
+        if sql in AUDIT_QUERIES or is_audit_ddl(sql):
+            return self._server_audit(instance, session, sql, params)
         procedure, bound = parse_call(sql, params)
         with self._shared.open() as state:
             state.calls.append(SandboxCall(procedure, bound))
@@ -105,11 +126,48 @@ class SandboxSqlServer:
             server = state.instances.setdefault(endpoint, EmulatedInstance(advanced_to=self._clock()))
             now = self._clock()
             advance(self, server, now)
-            if procedure == RESTORE_DATABASE:
-                return self._restore_database(instance, server, bound, now)
             if procedure == TASK_STATUS:
                 return [status_set(server, bound, now)]
-            return self._cancel_task(server, bound, now)
+            sets = Procedures(server, instance, now, self.restore_seconds, self._backup_content).run(procedure, bound)
+            if procedure in (RESTORE_DATABASE, RESTORE_LOG):
+                # Read now, not when a status poll starts the task: the region and engine RDS checks it against.
+                task = server.tasks[-1]
+                task.region, task.engine = self.region or instance_region(instance), self.aws.engine(instance)
+            return sets
+
+    def _use(self, instance: InstanceState, session: Session, database: str) -> list[ResultSet]:
+        with self._shared.open() as state:
+            state.calls.append(SandboxCall("use", {"database": database}))
+            server = self._instance_state(state, instance)
+            if database.casefold() not in {"master", "msdb"} and not server.has_database(database):
+                raise SandboxSqlError(
+                    911, f"Database '{database}' does not exist. Make sure that the name is entered correctly."
+                )
+            session.database = database
+            return [ResultSet(None, [])]
+
+    def _server_audit(
+        self, instance: InstanceState, session: Session, sql: str, params: Sequence[SqlParam]
+    ) -> list[ResultSet]:
+        """SQL Server Audit DDL and the views that show it (server_audits.py)."""
+        with self._shared.open() as state:
+            view = AUDIT_QUERIES.get(sql)
+            state.calls.append(SandboxCall(f"audit:{view or 'ddl'}", {"sql": sql}))
+            server = self._instance_state(state, instance)
+            if view is not None:
+                stamp_text = f"{int(self._clock())}"
+                return [answer(server.server_audit, view, list(params), stamp_text)]
+            if params:
+                raise SandboxSqlError(0, "audit DDL takes no bound parameters")
+            run_ddl(server.server_audit, sql, session.database)
+            return [ResultSet(None, [])]
+
+    def _instance_state(self, state: EmulatorState, instance: InstanceState) -> EmulatedInstance:
+        server = state.instances.setdefault(
+            instance.endpoint_address or "", EmulatedInstance(advanced_to=self._clock())
+        )
+        advance(self, server, self._clock())
+        return server
 
     def _check(self, instance: InstanceState, kind: str, params: Sequence[SqlParam]) -> list[ResultSet]:
         """A drill's validation query, answered from the manifests of the databases restored here."""
@@ -121,54 +179,34 @@ class SandboxSqlServer:
                 instance.endpoint_address or "", EmulatedInstance(advanced_to=self._clock())
             )
             advance(self, server, self._clock())
+            if values and server.is_restoring(values[0]):
+                raise SandboxSqlError(
+                    927, f"Database '{values[0]}' cannot be opened. It is in the middle of a restore."
+                )
             restored = {name: server.contents.get(name, {}) for name in server.databases}
             return [answer_check(kind, values, restored)]
 
-    def _restore_database(
-        self, instance: InstanceState, server: EmulatedInstance, bound: dict[str, SqlParam], now: float
-    ) -> list[ResultSet]:
-        if instance.option_group_status not in (None, "in-sync"):
-            raise SandboxSqlError(
-                50000,
-                "Database backup/restore option is not enabled yet or is in the process of being enabled. "
-                "Please try again later.",
+    def start_failure(self, server: EmulatedInstance, task: RestoreTask) -> str | None:
+        """What RDS checks of a restore's objects, key and instance when the task starts (AWS guide
+        "SQLServer.Procedural.Importing": limitations and troubleshooting), in its words."""
+        files = self.aws.matched_objects(task.s3_arn)
+        if len(files) > MAX_FILES:
+            return (
+                "The Restore task is unable to restore from more than 10 backup file(s). "
+                "Please reduce the number of files matched and try again."
             )
-        name = bound_text(bound, "restore_db_name")
-        s3_arn = bound_text(bound, "s3_arn_to_restore_from")
-        if not s3_arn.startswith("arn:aws") or ":s3:::" not in s3_arn:
-            raise SandboxSqlError(50000, f"The S3 ARN '{s3_arn}' is not valid.")
-        restore_type = str(bound.get("type") or "FULL").upper()
-        if restore_type not in ("FULL", "DIFFERENTIAL"):
-            raise SandboxSqlError(50000, f"Invalid @type '{restore_type}'; use FULL or DIFFERENTIAL.")
-        kms = bound.get("kms_master_key_arn")
-        task = RestoreTask(
-            task_id=server.next_task_id,
-            database_name=name,
-            s3_arn=s3_arn,
-            kms_key_arn=str(kms) if kms else None,
-            created_at=now,
-            restore_seconds=self.restore_seconds,
-            last_updated=now,
-            # Read here, not when the task starts: a status poll must not wait on S3.
-            content=self._backup_content(s3_arn),
-        )
-        server.next_task_id += 1
-        server.tasks.append(task)
-        # An empty set first: real procedures may answer in several sets, and the client must walk past it.
-        return [ResultSet(("task_id",), []), ResultSet(STATUS_COLUMNS, [status_row(task, now)])]
-
-    def _cancel_task(self, server: EmulatedInstance, bound: dict[str, SqlParam], now: float) -> list[ResultSet]:
-        task_id = bound_int(bound, "task_id")
-        task = next((t for t in server.tasks if t.task_id == task_id), None)
-        if task is None:
-            raise SandboxSqlError(50000, f"Task id {task_id} does not exist.")
-        if task.lifecycle in (TaskLifecycle.CREATED, TaskLifecycle.IN_PROGRESS):
-            task.lifecycle = TaskLifecycle.CANCEL_REQUESTED.value
-            task.cancel_requested_at = now
-            task.last_updated = now
-            task.info.append(stamp(now, "Task cancellation was requested."))
-        # Cancelling a finished or already cancelling task changes nothing, so a retried cancel is harmless.
-        return [ResultSet(None, [])]
+        bucket_region = self.aws.bucket_region(bucket_and_key(task.s3_arn)[0])
+        if task.region and bucket_region and bucket_region != task.region:
+            return "Please specify a bucket that is in the same region as RDS instance"
+        if task.kms_key_arn and (problem := self.aws.kms_key_problem(task.kms_key_arn)):
+            return problem
+        if task.engine == "sqlserver-ex" and sum(size for _, size in files) > EXPRESS_MAX_BYTES:
+            # SQL Server message 1827: Express holds 10 GB per database (AWS guide: Express restores up to 10 GB).
+            return (
+                "CREATE DATABASE or ALTER DATABASE failed because the resulting cumulative database size would "
+                "exceed your licensed limit of 10240 MB per database."
+            )
+        return None
 
 
 def embedded_sql_server(
@@ -177,6 +215,7 @@ def embedded_sql_server(
     restore_seconds: float,
     state_path: Path | None,
     network: SecurityGroupReachability | None = None,
+    region: str | None = None,
 ) -> SandboxSqlServer:
     """The emulator as the bot runs it: backups checked and read through `s3`, tasks starting after a tenth of the
     restore time (one second at most), state in `state_path` so a restarted bot finds its tasks, connections
@@ -188,4 +227,6 @@ def embedded_sql_server(
         backup_content=lambda arn: read_manifest(s3, arn),
         state_path=state_path,
         reachable=network.check if network is not None else None,
+        aws=EndpointAwsView(region) if region else None,
+        region=region,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from aws.sandbox.sql_server.results import SqlParam
+from aws.sandbox.sql_server.server_audits import AuditState
 from bot.domain import TaskLifecycle
 
 
@@ -42,6 +43,25 @@ class RestoreTask:
     finished_at: float | None = None
     info: list[str] = field(default_factory=list)
     content: dict[str, Any] | None = None  # the backup's manifest, read when the task is created
+    # RESTORE_DB, RESTORE_DB_NORECOVERY, ..._DIFFERENTIAL(_NORECOVERY), ..._LOG(_NORECOVERY), FINISH_RESTORE,
+    # BACKUP_DB, BACKUP_DB_DIFFERENTIAL: rds_task_status's task_type, from the procedure, @type, @with_norecovery.
+    task_type: str = "RESTORE_DB"
+    overwrite_s3_backup_file: int | None = None  # backups only, as rds_task_status shows it
+    number_of_files: int = 1  # backups only
+    region: str | None = None  # the instance's, for the same-region check when the task starts
+    engine: str | None = None  # the instance's (sqlserver-ex holds 10 GB per database)
+
+    @property
+    def norecovery(self) -> bool:
+        return self.task_type.endswith("_NORECOVERY")
+
+    @property
+    def is_restore(self) -> bool:
+        return self.task_type.startswith("RESTORE_DB")
+
+    @property
+    def pending(self) -> bool:
+        return self.finished_at is None and self.lifecycle != TaskLifecycle.CANCELLED
 
 
 @dataclass
@@ -54,10 +74,24 @@ class EmulatedInstance:
     tasks: list[RestoreTask] = field(default_factory=list)
     # Database name -> what it holds (tables, django_migrations), from its backup's manifest.
     contents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    server_audit: AuditState = field(default_factory=AuditState)
+    # Databases a NORECOVERY restore left RESTORING: in `databases` (the name is taken) but not open.
+    restoring: list[str] = field(default_factory=list)
 
     def has_database(self, name: str) -> bool:
         # Default collations compare names case-insensitively, so "Sales" and "sales" collide.
         return name.casefold() in {db.casefold() for db in self.databases}
+
+    def is_restoring(self, name: str) -> bool:
+        return name.casefold() in {db.casefold() for db in self.restoring}
+
+    def pending_tasks(self, database: str) -> list[RestoreTask]:
+        return [t for t in self.tasks if t.pending and t.database_name.casefold() == database.casefold()]
+
+    def drop(self, name: str) -> None:
+        for names in (self.databases, self.restoring):
+            names[:] = [db for db in names if db.casefold() != name.casefold()]
+        self.contents = {db: c for db, c in self.contents.items() if db.casefold() != name.casefold()}
 
 
 @dataclass
@@ -82,6 +116,8 @@ class EmulatorState:
                 advanced_to=raw["advanced_to"],
                 tasks=[RestoreTask(**task) for task in raw["tasks"]],
                 contents=dict(raw.get("contents", {})),
+                server_audit=AuditState.from_json(raw.get("server_audit")),
+                restoring=list(raw.get("restoring", [])),
             )
             for endpoint, raw in data.get("instances", {}).items()
         }

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
-from aws.sandbox.backup_content import restore_fault
+from aws.sandbox.backup_content import manifest_bytes, restore_fault
+from aws.sandbox.sql_server.aws_view import AwsView, bucket_and_key
 from aws.sandbox.sql_server.state_file import EmulatedInstance, RestoreTask
 from aws.sandbox.sql_server.task_status import stamp
 from bot.domain import TaskLifecycle
@@ -22,8 +23,13 @@ class LifecycleRules(Protocol):
     start_delay_seconds: float
     cancel_seconds: float
     max_concurrent_tasks: int
+    aws: AwsView
 
     def backup_exists(self, s3_arn: str) -> bool: ...
+
+    def start_failure(self, server: EmulatedInstance, task: RestoreTask) -> str | None:
+        """What RDS finds wrong with the task's S3 objects, KMS key or instance when it starts; None if nothing."""
+        ...
 
 
 def advance(rules: LifecycleRules, server: EmulatedInstance, now: float) -> None:
@@ -42,7 +48,7 @@ def _next_event(rules: LifecycleRules, server: EmulatedInstance, at: float) -> t
     events: list[tuple[float, int, Transition]] = []
     for task in server.tasks:
         if task.lifecycle == TaskLifecycle.IN_PROGRESS and task.started_at is not None:
-            events.append((task.started_at + task.restore_seconds, task.task_id, partial(_finish, server, task)))
+            events.append((task.started_at + task.restore_seconds, task.task_id, partial(_finish, rules, server, task)))
         elif task.lifecycle == TaskLifecycle.CANCEL_REQUESTED and task.cancel_requested_at is not None:
             events.append((task.cancel_requested_at + rules.cancel_seconds, task.task_id, partial(_cancelled, task)))
     queued = [t for t in server.tasks if t.lifecycle == TaskLifecycle.CREATED]
@@ -71,14 +77,20 @@ def _start(rules: LifecycleRules, server: EmulatedInstance, task: RestoreTask, a
 
 
 def _start_failure(rules: LifecycleRules, server: EmulatedInstance, task: RestoreTask) -> str | None:
+    if task.task_type == "FINISH_RESTORE":
+        return None
+    if not task.is_restore:
+        return _backup_failure(rules, task)
     if not rules.backup_exists(task.s3_arn):
         return (
             f"Error making request with Error Code NotFound and Http Status Code NotFound. "
             f"The specified key does not exist: {task.s3_arn}"
         )
-    fault = restore_fault(task.content)
-    if fault:
-        return fault
+    problem = rules.start_failure(server, task) or restore_fault(task.content)
+    if problem:
+        return problem
+    if task.task_type not in ("RESTORE_DB", "RESTORE_DB_NORECOVERY"):
+        return None  # a differential or log restore goes onto the database its chain left RESTORING
     restoring = {t.database_name.casefold() for t in server.tasks if t.started_at is not None and t.finished_at is None}
     if server.has_database(task.database_name) or task.database_name.casefold() in restoring:
         return (
@@ -88,18 +100,57 @@ def _start_failure(rules: LifecycleRules, server: EmulatedInstance, task: Restor
     return None
 
 
+def _backup_failure(rules: LifecycleRules, task: RestoreTask) -> str | None:
+    if task.overwrite_s3_backup_file:
+        return None
+    for bucket, key in backup_files(task):
+        if rules.aws.object_exists(bucket, key):
+            # AWS guide, troubleshooting: the text for a file that exists with @overwrite_s3_backup_file=0.
+            return "Please reissue task with correct type and overwrite property"
+    return None
+
+
+def backup_files(task: RestoreTask) -> list[tuple[str, str]]:
+    """(bucket, key) of each file a backup writes: `*` becomes 1-of-N ... N-of-N when N > 1 (AWS guide)."""
+    bucket, key = bucket_and_key(task.s3_arn)
+    if task.number_of_files == 1:
+        return [(bucket, key)]
+    return [(bucket, key.replace("*", f"{n}-of-{task.number_of_files}")) for n in range(1, task.number_of_files + 1)]
+
+
 def _running(server: EmulatedInstance) -> int:
     return sum(1 for t in server.tasks if t.started_at is not None and t.finished_at is None)
 
 
-def _finish(server: EmulatedInstance, task: RestoreTask, at: float) -> None:
+def _finish(rules: LifecycleRules, server: EmulatedInstance, task: RestoreTask, at: float) -> None:
     task.lifecycle = TaskLifecycle.SUCCESS.value
     task.finished_at = at
     task.last_updated = at
-    task.info.append(stamp(at, f"Restored database {task.database_name} from {task.s3_arn}."))
+    name = task.database_name
+    if task.task_type.startswith("BACKUP_DB"):
+        # The files land in the bucket in the sandbox backup format, so this backup can be restored again.
+        body = manifest_bytes(server.contents.get(_stored_name(server, name), {}))
+        for bucket, key in backup_files(task):
+            rules.aws.put_object(bucket, key, body)
+        task.info.append(stamp(at, f"Backed up database {name} to {task.s3_arn}."))
+    elif task.task_type == "FINISH_RESTORE":
+        server.restoring[:] = [db for db in server.restoring if db.casefold() != name.casefold()]
+        task.info.append(stamp(at, f"Database {name} is open."))
+    else:
+        if not server.has_database(name):
+            server.databases.append(name)
+        server.contents[_stored_name(server, name)] = task.content or {}
+        restoring = server.is_restoring(name)
+        if task.norecovery and not restoring:
+            server.restoring.append(name)
+        elif not task.norecovery and restoring:
+            server.restoring[:] = [db for db in server.restoring if db.casefold() != name.casefold()]
+        task.info.append(stamp(at, f"Restored database {name} from {task.s3_arn}."))
     task.info.append(stamp(at, "Task has been completed successfully."))
-    server.databases.append(task.database_name)
-    server.contents[task.database_name] = task.content or {}
+
+
+def _stored_name(server: EmulatedInstance, name: str) -> str:
+    return next((db for db in server.databases if db.casefold() == name.casefold()), name)
 
 
 def _cancelled(task: RestoreTask, at: float) -> None:

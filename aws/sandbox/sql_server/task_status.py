@@ -1,4 +1,5 @@
-"""How a restore task reads in rds_task_status: the same columns as RDS, progress, and task_info lines."""
+"""How a task reads in rds_task_status: every column the AWS guide lists ("SQLServer.Procedural.Importing.Native.
+Using", Response; filepath and overwrite_file are NULL for native backup and restore tasks), progress, task_info."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ STATUS_COLUMNS = (
     "S3_object_arn",
     "overwrite_s3_backup_file",
     "KMS_master_key_arn",
+    "filepath",
+    "overwrite_file",
 )
 
 
@@ -45,7 +48,7 @@ def status_row(task: RestoreTask, now: float) -> tuple[Any, ...]:
     minutes = int(((task.finished_at or now) - task.created_at) // 60)
     values = {
         "task_id": task.task_id,
-        "task_type": "RESTORE_DB",
+        "task_type": task.task_type,
         "database_name": task.database_name,
         "% complete": percent,
         "duration (mins)": minutes,
@@ -53,9 +56,11 @@ def status_row(task: RestoreTask, now: float) -> tuple[Any, ...]:
         "task_info": "\n".join(task.info) or None,
         "last_updated": _sql_datetime(last_updated),
         "created_at": _sql_datetime(task.created_at),
-        "S3_object_arn": task.s3_arn,
-        "overwrite_s3_backup_file": None,
+        "S3_object_arn": task.s3_arn or None,
+        "overwrite_s3_backup_file": task.overwrite_s3_backup_file,
         "KMS_master_key_arn": task.kms_key_arn,
+        "filepath": None,
+        "overwrite_file": None,
     }
     return tuple(values[column] for column in STATUS_COLUMNS)
 

@@ -1,0 +1,135 @@
+"""What the emulated RDS SQL Server sees of AWS when a task starts: the backup objects a restore ARN matches (and
+their sizes), the bucket's region, whether a KMS key exists, the instance's engine; and where a backup task writes.
+
+RDS itself checks these (AWS guide "SQLServer.Procedural.Importing", limitations and troubleshooting): at most 10
+files, a bucket in the instance's region, "Key <ARN> does not exist", Express at most 10 GB per database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import boto3
+
+from bot.domain import InstanceState
+
+
+def bucket_and_key(s3_arn: str) -> tuple[str, str]:
+    """arn:aws:s3:::bucket/key -> (bucket, key), for any partition."""
+    _, _, rest = s3_arn.partition(":s3:::")
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+def instance_region(instance: InstanceState) -> str | None:
+    """The region in the instance's ARN, or None when it has none (unit tests)."""
+    parts = (instance.arn or "").split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+class AwsView(Protocol):
+    def matched_objects(self, s3_arn: str) -> list[tuple[str, int]]:
+        """(key, bytes) of the objects a restore ARN names: the key itself, or every key under `prefix*`."""
+        ...
+
+    def bucket_region(self, bucket: str) -> str | None: ...
+
+    def kms_key_problem(self, key_arn: str) -> str | None:
+        """The task_info a key RDS cannot use fails the task with; None when the key is usable."""
+        ...
+
+    def engine(self, instance: InstanceState) -> str | None: ...
+
+    def object_exists(self, bucket: str, key: str) -> bool: ...
+
+    def put_object(self, bucket: str, key: str, body: bytes) -> None: ...
+
+
+@dataclass
+class MemoryAwsView:
+    """An AWS of plain dicts for unit tests: nothing unless a test puts it there; engines and regions optional."""
+
+    objects: dict[str, int] = field(default_factory=dict)  # "bucket/key" -> bytes
+    bodies: dict[str, bytes] = field(default_factory=dict)
+    regions: dict[str, str] = field(default_factory=dict)
+    key_problems: dict[str, str] = field(default_factory=dict)
+    engines: dict[str, str] = field(default_factory=dict)  # instance id -> engine
+
+    def matched_objects(self, s3_arn: str) -> list[tuple[str, int]]:
+        bucket, key = bucket_and_key(s3_arn)
+        prefix = f"{bucket}/{key.removesuffix('*')}"
+        found = [
+            (k, n) for k, n in self.objects.items() if (k.startswith(prefix) if key.endswith("*") else k == prefix)
+        ]
+        return [(k.partition("/")[2], n) for k, n in sorted(found)]
+
+    def bucket_region(self, bucket: str) -> str | None:
+        return self.regions.get(bucket)
+
+    def kms_key_problem(self, key_arn: str) -> str | None:
+        return self.key_problems.get(key_arn)
+
+    def engine(self, instance: InstanceState) -> str | None:
+        return self.engines.get(instance.instance_id)
+
+    def object_exists(self, bucket: str, key: str) -> bool:
+        return f"{bucket}/{key}" in self.objects
+
+    def put_object(self, bucket: str, key: str, body: bytes) -> None:
+        self.objects[f"{bucket}/{key}"] = len(body)
+        self.bodies[f"{bucket}/{key}"] = body
+
+
+class EndpointAwsView:
+    """The AWS endpoint the bot uses (moto in the sandbox), read and written through clients of the emulator's own,
+    so its look-ups and writes are not counted as the bot's calls."""
+
+    def __init__(self, region: str) -> None:
+        session = boto3.Session()
+        self._s3: Any = session.client("s3", region_name=region)
+        self._kms: Any = session.client("kms", region_name=region)
+        self._rds: Any = session.client("rds", region_name=region)
+
+    def matched_objects(self, s3_arn: str) -> list[tuple[str, int]]:
+        bucket, key = bucket_and_key(s3_arn)
+        prefix = key.removesuffix("*")
+        try:
+            listed = self._s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=100)
+        except Exception:  # a missing bucket matches nothing; the task fails on the missing object
+            return []
+        found = [(obj["Key"], int(obj["Size"])) for obj in listed.get("Contents", [])]
+        return sorted(found) if key.endswith("*") else [(k, n) for k, n in found if k == key]
+
+    def bucket_region(self, bucket: str) -> str | None:
+        try:
+            location = self._s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+        except Exception:
+            return None
+        return str(location or "us-east-1")
+
+    def kms_key_problem(self, key_arn: str) -> str | None:
+        try:
+            metadata = self._kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+        except Exception:
+            return f"Key {key_arn} does not exist"
+        if metadata.get("KeyState") != "Enabled":
+            return f"Key {key_arn} is {metadata.get('KeyState')}"
+        return None
+
+    def engine(self, instance: InstanceState) -> str | None:
+        try:
+            found = self._rds.describe_db_instances(DBInstanceIdentifier=instance.instance_id)["DBInstances"]
+        except Exception:
+            return None
+        return str(found[0]["Engine"]) if found else None
+
+    def object_exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=bucket, Key=key)
+        except Exception:
+            return False
+        return True
+
+    def put_object(self, bucket: str, key: str, body: bytes) -> None:
+        self._s3.put_object(Bucket=bucket, Key=key, Body=body)
