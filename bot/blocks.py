@@ -1,4 +1,8 @@
-"""Block Kit for Slack: the approval card, the decided card, progress and completion. Pure dicts, no Slack SDK."""
+"""Block Kit for Slack: the approval card, the decided card, progress and completion. Pure dicts, no Slack SDK.
+
+mrkdwn fields take SlackText only (bot/slack_text.py): request fields are escaped once, where they are rendered.
+plain_text fields are shown as typed, without parsing, so they take plain `str` (Block Kit reference, "Text
+object": `plain_text` is not formatted)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 from bot import render
 from bot.domain import STAGE_ORDER, Job
+from bot.slack_text import SlackText, lines, mention, mrkdwn
 
 Block = dict[str, Any]
 APPROVE_ACTION = "rds_restore_approve"
@@ -15,8 +20,12 @@ DENY_REASON_BLOCK = "reason"
 DENY_REASON_INPUT = "reason_input"
 
 
-def _text(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+def _text(text: SlackText) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text.clip(3000)}}
+
+
+def _context(text: SlackText) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text.clip(3000)}]}
 
 
 def _size(total_bytes: int) -> str:
@@ -35,29 +44,28 @@ def _key_lines(job: Job) -> list[str]:
         ("Backup key (@kms_master_key_arn)", plan.backup_kms_key_arn),
         ("Bucket SSE-KMS key", ", ".join(plan.bucket_kms_key_arns) or None),
     ]
-    lines = [f"KMS: {label} {key}" for label, key in keys if key]
+    shown = [f"KMS: {label} {key}" for label, key in keys if key]
     # Storage is always encrypted; without a key of its own, with the account's AWS managed key for RDS.
-    return [*lines, f"KMS: Storage key {plan.storage_kms_key_arn or 'aws/rds (the account default)'}"]
+    return [*shown, f"KMS: Storage key {plan.storage_kms_key_arn or 'aws/rds (the account default)'}"]
 
 
-def card_summary(job: Job) -> str:
-    """The facts an approver needs, as plain text: shared by Slack's card and the console."""
+def card_summary(job: Job) -> SlackText:
+    """The facts an approver needs, as mrkdwn text: shared by Slack's card and the console (unescaped there)."""
     plan = job.plan
     files = job.outputs.backup_files if job.outputs.backup_files is not None else 1
     size = _size(job.outputs.backup_bytes or 0)
     processor = f", {plan.cores} cores x {plan.threads_per_core or 'default'} threads" if plan.cores else ""
     storage = f"{plan.storage_type} {plan.allocated_storage_gb} GiB" + (f", {plan.iops} IOPS" if plan.iops else "")
-    lines = [
-        f"Requester: <@{job.requester}>",
+    facts = [
         f"Backup: {plan.s3_arn.replace('arn:aws:s3:::', 's3://')} ({files} file(s), {size})",
         f"Target: {plan.target_instance_id} / database {plan.database_name}",
         f"Class: {plan.instance_class}{processor}; storage {storage}; Multi-AZ {'yes' if plan.multi_az else 'no'}",
         f"Region: {plan.region}; engine {plan.edition.value} {plan.major_version} ({plan.license_model})",
         f"Plan: {' → '.join(STAGE_ORDER)}",
     ]
-    lines += _key_lines(job)
-    lines += [f"⚠ {warning}" for warning in plan.warnings]
-    return "\n".join(lines)
+    facts += _key_lines(job)
+    facts += [f"⚠ {warning}" for warning in plan.warnings]
+    return lines([mrkdwn("Requester: {}", mention(job.requester)), *facts])
 
 
 def approval_card(job: Job, expires: str) -> list[Block]:
@@ -65,7 +73,7 @@ def approval_card(job: Job, expires: str) -> list[Block]:
     return [
         {"type": "header", "text": {"type": "plain_text", "text": f"RDS restore request {job.id}"}},
         _text(card_summary(job)),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Expires at {expires} if nobody decides."}]},
+        _context(mrkdwn("Expires at {} if nobody decides.", expires)),
         {
             "type": "actions",
             "block_id": f"decide:{job.id}",
@@ -89,12 +97,12 @@ def approval_card(job: Job, expires: str) -> list[Block]:
     ]
 
 
-def decided_card(job: Job, decision: str) -> list[Block]:
+def decided_card(job: Job, decision: SlackText) -> list[Block]:
     """The card once decided: the same facts, who decided and when, no buttons."""
     return [
         {"type": "header", "text": {"type": "plain_text", "text": f"RDS restore request {job.id}"}},
         _text(card_summary(job)),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": decision}]},
+        _context(decision),
     ]
 
 
@@ -119,6 +127,6 @@ def deny_reason_view(job_id: str, channel: str, message_ts: str) -> dict[str, An
     }
 
 
-def completion_text(job: Job) -> str:
+def completion_text(job: Job) -> SlackText:
     """The last message in the thread: outcome, endpoint, timings and the audit links (Slack mrkdwn)."""
     return render.completion(job)

@@ -9,6 +9,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.doctor import DoctorCommand
+from bot.slack_text import mrkdwn
 from handlers.restore import email_lookup
 from handlers.slow_lane import SlowLane
 
@@ -22,7 +23,7 @@ def register_doctor(bolt: App, doctor: DoctorCommand, lane: SlowLane) -> None:
     def run_doctor(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         user = command["user_id"]
         text = doctor.answer(user, email_lookup(client, user))
-        shown = text if text.startswith("Refused") else f"```{text}```"
+        shown = text if text.startswith("Refused") else mrkdwn("```{}```", text)
         respond(response_type="ephemeral", replace_original=False, text=shown)
 
     bolt.command("/rds-doctor")(ack_doctor)

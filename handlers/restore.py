@@ -18,6 +18,7 @@ from bot.approvals import Outcome
 from bot.authz import Action, Forbidden
 from bot.commands import ChatCommands, Reply
 from bot.domain import Job, RestoreRequest
+from bot.slack_text import SlackText, mention, mrkdwn
 from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
 
@@ -42,21 +43,18 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
         words = command.get("text", "").split()
         if words[:1] == ["cancel"]:
             if len(words) != 2:
-                ack(response_type="ephemeral", text="usage: /rds-restore cancel <job-id>")
+                ack(response_type="ephemeral", text=SlackText.escape("usage: /rds-restore cancel <job-id>"))
                 return
             lane.submit(f"cancel by {command['user_id']}", cancel_restore, words[1], command, respond, client)
-            ack(response_type="ephemeral", text=f"Checking whether you may cancel {words[1]}…")
+            ack(response_type="ephemeral", text=mrkdwn("Checking whether you may cancel {}…", words[1]))
             return
         checked = commands.check_restore(command.get("text", ""), command["user_id"])
         if isinstance(checked, Reply):
             ack(response_type="ephemeral", text=checked.text)
             return
         lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, respond, client)
-        ack(
-            response_type="ephemeral",
-            text=f"Checking {checked.backup.display(commands.policy.backups.default_bucket)} for a restore to "
-            f"{checked.instance_class}…",
-        )
+        backup = checked.backup.display(commands.policy.backups.default_bucket)
+        ack(response_type="ephemeral", text=mrkdwn("Checking {} for a restore to {}…", backup, checked.instance_class))
 
     def submit_restore(checked: RestoreRequest, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         result = commands.submit_restore(checked, command["user_id"], command.get("text", ""))
@@ -68,20 +66,20 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             respond(
                 response_type="ephemeral",
                 replace_original=False,
-                text=f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}",
+                text=mrkdwn("Dry run, nothing created. The plan:\n{}", blocks.card_summary(job)),
             )
             return
         expires = commands.decisions.expires_at(job)
         posted = client.chat_postMessage(
             channel=channel,
-            text=f"RDS restore request {job.id} needs approval",
+            text=mrkdwn("RDS restore request {} needs approval", job.id),
             blocks=blocks.approval_card(job, expires),
         )
         notifier.remember_thread(job.id, str(posted["channel"]), str(posted["ts"]))
         respond(
             response_type="ephemeral",
             replace_original=False,
-            text=f"Request {job.id} is waiting for an admin's approval in {channel} (expires {expires}).",
+            text=mrkdwn("Request {} is waiting for an admin's approval in {} (expires {}).", job.id, channel, expires),
         )
 
     def cancel_restore(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
@@ -104,7 +102,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             commands.decisions.authorizer.check(Action.DENY, user, email_lookup(client, user), job)
         except Forbidden as refused:
             commands.decide(job_id, user, False, email_lookup(client, user))  # audited refusal, no change
-            client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=refused.reason)
+            client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=SlackText.escape(refused.reason))
             return
         client.views_open(
             trigger_id=body["trigger_id"],
@@ -147,10 +145,11 @@ def _decide(
     job: Job | None = decision.job
     if decision.changed_job and job is not None:
         when = commands.clock.now().strftime("%Y-%m-%d %H:%M UTC")
+        # The deny reason is typed by the approver: escaped here, once, like every other field.
         text = {
-            Outcome.APPROVED: f"✅ Approved by <@{user}> at {when}",
-            Outcome.DENIED: f"⛔ Denied by <@{user}> at {when}" + (f": {reason}" if reason else ""),
-            Outcome.EXPIRED: f"⌛ Expired at {commands.decisions.expires_at(job)}; nothing was created",
+            Outcome.APPROVED: mrkdwn("✅ Approved by {} at {}", mention(user), when),
+            Outcome.DENIED: mrkdwn("⛔ Denied by {} at {}", mention(user), when) + (f": {reason}" if reason else ""),
+            Outcome.EXPIRED: mrkdwn("⌛ Expired at {}; nothing was created", commands.decisions.expires_at(job)),
         }
         client.chat_update(
             channel=channel,

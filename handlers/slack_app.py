@@ -59,7 +59,7 @@ def bolt_app(
         logger=logging.getLogger("slack_bolt"),
     )
     register_restore(bolt, commands, notifier, lane)
-    register_status(bolt, commands)
+    register_status(bolt, commands, lane)
     register_audit(bolt, commands)
     register_drill(bolt, drill_commands, lane)
     if doctor is not None:

@@ -18,8 +18,10 @@ from bot.approvals import Outcome
 from bot.commands import ChatCommands, Reply
 from bot.doctor import DoctorCommand
 from bot.domain import Job, JobStatus
+from bot.drills.chart import TrendChart
 from bot.drills.commands import DrillCommands
 from bot.notifiers import PrintNotifier
+from bot.slack_text import SlackText, plain
 
 SHELL_HELP = """commands:
   /rds-restore <backup> <instance-class> [flags]   request a restore (/rds-restore help for the flags)
@@ -62,8 +64,9 @@ class ConsoleSession:
             self._announcement.notify_all()
 
     def say(self, text: str) -> None:
+        """Write a line; the bot's Slack texts (SlackText) are shown as a Slack reader would see them."""
         with self._lock:  # progress arrives from the engine thread while we answer a command
-            self.write(text)
+            self.write(plain(text))
 
     def expand(self, line: str) -> str:
         """Scripts say {job} for the job the session created last."""
@@ -112,13 +115,13 @@ class ConsoleSession:
             return
         job = result.job
         if checked.dry_run:
-            self.say(f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}")
+            self.say(f"Dry run, nothing created. The plan:\n{blocks.card_summary(job).plain()}")
             return
         self.last_job = job.id
         channel = self.commands.policy.approvals.channel
         self.say(
             f"┌ approval card in {channel}: RDS restore request {job.id}\n"
-            + "\n".join(f"│ {line}" for line in blocks.card_summary(job).splitlines())
+            + "\n".join(f"│ {line}" for line in blocks.card_summary(job).plain().splitlines())
             + f"\n│ expires at {self.commands.decisions.expires_at(job)}"
             + f"\n└ [approve {job.id}]  [deny {job.id} <reason>]"
         )
@@ -208,11 +211,13 @@ class ConsoleDrillReporter:
     def __init__(self, session: ConsoleSession) -> None:
         self.session = session
 
-    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
-        self.session.say(f"[{channel}] {text}")
+    def report(
+        self, channel: str, run_id: str, text: SlackText, *, failed: bool, chart: TrendChart | None = None
+    ) -> None:
+        self.session.say(f"[{channel}] {text.plain()}")
 
-    def follow_up(self, channel: str, run_id: str, text: str) -> None:
-        self.session.say(f"[{channel}] {text}")
+    def follow_up(self, channel: str, run_id: str, text: SlackText) -> None:
+        self.session.say(f"[{channel}] {text.plain()}")
 
 
 def run_lines(session: ConsoleSession, lines: Iterable[str], echo: bool) -> None:
