@@ -10,11 +10,12 @@ from slack_sdk import WebClient
 
 from bot.doctor import DoctorCommand
 from bot.slack_text import mrkdwn
-from handlers.restore import email_lookup
+from handlers.slack_directory import email_lookup
 from handlers.slow_lane import SlowLane
+from handlers.workspace import OwnWorkspace
 
 
-def register_doctor(bolt: App, doctor: DoctorCommand, lane: SlowLane) -> None:
+def register_doctor(bolt: App, doctor: DoctorCommand, lane: SlowLane, own: OwnWorkspace) -> None:
     def ack_doctor(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack(response_type="ephemeral", text="Checking the account, the workspace and the policy…")
         # Authorization reads IAM and the checks read AWS and Slack: after the ack, in the slow lane.
@@ -22,7 +23,7 @@ def register_doctor(bolt: App, doctor: DoctorCommand, lane: SlowLane) -> None:
 
     def run_doctor(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         user = command["user_id"]
-        text = doctor.answer(user, email_lookup(client, user))
+        text = doctor.answer(user, email_lookup(client, user, own))
         shown = text if text.startswith("Refused") else mrkdwn("```{}```", text)
         respond(response_type="ephemeral", replace_original=False, text=shown)
 

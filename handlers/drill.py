@@ -13,8 +13,9 @@ from bot.drills.chart import TrendChart
 from bot.drills.commands import DrillCommands
 from bot.slack_text import SlackText, mrkdwn
 from handlers.outbox import SlackOutbox
-from handlers.restore import email_lookup
+from handlers.slack_directory import email_lookup
 from handlers.slow_lane import SlowLane
+from handlers.workspace import OwnWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class SlackDrillReporter:
         self.client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, text=text)
 
 
-def register_drill(bolt: App, drill_commands: DrillCommands, lane: SlowLane) -> None:
+def register_drill(bolt: App, drill_commands: DrillCommands, lane: SlowLane, own: OwnWorkspace) -> None:
     """Register /rds-drill; the drills themselves are started by `rdsbot serve`, not here."""
 
     def drill(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
@@ -92,7 +93,7 @@ def register_drill(bolt: App, drill_commands: DrillCommands, lane: SlowLane) -> 
             respond(response_type="ephemeral", replace_original=False, text=usage)
             return
         user = command["user_id"]
-        reply = drill_commands.run(words[1], user, email_lookup(client, user))
+        reply = drill_commands.run(words[1], user, email_lookup(client, user, own))
         respond(response_type="ephemeral", replace_original=False, text=reply.text)
 
     bolt.command("/rds-drill")(drill)

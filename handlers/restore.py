@@ -19,25 +19,21 @@ from bot.authz import Action, Forbidden
 from bot.commands import ChatCommands, Reply
 from bot.domain import Job, RestoreRequest
 from bot.slack_text import SlackText, mention, mrkdwn
+from handlers.slack_directory import email_lookup as profile_email
 from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
+from handlers.workspace import OwnWorkspace
 
 log = logging.getLogger(__name__)
 
 
-def email_lookup(client: WebClient, user_id: str) -> Callable[[], str | None]:
-    """Fetch the Slack profile email only when the directory needs it (no IAM tag matched)."""
-
-    def lookup() -> str | None:
-        profile = client.users_info(user=user_id)["user"].get("profile", {})
-        email = profile.get("email")
-        return str(email) if email else None
-
-    return lookup
-
-
-def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane) -> None:
+def register_restore(
+    bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane, own: OwnWorkspace
+) -> None:
     channel = commands.policy.approvals.channel
+
+    def email_lookup(client: WebClient, user_id: str) -> Callable[[], str | None]:
+        return profile_email(client, user_id, own)
 
     def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         words = command.get("text", "").split()
@@ -91,7 +87,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
 
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        lane.submit(f"approve by {body['user']['id']}", _decide, commands, notifier, client, body, True, None)
+        lane.submit(f"approve by {body['user']['id']}", _decide, commands, notifier, own, client, body, True, None)
 
     bolt.action(blocks.APPROVE_ACTION)(approve)
 
@@ -126,7 +122,9 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             "channel": {"id": channel_id},
             "message": {"ts": message_ts},
         }
-        lane.submit(f"deny by {body['user']['id']}", _decide, commands, notifier, client, card, False, reason or None)
+        lane.submit(
+            f"deny by {body['user']['id']}", _decide, commands, notifier, own, client, card, False, reason or None
+        )
 
     bolt.view(blocks.DENY_REASON_VIEW)(deny)
 
@@ -134,6 +132,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
 def _decide(
     commands: ChatCommands,
     notifier: SlackNotifier,
+    own: OwnWorkspace,
     client: WebClient,
     body: dict[str, Any],
     approve: bool,
@@ -141,7 +140,7 @@ def _decide(
 ) -> None:
     user, job_id = body["user"]["id"], body["actions"][0]["value"]
     channel, message_ts = body["channel"]["id"], body["message"]["ts"]
-    decision = commands.decide(job_id, user, approve, email_lookup(client, user), reason)
+    decision = commands.decide(job_id, user, approve, profile_email(client, user, own), reason)
     job: Job | None = decision.job
     if decision.changed_job and job is not None:
         when = commands.clock.now().strftime("%Y-%m-%d %H:%M UTC")
