@@ -147,7 +147,7 @@ def test_files_upload_v2_refuses_a_channel_name_where_slack_wants_an_id(fake: Fa
         "[ERROR] input must match regex pattern: ^[CGDZ][A-Z0-9]{8,}$ [json-pointer:/channel_id]"
     ]
     with pytest.raises(SlackApiError):  # a lenient fake shares to `channels` names; Slack wants ids there too
-        client(fake).files_completeUploadExternal(files=[{"id": "F1"}], channels="rds-drills")
+        client(fake).files_completeUploadExternal(files=[{"id": "F1"}], channels=["rds-drills"])
 
 
 def test_alt_text_is_kept_and_over_1000_characters_is_refused(fake: FakeSlackApi) -> None:
