@@ -16,14 +16,17 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aws.sandbox.moto_seed import SANDBOX_ENV, seed_sandbox
 from bot.bootstrap import build, build_slack_app
+from bot.domain import Job, JobStatus
 from config.policy_model import load_policy
 from config.settings import load_settings
 from handlers.server import wsgi_app
+from tests.support.factories import make_plan
 
 
 def _moto_in_its_own_process() -> None:
@@ -45,11 +48,31 @@ def _moto_in_its_own_process() -> None:
     os.environ.update({**SANDBOX_ENV, "AWS_ENDPOINT_URL": endpoint})
 
 
-def make_wsgi_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+STATUS_JOBS = 40  # /rds-status lists the running jobs and the last 10: a store with some history to read
+
+
+def _app(jobs: int = 0) -> WsgiApp:
     _moto_in_its_own_process()
     workdir = Path(tempfile.mkdtemp(prefix="rdsbot-bench-"))
     settings = load_settings(
         database_url=f"sqlite:///{workdir / 'rdsbot.db'}", sqlserver_driver="sandbox", log_level="WARNING"
     )
     seed_sandbox(load_policy(settings.config))
-    return wsgi_app(build_slack_app(build(settings)).bolt)
+    app = build(settings)
+    started = datetime.now(UTC)
+    for n in range(jobs):
+        status = JobStatus.RUNNING if n % 4 == 0 else JobStatus.SUCCEEDED
+        plan = make_plan(target=f"rdsbot-bench-{n}")
+        app.store.jobs.add_job(Job(id=f"jbench{n:03d}", requester="U0ALICE", plan=plan, status=status,
+                                   created_at=started - timedelta(minutes=n)))  # fmt: skip
+    return wsgi_app(build_slack_app(app).bolt)
+
+
+def make_wsgi_app() -> WsgiApp:
+    return _app()
+
+
+def make_status_wsgi_app() -> WsgiApp:
+    """The same app with a job history, for `--command /rds-status --text ""`."""
+    return _app(STATUS_JOBS)

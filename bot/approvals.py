@@ -13,6 +13,7 @@ from bot.authz import Action, Authorizer, Forbidden
 from bot.clock import Clock
 from bot.domain import ApprovalDecision, AuditAction, AuditEvent, Job, JobStatus
 from bot.ports import ApprovalRepository, AuditLog, Identity, JobRepository
+from bot.slack_text import SlackText, mention, mrkdwn
 from config.policy_model import Policy
 
 
@@ -31,7 +32,7 @@ class Outcome(StrEnum):
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
-    message: str
+    message: SlackText  # for the actor, in chat: job ids and reasons escaped once
     job: Job | None = None
 
     @property
@@ -69,10 +70,12 @@ class Decisions:
     def expires_at(self, job: Job) -> str:
         return render.utc_time(self.expires(job))
 
-    def _already_expired(self, job: Job) -> str:
-        return (
-            f"this request ({job.id}) already expired at {self.expires_at(job)} with no decision; nothing was "
-            "created. Ask again with /rds-restore"
+    def _already_expired(self, job: Job) -> SlackText:
+        return mrkdwn(
+            "this request ({}) already expired at {} with no decision; nothing was created. "
+            "Ask again with /rds-restore",
+            job.id,
+            self.expires_at(job),
         )
 
     def decide(
@@ -88,27 +91,31 @@ class Decisions:
         job = self.jobs.get_job(job_id)
         if job is None:
             self._audit(self._event(actor, None, AuditAction.APPROVAL_UNKNOWN_JOB, {"job_id": job_id}))
-            return Decision(Outcome.UNKNOWN_JOB, f"no restore job {job_id}")
+            return Decision(Outcome.UNKNOWN_JOB, mrkdwn("no restore job {}", job_id))
         if job.status != JobStatus.AWAITING_APPROVAL:
             self._audit(
                 self._event(actor, job.id, AuditAction.APPROVAL_IGNORED, {"action": action, "status": job.status})
             )
             if job.status == JobStatus.EXPIRED:
                 return Decision(Outcome.ALREADY_DECIDED, self._already_expired(job), job)
-            return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} is already {job.status}; nothing changed", job)
+            return Decision(
+                Outcome.ALREADY_DECIDED, mrkdwn("job {} is already {}; nothing changed", job.id, job.status), job
+            )
         now = self.clock.now()
         if now > self.expires(job):
             expired = self._event(actor, job.id, AuditAction.APPROVAL_EXPIRED, {"action": action})
             if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [expired]):
                 return self._lost_race(job, actor, action)
             lapsed = self.jobs.get_job(job.id) or job
-            return Decision(Outcome.EXPIRED, f"the request {job.id} expired at {self.expires_at(job)}", lapsed)
+            return Decision(
+                Outcome.EXPIRED, mrkdwn("the request {} expired at {}", job.id, self.expires_at(job)), lapsed
+            )
         try:
             identity = self.authorizer.check(action, actor, email_lookup, job)
         except Forbidden as refused:
             detail = {"action": action, "reason": refused.reason, **_who(refused.identity)}
             self._audit(self._event(actor, job.id, AuditAction.APPROVAL_REFUSED, detail, refused.identity))
-            return Decision(Outcome.REFUSED, refused.reason, job)
+            return Decision(Outcome.REFUSED, SlackText.escape(refused.reason), job)
         new_status = JobStatus.QUEUED if approve else JobStatus.DENIED
         decided = self._event(
             actor, job.id, AuditAction.decision(approve), {"reason": reason, **_who(identity)}, identity
@@ -122,7 +129,9 @@ class Decisions:
             self.wake_engine()
         updated = self.jobs.get_job(job.id)
         verb = "approved" if approve else "denied"
-        return Decision(Outcome.APPROVED if approve else Outcome.DENIED, f"{verb} by <@{actor}>", updated)
+        return Decision(
+            Outcome.APPROVED if approve else Outcome.DENIED, mrkdwn("{} by {}", verb, mention(actor)), updated
+        )
 
     def _lost_race(self, job: Job, actor: str, action: Action) -> Decision:
         """Another decision, or the expiry sweeper, changed the job between our read and our compare-and-set."""
@@ -131,36 +140,40 @@ class Decisions:
         current = self.jobs.get_job(job.id) or job
         if current.status == JobStatus.EXPIRED:
             return Decision(Outcome.ALREADY_DECIDED, self._already_expired(current), current)
-        return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} was decided a moment ago; nothing changed", job)
+        return Decision(
+            Outcome.ALREADY_DECIDED, mrkdwn("job {} was decided a moment ago; nothing changed", job.id), job
+        )
 
     def cancel(self, job_id: str, actor: str, email_lookup: Callable[[], str | None]) -> Decision:
         """Call off a restore: withdrawn before approval, or cancelled by the engine (rds_cancel_task if running)."""
         job = self.jobs.get_job(job_id)
         if job is None:
-            return Decision(Outcome.UNKNOWN_JOB, f"No restore job {job_id!r}; /rds-status lists the recent ones")
+            return Decision(
+                Outcome.UNKNOWN_JOB, mrkdwn("No restore job {!r}; /rds-status lists the recent ones", job_id)
+            )
         try:
             identity = self.authorizer.check(Action.CANCEL, actor, email_lookup, job)
         except Forbidden as refused:
             detail: dict[str, object] = {"reason": refused.reason, "iam_user": refused.identity.iam_user}
             self._audit(self._event(actor, job.id, AuditAction.CANCEL_REFUSED, detail))
-            return Decision(Outcome.REFUSED, refused.reason, job)
+            return Decision(Outcome.REFUSED, SlackText.escape(refused.reason), job)
         who: dict[str, object] = {"iam_user": identity.iam_user, "status": job.status}
         if job.status == JobStatus.AWAITING_APPROVAL:
             withdrawn = self._event(actor, job.id, AuditAction.JOB_CANCELLED, who)
             if self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED, [withdrawn]):
-                return Decision(Outcome.WITHDRAWN, f"{job.id} withdrawn before approval; nothing was created", job)
+                withdrawn_text = mrkdwn("{} withdrawn before approval; nothing was created", job.id)
+                return Decision(Outcome.WITHDRAWN, withdrawn_text, job)
         else:
             asked = self._event(actor, job.id, AuditAction.JOB_CANCEL_REQUESTED, who)
             if self.jobs.request_cancel(job.id, actor, [asked]):
                 self.wake_engine()
-                return Decision(
-                    Outcome.CANCELLING, f"cancelling {job.id}; anything already created is listed when it stops", job
-                )
+                cancelling = mrkdwn("cancelling {}; anything already created is listed when it stops", job.id)
+                return Decision(Outcome.CANCELLING, cancelling, job)
         current = self.jobs.get_job(job.id) or job
         if current.cancel_requested_by and not current.status.finished:
-            message = f"{job.id} is already being cancelled (asked by {current.cancel_requested_by})"
+            message = mrkdwn("{} is already being cancelled (asked by {})", job.id, current.cancel_requested_by)
         else:
-            message = f"{job.id} is {current.status}; nothing to cancel"
+            message = mrkdwn("{} is {}; nothing to cancel", job.id, current.status)
         return Decision(Outcome.NOT_CANCELLABLE, message, current)
 
     def _event(

@@ -1,8 +1,11 @@
-"""Plain-text views of the audit trail for /rds-audit: one job's events in order, and a day's decisions. Pure."""
+"""Views of the audit trail for /rds-audit: one job's events in order, and a day's decisions. Pure.
+
+Events hold what people typed (a refused request's text, a deny reason): the views escape it once for Slack."""
 
 from __future__ import annotations
 
 from bot.domain import AuditAction, AuditEvent
+from bot.slack_text import SlackText, lines
 
 # What a person decided, or what a rule decided for them: the answers to "who allowed or refused what today".
 DECISIONS = frozenset(
@@ -31,23 +34,23 @@ def event_line(event: AuditEvent) -> str:
     return f"{event.at:%H:%M:%S} #{event.seq} {who} {event.action}{job} {' '.join(bits)}".rstrip()
 
 
-def job_trail(job_id: str, events: list[AuditEvent]) -> str:
+def job_trail(job_id: str, events: list[AuditEvent]) -> SlackText:
     """Every event of one job, in the order it happened."""
     if not events:
-        return f"no audit events for {job_id}"
+        return SlackText.escape(f"no audit events for {job_id}")
     return _capped([f"audit trail of {job_id} ({events[0].at:%Y-%m-%d} UTC):", *map(event_line, events)])
 
 
-def decisions(day: str, events: list[AuditEvent]) -> str:
+def decisions(day: str, events: list[AuditEvent]) -> SlackText:
     """The day's decisions: approvals, denials, refusals, expiries, ignored clicks."""
     chosen = [e for e in events if e.action in DECISIONS]
     if not chosen:
-        return f"no decisions on {day} (UTC) yet"
+        return SlackText.escape(f"no decisions on {day} (UTC) yet")
     return _capped([f"decisions on {day} (UTC):", *map(event_line, chosen)])
 
 
-def _capped(lines: list[str]) -> str:
-    if len(lines) <= _MAX_LINES:
-        return "\n".join(lines)
+def _capped(shown: list[str]) -> SlackText:
+    if len(shown) <= _MAX_LINES:
+        return lines(shown)
     # Slack truncates long messages; the newest lines matter most, and the whole trail is in S3.
-    return "\n".join([lines[0], f"... {len(lines) - _MAX_LINES} earlier line(s) omitted", *lines[-_MAX_LINES + 1 :]])
+    return lines([shown[0], f"... {len(shown) - _MAX_LINES} earlier line(s) omitted", *shown[-_MAX_LINES + 1 :]])

@@ -1,4 +1,8 @@
-"""Block Kit for Slack: the approval card, the decided card, progress and completion. Pure dicts, no Slack SDK."""
+"""Block Kit for Slack: the approval card, the decided card, progress and completion. Pure dicts, no Slack SDK.
+
+mrkdwn fields take SlackText only (bot/slack_text.py): request fields are escaped once, where they are rendered.
+plain_text fields are shown as typed, without parsing, so they take plain `str` (Block Kit reference, "Text
+object": `plain_text` is not formatted)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from bot import card_facts, render
 from bot.domain import Job
+from bot.slack_text import SlackText, lines, mention, mrkdwn
 
 Block = dict[str, Any]
 APPROVE_ACTION = "rds_restore_approve"
@@ -17,36 +22,41 @@ DENY_REASON_INPUT = "reason_input"
 KEEP_ACTION = "rds_instance_keep"
 
 
-def _text(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+def _text(text: SlackText) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text.clip(3000)}}
+
+
+def _context(text: SlackText) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text.clip(3000)}]}
 
 
 class SlackStyle:
-    """Slack mrkdwn: times as date tokens each reader sees in their own time zone, users as mentions, user text
-    escaped."""
+    """Slack mrkdwn: times as date tokens each reader sees in their own time zone, users as mentions, outside text
+    escaped once."""
 
-    def time(self, at: datetime) -> str:
+    def time(self, at: datetime) -> SlackText:
         return slack_date(at)
 
-    def user(self, user_id: str) -> str:
-        return f"<@{user_id}>"
+    def user(self, user_id: str) -> SlackText:
+        return mention(user_id)
 
-    def text(self, user_text: str) -> str:
-        return render.escape_slack(user_text)
+    def line(self, template: str, *parts: str) -> SlackText:
+        return mrkdwn(template, *parts)
 
 
 SLACK = SlackStyle()
 
 
-def slack_date(at: datetime) -> str:
+def slack_date(at: datetime) -> SlackText:
     """A date token (Slack doc "Formatting text for app surfaces", dates): Slack shows `Today 10:00 AM` in the
     reader's own zone and format; clients that cannot, show the UTC fallback after the `|`."""
-    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{render.utc_time(at)}>"
+    return SlackText(f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{render.utc_time(at)}>")
 
 
-def card_summary(job: Job) -> str:
-    """The facts an approver needs, as Slack mrkdwn (the console writes the same lines in plain text)."""
-    return "\n".join(card_facts.card_lines(job, SLACK))
+def card_summary(job: Job) -> SlackText:
+    """The facts an approver needs, as Slack mrkdwn: outside text escaped once (the console writes the same lines
+    in plain text)."""
+    return lines(card_facts.card_lines(job, SLACK))
 
 
 def _approve_button(job: Job) -> Block:
@@ -73,9 +83,15 @@ def keep_reminder(job: Job, delete_at: datetime, extend_by: str) -> list[Block]:
     when = slack_date(delete_at)
     return [
         _text(
-            f"⏰ *{job.plan.target_instance_id}* is deleted {when} ({render.utc_time(delete_at)}), when its keep "
-            f"window ends. <@{job.requester}> or an admin can keep it longer, or delete it now with "
-            f"`/rds-restore delete {job.id}`."
+            mrkdwn(
+                "⏰ *{}* is deleted {} ({}), when its keep window ends. {} or an admin can keep it longer, or delete "
+                "it now with `/rds-restore delete {}`.",
+                job.plan.target_instance_id,
+                when,
+                render.utc_time(delete_at),
+                mention(job.requester),
+                job.id,
+            )
         ),
         {
             "type": "actions",
@@ -98,7 +114,7 @@ def approval_card(job: Job, expires: datetime) -> list[Block]:
     return [
         {"type": "header", "text": {"type": "plain_text", "text": f"RDS restore request {job.id}"}},
         _text(card_summary(job)),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": deadline}]},
+        _context(SlackText(deadline)),
         {
             "type": "actions",
             "block_id": f"decide:{job.id}",
@@ -116,17 +132,17 @@ def approval_card(job: Job, expires: datetime) -> list[Block]:
     ]
 
 
-def expired_text(expires: datetime) -> str:
+def expired_text(expires: datetime) -> SlackText:
     """What an expired card says instead of its buttons."""
-    return f"⌛ Expired {slack_date(expires)} with no decision; nothing was created."
+    return mrkdwn("⌛ Expired {} with no decision; nothing was created.", slack_date(expires))
 
 
-def decided_card(job: Job, decision: str) -> list[Block]:
+def decided_card(job: Job, decision: SlackText) -> list[Block]:
     """The card once decided: the same facts, who decided and when, no buttons."""
     return [
         {"type": "header", "text": {"type": "plain_text", "text": f"RDS restore request {job.id}"}},
         _text(card_summary(job)),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": decision}]},
+        _context(decision),
     ]
 
 
@@ -151,6 +167,6 @@ def deny_reason_view(job_id: str, channel: str, message_ts: str) -> dict[str, An
     }
 
 
-def completion_text(job: Job) -> str:
+def completion_text(job: Job) -> SlackText:
     """The last message in the thread: outcome, endpoint, timings and the audit links (Slack mrkdwn)."""
     return render.completion(job)

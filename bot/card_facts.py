@@ -21,8 +21,9 @@ class CardStyle(Protocol):
 
     def user(self, user_id: str) -> str: ...
 
-    def text(self, user_text: str) -> str:
-        """Text a user typed, made safe to show."""
+    def line(self, template: str, *parts: str) -> str:
+        """Our template filled with parts: for Slack, outside text in `parts` is escaped, this style's own markup
+        (a mention, a date token) kept; a line without markup is returned as a plain `str`."""
         ...
 
 
@@ -35,8 +36,8 @@ class PlainStyle:
     def user(self, user_id: str) -> str:
         return user_id
 
-    def text(self, user_text: str) -> str:
-        return user_text
+    def line(self, template: str, *parts: str) -> str:
+        return template.format(*parts)
 
 
 PLAIN = PlainStyle()
@@ -61,7 +62,8 @@ def _backup_age(job: Job, style: CardStyle) -> str:
     if modified is None:
         return "Backup age: unknown (S3 gave no last-modified time)"
     # Aged at the request, not at each render: the card must say the same thing however late it is read.
-    return f"Backup age: {render.age(job.created_at - modified)} at request (last modified {style.time(modified)})"
+    age = render.age(job.created_at - modified)
+    return style.line("Backup age: {} at request (last modified {})", age, style.time(modified))
 
 
 def _key_lines(job: Job) -> list[str]:
@@ -87,15 +89,16 @@ def _keep_line(job: Job) -> list[str]:
 
 
 def card_lines(job: Job, style: CardStyle) -> list[str]:
-    """The facts of the card, one per line, in the order an approver reads them."""
+    """The facts of the card, one per line, in the order an approver reads them. Lines that are plain `str` hold
+    outside text (keys, names, the reason, warnings) unescaped: Slack's card escapes them once when it joins them."""
     plan = job.plan
     files = job.outputs.backup_files if job.outputs.backup_files is not None else 1
     size = _size(job.outputs.backup_bytes or 0)
     processor = f", {plan.cores} cores x {plan.threads_per_core or 'default'} threads" if plan.cores else ""
-    reason = style.text(plan.reason) if plan.reason else "none given"
+    reason = plan.reason or "none given"
     multi_az = "yes" if plan.multi_az else "no"
     lines = [
-        f"Requester: {style.user(job.requester)}",
+        style.line("Requester: {}", style.user(job.requester)),
         f"Reason: {reason}",
         f"Backup: {plan.s3_arn.replace('arn:aws:s3:::', 's3://')} ({files} file(s), {size})",
         _backup_age(job, style),
@@ -110,7 +113,7 @@ def card_lines(job: Job, style: CardStyle) -> list[str]:
 
 
 def deadline_line(job: Job, expires: datetime, style: CardStyle) -> str:
-    return f"Requested {style.time(job.created_at)}; expires {style.time(expires)} if nobody decides."
+    return style.line("Requested {}; expires {} if nobody decides.", style.time(job.created_at), style.time(expires))
 
 
 # Slack caps a confirmation dialog's text at 300 characters (doc "Confirmation dialog object").

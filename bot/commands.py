@@ -20,18 +20,19 @@ from bot.parser import USAGE, parse_restore_command
 from bot.policy import plan_restore
 from bot.ports import ApprovalRepository, AuditLog, JobRepository
 from bot.service import RestoreService, Submitted
+from bot.slack_text import SlackText, lines, mrkdwn
 from config.policy_model import Policy
 
 
 @dataclass(frozen=True)
 class Reply:
-    """Text for the person who typed the command (ephemeral in Slack)."""
+    """Text for the person who typed the command (ephemeral in Slack), request fields escaped once."""
 
-    text: str
+    text: SlackText
     ok: bool = True
 
 
-HELP = (
+HELP_TEXT = (
     "Restore a native SQL Server backup from S3 onto RDS, after an admin approves.\n"
     f"usage: {USAGE}\n"
     "examples:\n"
@@ -41,6 +42,7 @@ HELP = (
     "the instance is deleted when its keep window ends (--keep, or the policy's default; a reminder with a button to "
     "keep it longer comes first); /rds-restore delete <job-id> deletes it now (the requester or an admin)"
 )
+HELP = SlackText.escape(HELP_TEXT)  # `<backup>` and `<job-id>` would otherwise be read as Slack links
 
 
 @dataclass
@@ -66,7 +68,7 @@ class ChatCommands:
             plan_restore(request, self.policy, "j00000000")  # names are re-derived with the real id later
         except RequestError as exc:
             self.service.refuse(user, exc, text=text)
-            return Reply(f"Cannot restore: {exc}", ok=False)
+            return Reply(mrkdwn("Cannot restore: {}", exc), ok=False)
         return request
 
     def submit_restore(self, request: RestoreRequest, user: str, text: str | None = None) -> Submitted | Reply:
@@ -74,9 +76,9 @@ class ChatCommands:
         try:
             return self.service.submit(request, user, text=text)
         except RequestError as exc:
-            return Reply(f"Cannot restore: {exc}", ok=False)
+            return Reply(mrkdwn("Cannot restore: {}", exc), ok=False)
         except RdsbotError as exc:
-            return Reply(f"Cannot check the request right now: {exc}", ok=False)
+            return Reply(mrkdwn("Cannot check the request right now: {}", exc), ok=False)
 
     def decide(
         self, job_id: str, user: str, approve: bool, email_lookup: Callable[[], str | None], reason: str | None = None
@@ -91,16 +93,16 @@ class ChatCommands:
     def delete(self, job_id: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:
         """Delete a restore's instance now (the requester or an admin); the rule is in bot/lifecycle/commands.py."""
         if self.lifecycle is None:
-            return Reply("deleting instances is not available here", ok=False)
+            return Reply(SlackText("deleting instances is not available here"), ok=False)
         reply = self.lifecycle.delete(job_id, user, email_lookup)
-        return Reply(reply.text, ok=reply.ok)
+        return Reply(SlackText.escape(reply.text), ok=reply.ok)  # its texts quote the job id as typed
 
     def keep_more(self, job_id: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:
         """The reminder's button: keep the instance longer (the requester or an admin)."""
         if self.lifecycle is None:
-            return Reply("keeping instances longer is not available here", ok=False)
+            return Reply(SlackText("keeping instances longer is not available here"), ok=False)
         reply = self.lifecycle.keep_more(job_id, user, email_lookup)
-        return Reply(reply.text, ok=reply.ok)
+        return Reply(SlackText.escape(reply.text), ok=reply.ok)  # its texts quote the job id as typed
 
     def _goes(self, jobs: list[Job]) -> dict[str, str]:
         if self.lifecycle is None:
@@ -116,17 +118,17 @@ class ChatCommands:
             recent = [j for j in self.jobs.list_jobs(limit=10) if j.id not in {r.id for r in running}]
             notes = [note for note in (read() for read in self.status_notes) if note]
             listed = running + recent
-            return Reply("\n".join([*notes, render.status_table(listed, now, self._goes(listed))]))
+            return Reply(lines([*notes, render.status_table(listed, now, self._goes(listed))]))
         job = self.jobs.get_job(job_id)
         if job is None:
-            return Reply(f"No restore job {job_id!r}; /rds-status lists the recent ones", ok=False)
-        lines = [render.timeline(job, self._goes([job]).get(job.id))]
+            return Reply(mrkdwn("No restore job {!r}; /rds-status lists the recent ones", job_id), ok=False)
+        shown: list[str] = [render.timeline(job, self._goes([job]).get(job.id))]
         for approval in self.approvals.approvals(job.id):
             reason = f": {approval.reason}" if approval.reason else ""
-            lines.append(f"  {approval.decision} by {approval.actor} at {approval.at:%Y-%m-%d %H:%M} UTC{reason}")
+            shown.append(f"  {approval.decision} by {approval.actor} at {approval.at:%Y-%m-%d %H:%M} UTC{reason}")
         if job.error:
-            lines.append(f"  error: {job.error}")
-        return Reply("\n".join(lines))
+            shown.append(f"  error: {job.error}")
+        return Reply(lines(shown))
 
     def job(self, job_id: str) -> Job | None:
         return self.jobs.get_job(job_id)

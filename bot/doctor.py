@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.authz import Action, Authorizer, Forbidden
+from bot.slack_text import SlackText, mrkdwn
 from config.policy_model import Policy
 
 # A client CIDR wider than this many prefix bits admits more than a site's network; the policy refuses /0 itself.
@@ -116,12 +117,13 @@ class DoctorCommand:
         self.authorizer = authorizer
         self.run = run
 
-    def answer(self, actor: str, email_lookup: Callable[[], str | None]) -> str:
+    def answer(self, actor: str, email_lookup: Callable[[], str | None]) -> SlackText:
+        """The report, or why not; escaped for chat (it quotes AWS errors and names from the policy)."""
         try:
             self.authorizer.check(Action.RUN_DOCTOR, actor, email_lookup)
         except Forbidden as exc:
-            return f"Refused: {exc.reason}"
-        return self.run().text()
+            return mrkdwn("Refused: {}", exc.reason)
+        return SlackText.escape(self.run().text())
 
 
 # Checks that need only the policy.

@@ -10,6 +10,7 @@ from bot import render
 from bot.domain import Job, Stage
 from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import Notifier
+from bot.slack_text import plain
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +57,23 @@ class FanoutNotifier:
 
 
 class PrintNotifier:
-    """Writes stage transitions, progress (only when it moves) and the completion through `write`."""
+    """Writes stage transitions, progress (only when it moves) and the completion through `write`, as plain text
+    (the renderings are Slack mrkdwn: escaped request fields are shown as typed)."""
 
     def __init__(self, write: Callable[[str], None] = print) -> None:
         self.write = write
         self._last_percent: dict[str, int] = {}
 
     def stage_changed(self, job: Job, stage: Stage) -> None:
-        self.write(render.stage_line(job, stage))
+        self.write(plain(render.stage_line(job, stage)))
 
     def progress(self, job: Job, percent: int) -> None:
         if self._last_percent.get(job.id) != percent:
             self._last_percent[job.id] = percent
-            self.write(render.progress_line(job, percent))
+            self.write(plain(render.progress_line(job, percent)))
 
     def job_finished(self, job: Job) -> None:
-        self.write(render.completion(job))
+        self.write(plain(render.completion(job)))
 
     def request_expired(self, job: Job, deadline: datetime) -> None:
         self.write(render.expired(job, deadline))

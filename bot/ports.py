@@ -31,9 +31,11 @@ from bot.domain import (
 from bot.drills.spec import DrillCheck
 from bot.lifecycle.model import InstanceLifecycle
 from bot.server_audit import ServerAuditSpec, ServerAuditState
+from bot.slack_text import SlackText
 
 if TYPE_CHECKING:
-    # bot.drills.runs imports this module for CheckResult.
+    # bot.drills.runs imports this module for CheckResult (and bot.drills.chart imports bot.drills.runs).
+    from bot.drills.chart import TrendChart
     from bot.drills.runs import DrillRun
 
 
@@ -435,10 +437,12 @@ class DrillResources(Protocol):
 class DrillReporter(Protocol):
     """Where drill reports go: a Slack channel, or the console."""
 
-    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
-        """Post the report; `chart` is a PNG of the trend, for surfaces that can show one."""
+    def report(
+        self, channel: str, run_id: str, text: SlackText, *, failed: bool, chart: TrendChart | None = None
+    ) -> None:
+        """Post the report; `chart` is a PNG of the trend with its alt text, for surfaces that can show one."""
         ...
 
-    def follow_up(self, channel: str, run_id: str, text: str) -> None:
+    def follow_up(self, channel: str, run_id: str, text: SlackText) -> None:
         """A later line about the same run (cleanup done), in the report's thread when it is known."""
         ...

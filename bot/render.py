@@ -1,4 +1,5 @@
-"""Plain-text rendering of stages, progress, completion and status. Pure; Block Kit builds on these strings."""
+"""Text rendering of stages, progress, completion and status, as Slack mrkdwn with every outside field escaped
+(bot/slack_text.py); the console prints them unescaped. Pure; Block Kit builds on these strings."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 from bot.domain import Job, JobStatus, Stage, StageStatus
 from bot.keep_window import format_duration
 from bot.server_audit import audit_link_text
+from bot.slack_text import SlackText, lines, mrkdwn
 
 _MARK = {StageStatus.PENDING: "·", StageStatus.RUNNING: "…", StageStatus.SUCCEEDED: "✓", StageStatus.FAILED: "✗"}
 
 
-def escape_slack(text: str) -> str:
-    """User text made inert in Slack mrkdwn: `<!channel>` or `<https://x|y>` stay text, not a mention or a link
-    (Slack doc "Formatting text for app surfaces": escape &, < and >, and only those)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape_slack(text: str) -> SlackText:
+    """User text made inert in Slack mrkdwn, escaped once (bot/slack_text.py)."""
+    return SlackText.escape(text)
 
 
 def utc_time(at: datetime | None) -> str:
@@ -51,63 +52,67 @@ def elapsed(job: Job, now: datetime) -> float | None:
     return ((job.finished_at or now) - job.started_at).total_seconds()
 
 
-def stage_line(job: Job, stage: Stage) -> str:
+def stage_line(job: Job, stage: Stage) -> SlackText:
     """One line per stage transition: `[job] ✓ network (1.2s) vpc-..., ...`."""
     text = f"[{job.id}] {_MARK[stage.status]} {stage.name}"
     if stage.status == StageStatus.SUCCEEDED:
         text += f" ({duration(stage.seconds)})"
     if stage.status == StageStatus.FAILED and stage.error:
-        return f"{text}: {stage.error}"
-    return f"{text} {stage.detail}".rstrip()
+        return mrkdwn("{}: {}", text, stage.error)
+    return SlackText.escape(f"{text} {stage.detail}".rstrip())
 
 
-def progress_line(job: Job, percent: int) -> str:
+def progress_line(job: Job, percent: int) -> SlackText:
     filled = percent // 5
-    return f"[{job.id}] restoring {job.plan.database_name}: [{'#' * filled}{'.' * (20 - filled)}] {percent}%"
+    bar = f"[{'#' * filled}{'.' * (20 - filled)}]"
+    return mrkdwn("[{}] restoring {}: {} {}%", job.id, job.plan.database_name, bar, percent)
 
 
-def completion(job: Job) -> str:
+def completion(job: Job) -> SlackText:
     """What the requester reads at the end: outcome, endpoint, timings, links; or the failure and what's left."""
     total = duration((job.finished_at - job.started_at).total_seconds()) if job.finished_at and job.started_at else "-"
-    lines: list[str] = []
+    # Plain lines, escaped once when joined: URLs too (a presigned URL's `&` must reach Slack as `&amp;`).
+    text: list[str] = []
     if job.status == JobStatus.SUCCEEDED:
-        lines.append(f"[{job.id}] restored {job.plan.database_name} on {job.plan.target_instance_id} in {total}")
-        lines.append(f"  endpoint: {job.outputs.endpoint}")
-        lines.append(f"  console:  {job.outputs.console_url}")
+        text.append(f"[{job.id}] restored {job.plan.database_name} on {job.plan.target_instance_id} in {total}")
+        text.append(f"  endpoint: {job.outputs.endpoint}")
+        text.append(f"  console:  {job.outputs.console_url}")
         if job.outputs.sqlserver_audit_url:
-            text = audit_link_text(job.outputs.sqlserver_audit_extension or ".zip")
-            lines.append(f"  {text}: {job.outputs.sqlserver_audit_url}")
+            link_text = audit_link_text(job.outputs.sqlserver_audit_extension or ".zip")
+            text.append(f"  {link_text}: {job.outputs.sqlserver_audit_url}")
     else:
-        lines.append(f"[{job.id}] {job.status} after {total}: {job.error}")
+        text.append(f"[{job.id}] {job.status} after {total}: {job.error}")
         left = ", ".join(f"{kind} {name}" for kind, name in job.created_resources.items()) or "nothing"
-        lines.append(f"  left behind: {left}")
+        text.append(f"  left behind: {left}")
     keep = job.plan.keep
     if keep is not None and job.finished_at is not None and job.created_resources and not job.is_drill:
         what = f"{job.plan.target_instance_id}" if "instance" in job.created_resources else "what it created"
-        lines.append(
+        text.append(
             f"  {what} is deleted at {utc_time(job.finished_at + keep)} (keep {format_duration(keep)}); a reminder "
             f"comes first; /rds-restore delete {job.id} deletes it now"
         )
     if job.outputs.audit_record_url:
-        lines.append(f"  rdsbot audit record: {job.outputs.audit_record_url}")
+        text.append(f"  rdsbot audit record: {job.outputs.audit_record_url}")
     if job.outputs.audit_record_console_url:
-        lines.append(f"  rdsbot audit record in the S3 console: {job.outputs.audit_record_console_url}")
-    lines.append("  stages: " + ", ".join(f"{s.name} {duration(s.seconds)}" for s in job.stages if s.started_at))
-    return "\n".join(lines)
+        text.append(f"  rdsbot audit record in the S3 console: {job.outputs.audit_record_console_url}")
+    text.append("  stages: " + ", ".join(f"{s.name} {duration(s.seconds)}" for s in job.stages if s.started_at))
+    return lines(text)
 
 
-def expired(job: Job, deadline: datetime) -> str:
-    """A request that lapsed with nobody deciding, in plain text (the console; Slack's card says it in blocks)."""
-    return (
-        f"[{job.id}] expired at {utc_time(deadline)} with no decision; nothing was created "
-        f"(requested by {job.requester}; ask again with /rds-restore)"
+def expired(job: Job, deadline: datetime) -> SlackText:
+    """A request that lapsed with nobody deciding (the console; Slack's card says it in blocks)."""
+    return mrkdwn(
+        "[{}] expired at {} with no decision; nothing was created (requested by {}; ask again with /rds-restore)",
+        job.id,
+        utc_time(deadline),
+        job.requester,
     )
 
 
-def status_table(jobs: list[Job], now: datetime, goes: Mapping[str, str] | None = None) -> str:
+def status_table(jobs: list[Job], now: datetime, goes: Mapping[str, str] | None = None) -> SlackText:
     """The compact /rds-status table; `goes`: when each job's instance is deleted, by job id."""
     if not jobs:
-        return "no restore jobs yet"
+        return SlackText("no restore jobs yet")
     header = (
         f"{'job':<10} {'requester':<12} {'target':<34} {'status':<17} {'stage':<13} {'done':>4} {'elapsed':>8}"
         "  instance goes"
@@ -121,21 +126,26 @@ def status_table(jobs: list[Job], now: datetime, goes: Mapping[str, str] | None 
             f"{(stage.name if stage else '-'):<13} {job.percent_complete:>3}% {duration(elapsed(job, now)):>8}"
             f"  {goes.get(job.id, '-')}"
         )
-    return "\n".join(rows)
+    return lines(rows)
 
 
-def keep_reminder(job: Job, delete_at: datetime | None) -> str:
+def keep_reminder(job: Job, delete_at: datetime | None) -> SlackText:
     """The reminder before a restored instance is deleted."""
-    return f"[{job.id}] ⏰ {job.plan.target_instance_id} is deleted at {utc_time(delete_at)}, when its keep window ends"
+    return mrkdwn(
+        "[{}] ⏰ {} is deleted at {}, when its keep window ends",
+        job.id,
+        job.plan.target_instance_id,
+        utc_time(delete_at),
+    )
 
 
-def timeline(job: Job, goes: str | None = None) -> str:
+def timeline(job: Job, goes: str | None = None) -> SlackText:
     """The stage timeline of one job, with durations; `goes`: when its instance is deleted."""
-    lines = [f"{job.id}: {job.status}, requested by {job.requester}, target {job.plan.target_instance_id}"]
+    text = [f"{job.id}: {job.status}, requested by {job.requester}, target {job.plan.target_instance_id}"]
     if goes is not None:
-        lines.append(f"  instance goes: {goes}")
+        text.append(f"  instance goes: {goes}")
     for stage in job.stages:
         at = stage.started_at.strftime("%H:%M:%S") if stage.started_at else "--:--:--"
         detail = stage.error or stage.detail
-        lines.append(f"  {_MARK[stage.status]} {at} {stage.name:<13} {duration(stage.seconds):>8}  {detail}".rstrip())
-    return "\n".join(lines)
+        text.append(f"  {_MARK[stage.status]} {at} {stage.name:<13} {duration(stage.seconds):>8}  {detail}".rstrip())
+    return lines(text)

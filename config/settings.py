@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     config: Path | None = Field(None, description="Path of the YAML policy; None: the built-in example")
     database_url: str = "sqlite:///rdsbot.db"
     slack_api_url: str = "https://slack.com/api/"
+    # Enterprise Grid, org-wide install: requests from any workspace of this org (E...) are served. Unset: only
+    # the workspace of the bot token (auth.test's team_id).
+    slack_enterprise_id: str | None = None
     sqlserver_driver: Literal["tds", "sandbox"] = "tds"
     # TLS to SQL Server (tds driver): on unless explicitly off; on needs the RDS CA bundle, checked at start.
     sqlserver_tls: Literal["on", "off"] = "on"

@@ -7,11 +7,12 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.commands import ChatCommands
+from bot.slack_text import mrkdwn
 
 
 def register_audit(bolt: App, commands: ChatCommands) -> None:
     def audit(ack: Ack, command: dict[str, Any]) -> None:
         reply = commands.audit(command.get("text", ""))
-        ack(response_type="ephemeral", text=f"```{reply.text}```" if reply.ok else reply.text)
+        ack(response_type="ephemeral", text=mrkdwn("```{}```", reply.text) if reply.ok else reply.text)
 
     bolt.command("/rds-audit")(audit)

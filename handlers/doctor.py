@@ -9,11 +9,13 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.doctor import DoctorCommand
-from handlers.restore import email_lookup
+from bot.slack_text import mrkdwn
+from handlers.slack_directory import email_lookup
 from handlers.slow_lane import SlowLane
+from handlers.workspace import OwnWorkspace
 
 
-def register_doctor(bolt: App, doctor: DoctorCommand, lane: SlowLane) -> None:
+def register_doctor(bolt: App, doctor: DoctorCommand, lane: SlowLane, own: OwnWorkspace) -> None:
     def ack_doctor(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack(response_type="ephemeral", text="Checking the account, the workspace and the policy…")
         # Authorization reads IAM and the checks read AWS and Slack: after the ack, in the slow lane.
@@ -21,8 +23,8 @@ def register_doctor(bolt: App, doctor: DoctorCommand, lane: SlowLane) -> None:
 
     def run_doctor(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         user = command["user_id"]
-        text = doctor.answer(user, email_lookup(client, user))
-        shown = text if text.startswith("Refused") else f"```{text}```"
+        text = doctor.answer(user, email_lookup(client, user, own))
+        shown = text if text.startswith("Refused") else mrkdwn("```{}```", text)
         respond(response_type="ephemeral", replace_original=False, text=shown)
 
     bolt.command("/rds-doctor")(ack_doctor)

@@ -18,47 +18,41 @@ from bot.approvals import Outcome
 from bot.authz import Action, Forbidden
 from bot.commands import ChatCommands, Reply
 from bot.domain import Job, RestoreRequest
+from bot.slack_text import SlackText, mention, mrkdwn
+from handlers.slack_directory import email_lookup as profile_email
 from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
+from handlers.workspace import OwnWorkspace
 
 log = logging.getLogger(__name__)
 
 
-def email_lookup(client: WebClient, user_id: str) -> Callable[[], str | None]:
-    """Fetch the Slack profile email only when the directory needs it (no IAM tag matched)."""
-
-    def lookup() -> str | None:
-        profile = client.users_info(user=user_id)["user"].get("profile", {})
-        email = profile.get("email")
-        return str(email) if email else None
-
-    return lookup
-
-
-def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane) -> None:
+def register_restore(
+    bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane, own: OwnWorkspace
+) -> None:
     channel = commands.policy.approvals.channel
+
+    def email_lookup(client: WebClient, user_id: str) -> Callable[[], str | None]:
+        return profile_email(client, user_id, own)
 
     def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         words = command.get("text", "").split()
         if words[:1] in (["cancel"], ["delete"]):
             verb = words[0]
             if len(words) != 2:
-                ack(response_type="ephemeral", text=f"usage: /rds-restore {verb} <job-id>")
+                ack(response_type="ephemeral", text=SlackText.escape(f"usage: /rds-restore {verb} <job-id>"))
                 return
             act = cancel_restore if verb == "cancel" else delete_instance
             lane.submit(f"{verb} by {command['user_id']}", act, words[1], command, respond, client)
-            ack(response_type="ephemeral", text=f"Checking whether you may {verb} {words[1]}…")
+            ack(response_type="ephemeral", text=mrkdwn("Checking whether you may {} {}…", verb, words[1]))
             return
         checked = commands.check_restore(command.get("text", ""), command["user_id"])
         if isinstance(checked, Reply):
             ack(response_type="ephemeral", text=checked.text)
             return
         lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, respond, client)
-        ack(
-            response_type="ephemeral",
-            text=f"Checking {checked.backup.display(commands.policy.backups.default_bucket)} for a restore to "
-            f"{checked.instance_class}…",
-        )
+        backup = checked.backup.display(commands.policy.backups.default_bucket)
+        ack(response_type="ephemeral", text=mrkdwn("Checking {} for a restore to {}…", backup, checked.instance_class))
 
     def submit_restore(checked: RestoreRequest, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         result = commands.submit_restore(checked, command["user_id"], command.get("text", ""))
@@ -70,21 +64,25 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             respond(
                 response_type="ephemeral",
                 replace_original=False,
-                text=f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}",
+                text=mrkdwn("Dry run, nothing created. The plan:\n{}", blocks.card_summary(job)),
             )
             return
         expires = commands.decisions.expires(job)
         posted = client.chat_postMessage(
             channel=channel,
-            text=f"RDS restore request {job.id} needs approval",
+            text=mrkdwn("RDS restore request {} needs approval", job.id),
             blocks=blocks.approval_card(job, expires),
         )
         notifier.remember_thread(job.id, str(posted["channel"]), str(posted["ts"]))
         respond(
             response_type="ephemeral",
             replace_original=False,
-            text=f"Request {job.id} is waiting for an admin's approval in {channel} "
-            f"(expires {blocks.slack_date(expires)}).",
+            text=mrkdwn(
+                "Request {} is waiting for an admin's approval in {} (expires {}).",
+                job.id,
+                channel,
+                blocks.slack_date(expires),
+            ),
         )
 
     def cancel_restore(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
@@ -112,7 +110,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
 
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        lane.submit(f"approve by {body['user']['id']}", _decide, commands, notifier, client, body, True, None)
+        lane.submit(f"approve by {body['user']['id']}", _decide, commands, notifier, own, client, body, True, None)
 
     bolt.action(blocks.APPROVE_ACTION)(approve)
 
@@ -123,7 +121,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             commands.decisions.authorizer.check(Action.DENY, user, email_lookup(client, user), job)
         except Forbidden as refused:
             commands.decide(job_id, user, False, email_lookup(client, user))  # audited refusal, no change
-            client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=refused.reason)
+            client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=SlackText.escape(refused.reason))
             return
         client.views_open(
             trigger_id=body["trigger_id"],
@@ -147,7 +145,9 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             "channel": {"id": channel_id},
             "message": {"ts": message_ts},
         }
-        lane.submit(f"deny by {body['user']['id']}", _decide, commands, notifier, client, card, False, reason or None)
+        lane.submit(
+            f"deny by {body['user']['id']}", _decide, commands, notifier, own, client, card, False, reason or None
+        )
 
     bolt.view(blocks.DENY_REASON_VIEW)(deny)
 
@@ -155,6 +155,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
 def _decide(
     commands: ChatCommands,
     notifier: SlackNotifier,
+    own: OwnWorkspace,
     client: WebClient,
     body: dict[str, Any],
     approve: bool,
@@ -162,7 +163,7 @@ def _decide(
 ) -> None:
     user, job_id = body["user"]["id"], body["actions"][0]["value"]
     channel, message_ts = body["channel"]["id"], body["message"]["ts"]
-    decision = commands.decide(job_id, user, approve, email_lookup(client, user), reason)
+    decision = commands.decide(job_id, user, approve, profile_email(client, user, own), reason)
     job: Job | None = decision.job
     if decision.outcome == Outcome.EXPIRED and job is not None:
         # The click came before the sweeper: the same expiry as the sweeper's, card and requester included.
@@ -170,9 +171,10 @@ def _decide(
         client.chat_postEphemeral(channel=channel, user=user, text=decision.message)
     elif decision.changed_job and job is not None:
         when = blocks.slack_date(commands.clock.now())
+        # The deny reason is typed by the approver: escaped here, once, like every other field.
         text = {
-            Outcome.APPROVED: f"✅ Approved by <@{user}> {when}",
-            Outcome.DENIED: f"⛔ Denied by <@{user}> {when}" + (f": {reason}" if reason else ""),
+            Outcome.APPROVED: mrkdwn("✅ Approved by {} {}", mention(user), when),
+            Outcome.DENIED: mrkdwn("⛔ Denied by {} {}", mention(user), when) + (f": {reason}" if reason else ""),
         }
         client.chat_update(
             channel=channel,

@@ -25,6 +25,7 @@ from handlers.restore import register_restore
 from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
 from handlers.status import register_status
+from handlers.workspace import OwnWorkspace, one_workspace
 
 
 def slack_web_client(token: str, base_url: str) -> WebClient:
@@ -48,8 +49,9 @@ def bolt_app(
     notifier: SlackNotifier,
     lane: SlowLane,
     doctor: DoctorCommand | None = None,
+    enterprise_id: str | None = None,
 ) -> App:
-    """The Bolt app with every rdsbot listener registered."""
+    """The Bolt app with every rdsbot listener registered, serving only its own workspace (or Grid org)."""
     bolt = App(
         client=client,
         signing_secret=signing_secret,
@@ -58,10 +60,12 @@ def bolt_app(
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
-    register_restore(bolt, commands, notifier, lane)
-    register_status(bolt, commands)
+    own = OwnWorkspace(client, enterprise_id)
+    bolt.use(one_workspace(own))  # before every listener: another team's request runs none of them
+    register_restore(bolt, commands, notifier, lane, own)
+    register_status(bolt, commands, lane)
     register_audit(bolt, commands)
-    register_drill(bolt, drill_commands, lane)
+    register_drill(bolt, drill_commands, lane, own)
     if doctor is not None:
-        register_doctor(bolt, doctor, lane)
+        register_doctor(bolt, doctor, lane, own)
     return bolt

@@ -1,4 +1,5 @@
-"""Who may approve, by membership of a Slack user group (the alternative to the admin IAM group)."""
+"""Who may approve, by membership of a Slack user group (the alternative to the admin IAM group); and the
+profile-email fallback the IAM directory uses, for users of the bot's own workspace only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Protocol
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.ports import Identity
+from handlers.workspace import OwnWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +118,23 @@ def _reason(exc: Exception) -> str:
 
 class _UsergroupNotFound(Exception):
     """The configured handle names no enabled user group in the workspace."""
+
+
+def email_lookup(client: Any, user_id: str, own: OwnWorkspace) -> Callable[[], str | None]:
+    """Fetch the Slack profile email only when the directory needs it (no IAM tag matched), and only of a user of
+    the bot's own workspace: anyone elsewhere (another team, a Slack Connect guest) may set any email on their
+    profile, and would otherwise be mapped to the admin whose IAM user carries that email."""
+
+    def lookup() -> str | None:
+        user = client.users_info(user=user_id)["user"]
+        enterprise = (user.get("enterprise_user") or {}).get("enterprise_id")
+        if not own.current().admits(user.get("team_id"), enterprise):
+            log.warning(
+                "profile email not used: the user is not of this workspace",
+                extra={"user_id": user_id, "team_id": user.get("team_id"), "enterprise_id": enterprise},
+            )
+            return None
+        email = user.get("profile", {}).get("email")
+        return str(email) if email else None
+
+    return lookup

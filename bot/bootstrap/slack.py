@@ -58,7 +58,9 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
     drills = build_drills(app, SlackDrillReporter(client, outbox), commands)
     signing_secret = settings.slack_signing_secret.get_secret_value()
     doctor = DoctorCommand(commands.decisions.authorizer, build_doctor(settings, slack_client=client).run)
-    bolt = bolt_app(client, signing_secret, commands, drills.commands, notifier, lane, doctor)
+    bolt = bolt_app(
+        client, signing_secret, commands, drills.commands, notifier, lane, doctor, settings.slack_enterprise_id
+    )
     return SlackRuntime(
         bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox, lane=lane, drills=drills
     )

@@ -18,6 +18,7 @@ from bot.drills.runs import DrillOutcome
 from bot.errors import RdsbotError
 from bot.ports import AuditLog, DrillRunRepository
 from bot.render import duration
+from bot.slack_text import SlackText, lines, mrkdwn
 from config.policy_model import Policy
 
 USAGE = "usage: /rds-drill list | /rds-drill run <name> | /rds-drill history <name>"
@@ -45,25 +46,25 @@ class DrillCommands:
             return self.list()
         if words[0] == "history" and len(words) == 2:
             return self.history(words[1])
-        return Reply(USAGE, ok=words[:1] in (["help"], ["-h"], ["--help"]))
+        return Reply(SlackText.escape(USAGE), ok=words[:1] in (["help"], ["-h"], ["--help"]))
 
     def list(self) -> Reply:
         """Every drill: schedule, next run, last result."""
         if not self.policy.drills:
-            return Reply("no drills configured; add a drills: list to the policy")
-        lines = []
+            return Reply(SlackText("no drills configured; add a drills: list to the policy"))
+        shown: list[str] = []
         for spec in self.policy.drills:
             upcoming = self.next_run(spec.name)
             last = self.runs.history(spec.name, 1)
-            lines.append(
+            shown.append(
                 f"{spec.name}: `{spec.schedule.cron}` {spec.schedule.timezone}, "
                 f"s3://{spec.source.bucket or self.policy.backups.default_bucket}/{spec.source.prefix}*, "
                 f"{spec.instance_class}, {len(spec.checks)} check(s), RTO {duration(spec.rto_minutes * 60)} "
                 f"-> {spec.report_channel}"
             )
             next_text = upcoming.strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
-            lines.append(f"  next: {next_text}; last: {report.summary_line(last[0] if last else None)}")
-        return Reply("\n".join(lines))
+            shown.append(f"  next: {next_text}; last: {report.summary_line(last[0] if last else None)}")
+        return Reply(lines(shown))
 
     def next_run(self, name: str) -> datetime | None:
         """The leader's stored next run when this replica schedules, else the next cron time from now."""
@@ -92,33 +93,35 @@ class DrillCommands:
                     )
                 ]
             )
-            return Reply(f"Cannot run drill {name}: {refused.reason}", ok=False)
+            return Reply(mrkdwn("Cannot run drill {}: {}", name, refused.reason), ok=False)
         try:
             started = self.runner.start(name, f"chat:{user}")
         except UnknownDrillError as exc:
-            return Reply(str(exc), ok=False)
+            return Reply(SlackText.escape(exc), ok=False)
         except RdsbotError as exc:
-            return Reply(f"Cannot start drill {name} right now: {exc}", ok=False)
+            return Reply(mrkdwn("Cannot start drill {} right now: {}", name, exc), ok=False)
         run = started.run
         if not started.started:
-            return Reply(f"Drill {name} is already running ({run.id}, {run.phase}); it never overlaps itself")
+            return Reply(
+                mrkdwn("Drill {} is already running ({}, {}); it never overlaps itself", name, run.id, run.phase)
+            )
         if run.failed:
-            return Reply(f"Drill {name} ({run.id}) could not start: {run.error}", ok=False)
+            return Reply(mrkdwn("Drill {} ({}) could not start: {}", name, run.id, run.error), ok=False)
         spec = self.policy.drill(name)
         channel = spec.report_channel if spec else "the report channel"
-        return Reply(f"Drill {name} started ({run.id}, job {run.job_id}); the report goes to {channel}")
+        return Reply(mrkdwn("Drill {} started ({}, job {}); the report goes to {}", name, run.id, run.job_id, channel))
 
     def history(self, name: str) -> Reply:
         """The drill's last runs with outcome and time-to-restore, and the trend."""
         if self.policy.drill(name) is None:
-            return Reply(str(UnknownDrillError(name, [d.name for d in self.policy.drills])), ok=False)
+            return Reply(SlackText.escape(UnknownDrillError(name, [d.name for d in self.policy.drills])), ok=False)
         runs = self.runs.history(name, 10)
         if not runs:
-            return Reply(f"{name}: never run")
-        lines = [f"{name}: last {len(runs)} run(s), newest first"]
-        lines += [f"  {report.summary_line(run)}" for run in runs]
-        lines.append(report.trend(runs))
-        return Reply("\n".join(lines))
+            return Reply(mrkdwn("{}: never run", name))
+        shown = [f"{name}: last {len(runs)} run(s), newest first"]
+        shown += [f"  {report.summary_line(run)}" for run in runs]
+        shown.append(report.trend(runs))
+        return Reply(lines(shown))
 
     def status_note(self) -> str | None:
         """For /rds-status: every drill whose last finished run failed, loudly, and cleanups still retrying."""

@@ -1,5 +1,6 @@
-"""The drill report, in plain text for Slack and the console: outcome, checks, phase timings, time-to-restore
-against the RTO target, the backup's age and the trend of the last runs. Pure."""
+"""The drill report for Slack and the console: outcome, checks, phase timings, time-to-restore against the RTO
+target, the backup's age and the trend of the last runs. Pure. Lines are built as plain text and escaped once when
+joined (bot/slack_text.py): a backup key or a check's detail is not ours to trust."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 
 from bot.drills.runs import DrillOutcome, DrillRun, Timing
 from bot.render import duration
+from bot.slack_text import SlackText, lines
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -72,27 +74,27 @@ def trend(history: list[DrillRun]) -> str:
     return line
 
 
-def render_report(run: DrillRun, history: list[DrillRun]) -> str:
+def render_report(run: DrillRun, history: list[DrillRun]) -> SlackText:
     """The whole report; `history` is the drill's recent runs, newest first, this one included."""
-    lines = [headline(run), f"trigger: {run.trigger}; job {run.job_id or '-'} on {run.instance_id or '-'}"]
-    lines += [backup_line(run), ttr_line(run), "phases:"]
-    lines += [_phase("restore", run.restore), _phase("validation", run.validation)]
+    shown = [headline(run), f"trigger: {run.trigger}; job {run.job_id or '-'} on {run.instance_id or '-'}"]
+    shown += [backup_line(run), ttr_line(run), "phases:"]
+    shown += [_phase("restore", run.restore), _phase("validation", run.validation)]
     if run.checks:
-        lines.append("checks:")
+        shown.append("checks:")
         for check in run.checks:
             mark = "✓" if check.passed else "✗"
-            lines.append(f"  {mark} {check.label}: {check.detail} ({duration(check.seconds)})")
-    lines.append(trend(history))
-    return "\n".join(lines)
+            shown.append(f"  {mark} {check.label}: {check.detail} ({duration(check.seconds)})")
+    shown.append(trend(history))
+    return lines(shown)
 
 
-def cleanup_text(run: DrillRun) -> str:
+def cleanup_text(run: DrillRun) -> SlackText:
     removed = ", ".join(run.removed) or "nothing"
     text = f"🧹 {run.drill_name} ({run.id}) cleaned up in {duration(run.cleanup.seconds if run.cleanup else None)}"
     text += f": removed {removed}"
     if run.kept:
         text += f"; kept {', '.join(run.kept)}"
-    return text
+    return SlackText.escape(text)
 
 
 def summary_line(run: DrillRun | None) -> str:

@@ -13,6 +13,7 @@ from bot.domain import AuditAction, AuditEvent
 from bot.drills.runs import DrillPhase
 from bot.errors import RdsbotError
 from bot.ports import AuditLog, DrillReporter, DrillResources, DrillRunRepository, InstanceGateway
+from bot.slack_text import mrkdwn
 from config.policy_model import Policy
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class Sweeper:
             except RdsbotError as exc:
                 log.warning("drill sweep of %s failed: %s", region, exc)
         if removed:
-            text = f"🧹 drill sweeper removed {len(removed)} leaked drill instance(s): {', '.join(removed)}"
+            text = mrkdwn("🧹 drill sweeper removed {} leaked drill instance(s): {}", len(removed), ", ".join(removed))
             self.reporter.report(self._channel(), "sweep", text, failed=False, chart=None)
             detail: dict[str, object] = {"removed": removed}
             event = AuditEvent(at=self.clock.now(), actor=SWEEPER_ACTOR, action=AuditAction.DRILL_SWEPT, detail=detail)

@@ -18,9 +18,11 @@ from bot.approvals import Outcome
 from bot.commands import ChatCommands, Reply
 from bot.doctor import DoctorCommand
 from bot.domain import Job, JobStatus
+from bot.drills.chart import TrendChart
 from bot.drills.commands import DrillCommands
 from bot.lifecycle.model import LifecyclePhase
 from bot.notifiers import PrintNotifier
+from bot.slack_text import SlackText, plain
 
 SHELL_HELP = """commands:
   /rds-restore <backup> <instance-class> [flags]   request a restore (/rds-restore help for the flags)
@@ -65,8 +67,9 @@ class ConsoleSession:
             self._announcement.notify_all()
 
     def say(self, text: str) -> None:
+        """Write a line; the bot's Slack texts (SlackText) are shown as a Slack reader would see them."""
         with self._lock:  # progress arrives from the engine thread while we answer a command
-            self.write(text)
+            self.write(plain(text))
 
     def expand(self, line: str) -> str:
         """Scripts say {job} for the job the session created last."""
@@ -232,11 +235,13 @@ class ConsoleDrillReporter:
     def __init__(self, session: ConsoleSession) -> None:
         self.session = session
 
-    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
-        self.session.say(f"[{channel}] {text}")
+    def report(
+        self, channel: str, run_id: str, text: SlackText, *, failed: bool, chart: TrendChart | None = None
+    ) -> None:
+        self.session.say(f"[{channel}] {text.plain()}")
 
-    def follow_up(self, channel: str, run_id: str, text: str) -> None:
-        self.session.say(f"[{channel}] {text}")
+    def follow_up(self, channel: str, run_id: str, text: SlackText) -> None:
+        self.session.say(f"[{channel}] {text.plain()}")
 
 
 def run_lines(session: ConsoleSession, lines: Iterable[str], echo: bool) -> None:

@@ -16,10 +16,12 @@ from aws.sandbox.backup_content import manifest_bytes
 from aws.sandbox.moto_seed import DEMO_DATABASE, seed_sandbox
 from bot.bootstrap import Drills, Rdsbot, build, build_commands, build_drills
 from bot.domain import JobStatus
+from bot.drills.chart import TrendChart
 from bot.drills.report import render_report
 from bot.drills.runs import DrillOutcome, DrillPhase, DrillRun
 from bot.parser import parse_restore_command
 from bot.render import duration
+from bot.slack_text import SlackText
 from config.policy_model import EXAMPLE_POLICY
 from config.settings import Settings
 
@@ -60,9 +62,11 @@ class RecordingReporter:
     def __init__(self) -> None:
         self.reports: list[tuple[str, str, str, bool]] = []
         self.follow_ups: list[tuple[str, str, str]] = []
-        self.charts: dict[str, bytes | None] = {}
+        self.charts: dict[str, TrendChart | None] = {}
 
-    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
+    def report(
+        self, channel: str, run_id: str, text: SlackText, *, failed: bool, chart: TrendChart | None = None
+    ) -> None:
         self.reports.append((channel, run_id, text, failed))
         self.charts[run_id] = chart
 
@@ -76,7 +80,9 @@ class RecordingReporter:
 class CrashingReporter(RecordingReporter):
     """The process dies while reporting: after validation, before cleanup."""
 
-    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
+    def report(
+        self, channel: str, run_id: str, text: SlackText, *, failed: bool, chart: TrendChart | None = None
+    ) -> None:
         raise SimulatedCrash("died before the report and the cleanup")
 
 
@@ -169,7 +175,8 @@ def test_a_drill_scheduled_every_minute_runs_validates_reports_and_leaves_nothin
     assert run.instance_id is not None and run.instance_id.startswith("rdsbot-drill-prod-backup-")
     channel, _, text, failed = reporter.of(run.id)
     assert channel == "#rds-drills" and not failed
-    assert (reporter.charts[run.id] or b"").startswith(b"\x89PNG\r\n\x1a\n")
+    chart = reporter.charts[run.id]
+    assert chart is not None and chart.png.startswith(b"\x89PNG\r\n\x1a\n") and run.drill_name in chart.alt_text
     assert "✅ Drill nightly passed" in text and "✓ orders has at least 1000 rows: 1500 rows" in text
     assert drill_leftovers(aws) == []
     assert any("removed instance " + run.instance_id in f[2] for f in reporter.follow_ups)

@@ -23,7 +23,7 @@ from config.policy_model import EXAMPLE_POLICY, load_policy
 from config.settings import Settings
 from handlers.server import EVENTS_PATH, wsgi_app
 from tests.support.aws_calls import CallRecorder
-from tests.support.fake_slack import FakeSlackApi, RecordedCall
+from tests.support.fake_slack import RESPONSE_URL, FakeSlackApi, RecordedCall
 from tests.support.slack_requests import SIGNING_SECRET, block_action, post, serve_wsgi, slash_command
 
 BOT_TOKEN = "xoxb-test-0000-secret-token"
@@ -41,6 +41,12 @@ class Story:
     def command(self, command: str, text: str, user: str, response_id: str = "r1") -> tuple[int, str]:
         request = slash_command(command, text, user_id=user, response_url=self.slack.response_url(response_id))
         return post(self.url + EVENTS_PATH, request.body, request.headers)
+
+    def status(self, text: str, user: str, response_id: str) -> str:
+        """/rds-status: an empty ack at once, then the answer through the response_url."""
+        status, body = self.command("/rds-status", text, user, response_id)
+        assert status == 200 and body == "", (status, body)
+        return str(self.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == response_id).body["text"])
 
     def click(self, action_id: str, job_id: str, user: str) -> tuple[int, str]:
         channel, ts = self.card_of(job_id)
@@ -94,9 +100,13 @@ def story_without_bot_sources(aws: AwsClients, tmp_path: Path) -> Iterator[Story
 
 @contextmanager
 def running_story(tmp_path: Path, config: Path | None = None, clock: Clock | None = None) -> Iterator[Story]:
-    seed_sandbox(load_policy(config))
+    policy = load_policy(config)
+    seed_sandbox(policy)
     users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
     with FakeSlackApi(users=users) as slack:
+        # The channels the policy names exist, so posts by name resolve to their ids as in Slack.
+        for channel in {policy.approvals.channel, *(drill.report_channel for drill in policy.drills)}:
+            slack.add_channel(channel.removeprefix("#"))
         settings = Settings(
             config=config,
             slack_bot_token=BOT_TOKEN,

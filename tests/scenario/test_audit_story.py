@@ -15,6 +15,7 @@ import pytest
 from bot.domain import JobStatus, StageName, StageStatus
 from bot.entrypoints.cli import main
 from bot.logs import JsonLinesFormatter
+from bot.slack_text import SlackText
 from tests.scenario.audit_fixtures import (
     S3Outage,
     deny,
@@ -61,7 +62,9 @@ def test_a_restore_and_a_denial_leave_a_chain_verify_accepts_and_a_changed_line_
 def test_the_completion_links_resolve_to_the_jobs_record_and_the_sqlserver_audit_folder(story: Story):
     job_id = restore(story)
     done = story.slack.wait_for("chat.postMessage", lambda c: "restored prod_backup" in str(c.body.get("text")))
-    text = done.body["text"]
+    # Sent escaped (a presigned URL's `&` as `&amp;`, Slack's rule); followed as a Slack reader sees it.
+    assert "&amp;X-Amz-" in done.body["text"]
+    text = SlackText(done.body["text"]).plain()
     record_url = re.search(r"rdsbot audit record: (\S+)", text)
     console_url = re.search(r"rdsbot audit record in the S3 console: (\S+)", text)
     assert record_url and console_url and "SQL Server audit logs (.zip" in text

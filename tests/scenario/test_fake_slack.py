@@ -124,7 +124,9 @@ def test_ephemeral_and_direct_message_channel(fake: FakeSlackApi) -> None:
 
 
 def test_external_file_upload_arrives_whole(fake: FakeSlackApi) -> None:
-    done = client(fake).files_upload_v2(channel="C1", content="restore log\n", filename="restore.log", title="Log")
+    done = client(fake).files_upload_v2(
+        channel="C0123456789", content="restore log\n", filename="restore.log", title="Log"
+    )
 
     file_id = done["file"]["id"]
     assert fake.uploaded(file_id) == b"restore log\n"
@@ -133,6 +135,48 @@ def test_external_file_upload_arrives_whole(fake: FakeSlackApi) -> None:
         "file_upload",
         "files.completeUploadExternal",
     ]
+
+
+def test_files_upload_v2_refuses_a_channel_name_where_slack_wants_an_id(fake: FakeSlackApi) -> None:
+    """docs.slack.dev "files.completeUploadExternal": `channel_id` is a channel ID; Slack answers a name with
+    invalid_arguments and the pattern it failed (the answer quoted in PostHog/posthog#47718)."""
+    with pytest.raises(SlackApiError) as refused:
+        client(fake).files_upload_v2(channel="#rds-drills", content=b"png", filename="chart.png")
+    assert refused.value.response["error"] == "invalid_arguments"
+    assert refused.value.response["response_metadata"]["messages"] == [
+        "[ERROR] input must match regex pattern: ^[CGDZ][A-Z0-9]{8,}$ [json-pointer:/channel_id]"
+    ]
+    with pytest.raises(SlackApiError):  # a lenient fake shares to `channels` names; Slack wants ids there too
+        client(fake).files_completeUploadExternal(files=[{"id": "F1"}], channels=["rds-drills"])
+
+
+def test_alt_text_is_kept_and_over_1000_characters_is_refused(fake: FakeSlackApi) -> None:
+    """docs.slack.dev "files.getUploadURLExternal": `alt_txt` for screen readers; alt_txt_too_large past 1000."""
+    done = client(fake).files_upload_v2(
+        channel="C0123456789", content=b"png", filename="chart.png", alt_txt="bars of time-to-restore"
+    )
+    assert fake.alt_text(done["file"]["id"]) == "bars of time-to-restore"
+    with pytest.raises(SlackApiError) as refused:
+        client(fake).files_upload_v2(channel="C0123456789", content=b"png", filename="c.png", alt_txt="x" * 1001)
+    assert refused.value.response["error"] == "alt_txt_too_large"
+
+
+def test_post_by_channel_name_answers_the_channel_id(fake: FakeSlackApi) -> None:
+    """docs.slack.dev "chat.postMessage": `channel` is an ID or a name; the answer's `channel` is the ID."""
+    channel_id = fake.add_channel("rds-drills")
+    posted = client(fake).chat_postMessage(channel="#rds-drills", text="report")
+    assert posted["channel"] == channel_id and fake.message(channel_id, posted["ts"])["text"] == "report"
+    with pytest.raises(SlackApiError) as refused:
+        client(fake).chat_postMessage(channel="#no-such-channel", text="report")
+    assert refused.value.response["error"] == "channel_not_found"
+
+
+def test_users_info_says_which_team_a_user_belongs_to(fake: FakeSlackApi) -> None:
+    """docs.slack.dev "users.info": the user object carries `team_id`; a Slack Connect guest's is their own."""
+    fake.add_user("U0GUEST", "alice@example.com", team_id="T0OTHER")
+    fake.add_user("U0HOME", "home@example.com")
+    assert client(fake).users_info(user="U0GUEST")["user"]["team_id"] == "T0OTHER"
+    assert client(fake).users_info(user="U0HOME")["user"]["team_id"] == TEAM_ID
 
 
 def test_rate_limited_post_is_retried_and_arrives_once(fake: FakeSlackApi) -> None:

@@ -7,6 +7,7 @@ Point slack_sdk at it with `WebClient(base_url=fake.base_url)` (or RDSBOT_SLACK_
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,12 @@ DROPPED = 0  # status recorded for a call whose connection was closed without an
 
 # Slack lets a response_url be used 5 times; the fake refuses the 6th so a chatty handler shows up in tests.
 RESPONSE_URL_USES = 5
+# files.completeUploadExternal checks `channel_id` (and each of `channels`) against this pattern and answers
+# invalid_arguments naming the JSON pointer; a channel name (#rds-drills) fails it. Slack's answer as reported in
+# PostHog/posthog#47718; the method reference (docs.slack.dev "files.completeUploadExternal") asks for a channel ID.
+CHANNEL_ID = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")
+# files.getUploadURLExternal refuses a longer alt_txt with alt_txt_too_large (its method reference, "Errors").
+ALT_TXT_LIMIT = 1000
 _FIRST_TS_MICROS = 1_700_000_000_000_100
 
 
@@ -239,10 +246,17 @@ class FakeSlackApi:
 
     # -- configuration -----------------------------------------------------------------------------------------
 
-    def add_user(self, user_id: str, email: str, *, name: str | None = None, deleted: bool = False) -> None:
-        """Make users.info / users.lookupByEmail know this user."""
+    def add_user(
+        self, user_id: str, email: str, *, name: str | None = None, deleted: bool = False, team_id: str = TEAM_ID
+    ) -> None:
+        """Make users.info / users.lookupByEmail know this user; `team_id`: another workspace's (Slack Connect)."""
         with self._lock:
-            self._users[user_id] = {"email": email, "name": name or email.split("@")[0], "deleted": deleted}
+            self._users[user_id] = {
+                "email": email,
+                "name": name or email.split("@")[0],
+                "deleted": deleted,
+                "team_id": team_id,
+            }
 
     def add_usergroup(self, handle: str, members: Sequence[str]) -> str:
         """Create (or replace the members of) a usergroup; returns its id."""
@@ -260,7 +274,7 @@ class FakeSlackApi:
     def add_channel(self, name: str, *, is_member: bool = True, is_private: bool = False) -> str:
         """A channel conversations.list answers with; returns its id."""
         with self._lock:
-            channel_id = f"C{len(self._channels) + 1:07d}"
+            channel_id = f"C{len(self._channels) + 1:010d}"  # Slack's shape: C and 8 or more capitals/digits
             self._channels[channel_id] = {"name": name, "is_member": is_member, "is_private": is_private}
             return channel_id
 
@@ -341,6 +355,11 @@ class FakeSlackApi:
                 raise AssertionError(f"no view {view_id}; opened: {sorted(self._views)}")
             return dict(found)
 
+    def alt_text(self, file_id: str) -> str | None:
+        """The alt_txt given to files.getUploadURLExternal for this file."""
+        with self._lock:
+            return self._files.get(file_id, {}).get("alt_txt")
+
     def uploaded(self, file_id: str) -> bytes | None:
         """The bytes uploaded for a file, through files.upload or an external upload URL."""
         with self._lock:
@@ -359,7 +378,7 @@ class FakeSlackApi:
         self._usergroups: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         for user_id, email in self._initial_users.items():
-            self._users[user_id] = {"email": email, "name": email.split("@")[0], "deleted": False}
+            self._users[user_id] = {"email": email, "name": email.split("@")[0], "deleted": False, "team_id": TEAM_ID}
         for handle, members in self._initial_usergroups.items():
             self._usergroups[f"S{len(self._usergroups) + 1:07d}"] = {"handle": handle, "users": list(members)}
 
@@ -453,8 +472,16 @@ class FakeSlackApi:
             fields["text"] = body["text"]
         return {k: v for k, v in fields.items() if v is not None}
 
+    def _resolve_channel(self, given: str) -> str | None:
+        """chat.postMessage takes "an encoded ID or channel name" and answers with the ID (docs.slack.dev
+        "chat.postMessage": `channel` argument, and the response's `channel`); an unknown name is not found."""
+        name = given.removeprefix("#")
+        if not given.startswith("#") and not any(c["name"] == name for c in self._channels.values()):
+            return given  # an id: the fake does not know every conversation, so ids are taken as given
+        return next((cid for cid, c in self._channels.items() if c["name"] == name), None)
+
     def _chat_post_message(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = body.get("channel")
+        channel = self._resolve_channel(str(body.get("channel") or ""))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
         fields = self._message_fields(body)
@@ -536,7 +563,7 @@ class FakeSlackApi:
         user = self._users[user_id]
         return {
             "id": user_id,
-            "team_id": TEAM_ID,
+            "team_id": user.get("team_id", TEAM_ID),
             "name": user["name"],
             "real_name": user["name"].title(),
             "deleted": user["deleted"],
@@ -611,10 +638,19 @@ class FakeSlackApi:
     def _files_get_upload_url(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("filename") or not body.get("length"):
             return {"ok": False, "error": "invalid_arguments"}
+        if len(str(body.get("alt_txt") or "")) > ALT_TXT_LIMIT:
+            return {"ok": False, "error": "alt_txt_too_large"}
         file = self._new_file(body["filename"], None, None)
+        self._files[file["id"]]["alt_txt"] = body.get("alt_txt")
         return {"ok": True, "file_id": file["id"], "upload_url": f"{self.root_url}/upload/{file['id']}"}
 
     def _files_complete_upload(self, body: dict[str, Any]) -> dict[str, Any]:
+        for pointer, given in [("channel_id", body.get("channel_id"))] + [
+            ("channels", c) for c in str(body.get("channels") or "").split(",") if c
+        ]:
+            if given and not CHANNEL_ID.match(str(given)):
+                message = f"[ERROR] input must match regex pattern: {CHANNEL_ID.pattern} [json-pointer:/{pointer}]"
+                return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [message]}}
         completed = []
         for item in _as_json(body.get("files")) or []:
             file = self._files.get(item.get("id", ""))

@@ -56,8 +56,8 @@ def _interaction(payload: dict[str, Any], signing_secret: str, timestamp: int | 
     return _sign({"payload": json.dumps(payload, separators=(",", ":"))}, signing_secret, timestamp)
 
 
-def _user(user_id: str) -> dict[str, str]:
-    return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID}
+def _user(user_id: str, team_id: str = TEAM_ID) -> dict[str, str]:
+    return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id}
 
 
 def slash_command(
@@ -71,11 +71,12 @@ def slash_command(
     channel_name: str = "dba-ops",
     signing_secret: str = SIGNING_SECRET,
     timestamp: int | None = None,
+    team_id: str = TEAM_ID,
 ) -> SignedRequest:
-    """A signed slash command, form-encoded with the fields Slack sends."""
+    """A signed slash command, form-encoded with the fields Slack sends; `team_id`: the workspace it came from."""
     fields = {
         "token": "legacy-verification-token",
-        "team_id": TEAM_ID,
+        "team_id": team_id,
         "team_domain": TEAM_DOMAIN,
         "channel_id": channel_id,
         "channel_name": channel_name,
@@ -104,16 +105,17 @@ def block_action(
     trigger_id: str | None = None,
     signing_secret: str = SIGNING_SECRET,
     timestamp: int | None = None,
+    team_id: str = TEAM_ID,
 ) -> SignedRequest:
     """A signed click on a button in a channel message, as a `payload=<json>` form."""
     payload = {
         "type": "block_actions",
-        "user": _user(user_id),
+        "user": _user(user_id, team_id),
         "api_app_id": API_APP_ID,
         "token": "legacy-verification-token",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
         "trigger_id": trigger_id or _trigger_id(),
-        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "channel": {"id": channel, "name": channel.lower()},
         "message": {"type": "message", "ts": message_ts, "text": "", **(message or {})},
         "state": {"values": {}},

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from bot.blocks import approval_card, decided_card
 from bot.domain import Job, JobStatus, StageOutputs
+from bot.slack_text import SlackText
 from tests.support.factories import make_plan
 
 # Updated on purpose (issue 13): the reason (escaped), the backup's age, all three KMS keys each or "none", date
@@ -102,5 +103,5 @@ def test_the_approval_card_for_a_fixed_request_is_pinned_block_for_block() -> No
 
 
 def test_the_decided_card_keeps_the_facts_and_drops_the_buttons() -> None:
-    decided = decided_card(fixed_job(), "Approved by <@U0BOB>")
+    decided = decided_card(fixed_job(), SlackText("Approved by <@U0BOB>"))
     assert decided == [*CARD[:2], {"type": "context", "elements": [{"type": "mrkdwn", "text": "Approved by <@U0BOB>"}]}]

@@ -23,8 +23,10 @@ def run(seconds: float | None, outcome: DrillOutcome = DrillOutcome.PASSED) -> D
 
 
 def test_the_chart_is_a_png_with_a_red_bar_for_a_failed_run():
-    png = trend_chart([run(120, DrillOutcome.FAILED), run(60), run(70)])
-    assert png is not None and png.startswith(b"\x89PNG\r\n\x1a\n")
+    chart = trend_chart([run(120, DrillOutcome.FAILED), run(60), run(70)])
+    assert chart is not None
+    png = chart.png
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = struct.unpack(">II", png[16:24])
     assert (width, height) == (WIDTH, HEIGHT)
     idat = png.index(b"IDAT")
