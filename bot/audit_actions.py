@@ -43,6 +43,9 @@ class AuditAction(StrEnum):
     DRILL_CLEANED_UP = "drill.cleaned_up"
     DRILL_SWEPT = "drill.swept"
 
+    # The trail itself: an S3 key it was about to write already held other bytes (nothing was overwritten).
+    AUDIT_OBJECT_CONFLICT = "audit.object_conflict"
+
     @classmethod
     def decision(cls, approve: bool) -> AuditAction:
         """What an approver's click records: approved or denied."""

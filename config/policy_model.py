@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -62,6 +62,19 @@ class BackupPolicy(StrictModel):
         return self.allowed_buckets or (self.default_bucket,)
 
 
+class ObjectLockPolicy(StrictModel):
+    """S3 Object Lock retention on every object of rdsbot's own trail (the bucket must have Object Lock enabled)."""
+
+    # GOVERNANCE: users with s3:BypassGovernanceRetention may still delete; COMPLIANCE: nobody, root included.
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    retention_days: int = Field(ge=1, le=36500)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
 class AuditPolicy(StrictModel):
     bucket: str | None = None
     prefix: str = "rdsbot-audit"
@@ -69,6 +82,26 @@ class AuditPolicy(StrictModel):
     # rdsbot's own trail is written with SSE-KMS under this key when set (the bot needs kms:GenerateDataKey on
     # it), else with SSE-S3 (AES256).
     kms_key_id: str | None = None
+    # rdsbot's own trail goes to this bucket (default: `bucket`), under <prefix>/rdsbot/.
+    trail_bucket: str | None = None
+    # Each object of rdsbot's own trail is put with this retention (the bot then needs s3:PutObjectRetention).
+    object_lock: ObjectLockPolicy | None = None
+
+    @property
+    def shipping_bucket(self) -> str | None:
+        """Where rdsbot's own trail is shipped, if anywhere."""
+        return self.trail_bucket or self.bucket
+
+    @model_validator(mode="after")
+    def _lock_beside_sql_server_audit(self) -> AuditPolicy:
+        # SQLSERVER_AUDIT refuses a bucket with Object Lock (RDS guide "Appendix.SQLServer.Options.Audit"), so a
+        # locked trail needs a bucket of its own whenever SQL Server Audit is on.
+        if self.object_lock and self.bucket and self.shipping_bucket == self.bucket:
+            raise ValueError(
+                "object_lock: SQL Server Audit cannot write to a bucket with Object Lock; put rdsbot's trail in "
+                "a bucket of its own with audit.trail_bucket (created with Object Lock enabled)"
+            )
+        return self
 
     @field_validator("prefix")
     @classmethod

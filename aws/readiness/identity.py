@@ -138,7 +138,8 @@ class IdentityChecks:
 
     def _simulations(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """The policy document's statements, with S3 resources replaced by this policy's own buckets."""
-        buckets = [*self._policy.backups.buckets, *([self._policy.audit.bucket] if self._policy.audit.bucket else [])]
+        audit = self._policy.audit
+        buckets = [*self._policy.backups.buckets, *{b for b in (audit.bucket, audit.shipping_bucket) if b}]
         kms_keys = [k for k in [self._policy.audit.kms_key_id] if k and k.startswith("arn:")]
         runs = []
         for actions, resources in needed_actions(self._iam_policy):

@@ -34,6 +34,7 @@ GOLDEN = [
     "drill.failed",
     "drill.cleaned_up",
     "drill.swept",
+    "audit.object_conflict",
 ]
 
 
