@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.domain import Edition, StorageType
+from bot.drills.cron import for_apscheduler
 from bot.strict_model import StrictModel
 
 # A drill name becomes part of audit actors ("drill:<name>") and scheduler job ids: keep it a plain slug.
@@ -47,15 +48,18 @@ class Schedule(StrictModel):
 
     @model_validator(mode="after")
     def _valid_cron(self) -> Schedule:
+        try:
+            self.trigger()
+        except ValueError as exc:
+            message = str(exc)
+            raise ValueError(message if message.startswith("cron ") else f"cron {self.cron!r}: {message}") from None
+        return self
+
+    def trigger(self) -> Any:
+        """The APScheduler CronTrigger that fires when cron would (bot/drills/cron.py: weekdays count from Sunday)."""
         from apscheduler.triggers.cron import CronTrigger  # the parser the scheduler itself will use
 
-        if len(self.cron.split()) != 5:
-            raise ValueError(f"cron {self.cron!r} needs five fields: minute hour day-of-month month day-of-week")
-        try:
-            CronTrigger.from_crontab(self.cron, timezone=self.timezone)
-        except ValueError as exc:
-            raise ValueError(f"cron {self.cron!r}: {exc}") from None
-        return self
+        return CronTrigger.from_crontab(for_apscheduler(self.cron), timezone=self.timezone)
 
 
 class BackupSource(StrictModel):
