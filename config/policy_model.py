@@ -17,7 +17,7 @@ from bot.errors import ConfigError, RequestError
 from bot.strict_model import StrictModel
 
 EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 
 
 class RegionPolicy(StrictModel):
@@ -27,7 +27,7 @@ class RegionPolicy(StrictModel):
     @field_validator("default")
     @classmethod
     def _region_shape(cls, value: str) -> str:
-        if not _REGION.match(value):
+        if not _REGION.fullmatch(value):
             raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
         return value
 
@@ -123,6 +123,11 @@ class KmsPolicy(StrictModel):
         return values
 
 
+# A whole managed-policy ARN (path and name), never a prefix of one. pydantic checks `pattern` with Rust regex,
+# where `$` is the end of the text only, so a trailing newline is refused too.
+_POLICY_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:policy/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]+$"
+
+
 class RolesPolicy(StrictModel):
     """Where rdsbot creates the IAM roles RDS assumes (restore, audit)."""
 
@@ -130,7 +135,7 @@ class RolesPolicy(StrictModel):
     path: str = Field("/rdsbot/", pattern=r"^/([A-Za-z0-9+=,.@_-]+/)*$")
     # The policy ARN of config/rdsbot-role-boundary.json as created in your account; the shipped bot policy
     # allows CreateRole only with this boundary attached.
-    permissions_boundary_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:policy/")
+    permissions_boundary_arn: str | None = Field(None, pattern=_POLICY_ARN)
 
 
 class ApprovalPolicy(StrictModel):
@@ -141,7 +146,7 @@ class ApprovalPolicy(StrictModel):
     two_person_rule: bool = True
 
 
-_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+_SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 
 
 def closed_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -157,7 +162,7 @@ def closed_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 
 def is_security_group_id(source: str) -> bool:
     """True for a security group id (sg-...), False for an address or network."""
-    return bool(_SECURITY_GROUP_ID.match(source))
+    return bool(_SECURITY_GROUP_ID.fullmatch(source))
 
 
 class NetworkPolicy(StrictModel):
@@ -169,6 +174,11 @@ class NetworkPolicy(StrictModel):
     bot_sources: tuple[str, ...] = ()
     allowed_source_security_groups: tuple[str, ...] = ()
     allowed_cidrs: tuple[str, ...] = ()
+    # A network wider than these prefixes admits more than a site's clients to port 1433 (two /1 halves are the
+    # whole internet): refused unless allow_wide_cidrs says it is meant.
+    min_prefix_v4: int = Field(16, ge=1, le=32)
+    min_prefix_v6: int = Field(48, ge=1, le=128)
+    allow_wide_cidrs: bool = False
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -186,6 +196,27 @@ class NetworkPolicy(StrictModel):
             if not is_security_group_id(value):
                 closed_network(value)
         return values
+
+    def min_prefix(self, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> int:
+        """The widest prefix this policy takes for a network of that IP version."""
+        return self.min_prefix_v4 if network.version == 4 else self.min_prefix_v6
+
+    @model_validator(mode="after")
+    def _no_wide_cidr(self) -> NetworkPolicy:
+        if self.allow_wide_cidrs:
+            return self
+        named = [("allowed_cidrs", v) for v in self.allowed_cidrs]
+        named += [("bot_sources", v) for v in self.bot_sources if not is_security_group_id(v)]
+        for field, value in named:
+            network = closed_network(value)
+            widest = self.min_prefix(network)
+            if network.prefixlen < widest:
+                key = "min_prefix_v4" if network.version == 4 else "min_prefix_v6"
+                raise ValueError(
+                    f"{field}: {value} is wider than /{widest} (network.{key}): {network.num_addresses} addresses "
+                    "could reach port 1433; name narrower networks, or set network.allow_wide_cidrs: true"
+                )
+        return self
 
     @model_validator(mode="after")
     def _subnets_need_vpc(self) -> NetworkPolicy:

@@ -17,8 +17,8 @@ CANCEL_TASK = "msdb.dbo.rds_cancel_task"
 
 # sysname is nvarchar(128); longer names would be truncated by SQL Server, not refused.
 MAX_DATABASE_NAME = 128
-_S3_ARN = re.compile(r"^arn:aws(-[a-z]+)*:s3:::[^/\s]+/\S+$")
-_KMS_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+$")
+_S3_ARN = re.compile(r"arn:aws(-[a-z]+)*:s3:::[^/\s]+/\S+")
+_KMS_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+")
 
 SqlValue = str | int
 
@@ -83,7 +83,7 @@ def restore_database(
 ) -> Statement:
     """`rds_restore_database` for one database from one .bak or a `prefix*` multi-file set."""
     _check_database_name(database_name)
-    if not _S3_ARN.match(s3_arn):
+    if not _S3_ARN.fullmatch(s3_arn):
         raise RequestError("backup", f"{s3_arn!r} is not an S3 object ARN", "expected arn:aws:s3:::bucket/key.bak")
     params: list[tuple[str, SqlValue]] = [
         ("restore_db_name", database_name),
@@ -93,7 +93,7 @@ def restore_database(
     ]
     # Left out rather than bound as NULL: pytds turns a None parameter into a literal NULL in the text.
     if kms_key_arn:
-        if not _KMS_ARN.match(kms_key_arn):
+        if not _KMS_ARN.fullmatch(kms_key_arn):
             raise RequestError("kms_key", f"{kms_key_arn!r} is not a KMS key ARN", "expected arn:aws:kms:...:key/...")
         params.append(("kms_master_key_arn", kms_key_arn))
     return Statement(RESTORE_DATABASE, tuple(params))

@@ -20,9 +20,9 @@ from bot.errors import AwsError
 from config.policy_model import Policy
 
 BOT_IAM_POLICY = Path(__file__).resolve().parents[2] / "config" / "rdsbot-iam-policy.json"
-_ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>\d+):assumed-role/(?P<role>[^/]+)/.+$")
+_ASSUMED_ROLE = re.compile(r"arn:(?P<partition>[^:]+):sts::(?P<account>\d+):assumed-role/(?P<role>[^/]+)/.+")
 # S3 actions on objects are simulated on bucket/*, the rest on the bucket itself.
-_OBJECT_ACTION = re.compile(r"^s3:(\w*Object\w*|AbortMultipartUpload|ListMultipartUploadParts)$", re.IGNORECASE)
+_OBJECT_ACTION = re.compile(r"s3:(\w*Object\w*|AbortMultipartUpload|ListMultipartUploadParts)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class CallerIdentity:
 
 def role_arn_of(caller_arn: str) -> str | None:
     """arn:aws:sts::1:assumed-role/Name/session -> arn:aws:iam::1:role/Name; a user ARN as it is; None for root."""
-    match = _ASSUMED_ROLE.match(caller_arn)
+    match = _ASSUMED_ROLE.fullmatch(caller_arn)
     if match:
         return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
     if ":iam::" in caller_arn and caller_arn.endswith(":root"):
@@ -72,7 +72,7 @@ class IdentityChecks:
                 answer = self._sts.get_caller_identity()
             arn = str(answer["Arn"])
             principal = role_arn_of(arn)
-            match = _ASSUMED_ROLE.match(arn)
+            match = _ASSUMED_ROLE.fullmatch(arn)
             if match:
                 principal = self._role_arn_with_path(match["role"]) or principal
             self._caller = CallerIdentity(str(answer["Account"]), arn, principal)
@@ -144,8 +144,8 @@ class IdentityChecks:
         runs = []
         for actions, resources in needed_actions(self._iam_policy):
             if any(r.startswith("arn:aws:s3:::") for r in resources):
-                on_objects = tuple(a for a in actions if _OBJECT_ACTION.match(a))
-                on_buckets = tuple(a for a in actions if not _OBJECT_ACTION.match(a))
+                on_objects = tuple(a for a in actions if _OBJECT_ACTION.fullmatch(a))
+                on_buckets = tuple(a for a in actions if not _OBJECT_ACTION.fullmatch(a))
                 runs.append((on_objects, tuple(f"arn:aws:s3:::{b}/*" for b in buckets)))
                 runs.append((on_buckets, tuple(f"arn:aws:s3:::{b}" for b in buckets)))
             elif all(a.startswith("kms:") for a in actions):

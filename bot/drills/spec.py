@@ -13,10 +13,10 @@ from bot.drills.cron import for_apscheduler
 from bot.strict_model import StrictModel
 
 # A drill name becomes part of audit actors ("drill:<name>") and scheduler job ids: keep it a plain slug.
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,40}")
 # A SQL Server regular identifier; anything else is refused rather than quoted, so a check can carry no T-SQL.
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_MIGRATION = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_MIGRATION = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 def split_table(value: str) -> tuple[str, str]:
@@ -24,7 +24,7 @@ def split_table(value: str) -> tuple[str, str]:
     parts = value.split(".")
     if len(parts) == 1:
         parts = ["dbo", *parts]
-    if len(parts) != 2 or not all(_IDENTIFIER.match(p) for p in parts):
+    if len(parts) != 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
         raise ValueError(
             f"{value!r} is not a table name rdsbot accepts; write schema.table with letters, digits and underscores"
         )
@@ -139,7 +139,7 @@ class DjangoMigrations(StrictModel):
         if not value:
             raise ValueError("list at least one app and its latest migration")
         for app, migration in value.items():
-            if not _IDENTIFIER.match(app) or not _MIGRATION.match(migration):
+            if not _IDENTIFIER.fullmatch(app) or not _MIGRATION.fullmatch(migration):
                 raise ValueError(f"{app}: {migration} is not a Django app label and migration name")
         return value
 
@@ -169,7 +169,7 @@ class DrillSpec(StrictModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(f"{value!r}: use 1-41 lower-case letters, digits and hyphens, starting with a letter")
         return value
 
@@ -188,6 +188,6 @@ class DrillSpec(StrictModel):
     @field_validator("database_name")
     @classmethod
     def _database(cls, value: str | None) -> str | None:
-        if value is not None and not _IDENTIFIER.match(value):
+        if value is not None and not _IDENTIFIER.fullmatch(value):
             raise ValueError(f"{value!r} is not a plain SQL Server identifier")
         return value
