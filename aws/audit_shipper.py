@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from aws.clients import S3_SIGV4
+from aws.clients import S3_SIGV4, mask_session_secrets
 from aws.errors import aws_call
 from aws.s3 import S3Backups
 from bot.errors import AwsError, TrailObjectExists
@@ -24,6 +24,7 @@ def audit_s3_client(region: str, session: boto3.Session | None = None) -> Any:
     """An S3 client of its own, so shipping never shows up among (or waits behind) the restore's AWS calls; its
     presigned links are SigV4, which SSE-KMS objects require."""
     session = session or boto3.Session()
+    mask_session_secrets(session)
     config = Config(region_name=region, retries=_RETRIES, **_TIMEOUTS).merge(S3_SIGV4)
     return session.client("s3", region_name=region, config=config)
 
