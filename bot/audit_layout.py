@@ -16,7 +16,7 @@ import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 LEGACY = ""  # the epoch of objects written before keys carried one
@@ -51,15 +51,7 @@ class DayClose:
 
     def body(self) -> bytes:
         """Deterministic bytes: a retried put sends the same object."""
-        fields = {
-            "day": self.day,
-            "epoch": self.epoch,
-            "events": self.events,
-            "head": self.head,
-            "previous_day": self.previous_day,
-            "start": self.start,
-        }
-        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
     @classmethod
     def parse(cls, body: bytes) -> DayClose | None:
@@ -68,16 +60,9 @@ class DayClose:
             data = json.loads(body)
         except ValueError:
             return None
-        if not isinstance(data, dict) or not _close_shape(data):
+        if not isinstance(data, dict) or set(data) != {f.name for f in fields(cls)} or not _close_shape(data):
             return None
-        return cls(
-            day=data["day"],
-            epoch=data["epoch"],
-            events=data["events"],
-            head=data["head"],
-            start=data["start"],
-            previous_day=data["previous_day"],
-        )
+        return cls(**data)
 
 
 def _close_shape(data: Mapping[str, Any]) -> bool:

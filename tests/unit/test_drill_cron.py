@@ -12,6 +12,7 @@ from bot.drills.cron import for_apscheduler, weekdays
 from bot.drills.spec import Schedule
 from bot.errors import ConfigError
 from config.policy_model import parse_policy
+from tests.support.factories import drill_data
 from tests.unit.fakes import FakeClock
 
 SUNDAY = datetime(2024, 11, 24, 12, 0, tzinfo=UTC)  # a Sunday noon
@@ -82,14 +83,7 @@ def test_a_weekday_cron_and_apscheduler_would_read_differently_is_refused(cron: 
 
 
 def test_the_policy_names_the_drill_and_the_field_of_a_refused_cron() -> None:
-    drill = {
-        "name": "weekly",
-        "schedule": {"cron": "0 3 1 * 1"},
-        "source": {"prefix": "prod-"},
-        "instance_class": "db.m6i.large",
-        "rto_minutes": 60,
-        "report_channel": "#rds-drills",
-    }
+    drill = drill_data(name="weekly", schedule={"cron": "0 3 1 * 1"})
     with pytest.raises(ConfigError, match=r"drills\.0\.schedule: cron '0 3 1 \* 1' restricts both"):
         parse_policy({"backups": {"default_bucket": "b"}, "drills": [drill]})
 
@@ -100,14 +94,7 @@ class NoRuns:
 
 
 def test_drill_list_shows_a_monday_drill_next_running_on_a_monday() -> None:
-    drill = {
-        "name": "weekly",
-        "schedule": {"cron": "0 3 * * 1", "timezone": "America/New_York"},
-        "source": {"prefix": "prod-"},
-        "instance_class": "db.m6i.large",
-        "rto_minutes": 60,
-        "report_channel": "#rds-drills",
-    }
+    drill = drill_data(name="weekly", schedule={"cron": "0 3 * * 1", "timezone": "America/New_York"})
     policy = parse_policy({"backups": {"default_bucket": "b"}, "drills": [drill]})
     clock = FakeClock()
     clock.current = SUNDAY

@@ -15,7 +15,7 @@ from bot.instance_classes import check_class
 from bot.kms_keys import check_key_arn
 from bot.policy import check_database_name, check_instance_id
 from config.policy_model import is_security_group_id, parse_policy
-from tests.support.factories import BOT_NETWORK
+from tests.support.factories import BOT_NETWORK, drill_data
 
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 S3_ARN = "arn:aws:s3:::rdsbot-backups/prod.bak"
@@ -59,14 +59,7 @@ def test_policy_names_with_a_trailing_newline_are_refused_naming_the_key() -> No
 
 
 def test_drill_names_and_check_tables_match_whole_values() -> None:
-    drill = {
-        "name": "nightly\n",
-        "schedule": {"cron": "0 3 * * *"},
-        "source": {"prefix": "prod-"},
-        "instance_class": "db.m6i.large",
-        "rto_minutes": 60,
-        "report_channel": "#rds-drills",
-    }
+    drill = drill_data(name="nightly\n")
     with pytest.raises(ConfigError, match=r"drills\.0\.name"):
         parse_policy({"backups": {"default_bucket": "b"}, "drills": [drill]})
     assert split_table("dbo.orders") == ("dbo", "orders")
