@@ -171,9 +171,8 @@ class AuditShipper:
 
     def verify_s3_all(self, day: str) -> list[audit_chain.ChainCheck]:
         """Check every store's chain of one day as shipped, each on its own, and name any object no store wrote."""
-        own = f"store {self.epoch}"
-        others = [c for c in verify_every_trail(self.sink, self.layout, day) if c.trail != own]
-        return [self.verify_s3(day), *others]
+        own = self.verify_s3(day)  # this store's (its epoch's, or its days' in the older layout), held to the store
+        return [own, *(c for c in verify_every_trail(self.sink, self.layout, day) if c.trail != own.trail)]
 
 
 class AuditRecordLinks:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from sqlalchemy import inspect as sa_inspect
 
 from aws.audit_shipper import ObjectRetention, S3AuditSink
 from aws.clients import AwsClients
@@ -50,6 +51,13 @@ def open_store(tmp_path: Path, name: str) -> SqlStore:
 @pytest.fixture
 def store_a(tmp_path: Path) -> Iterator[SqlStore]:
     with open_store(tmp_path, "a") as store:
+        yield store
+
+
+@pytest.fixture
+def store_any(database_url: str) -> Iterator[SqlStore]:
+    """A store on SQLite, then on PostgreSQL: the epoch, the day links and the close query on both."""
+    with SqlStore(database_url) as store:
         yield store
 
 
@@ -142,8 +150,9 @@ def test_the_stand_in_wants_a_body_checksum_with_retention_per_aws_object_lock(a
 
 
 def test_a_second_bot_with_a_fresh_store_leaves_every_object_of_the_first_byte_identical(
-    aws: AwsClients, sink: S3AuditSink, store_a: SqlStore, store_b: SqlStore
+    aws: AwsClients, sink: S3AuditSink, store_any: SqlStore, store_b: SqlStore
 ) -> None:
+    store_a = store_any
     first = shipper_for(store_a, sink)
     record(store_a, 5, T0)
     record(store_a, 2, T0 + timedelta(days=1))  # closes the first day
@@ -215,8 +224,9 @@ def _records(store: SqlStore) -> list[dict[str, Any]]:
 
 
 def test_each_day_links_to_the_previous_days_head_and_a_closed_day_gets_a_close_object(
-    aws: AwsClients, sink: S3AuditSink, store_a: SqlStore
+    aws: AwsClients, sink: S3AuditSink, store_any: SqlStore
 ) -> None:
+    store_a = store_any
     shipper = shipper_for(store_a, sink)
     record(store_a, 4, T0)
     record(store_a, 2, T0 + timedelta(days=1))
@@ -308,3 +318,36 @@ def test_object_lock_retention_from_the_policy_is_set_on_every_trail_object(aws:
     version = aws.s3.head_object(Bucket="rdsbot-trail", Key=keys[0])["VersionId"]
     with pytest.raises(ClientError, match="AccessDenied"):
         aws.s3.delete_object(Bucket="rdsbot-trail", Key=keys[0], VersionId=version)
+
+
+def test_a_store_upgraded_with_old_days_keeps_their_layout_and_links_its_first_new_day_to_them(
+    aws: AwsClients, sink: S3AuditSink, database_url: str
+) -> None:
+    from alembic import command
+
+    from bot.store.database import alembic_config
+    from tests.integration.store_fixtures import seed_at_revision
+
+    rows = [
+        {"at": T0 + timedelta(minutes=n), "actor": "U0ALICE", "action": "job.requested", "job_id": "j", "detail": {}}
+        for n in range(3)
+    ]
+    seed_at_revision(database_url, "0001", {"audit_events": rows})
+    with SqlStore(database_url) as store:
+        shipper = shipper_for(store, sink, batch_size=2)
+        record(store, 2, T0 + timedelta(days=1))
+        record(store, 1, T0 + timedelta(days=2))  # closes the first day opened after the upgrade
+        assert shipper.ship_pending() == 6
+        epoch = store.outbox.store_epoch()
+        keys = sorted(snapshot(aws))
+        day1 = [k.rsplit("/", 1)[1] for k in keys if k.startswith(shipper.day_prefix(DAY1))]
+        assert day1 == ["00000001-00000002.jsonl", "00000003-00000003.jsonl"]  # the older layout, no close
+        assert shipper.layout.close_key(epoch, DAY2) in keys and shipper.layout.close_key(epoch, DAY1) not in keys
+        assert [c.ok for c in shipper.verify_s3_all(DAY1)] == [True]
+        linked = shipper.verify_s3(DAY2)
+        assert linked.ok and linked.note is None and linked.events == 2
+
+        with store.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0005")
+            assert not sa_inspect(conn).has_table("audit_store")
+            assert "start" not in {c["name"] for c in sa_inspect(conn).get_columns("audit_chain_heads")}

@@ -213,3 +213,26 @@ def test_conflict_alarms_are_listed_for_the_day_they_concern() -> None:
         f"ALARM {DAY1}: {key} already held other bytes; nothing was overwritten (event 1, {at.isoformat()})"
     ]
     assert conflict_alarms(audit, DAY2, LAYOUT.day_prefix(DAY2)) == []
+
+
+def test_object_lock_needs_a_trail_bucket_apart_from_sql_server_audits() -> None:
+    import pytest
+
+    from bot.errors import ConfigError
+    from config.policy_model import parse_policy
+
+    base = {"backups": {"default_bucket": "b"}}
+    lock = {"mode": "governance", "retention_days": 400}
+    with pytest.raises(ConfigError, match=r"audit: object_lock: SQL Server Audit cannot write to a bucket with Object"):
+        parse_policy({**base, "audit": {"bucket": "rdsbot-audit", "object_lock": lock}})
+    locked = parse_policy(
+        {**base, "audit": {"bucket": "rdsbot-audit", "trail_bucket": "rdsbot-trail", "object_lock": lock}}
+    )
+    assert locked.audit.shipping_bucket == "rdsbot-trail"
+    assert locked.audit.object_lock is not None and locked.audit.object_lock.mode == "GOVERNANCE"
+    only_trail = parse_policy({**base, "audit": {"trail_bucket": "rdsbot-trail", "object_lock": lock}})
+    assert only_trail.audit.shipping_bucket == "rdsbot-trail" and only_trail.audit.bucket is None
+    assert parse_policy({**base, "audit": {"bucket": "rdsbot-audit"}}).audit.shipping_bucket == "rdsbot-audit"
+    for bad, why in (({"mode": "LEGAL_HOLD", "retention_days": 1}, "mode"), ({"retention_days": 0}, "retention_days")):
+        with pytest.raises(ConfigError, match=rf"audit\.object_lock\.{why}"):
+            parse_policy({**base, "audit": {"trail_bucket": "t", "object_lock": bad}})
