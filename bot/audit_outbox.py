@@ -12,6 +12,7 @@ for the next pass, so objects arrive in chain order.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -142,7 +143,9 @@ class AuditShipper:
         """Write the records that could not be written when their job finished (S3 was failing then)."""
         for job in self.jobs.list_jobs(_FINISHED, limit=recent):
             if job.engine.audit_record_pending:
-                self.write_job_record(job.id)
+                # Another object holding the key raised the alarm; retrying cannot change that.
+                with contextlib.suppress(TrailObjectExists):
+                    self.write_job_record(job.id)
                 self.jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(audit_record_pending=False))
 
     def run_forever(self, stop: threading.Event, interval_seconds: float) -> None:
@@ -196,6 +199,8 @@ class AuditRecordLinks:
         pending: EngineBookkeeping | None = None
         try:
             self.shipper.write_job_record(job.id)
+        except TrailObjectExists:
+            pass  # the key holds other bytes: the alarm is raised, and retrying cannot change that
         except Exception as exc:  # S3 failing: the link still points where the shipper loop will write it
             log.warning("job audit record not written; will retry", extra={"job_id": job.id, "error": str(exc)})
             pending = EngineBookkeeping(audit_record_pending=True)

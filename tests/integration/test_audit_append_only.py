@@ -351,3 +351,23 @@ def test_a_store_upgraded_with_old_days_keeps_their_layout_and_links_its_first_n
             command.downgrade(alembic_config(conn), "0005")
             assert not sa_inspect(conn).has_table("audit_store")
             assert "start" not in {c["name"] for c in sa_inspect(conn).get_columns("audit_chain_heads")}
+
+
+def test_a_job_record_whose_key_holds_other_bytes_raises_the_alarm_and_is_not_retried_forever(
+    aws: AwsClients, sink: S3AuditSink, store_a: SqlStore
+) -> None:
+    from bot.domain import EngineBookkeeping, JobStatus, StageOutputs
+    from tests.integration.test_store import make_job
+
+    shipper = shipper_for(store_a, sink)
+    store_a.jobs.add_job(make_job("j1", JobStatus.SUCCEEDED))
+    store_a.jobs.update_outputs("j1", StageOutputs(), EngineBookkeeping(audit_record_pending=True))
+    record(store_a, 1, T0)
+    aws.s3.put_object(Bucket=BUCKET, Key=shipper.record_key("j1"), Body=b"not this job's events\n")
+
+    shipper.retry_job_records()
+    job = store_a.jobs.get_job("j1")
+    assert job is not None and not job.engine.audit_record_pending
+    alarms = [e for e in store_a.audit.audit_events() if e.action == AuditAction.AUDIT_OBJECT_CONFLICT]
+    assert [a.detail["key"] for a in alarms] == [f"s3://{BUCKET}/{shipper.record_key('j1')}"]
+    assert aws.s3.get_object(Bucket=BUCKET, Key=shipper.record_key("j1"))["Body"].read() == b"not this job's events\n"
