@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from aws.clients import S3_SIGV4
+from aws.clients import S3_SIGV4, mask_session_secrets
 from aws.errors import aws_call
 from aws.s3 import S3Backups
+from bot.errors import AwsError, TrailObjectExists
 
 # Fewer retries than the restore clients: the outbox keeps the batch and tries again on its next pass anyway.
 _RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 2}
@@ -21,17 +24,30 @@ def audit_s3_client(region: str, session: boto3.Session | None = None) -> Any:
     """An S3 client of its own, so shipping never shows up among (or waits behind) the restore's AWS calls; its
     presigned links are SigV4, which SSE-KMS objects require."""
     session = session or boto3.Session()
+    mask_session_secrets(session)
     config = Config(region_name=region, retries=_RETRIES, **_TIMEOUTS).merge(S3_SIGV4)
     return session.client("s3", region_name=region, config=config)
 
 
-class S3AuditSink:
-    """AuditSink over one bucket: SSE-S3 (AES256), or SSE-KMS when a key is configured."""
+@dataclass(frozen=True)
+class ObjectRetention:
+    """S3 Object Lock on every object the trail writes: GOVERNANCE or COMPLIANCE, kept `days` from the put."""
 
-    def __init__(self, s3: Any, bucket: str, kms_key_id: str | None = None) -> None:
+    mode: str
+    days: int
+
+
+class S3AuditSink:
+    """AuditSink over one bucket: SSE-S3 (AES256), or SSE-KMS when a key is configured; write-once keys, and an
+    Object Lock retention on each object when the policy asks for one."""
+
+    def __init__(
+        self, s3: Any, bucket: str, kms_key_id: str | None = None, retention: ObjectRetention | None = None
+    ) -> None:
         self._s3 = s3
         self.bucket = bucket
         self.kms_key_id = kms_key_id
+        self.retention = retention
         self._links = S3Backups(s3)
 
     @property
@@ -39,29 +55,58 @@ class S3AuditSink:
         """The boto3 client, for event hooks (fault injection, call recording)."""
         return self._s3
 
-    def put(self, key: str, body: bytes) -> None:
-        """Write one object; returns only once S3 has accepted it (AwsError otherwise)."""
-        encryption: dict[str, str] = (
+    def put_new(self, key: str, body: bytes) -> None:
+        """Write one object only if the key is free; returns once S3 has accepted it.
+
+        If-None-Match: * makes S3 refuse a key it already holds with 412 PreconditionFailed (AWS S3 guide
+        "conditional-writes"), raised here as TrailObjectExists; any other failure is an AwsError.
+        """
+        extra: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
             if self.kms_key_id
             else {"ServerSideEncryption": "AES256"}
         )
-        with aws_call("PutObject"):
-            self._s3.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson", **encryption
-            )
+        if self.retention is not None:
+            # Needs s3:PutObjectRetention besides s3:PutObject, and a bucket created with Object Lock (AWS S3 guide
+            # "object-lock-managing"); botocore sends the body checksum S3 requires with lock parameters.
+            until = datetime.now(UTC) + timedelta(days=self.retention.days)
+            extra |= {"ObjectLockMode": self.retention.mode, "ObjectLockRetainUntilDate": until}
+        try:
+            with aws_call("PutObject"):
+                self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType="application/x-ndjson",
+                    IfNoneMatch="*",
+                    **extra,
+                )
+        except AwsError as exc:
+            if exc.code == "PreconditionFailed":
+                raise TrailObjectExists(self.location(key)) from exc
+            raise
 
-    def objects(self, prefix: str) -> list[tuple[str, bytes]]:
-        """Every object under `prefix` with its bytes, in key order (the order the chain was shipped in)."""
+    def read(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is none."""
+        try:
+            with aws_call("GetObject"):
+                return bytes(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except AwsError as exc:
+            if exc.code in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix`, sorted (the order the chain was shipped in)."""
         keys: list[str] = []
         with aws_call("ListObjectsV2"):
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                 keys.extend(item["Key"] for item in page.get("Contents", []))
-        found: list[tuple[str, bytes]] = []
-        for key in sorted(keys):
-            with aws_call("GetObject"):
-                found.append((key, self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()))
-        return found
+        return sorted(keys)
+
+    def objects(self, prefix: str) -> list[tuple[str, bytes]]:
+        """Every object under `prefix` with its bytes, in key order."""
+        return [(key, self.read(key) or b"") for key in self.keys(prefix)]
 
     def presigned_url(self, key: str, expires_seconds: int) -> str:
         """A GET link to one object that stops working after `expires_seconds`."""

@@ -12,6 +12,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from bot.logs import mask_value
+
 # Standard mode retries throttling and transient 5xx with backoff. botocore reads max_attempts here as retries
 # after the first try (total_max_attempts 6), enough to ride out RDS API throttling.
 _RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 5}
@@ -45,10 +47,20 @@ class AwsClients:
         }
 
 
+def mask_session_secrets(session: boto3.Session) -> None:
+    """Mask the session's secret access key and session token in every log line (bot/logs.py)."""
+    credentials = session.get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        mask_value(frozen.secret_key)
+        mask_value(frozen.token)
+
+
 def make_clients(region: str, session: boto3.Session | None = None, *, max_attempts: int | None = None) -> AwsClients:
     """Clients for `region` from `session` (a default session when None), with standard retries (fewer when
     `max_attempts` says so: rdsbot doctor reports an unanswered call rather than waiting out the backoff)."""
     session = session or boto3.Session()
+    mask_session_secrets(session)
     retries = _RETRIES if max_attempts is None else {**_RETRIES, "max_attempts": max_attempts}
     config = Config(region_name=region, retries=retries)
 

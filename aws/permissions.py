@@ -137,6 +137,11 @@ CALLS: dict[str, Call] = {
                 ("kms:GenerateDataKey",),
                 "AWS S3 guide 'UsingKMSEncryption' (PutObject with SSE-KMS needs kms:GenerateDataKey)",
             ),
+            Implied(
+                "sets ObjectLockMode and ObjectLockRetainUntilDate (audit.object_lock)",
+                ("s3:PutObjectRetention",),
+                "AWS S3 guide 'object-lock-managing' and API reference 'API_PutObject' (retention on upload)",
+            ),
         ),
     ),
     "secretsmanager:get_secret_value": Call("secretsmanager:GetSecretValue"),

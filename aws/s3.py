@@ -17,8 +17,8 @@ MAX_FILES = 10  # rds_restore_database refuses more files than this in one resto
 
 # Striped (multi-file) backups. RDS native backup names its stripes `<prefix><i>-of-<n>.bak`; people and tools
 # also write `<prefix>_<i>.bak`. The index has no leading zero so dated names like `sales_2024_01.bak` stay single.
-_OF_N = re.compile(r"^(?P<prefix>.*?)(?P<index>[1-9]\d?)-of-(?P<count>[1-9]\d?)\.bak$", re.IGNORECASE)
-_UNDERSCORE = re.compile(r"^(?P<prefix>.*_)(?P<index>[1-9]\d?)\.bak$", re.IGNORECASE)
+_OF_N = re.compile(r"(?P<prefix>.*?)(?P<index>[1-9]\d?)-of-(?P<count>[1-9]\d?)\.bak", re.IGNORECASE)
+_UNDERSCORE = re.compile(r"(?P<prefix>.*_)(?P<index>[1-9]\d?)\.bak", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -175,11 +175,11 @@ class S3Backups:
             if not obj.key.lower().endswith(".bak"):
                 continue
             key: tuple[str, int | None]
-            match = _OF_N.match(obj.key)
+            match = _OF_N.fullmatch(obj.key)
             if match:
                 key = (match["prefix"], int(match["count"]))
             else:
-                match = _UNDERSCORE.match(obj.key)
+                match = _UNDERSCORE.fullmatch(obj.key)
                 if not match:
                     singles.append(obj)
                     continue

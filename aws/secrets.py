@@ -7,6 +7,7 @@ from typing import Any
 
 from aws.errors import aws_call
 from bot.errors import StageError
+from bot.logs import mask_value
 
 
 def master_credentials(secretsmanager: Any, secret_arn: str) -> tuple[str, str]:
@@ -15,7 +16,9 @@ def master_credentials(secretsmanager: Any, secret_arn: str) -> tuple[str, str]:
         secret = secretsmanager.get_secret_value(SecretId=secret_arn)
     try:
         data = json.loads(secret["SecretString"])
-        return str(data["username"]), str(data["password"])
+        password = str(data["password"])
+        mask_value(password)  # from now on masked in every log line, should a driver error ever quote it
+        return str(data["username"]), password
     except (KeyError, TypeError, ValueError):
         # `from None`: a JSONDecodeError carries the whole secret text in .doc, and tracebacks chain causes.
         raise StageError(f"secret {secret_arn} does not hold RDS master credentials (username, password)") from None

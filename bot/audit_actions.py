@@ -52,6 +52,8 @@ class AuditAction(StrEnum):
     INSTANCE_DELETE_STARTED = "instance.delete_started"
     INSTANCE_DELETED = "instance.deleted"
     INSTANCE_LEFT_ALONE = "instance.left_alone"  # tagged as another job's, or not rdsbot's: never deleted
+    # The trail itself: an S3 key it was about to write already held other bytes (nothing was overwritten).
+    AUDIT_OBJECT_CONFLICT = "audit.object_conflict"
 
     @classmethod
     def decision(cls, approve: bool) -> AuditAction:

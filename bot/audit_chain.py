@@ -1,9 +1,12 @@
 """The tamper-evident form of the audit trail: canonical bytes, the per-day SHA-256 chain and its check. Pure.
 
 Each event names its day (UTC), its position `seq` in that day's chain, and `prev_hash`, the SHA-256 of the
-previous event's canonical form (the day's genesis value for the first). Changing, removing, inserting or
-reordering any event breaks the link after it. The canonical form is a contract: old trails must keep verifying,
-so it never changes shape; a new shape would need a new genesis prefix.
+previous event's canonical form. A day's first event links to the day's start: the head of the store's previous
+day, or the day's genesis value when the store has no earlier day (and for every day written before days were
+linked, which therefore keep verifying as they were shipped). Changing, removing, inserting or reordering any event
+breaks the link after it; removing or rewriting a whole day breaks the next day's first link. The canonical form
+is a contract: old trails must keep verifying, so it never changes shape; a new shape would need a new genesis
+prefix.
 """
 
 from __future__ import annotations
@@ -65,6 +68,15 @@ def jsonl_line(record: Mapping[str, Any]) -> bytes:
 
 
 @dataclass(frozen=True)
+class ChainLink:
+    """Where a day's chain begins: the previous day it links to (None: it starts at its genesis) and the hash its
+    first event must name; `start` is None when the previous day's head is gone."""
+
+    previous_day: str | None
+    start: str | None
+
+
+@dataclass(frozen=True)
 class ChainCheck:
     """The outcome of checking one day's chain: how many events were good, and the first broken link if any."""
 
@@ -72,27 +84,32 @@ class ChainCheck:
     events: int
     broken_at: str | None = None  # "event 17", "s3://bucket/key line 3"
     reason: str | None = None
+    trail: str = ""  # which store's trail, when S3 holds several ("store 3f9c...")
+    note: str | None = None  # what this check could not see
 
     @property
     def ok(self) -> bool:
         return self.broken_at is None
 
     def summary(self) -> str:
+        label = f"{self.day} ({self.trail})" if self.trail else self.day
         if self.ok:
-            return f"{self.day}: chain intact, {self.events} event(s)"
-        return f"{self.day}: chain broken at {self.broken_at}: {self.reason} ({self.events} event(s) before it)"
+            return f"{label}: chain intact, {self.events} event(s)" + (f"; {self.note}" if self.note else "")
+        return f"{label}: chain broken at {self.broken_at}: {self.reason} ({self.events} event(s) before it)"
 
 
 def verify_day(
     day: str,
     records: Iterable[tuple[str, Mapping[str, Any] | None]],
     head: tuple[int, str] | None = None,
+    start: str | None = None,
 ) -> ChainCheck:
     """Walk `(location, record)` pairs in chain order; a record of None is a line that did not parse.
 
     `head` is the (seq, hash) the writer last recorded for the day; when given, a trail cut short is caught too.
+    `start` is what the first event must link to: the previous day's head, or (the default) the day's genesis.
     """
-    expected_seq, previous, good = 1, genesis(day), 0
+    expected_seq, previous, good = 1, start or genesis(day), 0
     for where, record in records:
         problem = _problem(day, record, expected_seq, previous)
         if problem:
@@ -132,7 +149,9 @@ def event_record(event: AuditEvent) -> dict[str, Any]:
     """A stored event as one chain record (what is hashed, plus its id and hash): the shape shipped to S3."""
     return {
         "id": event.id,
-        "day": day_of(event.at),
+        # The chain's day, as stored: an event stamped just before midnight but written after the next day opened
+        # joins the open day (bot/store/audit_log.py), so it is not always the day of `at`.
+        "day": event.day or day_of(event.at),
         "seq": event.seq,
         "at": timestamp(event.at),
         "actor": event.actor,

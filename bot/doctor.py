@@ -17,9 +17,6 @@ from bot.authz import Action, Authorizer, Forbidden
 from bot.slack_text import SlackText, mrkdwn
 from config.policy_model import Policy
 
-# A client CIDR wider than this many prefix bits admits more than a site's network; the policy refuses /0 itself.
-WIDEST_CLIENT_PREFIX = 16
-
 
 class Status(StrEnum):
     OK = "ok"
@@ -169,14 +166,17 @@ def policy_consistency(policy: Policy) -> list[CheckResult]:
 
 
 def cidr_widths(policy: Policy) -> list[CheckResult]:
-    """No client CIDR wider than WIDEST_CLIENT_PREFIX bits (IPv4) or /48 (IPv6)."""
+    """No client CIDR wider than the policy's network.min_prefix_v4 / _v6; one the policy allows with
+    network.allow_wide_cidrs is a warning, since it was meant."""
     results = []
-    for cidr in policy.network.allowed_cidrs:
+    network_policy = policy.network
+    for cidr in network_policy.allowed_cidrs:
         network = ipaddress.ip_network(cidr, strict=False)
-        widest = WIDEST_CLIENT_PREFIX if network.version == 4 else 48
+        widest = network_policy.min_prefix(network)
         if network.prefixlen < widest:
+            report = warn if network_policy.allow_wide_cidrs else fail
             results.append(
-                fail(
+                report(
                     "network",
                     "client CIDR",
                     cidr,
@@ -185,7 +185,7 @@ def cidr_widths(policy: Policy) -> list[CheckResult]:
                 )
             )
     if not results:
-        results.append(ok("network", "client CIDRs", ", ".join(policy.network.allowed_cidrs) or "none"))
+        results.append(ok("network", "client CIDRs", ", ".join(network_policy.allowed_cidrs) or "none"))
     return results
 
 

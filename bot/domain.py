@@ -405,6 +405,7 @@ class AuditEvent(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
     iam_user: str | None = None  # the IAM user the actor's Slack id maps to, where the directory told us
     # Filled by the store when it appends the event to its day's hash chain (see bot/audit_chain.py).
+    day: str | None = None
     seq: int | None = None
     prev_hash: str | None = None
     hash: str | None = None

@@ -70,3 +70,11 @@ class DuplicateJobError(RdsbotError):
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         super().__init__(f"job {job_id} already exists")
+
+
+class TrailObjectExists(RdsbotError):
+    """S3 refused a conditional put (412 PreconditionFailed): an object already holds the audit trail's key."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"{key} already exists; the audit trail never overwrites an object")

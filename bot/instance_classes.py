@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.domain import Edition
 from bot.errors import RequestError
 
-_SHAPE = re.compile(r"^db\.(?P<family>[a-z]+\d+[a-z]*)\.(?P<size>micro|small|medium|large|xlarge|\d+xlarge)$")
+_SHAPE = re.compile(r"db\.(?P<family>[a-z]+\d+[a-z]*)\.(?P<size>micro|small|medium|large|xlarge|\d+xlarge)")
 
 # Previous-generation families RDS no longer offers for new instances, and what to use instead.
 PREVIOUS_GENERATION = {
@@ -91,7 +91,7 @@ BUILTIN_ORDERABLE: dict[Edition, frozenset[str]] = {
 
 def family_of(instance_class: str) -> str:
     """The family (m5, r6i, ...) of a well-shaped class; RequestError when the shape is wrong."""
-    match = _SHAPE.match(instance_class)
+    match = _SHAPE.fullmatch(instance_class)
     if not match:
         raise RequestError(
             "instance_class",

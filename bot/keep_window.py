@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.errors import RequestError
 
-_DURATION = re.compile(r"^(\d{1,6})([mhd])$")
+_DURATION = re.compile(r"(\d{1,6})([mhd])")
 _UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 # The reminder comes a quarter of the window before the end, but never earlier than this: a 7-day window is
 # reminded an hour before, not 42 hours before, when nobody remembers why it was kept.
@@ -25,7 +25,7 @@ KEEP_HINT = "write minutes, hours or days, e.g. --keep 30m, --keep 24h or --keep
 
 def parse_duration(text: str, field: str = "keep") -> timedelta:
     """`30m`, `24h` or `7d` as a timedelta of at least a minute; RequestError naming `field` otherwise."""
-    match = _DURATION.match(text.strip().lower())
+    match = _DURATION.fullmatch(text.strip().lower())
     if match is None:
         raise RequestError(field, f"{text!r} is not a duration", KEEP_HINT)
     amount = int(match.group(1))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from bot.errors import RequestError
 
 _ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"(?P<kind>key|alias)/(?P<name>[A-Za-z0-9/_-]+)$"
+    r"arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"(?P<kind>key|alias)/(?P<name>[A-Za-z0-9/_-]+)"
 )
 # Field -> the flag a user types, for hints.
 FLAGS = {"backup_kms_key_arn": "--backup-kms-key", "storage_kms_key_arn": "--storage-kms-key"}
@@ -48,7 +48,7 @@ def check_key_arn(
     """
     flag = FLAGS.get(field, field)
     example = f"arn:{partition_of(region)}:kms:{region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    match = _ARN.match(value)
+    match = _ARN.fullmatch(value)
     if not match:
         raise RequestError(
             field,

@@ -17,7 +17,7 @@ def new_job_id() -> str:
 def key_stem(key: str) -> str:
     """prod/2026/prod-backup.bak -> prod-backup; a multi-file prefix keeps its own stem."""
     name = key.rstrip("/").rsplit("/", 1)[-1]
-    return re.sub(r"\.bak$", "", name, flags=re.IGNORECASE)
+    return re.sub(r"\.bak\Z", "", name, flags=re.IGNORECASE)
 
 
 def default_instance_id(key: str, job_id: str, *, drill: bool = False) -> str:

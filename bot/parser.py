@@ -35,7 +35,7 @@ _RETIRED = {
     ),
 }
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def parse_backup(text: str) -> BackupLocation:
     bucket: str | None = None
     if body.startswith("s3://"):
         bucket, _, body = body[len("s3://") :].partition("/")
-        if not _BUCKET.match(bucket):
+        if not _BUCKET.fullmatch(bucket):
             raise RequestError("backup", f"{bucket!r} is not an S3 bucket name", "write s3://bucket/path/file.bak")
     key = body.lstrip("/")
     if not key:

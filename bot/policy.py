@@ -14,16 +14,16 @@ from bot.errors import RequestError
 from config.policy_model import Policy
 
 # RDS DB instance identifier: 1-63 letters, digits, hyphens; starts with a letter; no '--'; no trailing '-'.
-_INSTANCE_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")
+_INSTANCE_ID = re.compile(r"[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)")
 # A SQL Server database name we accept: a plain identifier. No quotes, brackets, spaces or semicolons, so the
 # name can never carry T-SQL (it is also sent as a bound parameter, never formatted into a statement).
-_DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _SYSTEM_DATABASES = {"master", "model", "msdb", "tempdb", "rdsadmin"}
 
 
 def check_instance_id(value: str) -> str:
     value = value.lower()
-    if not _INSTANCE_ID.match(value):
+    if not _INSTANCE_ID.fullmatch(value):
         raise RequestError(
             "target_instance_id",
             f"{value!r} is not a valid RDS instance identifier",
@@ -33,7 +33,7 @@ def check_instance_id(value: str) -> str:
 
 
 def check_database_name(value: str) -> str:
-    if not _DATABASE_NAME.match(value):
+    if not _DATABASE_NAME.fullmatch(value):
         raise RequestError(
             "database_name",
             f"{value!r} is not an allowed database name",

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.audit_chain import ChainLink
+from bot.audit_layout import DayClose
 from bot.domain import (
     Approval,
     ApprovalDecision,
@@ -103,15 +105,51 @@ class AuditLog(Protocol):
         """One UTC day's chain in order, and its head (last seq, hash)."""
         ...
 
+    def chain_link(self, day: str) -> ChainLink:
+        """What the day's first event must link to: the previous day's head, or the day's genesis."""
+        ...
+
 
 class AuditOutbox(Protocol):
-    def claim_audit_batches(self, key_for: Callable[[str, int, int], str], limit: int = 500) -> list[str]: ...
+    def store_epoch(self) -> str:
+        """The random id this store drew once; every S3 key it writes carries it."""
+        ...
+
+    def claim_audit_batches(self, key_for: Callable[[str, str, int, int], str], limit: int = 500) -> list[str]: ...
 
     def audit_batch(self, key: str) -> list[AuditEvent]: ...
 
     def mark_audit_shipped(self, key: str, at: datetime) -> int: ...
 
     def unshipped_audit_events(self) -> int: ...
+
+    def shipped_events(self, day: str) -> int:
+        """How many of the day's events S3 has accepted."""
+        ...
+
+    def closable_days(self) -> list[DayClose]:
+        """Days a later day has closed, all shipped, whose close object S3 has not accepted yet; oldest first."""
+        ...
+
+    def mark_day_closed(self, day: str, at: datetime) -> None: ...
+
+
+class AuditSink(Protocol):
+    """Where shipped objects go: aws/audit_shipper.S3AuditSink (bot/audit_outbox.py ships through it)."""
+
+    def put_new(self, key: str, body: bytes) -> None:
+        """Write `key` only if S3 holds no object there; TrailObjectExists otherwise."""
+        ...
+
+    def read(self, key: str) -> bytes | None: ...
+
+    def keys(self, prefix: str) -> list[str]: ...
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str: ...
+
+    def console_url(self, key_or_prefix: str) -> str: ...
+
+    def location(self, key: str) -> str: ...
 
 
 class DrillRunRepository(Protocol):

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 # Slack member ids: U (users), W (Enterprise Grid users), B (bots); anything else is shown as text, not mentioned.
-_MEMBER_ID = re.compile(r"^[UWB][A-Z0-9]{2,}$")
+_MEMBER_ID = re.compile(r"[UWB][A-Z0-9]{2,}")
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")
 
 
@@ -81,7 +81,7 @@ def mrkdwn(template: str, *args: object, **kwargs: object) -> SlackText:
 
 def mention(user_id: str) -> SlackText:
     """`<@U123>` for a Slack member id; anything else (a console user name, a forged value) as escaped text."""
-    return SlackText(f"<@{user_id}>") if _MEMBER_ID.match(user_id) else SlackText.escape(user_id)
+    return SlackText(f"<@{user_id}>") if _MEMBER_ID.fullmatch(user_id) else SlackText.escape(user_id)
 
 
 def lines(parts: Iterable[str]) -> SlackText:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -20,7 +20,7 @@ from bot.strict_model import StrictModel
 
 EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
 _V = TypeVar("_V")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 
 
 class RegionPolicy(StrictModel):
@@ -30,7 +30,7 @@ class RegionPolicy(StrictModel):
     @field_validator("default")
     @classmethod
     def _region_shape(cls, value: str) -> str:
-        if not _REGION.match(value):
+        if not _REGION.fullmatch(value):
             raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
         return value
 
@@ -110,6 +110,19 @@ def _as_value_error(check: Callable[[str, _V], _V], field: str, value: _V) -> _V
         raise ValueError(f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from None
 
 
+class ObjectLockPolicy(StrictModel):
+    """S3 Object Lock retention on every object of rdsbot's own trail (the bucket must have Object Lock enabled)."""
+
+    # GOVERNANCE: users with s3:BypassGovernanceRetention may still delete; COMPLIANCE: nobody, root included.
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    retention_days: int = Field(ge=1, le=36500)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
 class AuditPolicy(StrictModel):
     bucket: str | None = None
     prefix: str = "rdsbot-audit"
@@ -120,6 +133,26 @@ class AuditPolicy(StrictModel):
     # rdsbot's own trail is written with SSE-KMS under this key when set (the bot needs kms:GenerateDataKey on
     # it), else with SSE-S3 (AES256).
     kms_key_id: str | None = None
+    # rdsbot's own trail goes to this bucket (default: `bucket`), under <prefix>/rdsbot/.
+    trail_bucket: str | None = None
+    # Each object of rdsbot's own trail is put with this retention (the bot then needs s3:PutObjectRetention).
+    object_lock: ObjectLockPolicy | None = None
+
+    @property
+    def shipping_bucket(self) -> str | None:
+        """Where rdsbot's own trail is shipped, if anywhere."""
+        return self.trail_bucket or self.bucket
+
+    @model_validator(mode="after")
+    def _lock_beside_sql_server_audit(self) -> AuditPolicy:
+        # SQLSERVER_AUDIT refuses a bucket with Object Lock (RDS guide "Appendix.SQLServer.Options.Audit"), so a
+        # locked trail needs a bucket of its own whenever SQL Server Audit is on.
+        if self.object_lock and self.bucket and self.shipping_bucket == self.bucket:
+            raise ValueError(
+                "object_lock: SQL Server Audit cannot write to a bucket with Object Lock; put rdsbot's trail in "
+                "a bucket of its own with audit.trail_bucket (created with Object Lock enabled)"
+            )
+        return self
 
     @field_validator("prefix")
     @classmethod
@@ -141,6 +174,11 @@ class KmsPolicy(StrictModel):
         return values
 
 
+# A whole managed-policy ARN (path and name), never a prefix of one. pydantic checks `pattern` with Rust regex,
+# where `$` is the end of the text only, so a trailing newline is refused too.
+_POLICY_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:policy/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]+$"
+
+
 class RolesPolicy(StrictModel):
     """Where rdsbot creates the IAM roles RDS assumes (restore, audit)."""
 
@@ -148,7 +186,7 @@ class RolesPolicy(StrictModel):
     path: str = Field("/rdsbot/", pattern=r"^/([A-Za-z0-9+=,.@_-]+/)*$")
     # The policy ARN of config/rdsbot-role-boundary.json as created in your account; the shipped bot policy
     # allows CreateRole only with this boundary attached.
-    permissions_boundary_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:policy/")
+    permissions_boundary_arn: str | None = Field(None, pattern=_POLICY_ARN)
 
 
 class ApprovalPolicy(StrictModel):
@@ -161,7 +199,7 @@ class ApprovalPolicy(StrictModel):
     require_reason: bool = False
 
 
-_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+_SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 
 
 def closed_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -177,7 +215,7 @@ def closed_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 
 def is_security_group_id(source: str) -> bool:
     """True for a security group id (sg-...), False for an address or network."""
-    return bool(_SECURITY_GROUP_ID.match(source))
+    return bool(_SECURITY_GROUP_ID.fullmatch(source))
 
 
 class NetworkPolicy(StrictModel):
@@ -189,6 +227,11 @@ class NetworkPolicy(StrictModel):
     bot_sources: tuple[str, ...] = ()
     allowed_source_security_groups: tuple[str, ...] = ()
     allowed_cidrs: tuple[str, ...] = ()
+    # A network wider than these prefixes admits more than a site's clients to port 1433 (two /1 halves are the
+    # whole internet): refused unless allow_wide_cidrs says it is meant.
+    min_prefix_v4: int = Field(16, ge=1, le=32)
+    min_prefix_v6: int = Field(48, ge=1, le=128)
+    allow_wide_cidrs: bool = False
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -206,6 +249,27 @@ class NetworkPolicy(StrictModel):
             if not is_security_group_id(value):
                 closed_network(value)
         return values
+
+    def min_prefix(self, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> int:
+        """The widest prefix this policy takes for a network of that IP version."""
+        return self.min_prefix_v4 if network.version == 4 else self.min_prefix_v6
+
+    @model_validator(mode="after")
+    def _no_wide_cidr(self) -> NetworkPolicy:
+        if self.allow_wide_cidrs:
+            return self
+        named = [("allowed_cidrs", v) for v in self.allowed_cidrs]
+        named += [("bot_sources", v) for v in self.bot_sources if not is_security_group_id(v)]
+        for field, value in named:
+            network = closed_network(value)
+            widest = self.min_prefix(network)
+            if network.prefixlen < widest:
+                key = "min_prefix_v4" if network.version == 4 else "min_prefix_v6"
+                raise ValueError(
+                    f"{field}: {value} is wider than /{widest} (network.{key}): {network.num_addresses} addresses "
+                    "could reach port 1433; name narrower networks, or set network.allow_wide_cidrs: true"
+                )
+        return self
 
     @model_validator(mode="after")
     def _subnets_need_vpc(self) -> NetworkPolicy:

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.logs import mask_value
 
 
 class Settings(BaseSettings):
@@ -49,7 +50,10 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment (and overrides), or ConfigError naming the bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from None
+    for secret in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token):
+        mask_value(secret.get_secret_value() if secret else None)  # masked by value in every log line
+    return settings

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # Slack user group ids look like S0614TZR7, all upper case; handles are written in lower case in practice, so an
 # upper-case word starting with S is taken as an id and used without listing the groups.
-_USERGROUP_ID = re.compile(r"^S[0-9A-Z]+$")
+_USERGROUP_ID = re.compile(r"S[0-9A-Z]+")
 
 
 class UsergroupsClient(Protocol):
@@ -97,7 +97,7 @@ class SlackUsergroupDirectory:
     def _load_members(self) -> frozenset[str]:
         # The handle is resolved again on every load, not once: a group deleted and re-created under the same
         # handle gets a new id, and a stale id would keep answering with the old (disabled) group's members.
-        group_id = self._usergroup if _USERGROUP_ID.match(self._usergroup) else self._resolve_handle()
+        group_id = self._usergroup if _USERGROUP_ID.fullmatch(self._usergroup) else self._resolve_handle()
         answer = self._client.usergroups_users_list(usergroup=group_id)
         return frozenset(str(user) for user in answer["users"])
 

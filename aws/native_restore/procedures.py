@@ -21,8 +21,8 @@ BACKUP_DATABASE = "msdb.dbo.rds_backup_database"
 
 # sysname is nvarchar(128); longer names would be truncated by SQL Server, not refused.
 MAX_DATABASE_NAME = 128
-_S3_ARN = re.compile(r"^arn:aws(-[a-z]+)*:s3:::[^/\s]+/\S+$")
-_KMS_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+$")
+_S3_ARN = re.compile(r"arn:aws(-[a-z]+)*:s3:::[^/\s]+/\S+")
+_KMS_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+")
 
 SqlValue = str | int
 
@@ -198,7 +198,7 @@ def backup_database(
 
 def _source(database_name: str, s3_arn: str, db_param: str, arn_param: str) -> list[tuple[str, SqlValue]]:
     _check_database_name(database_name)
-    if not _S3_ARN.match(s3_arn):
+    if not _S3_ARN.fullmatch(s3_arn):
         raise RequestError("backup", f"{s3_arn!r} is not an S3 object ARN", "expected arn:aws:s3:::bucket/key.bak")
     return [(db_param, database_name), (arn_param, s3_arn)]
 
@@ -207,7 +207,7 @@ def _kms(kms_key_arn: str | None) -> list[tuple[str, SqlValue]]:
     # Left out rather than bound as NULL: pytds turns a None parameter into a literal NULL in the text.
     if not kms_key_arn:
         return []
-    if not _KMS_ARN.match(kms_key_arn):
+    if not _KMS_ARN.fullmatch(kms_key_arn):
         raise RequestError("kms_key", f"{kms_key_arn!r} is not a KMS key ARN", "expected arn:aws:kms:...:key/...")
     return [("kms_master_key_arn", kms_key_arn)]
 

@@ -20,9 +20,9 @@ from bot.errors import AwsError
 from config.policy_model import Policy
 
 BOT_IAM_POLICY = Path(__file__).resolve().parents[2] / "config" / "rdsbot-iam-policy.json"
-_ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>\d+):assumed-role/(?P<role>[^/]+)/.+$")
+_ASSUMED_ROLE = re.compile(r"arn:(?P<partition>[^:]+):sts::(?P<account>\d+):assumed-role/(?P<role>[^/]+)/.+")
 # S3 actions on objects are simulated on bucket/*, the rest on the bucket itself.
-_OBJECT_ACTION = re.compile(r"^s3:(\w*Object\w*|AbortMultipartUpload|ListMultipartUploadParts)$", re.IGNORECASE)
+_OBJECT_ACTION = re.compile(r"s3:(\w*Object\w*|AbortMultipartUpload|ListMultipartUploadParts)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Principal:
 
 def role_arn_of(caller_arn: str) -> str | None:
     """arn:aws:sts::1:assumed-role/Name/session -> arn:aws:iam::1:role/Name; a user ARN as it is; None for root."""
-    match = _ASSUMED_ROLE.match(caller_arn)
+    match = _ASSUMED_ROLE.fullmatch(caller_arn)
     if match:
         return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
     if ":iam::" in caller_arn and caller_arn.endswith(":root"):
@@ -74,7 +74,7 @@ class IdentityChecks:
                 answer = self._sts.get_caller_identity()
             arn = str(answer["Arn"])
             principal = role_arn_of(arn)
-            match = _ASSUMED_ROLE.match(arn)
+            match = _ASSUMED_ROLE.fullmatch(arn)
             if match:
                 principal = self._role_arn_with_path(match["role"]) or principal
             self._caller = Principal(str(answer["Account"]), arn, principal)
@@ -140,13 +140,14 @@ class IdentityChecks:
 
     def _simulations(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """The policy document's statements, with S3 resources replaced by this policy's own buckets."""
-        buckets = [*self._policy.backups.buckets, *([self._policy.audit.bucket] if self._policy.audit.bucket else [])]
+        audit = self._policy.audit
+        buckets = [*self._policy.backups.buckets, *{b for b in (audit.bucket, audit.shipping_bucket) if b}]
         kms_keys = [k for k in [self._policy.audit.kms_key_id] if k and k.startswith("arn:")]
         runs = []
         for actions, resources in needed_actions(self._iam_policy):
             if any(r.startswith("arn:aws:s3:::") for r in resources):
-                on_objects = tuple(a for a in actions if _OBJECT_ACTION.match(a))
-                on_buckets = tuple(a for a in actions if not _OBJECT_ACTION.match(a))
+                on_objects = tuple(a for a in actions if _OBJECT_ACTION.fullmatch(a))
+                on_buckets = tuple(a for a in actions if not _OBJECT_ACTION.fullmatch(a))
                 runs.append((on_objects, tuple(f"arn:aws:s3:::{b}/*" for b in buckets)))
                 runs.append((on_buckets, tuple(f"arn:aws:s3:::{b}" for b in buckets)))
             elif all(a.startswith("kms:") for a in actions):

@@ -111,6 +111,11 @@ def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> None:
             s3.create_bucket(Bucket=bucket)
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    trail = policy.audit.trail_bucket
+    if trail and trail not in buckets:  # a trail bucket of its own, locked when the policy locks the trail
+        locked = {"ObjectLockEnabledForBucket": True} if policy.audit.object_lock else {}
+        where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=trail, **locked, **where)
     if policy.audit.bucket:  # as a real audit bucket must be (rdsbot doctor checks it)
         block = dict.fromkeys(
             ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True

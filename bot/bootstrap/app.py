@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws.admin_directory import IamAdminDirectory
-from aws.audit_shipper import S3AuditSink, audit_s3_client
+from aws.audit_shipper import ObjectRetention, S3AuditSink, audit_s3_client
 from aws.clients import AwsClients, make_clients
 from aws.drill_resources import DrillCleanupGateway
 from aws.iam import RestoreRoles
@@ -216,9 +216,12 @@ def _no_sql_server(instance: InstanceState) -> Any:
 def audit_shipper(policy: Policy, store: SqlStore, clock: Clock) -> AuditShipper | None:
     """The shipper of rdsbot's own trail to s3://<audit bucket>/<prefix>/rdsbot/, with its own S3 client."""
     audit = policy.audit
-    if not audit.bucket:
+    bucket = audit.shipping_bucket
+    if not bucket:
         return None
-    sink = S3AuditSink(audit_s3_client(policy.region.default), audit.bucket, audit.kms_key_id)
+    lock = audit.object_lock
+    retention = ObjectRetention(lock.mode, lock.retention_days) if lock else None
+    sink = S3AuditSink(audit_s3_client(policy.region.default), bucket, audit.kms_key_id, retention)
     return AuditShipper(store.outbox, store.audit, store.jobs, sink, audit.prefix, clock)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-from apscheduler.triggers.cron import CronTrigger
+from zoneinfo import ZoneInfo
 
 from bot.authz import Action, Authorizer, Forbidden
 from bot.clock import Clock
@@ -62,7 +61,9 @@ class DrillCommands:
                 f"{spec.instance_class}, {len(spec.checks)} check(s), RTO {duration(spec.rto_minutes * 60)} "
                 f"-> {spec.report_channel}"
             )
-            next_text = upcoming.strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
+            # The weekday in the drill's own zone, where its cron line is read: a Monday drill says Mon.
+            local = upcoming.astimezone(ZoneInfo(spec.schedule.timezone)) if upcoming else None
+            next_text = local.strftime("%a %Y-%m-%d %H:%M %Z") if local else "-"
             shown.append(f"  next: {next_text}; last: {report.summary_line(last[0] if last else None)}")
         return Reply(lines(shown))
 
@@ -74,8 +75,7 @@ class DrillCommands:
         spec = self.policy.drill(name)
         if spec is None:
             return None
-        trigger = CronTrigger.from_crontab(spec.schedule.cron, timezone=spec.schedule.timezone)
-        upcoming: datetime | None = trigger.get_next_fire_time(None, self.clock.now())
+        upcoming: datetime | None = spec.schedule.trigger().get_next_fire_time(None, self.clock.now())
         return upcoming
 
     def run(self, name: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:

@@ -47,7 +47,8 @@ def fire_drill(name: str) -> None:
 
 
 def trigger_for(spec: DrillSpec) -> CronTrigger:
-    return CronTrigger.from_crontab(spec.schedule.cron, timezone=spec.schedule.timezone)
+    trigger: CronTrigger = spec.schedule.trigger()
+    return trigger
 
 
 def _job_store_engine(database_url: str) -> sa.Engine:

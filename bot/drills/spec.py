@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.domain import Edition, StorageType
+from bot.drills.cron import for_apscheduler
 from bot.strict_model import StrictModel
 
 # A drill name becomes part of audit actors ("drill:<name>") and scheduler job ids: keep it a plain slug.
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,40}")
 # A SQL Server regular identifier; anything else is refused rather than quoted, so a check can carry no T-SQL.
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_MIGRATION = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_MIGRATION = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 def split_table(value: str) -> tuple[str, str]:
@@ -23,7 +24,7 @@ def split_table(value: str) -> tuple[str, str]:
     parts = value.split(".")
     if len(parts) == 1:
         parts = ["dbo", *parts]
-    if len(parts) != 2 or not all(_IDENTIFIER.match(p) for p in parts):
+    if len(parts) != 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
         raise ValueError(
             f"{value!r} is not a table name rdsbot accepts; write schema.table with letters, digits and underscores"
         )
@@ -47,15 +48,18 @@ class Schedule(StrictModel):
 
     @model_validator(mode="after")
     def _valid_cron(self) -> Schedule:
+        try:
+            self.trigger()
+        except ValueError as exc:
+            message = str(exc)
+            raise ValueError(message if message.startswith("cron ") else f"cron {self.cron!r}: {message}") from None
+        return self
+
+    def trigger(self) -> Any:
+        """The APScheduler CronTrigger that fires when cron would (bot/drills/cron.py: weekdays count from Sunday)."""
         from apscheduler.triggers.cron import CronTrigger  # the parser the scheduler itself will use
 
-        if len(self.cron.split()) != 5:
-            raise ValueError(f"cron {self.cron!r} needs five fields: minute hour day-of-month month day-of-week")
-        try:
-            CronTrigger.from_crontab(self.cron, timezone=self.timezone)
-        except ValueError as exc:
-            raise ValueError(f"cron {self.cron!r}: {exc}") from None
-        return self
+        return CronTrigger.from_crontab(for_apscheduler(self.cron), timezone=self.timezone)
 
 
 class BackupSource(StrictModel):
@@ -135,7 +139,7 @@ class DjangoMigrations(StrictModel):
         if not value:
             raise ValueError("list at least one app and its latest migration")
         for app, migration in value.items():
-            if not _IDENTIFIER.match(app) or not _MIGRATION.match(migration):
+            if not _IDENTIFIER.fullmatch(app) or not _MIGRATION.fullmatch(migration):
                 raise ValueError(f"{app}: {migration} is not a Django app label and migration name")
         return value
 
@@ -165,7 +169,7 @@ class DrillSpec(StrictModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(f"{value!r}: use 1-41 lower-case letters, digits and hyphens, starting with a letter")
         return value
 
@@ -184,6 +188,6 @@ class DrillSpec(StrictModel):
     @field_validator("database_name")
     @classmethod
     def _database(cls, value: str | None) -> str | None:
-        if value is not None and not _IDENTIFIER.match(value):
+        if value is not None and not _IDENTIFIER.fullmatch(value):
             raise ValueError(f"{value!r} is not a plain SQL Server identifier")
         return value

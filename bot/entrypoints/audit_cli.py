@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.audit_outbox import parse_day, today, verify_store
+from bot.audit_verify import conflict_alarms
 from bot.errors import ConfigError
 
 BROKEN = 1
@@ -38,7 +39,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _ship(args: argparse.Namespace) -> int:
     def ship(app: Any) -> int:
         if app.audit_shipper is None:
-            raise ConfigError("the policy names no audit.bucket to ship to")
+            raise ConfigError("the policy names no audit.bucket (or audit.trail_bucket) to ship to")
         shipped = app.audit_shipper.ship_pending()
         waiting = app.store.outbox.unshipped_audit_events()
         print(f"shipped {shipped} event(s); {waiting} still waiting")
@@ -48,16 +49,22 @@ def _ship(args: argparse.Namespace) -> int:
 
 
 def verify(app: Any, day: str | None, *, from_s3: bool, write: Callable[[str], None] = print) -> int:
-    """Check the day's chain and say so; 0 when intact, 1 when broken (the first broken link named)."""
+    """Check the day's chain and say so; 0 when intact, 1 when broken (the first broken link named) or when the
+    shipper recorded an object conflict for the day. From S3, every store's trail of the day is checked."""
     day = day or today(app.clock)
     if from_s3:
         if app.audit_shipper is None:
-            raise ConfigError("--from-s3 needs audit.bucket in the policy")
-        check = app.audit_shipper.verify_s3(day)
+            raise ConfigError("--from-s3 needs audit.bucket (or audit.trail_bucket) in the policy")
+        checks = app.audit_shipper.verify_s3_all(day)
     else:
-        check = verify_store(app.store.audit, day)
-    write(("ok " if check.ok else "BROKEN ") + check.summary())
-    return 0 if check.ok else BROKEN
+        checks = [verify_store(app.store.audit, day)]
+    for check in checks:
+        write(("ok " if check.ok else "BROKEN ") + check.summary())
+    prefix = app.audit_shipper.day_prefix(day) if app.audit_shipper else f"rdsbot/{day.replace('-', '/')}/"
+    alarms = conflict_alarms(app.store.audit, day, prefix)
+    for alarm in alarms:
+        write(alarm)
+    return 0 if all(check.ok for check in checks) and not alarms else BROKEN
 
 
 def _with_app(run: Callable[[Any], int]) -> int:

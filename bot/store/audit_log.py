@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot import audit_chain
+from bot.audit_chain import ChainLink
 from bot.domain import AuditEvent
+from bot.pg_locks import lock_for_transaction
 from bot.store.database import Database
 from bot.store.schema import audit_chain_heads, audit_events
 
@@ -45,43 +46,59 @@ def event_from_row(row: sa.RowMapping) -> AuditEvent:
         job_id=row["job_id"],
         detail=row["detail"],
         iam_user=row["iam_user"],
+        day=row["day"],
         seq=row["seq"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
     )
 
 
-def _lock_chain_head(conn: Connection, day: str) -> tuple[int, str]:
-    """The day's last (seq, hash), its row locked until commit; created at the genesis value for a new day."""
-    dialect = conn.dialect.name
-    start = {"day": day, "seq": 0, "hash": audit_chain.genesis(day)}
-    if dialect in ("postgresql", "sqlite"):
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(audit_chain_heads)
-        # Two writers opening a day at once: the second waits on the first's key, then does nothing.
-        conn.execute(insert.values(**start).on_conflict_do_nothing(index_elements=["day"]))
-    elif conn.execute(sa.select(audit_chain_heads.c.day).where(audit_chain_heads.c.day == day)).first() is None:
-        conn.execute(audit_chain_heads.insert().values(**start))
-    # FOR UPDATE on PostgreSQL; SQLite writers already hold the database write lock (BEGIN IMMEDIATE).
-    query = sa.select(audit_chain_heads.c.seq, audit_chain_heads.c.hash).where(audit_chain_heads.c.day == day)
-    row = conn.execute(query.with_for_update() if dialect == "postgresql" else query).one()
-    return int(row.seq), str(row.hash)
+_CHAIN_LOCK_KEY = 0x7264_7362_6368  # serializes appends to the one chain between bot processes on PostgreSQL
+
+
+def _latest_head(conn: Connection) -> tuple[str, int, str] | None:
+    """The store's open day: the latest (day, seq, hash), with every writer of the chain waiting behind us.
+
+    One lock for the whole chain, not one per day: a day's first link reads the previous day's head, so opening
+    a day and appending to the day before must not interleave. SQLite writers already hold the write lock.
+    """
+    if conn.dialect.name == "postgresql":
+        lock_for_transaction(conn, _CHAIN_LOCK_KEY)
+    heads = audit_chain_heads.c
+    row = conn.execute(sa.select(heads.day, heads.seq, heads.hash).order_by(heads.day.desc()).limit(1)).first()
+    return (str(row.day), int(row.seq), str(row.hash)) if row else None
 
 
 def append_events(conn: Connection, events: Sequence[AuditEvent]) -> None:
-    """Link `events` into their days' chains inside the caller's transaction (with the change they record)."""
+    """Link `events` into the chain inside the caller's transaction (with the change they record).
+
+    The chain only moves forward: an event of a later day opens that day, linked to the open day's head; an event
+    stamped before the open day began (written late, or by a replica with a slow clock) joins the open day, so a
+    day, once the next one has opened, never changes again and its close object is final.
+    """
     if not events:
         return
     rows = _event_rows(events)
-    # Heads are locked in day order, so two writers spanning midnight cannot deadlock each other.
-    heads = {day: _lock_chain_head(conn, day) for day in sorted({row["day"] for row in rows})}
+    latest = _latest_head(conn)
+    opened: list[dict[str, Any]] = []
     for row in rows:
-        seq, previous = heads[row["day"]]
-        row.update(seq=seq + 1, prev_hash=previous)
+        if latest is None or row["day"] > latest[0]:
+            start = latest[2] if latest else audit_chain.genesis(row["day"])
+            opened.append({"day": row["day"], "start": start, "previous_day": latest[0] if latest else None})
+            latest = (row["day"], 0, start)
+        day, seq, previous = latest
+        row.update(day=day, seq=seq + 1, prev_hash=previous)
         row["hash"] = audit_chain.digest(_chain_record(row))
-        heads[row["day"]] = (seq + 1, row["hash"])
+        latest = (day, seq + 1, row["hash"])
+    assert latest is not None
+    if opened:
+        conn.execute(audit_chain_heads.insert(), [{**day, "seq": 0, "hash": day["start"]} for day in opened])
     conn.execute(audit_events.insert(), rows)
-    for day, (seq, last) in heads.items():
-        conn.execute(audit_chain_heads.update().where(audit_chain_heads.c.day == day).values(seq=seq, hash=last))
+    for day in {row["day"] for row in rows}:
+        last = max((row for row in rows if row["day"] == day), key=lambda row: int(row["seq"]))
+        conn.execute(
+            audit_chain_heads.update().where(audit_chain_heads.c.day == day).values(seq=last["seq"], hash=last["hash"])
+        )
 
 
 class SqlAuditLog:
@@ -114,3 +131,16 @@ class SqlAuditLog:
             rows = conn.execute(query).mappings().all()
             head = conn.execute(head_query).first()
         return [event_from_row(row) for row in rows], (int(head.seq), str(head.hash)) if head else None
+
+    def chain_link(self, day: str) -> ChainLink:
+        """What the day's first event must link to, read from the store's own heads."""
+        heads = audit_chain_heads.c
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(sa.select(heads.start, heads.previous_day).where(heads.day == day)).first()
+            if row is None or row.start is None:  # no such day, or a day opened before days were linked
+                return ChainLink(None, audit_chain.genesis(day))
+            if row.previous_day is None:
+                return ChainLink(None, audit_chain.genesis(day))
+            previous = conn.execute(sa.select(heads.hash).where(heads.day == row.previous_day)).scalar()
+        # The previous day's head as it stands now: it is closed, so it is final, and must be what the day began at.
+        return ChainLink(str(row.previous_day), str(previous) if previous is not None else None)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from bot.audit_layout import LEGACY, DayClose, new_epoch
 from bot.domain import AuditEvent
 from bot.pg_locks import lock_for_transaction
 from bot.store.audit_log import event_from_row
 from bot.store.database import Database
-from bot.store.schema import audit_events
+from bot.store.schema import audit_chain_heads, audit_events, audit_store
 
 _OUTBOX_LOCK_KEY = 0x7264_7362_6F75  # serializes audit batch claims between bot processes on PostgreSQL
 
@@ -21,13 +22,29 @@ class SqlAuditOutbox:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._epoch: str | None = None
 
-    def claim_audit_batches(self, key_for: Callable[[str, int, int], str], limit: int = 500) -> list[str]:
+    def store_epoch(self) -> str:
+        """This store's epoch: drawn at random the first time it is asked for, then the same for the store's life."""
+        if self._epoch is None:
+            with self._db.transaction(write=True) as conn:
+                if conn.dialect.name == "postgresql":
+                    lock_for_transaction(conn, _OUTBOX_LOCK_KEY)
+                epoch = conn.execute(sa.select(audit_store.c.epoch).where(audit_store.c.id == 1)).scalar()
+                if epoch is None:
+                    epoch = new_epoch()
+                    conn.execute(audit_store.insert().values(id=1, epoch=epoch, created_at=datetime.now(UTC)))
+            self._epoch = str(epoch)
+        return self._epoch
+
+    def claim_audit_batches(self, key_for: Callable[[str, str, int, int], str], limit: int = 500) -> list[str]:
         """Keys of batches frozen but not yet shipped, oldest first; when none, freeze the next (up to `limit`).
 
         A frozen batch never changes, so a retry after an ambiguous failure writes the same key with the same
-        bytes. `key_for(day, first_seq, last_seq)` names the object.
+        bytes. `key_for(epoch, day, first_seq, last_seq)` names the object; a day opened before days were linked
+        is named in the older layout (epoch LEGACY), so each day's objects stay in one layout.
         """
+        epoch = self.store_epoch()
         with self._db.transaction(write=True) as conn:
             if conn.dialect.name == "postgresql":
                 lock_for_transaction(conn, _OUTBOX_LOCK_KEY)
@@ -50,7 +67,8 @@ class SqlAuditOutbox:
                 return []
             day = rows[0].day
             run = [row.seq for row in rows if row.day == day]
-            key = key_for(day, run[0], run[-1])
+            start = conn.execute(sa.select(audit_chain_heads.c.start).where(audit_chain_heads.c.day == day)).scalar()
+            key = key_for(epoch if start is not None else LEGACY, day, run[0], run[-1])
             conn.execute(
                 audit_events.update()
                 .where(audit_events.c.day == day, audit_events.c.seq.between(run[0], run[-1]))
@@ -74,8 +92,42 @@ class SqlAuditOutbox:
             )
             return int(marked.rowcount)
 
+    def shipped_events(self, day: str) -> int:
+        """How many of the day's events S3 has accepted, as far as this store knows."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(audit_events)
+            .where(audit_events.c.day == day, audit_events.c.shipped_at.is_not(None))
+        )
+        with self._db.transaction(write=False) as conn:
+            return int(conn.execute(query).scalar_one())
+
     def unshipped_audit_events(self) -> int:
         """How many audit events S3 has not accepted yet."""
         query = sa.select(sa.func.count()).select_from(audit_events).where(audit_events.c.shipped_at.is_(None))
         with self._db.transaction(write=False) as conn:
             return int(conn.execute(query).scalar_one())
+
+    def closable_days(self) -> list[DayClose]:
+        """Days closed by a later one, every event shipped, and no close object sent yet; oldest first."""
+        heads, events = audit_chain_heads.c, audit_events.c
+        unshipped = sa.select(events.id).where(events.day == heads.day, events.shipped_at.is_(None)).exists()
+        query = (
+            sa.select(heads.day, heads.seq, heads.hash, heads.start, heads.previous_day)
+            .where(
+                heads.start.is_not(None),
+                heads.close_shipped_at.is_(None),
+                heads.day < sa.select(sa.func.max(heads.day)).scalar_subquery(),
+                ~unshipped,
+            )
+            .order_by(heads.day)
+        )
+        epoch = self.store_epoch()
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(query).all()
+        return [DayClose(r.day, epoch, int(r.seq), str(r.hash), str(r.start), r.previous_day) for r in rows]
+
+    def mark_day_closed(self, day: str, at: datetime) -> None:
+        """Record that S3 accepted the day's close object."""
+        with self._db.transaction(write=True) as conn:
+            conn.execute(audit_chain_heads.update().where(audit_chain_heads.c.day == day).values(close_shipped_at=at))

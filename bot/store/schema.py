@@ -139,6 +139,21 @@ audit_chain_heads = sa.Table(
     sa.Column("day", sa.String(10), primary_key=True),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # Revision 0006. `start`: what the day's first event links to (the previous day's head, or the day's genesis);
+    # NULL on days opened before days were linked, which start at their genesis and ship in the older key layout.
+    sa.Column("start", sa.String(64)),
+    sa.Column("previous_day", sa.String(10)),
+    # When S3 accepted the day's close object (bot/audit_layout.DayClose); NULL while the day is open or unsent.
+    sa.Column("close_shipped_at", UtcDateTime),
+)
+
+# One row: the store's epoch, drawn once, in every S3 key this store writes (bot/audit_layout.py).
+audit_store = sa.Table(
+    "audit_store",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("epoch", sa.String(32), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 # The columns rdsbot queries drill runs by; everything else about a run lives in `state`.

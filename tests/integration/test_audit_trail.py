@@ -117,9 +117,16 @@ def test_a_0001_database_with_events_upgrades_without_loss_and_verifies(database
         trail = upgraded.audit.audit_events()
         assert [(e.action, e.detail, e.at) for e in trail] == [(r["action"], r["detail"], r["at"]) for r in rows]
         assert [(e.seq, e.actor) for e in trail] == [(1, "U0ALICE"), (2, "U0ALICE"), (3, "U0ALICE"), (1, "U0ALICE")]
-        upgraded.audit.record_audit([event("job.requested", at=T0 + timedelta(hours=12))])  # continues the old chain
-        assert verify_store(upgraded.audit, DAY).events == 4 and verify_store(upgraded.audit, DAY).ok
-        assert verify_store(upgraded.audit, "2024-11-26").ok
+        # Stamped on the 25th but written after the 26th opened: it joins the open day, the 25th stays closed.
+        upgraded.audit.record_audit([event("job.requested", at=T0 + timedelta(hours=12))])
+        upgraded.audit.record_audit([event("job.started", at=T0 + timedelta(days=2))])  # opens the 27th
+        assert verify_store(upgraded.audit, DAY).events == 3 and verify_store(upgraded.audit, DAY).ok
+        late = upgraded.audit.audit_events()[-2]
+        assert (late.day, late.seq, late.at) == ("2024-11-26", 2, T0 + timedelta(hours=12))
+        assert verify_store(upgraded.audit, "2024-11-26").events == 2 and verify_store(upgraded.audit, "2024-11-26").ok
+        # Days opened before the upgrade start at their genesis; the first day opened after links to the last.
+        opened = upgraded.audit.audit_events()[-1]
+        assert opened.prev_hash == late.hash and verify_store(upgraded.audit, "2024-11-27").ok
 
 
 def test_events_ship_in_order_encrypted_and_verify_from_s3(
@@ -131,10 +138,11 @@ def test_events_ship_in_order_encrypted_and_verify_from_s3(
     record(sqlite_store, 10)
     assert shipper.ship_pending() == 10 and sqlite_store.outbox.unshipped_audit_events() == 0
     keys = [key for key, _ in sink.objects(shipper.day_prefix(DAY))]
+    epoch = sqlite_store.outbox.store_epoch()
     assert keys == [
-        "rdsbot-audit/rdsbot/2024/11/25/00000001-00000004.jsonl",
-        "rdsbot-audit/rdsbot/2024/11/25/00000005-00000008.jsonl",
-        "rdsbot-audit/rdsbot/2024/11/25/00000009-00000010.jsonl",
+        f"rdsbot-audit/rdsbot/2024/11/25/{epoch}/00000001-00000004.jsonl",
+        f"rdsbot-audit/rdsbot/2024/11/25/{epoch}/00000005-00000008.jsonl",
+        f"rdsbot-audit/rdsbot/2024/11/25/{epoch}/00000009-00000010.jsonl",
     ]
     assert aws.s3.head_object(Bucket=BUCKET, Key=keys[0])["ServerSideEncryption"] == "AES256"
     assert shipper.verify_s3(DAY).ok and shipper.verify_s3(DAY).events == 10
@@ -211,7 +219,7 @@ def test_a_configured_kms_key_encrypts_the_trail_with_sse_kms(aws: AwsClients, s
     )
     record(sqlite_store, 1)
     assert shipper.ship_pending() == 1
-    head = aws.s3.head_object(Bucket=BUCKET, Key="p/rdsbot/2024/11/25/00000001-00000001.jsonl")
+    head = aws.s3.head_object(Bucket=BUCKET, Key=shipper.batch_key(DAY, 1, 1))
     assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_id)
 
 

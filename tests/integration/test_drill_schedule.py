@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.drills.scheduler import DrillScheduler
 from bot.drills.spec import DrillSpec
 from tests.integration.store_fixtures import sqlite_url
@@ -78,3 +80,32 @@ def test_a_due_drill_fires_once_on_this_process_runner(tmp_path: Path):
         scheduler.stop()
     assert starter.started == [("nightly", "schedule")]
     assert scheduler.next_run("nightly") is None  # stopped: this process no longer schedules
+
+
+def test_a_monday_drill_is_scheduled_on_a_monday_even_where_an_older_release_stored_tuesday(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from bot.drills import scheduler as scheduling
+
+    url = sqlite_url(tmp_path)
+    # What releases before bot/drills/cron.py stored: the cron line handed to APScheduler as written.
+    monkeypatch.setattr(
+        scheduling, "trigger_for", lambda s: CronTrigger.from_crontab(s.schedule.cron, timezone=s.schedule.timezone)
+    )
+    older = DrillScheduler((spec("weekly", "0 3 * * 1"),), url, Starter())
+    older.start()
+    stored = older.next_run("weekly")
+    older.stop()
+    assert stored is not None and stored.strftime("%a") == "Tue"  # the bug: a day late
+    monkeypatch.undo()
+
+    fixed = DrillScheduler((spec("weekly", "0 3 * * 1"),), url, Starter())
+    fixed.start()
+    try:
+        upcoming = fixed.next_run("weekly")
+        assert upcoming is not None and upcoming.strftime("%a %H:%M") == "Mon 03:00"
+        assert str(upcoming.tzinfo) == "America/New_York"
+    finally:
+        fixed.stop()

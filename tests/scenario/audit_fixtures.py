@@ -81,7 +81,7 @@ class S3Outage:
 
 
 def trail_days(story: Story) -> list[str]:
-    return sorted({day_of(e.at) for e in story.app.store.audit.audit_events()})
+    return sorted({e.day or day_of(e.at) for e in story.app.store.audit.audit_events()})
 
 
 def shipped_records(story: Story) -> list[tuple[str, int, dict[str, Any]]]:
@@ -89,6 +89,8 @@ def shipped_records(story: Story) -> list[tuple[str, int, dict[str, Any]]]:
     shipper = shipper_of(story)
     found = []
     for day in trail_days(story):
-        for key, body in shipper.sink.objects(shipper.day_prefix(day)):
-            found += [(key, n, json.loads(line)) for n, line in enumerate(body.splitlines(), start=1)]
+        for key in shipper.sink.keys(shipper.day_prefix(day)):
+            if key.endswith(".jsonl"):  # the batches, not a closed day's close object
+                body = shipper.sink.read(key) or b""
+                found += [(key, n, json.loads(line)) for n, line in enumerate(body.splitlines(), start=1)]
     return found

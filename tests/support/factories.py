@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.domain import Edition, RestorePlan, StorageType
 
 # Where the bot runs in tests' policies: without one, every restore is refused before approval.
@@ -30,3 +32,16 @@ def make_plan(target: str = "restore-sales") -> RestorePlan:
         region="eu-west-1",
         warnings=("backup is 3 days old",),
     )
+
+
+def drill_data(**overrides: Any) -> dict[str, Any]:
+    """A valid drill as the policy YAML states it; each override replaces a whole key."""
+    return {
+        "name": "nightly",
+        "schedule": {"cron": "0 3 * * *", "timezone": "Europe/Berlin"},
+        "source": {"prefix": "prod-"},
+        "instance_class": "db.m6i.large",
+        "rto_minutes": 60,
+        "report_channel": "#rds-drills",
+        **overrides,
+    }

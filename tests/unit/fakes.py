@@ -14,7 +14,7 @@ from bot.domain import (
     TaskLifecycle,
     TaskStatus,
 )
-from bot.errors import AwsError, RequestError
+from bot.errors import AwsError, RequestError, TrailObjectExists
 from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import (
     AuditRoleSpec,
@@ -327,3 +327,31 @@ class FakeSharedResources:
 
     def delete_security_group(self, group_id: str) -> None:
         self.deleted.append(group_id)
+
+
+class WriteOnceSink:
+    """An AuditSink in memory, as strict as S3 with If-None-Match: * (AWS S3 guide "conditional-writes"): a put
+    on a key it holds is refused, whatever the bytes. `objects` is open to tests that play the forger."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_new(self, key: str, body: bytes) -> None:
+        if key in self.objects:
+            raise TrailObjectExists(self.location(key))
+        self.objects[key] = bytes(body)
+
+    def read(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+    def keys(self, prefix: str) -> list[str]:
+        return sorted(key for key in self.objects if key.startswith(prefix))
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str:
+        return f"https://presigned.example/{key}?expires={expires_seconds}"
+
+    def console_url(self, key_or_prefix: str) -> str:
+        return f"https://console.example/{key_or_prefix}"
+
+    def location(self, key: str) -> str:
+        return f"s3://trail/{key}"

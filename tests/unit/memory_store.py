@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.audit_chain import ChainLink, genesis
 from bot.domain import (
     Approval,
     ApprovalDecision,
@@ -40,6 +41,9 @@ class InMemoryAuditLog:
 
     def audit_day(self, day: str) -> tuple[list[AuditEvent], tuple[int, str] | None]:
         return [e for e in self.events if e.at.astimezone(UTC).date().isoformat() == day], None
+
+    def chain_link(self, day: str) -> ChainLink:
+        return ChainLink(None, genesis(day))  # this fake keeps no chain: every day starts at its genesis
 
 
 class InMemoryJobs:

@@ -42,6 +42,7 @@ GOLDEN = [
     "instance.delete_started",
     "instance.deleted",
     "instance.left_alone",
+    "audit.object_conflict",
 ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.audit_actions import AuditAction
 from bot.audit_chain import canonical, digest, event_record, genesis, jsonl_line, verify_day
+from bot.audit_layout import DayClose
 from bot.audit_outbox import jsonl
 from bot.domain import AuditEvent
 
@@ -109,3 +110,48 @@ def test_a_forged_event_rehashed_and_relinked_fails_at_the_next_event() -> None:
     check = verify_day(DAY, [(f"event {r['id']}", r) for r in forged], head=(3, HASHES[2]))
     assert (check.ok, check.broken_at, check.events) == (False, "event 43", 2)
     assert "altered" in str(check.reason)
+
+
+# Days linked (revision 0006): the next day's first event names the pinned head of 2024-11-25, and that day's
+# close object is pinned byte for byte. Computed by hand with hashlib, like the vectors above.
+NEXT_DAY_FIRST_HASH = "34c30da185a830700f0136e2d5dcdd9dc08940346856a2ca608e12c987c3effb"
+CLOSE_OBJECT = (
+    '{"day":"2024-11-25","epoch":"0123456789abcdef","events":3,'
+    f'"head":"{HASHES[2]}","previous_day":null,"start":"{GENESIS}"}}\n'
+).encode()
+
+
+def next_day_first() -> dict[str, Any]:
+    return {
+        "day": "2024-11-26",
+        "seq": 1,
+        "at": "2024-11-26T00:00:00.500000Z",
+        "actor": "engine",
+        "iam_user": None,
+        "action": "job.succeeded",
+        "job_id": "j678a588d",
+        "detail": {},
+        "prev_hash": HASHES[2],
+        "id": 44,
+        "hash": NEXT_DAY_FIRST_HASH,
+    }
+
+
+def test_the_next_days_first_event_links_to_the_pinned_head_of_the_day_before() -> None:
+    assert digest(next_day_first()) == NEXT_DAY_FIRST_HASH
+    linked = verify_day("2024-11-26", [("event 44", next_day_first())], head=(1, NEXT_DAY_FIRST_HASH), start=HASHES[2])
+    assert linked.ok and linked.events == 1
+    unlinked = verify_day("2024-11-26", [("event 44", next_day_first())])  # as if the day started at its genesis
+    assert unlinked.broken_at == "event 44" and "prev_hash" in str(unlinked.reason)
+
+
+def test_the_close_object_is_pinned_byte_for_byte() -> None:
+    close = DayClose(DAY, "0123456789abcdef", 3, HASHES[2], GENESIS, None)
+    assert close.body() == CLOSE_OBJECT
+    assert DayClose.parse(CLOSE_OBJECT) == close
+
+
+def test_a_day_written_before_days_were_linked_still_verifies_from_its_genesis() -> None:
+    """Old trails keep verifying: the three pinned events start at the day's genesis, as they were shipped."""
+    assert verify_day(DAY, [(f"event {r['id']}", r) for r in records()], head=(3, HASHES[2]), start=None).ok
+    assert verify_day(DAY, [(f"event {r['id']}", r) for r in records()], start=GENESIS).ok

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws.iam import access_policy, audit_access_policy
 from bot import names
-from bot.audit_outbox import AuditShipper
+from bot.audit_layout import LEGACY, TrailLayout
 from bot.ports import AuditRoleSpec, RoleSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,10 +104,15 @@ def test_the_boundary_allows_everything_both_roles_need():
 
 
 def _trail_keys() -> list[str]:
-    """Keys the real shipper writes (bot/audit_outbox.py), from its own key functions."""
-    shipper = AuditShipper.__new__(AuditShipper)  # only the key layout is used: no store, sink or clock
-    shipper.prefix = "rdsbot-audit"
-    return [shipper.batch_key("2024-11-25", 1, 2), shipper.record_key("j1")]
+    """Keys the real shipper writes (bot/audit_layout.py): batches in both layouts, a close object, a job record."""
+    layout = TrailLayout("rdsbot-audit")
+    epoch = "0123456789abcdef"
+    return [
+        layout.batch_key(epoch, "2024-11-25", 1, 2),
+        layout.batch_key(LEGACY, "2024-11-25", 1, 2),
+        layout.close_key(epoch, "2024-11-25"),
+        layout.record_key(epoch, "j1"),
+    ]
 
 
 def test_neither_role_can_write_rdsbots_own_trail():

@@ -9,18 +9,11 @@ import pytest
 from bot.drills.report import sparkline
 from bot.errors import ConfigError
 from config.policy_model import EXAMPLE_POLICY, load_policy, parse_policy
+from tests.support.factories import drill_data
 
 
 def policy_with(**drill: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "name": "nightly",
-        "schedule": {"cron": "0 3 * * *", "timezone": "Europe/Berlin"},
-        "source": {"prefix": "prod-"},
-        "instance_class": "db.m6i.large",
-        "rto_minutes": 60,
-        "report_channel": "#rds-drills",
-    }
-    return {"backups": {"default_bucket": "b"}, "drills": [{**base, **drill}]}
+    return {"backups": {"default_bucket": "b"}, "drills": [drill_data(**drill)]}
 
 
 def test_the_shipped_example_has_a_drill_with_every_kind_of_check():

@@ -63,7 +63,7 @@ _VOLUMES = ("D:", "H:", "I:", "J:")
 MAX_FILES = 10
 
 _EXEC = re.compile(r"^\s*exec(?:ute)?\s+(?P<procedure>[\w.\[\]]+)(?P<args>(?:\s.*)?)$", re.I | re.S)
-_BOUND_ARG = re.compile(r"^@(?P<name>\w+)\s*=\s*%s$")
+_BOUND_ARG = re.compile(r"@(?P<name>\w+)\s*=\s*%s")
 _LITERAL_ARG = re.compile(r"^@(?P<name>\w+)\s*=")
 
 
@@ -95,7 +95,7 @@ def parse_call(sql: str, params: Sequence[SqlParam]) -> tuple[str, dict[str, Sql
             bound[order[position]] = next(values)
             continue
         named = True
-        arg = _BOUND_ARG.match(piece)
+        arg = _BOUND_ARG.fullmatch(piece)
         if arg is None:
             literal = _LITERAL_ARG.match(piece)
             what = f"@{literal['name']}" if literal else repr(piece)
