@@ -3,15 +3,17 @@ commands over them."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws.admin_directory import IamAdminDirectory
 from aws.audit_shipper import S3AuditSink, audit_s3_client
+from aws.call_errors import CallErrorCounter
 from aws.clients import AwsClients, make_clients
 from aws.iam import RestoreRoles
 from aws.identity import CallerIdentity
@@ -31,6 +33,7 @@ from bot.commands import ChatCommands
 from bot.domain import InstanceState
 from bot.errors import ConfigError
 from bot.leader import ENGINE_LOCK_KEY, LeaderElector
+from bot.metrics import Metrics
 from bot.notifiers import FanoutNotifier
 from bot.ports import AdminDirectory
 from bot.service import RestoreService
@@ -38,10 +41,12 @@ from bot.stages import Gateways
 from bot.store import SqlStore
 from bot.workflow import Engine
 from config.policy_model import Policy, load_policy
-from config.settings import Settings
+from config.settings import Settings, require_loopback_aws_for_sandbox
 
 if TYPE_CHECKING:
     from aws.sandbox.sql_server import SandboxSqlServer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +67,10 @@ class Rdsbot:
     audit_shipper: AuditShipper | None = None
     # region -> connect(instance): the SQL driver the restore uses, for drill validation queries.
     sql_connect_for: Callable[[str], Callable[[InstanceState], Any]] | None = None
+    # Set by start_background: the restore engine's leader election, let go on shutdown.
+    engine_elector: LeaderElector | None = None
+    # Fed by the engine (as a notifier) and by every AWS client; served at GET /metrics by `rdsbot serve`.
+    metrics: Metrics = field(default_factory=Metrics)
 
     def start_background(self) -> threading.Event:
         """The engine loop, and the audit shipper when configured, in daemon threads; set the event to stop both."""
@@ -69,6 +78,7 @@ class Rdsbot:
             self.settings.database_url, self.engine.wake.set, lambda: None, key=ENGINE_LOCK_KEY, role="restore engine"
         )
         self.engine.is_leader = lambda: elector.is_leader
+        self.engine_elector = elector
         elector.step()  # elect now, so a single replica starts at once
         elector.start()
         stop = self.engine.start_background()
@@ -81,6 +91,19 @@ class Rdsbot:
         if self.audit_shipper is not None:
             self.audit_shipper.start_background(stop, max(1.0, self.settings.poll_seconds))
         return stop
+
+    def stop_background(self, timeout: float) -> bool:
+        """Shutdown: the engine's step in flight finishes, its leader lock is let go, the audit trail ships once
+        more; True when the engine stopped within `timeout` (else its job resumes from the saved step anyway)."""
+        stopped = self.engine.stop(timeout)
+        if self.engine_elector is not None:
+            self.engine_elector.stop()
+        if self.audit_shipper is not None:
+            try:
+                self.audit_shipper.ship_pending()
+            except Exception:  # S3 unreachable: the events stay in the outbox and ship after the restart
+                log.warning("audit trail not shipped at shutdown; it ships after the restart", exc_info=True)
+        return stopped
 
     def close(self) -> None:
         self.store.close()
@@ -95,6 +118,7 @@ def build(
 ) -> Rdsbot:
     """Wire rdsbot from settings; `sandbox_sql` lets several engines share one emulated SQL Server; `sql_server`
     False for a command that never logs in to an instance (`rdsbot audit`), which then needs no TLS settings."""
+    require_loopback_aws_for_sandbox(settings)
     policy = load_policy(settings.config)
     tds = settings.sqlserver_driver == "tds" and sandbox_sql is None and sql_server
     # Checked at start: a missing CA bundle must stop the bot, not fail the first restore an hour in.
@@ -103,12 +127,15 @@ def build(
     clock = clock or SystemClock()
     clients: dict[str, AwsClients] = {}
     aws_requests = MutatingCallLog()
+    metrics = Metrics()
+    call_errors = CallErrorCounter(metrics.aws_error)
 
     def clients_for(region: str) -> AwsClients:
         if region not in clients:
             clients[region] = make_clients(region)
             for client in clients[region].all().values():
                 aws_requests.attach(client)
+                call_errors.attach(client)
         return clients[region]
 
     if settings.sqlserver_driver == "sandbox" and sandbox_sql is None:
@@ -153,7 +180,7 @@ def build(
 
     shipper = audit_shipper(policy, store, clock)
     # The record links go first: they must be on the job before chat renders its completion.
-    notifier = FanoutNotifier(*([AuditRecordLinks(shipper)] if shipper else []))
+    notifier = FanoutNotifier(*([AuditRecordLinks(shipper)] if shipper else []), metrics)
     return Rdsbot(
         settings=settings,
         policy=policy,
@@ -169,6 +196,7 @@ def build(
         sandbox_sql=sandbox_sql,
         audit_shipper=shipper,
         sql_connect_for=connector,
+        metrics=metrics,
     )
 
 
