@@ -138,12 +138,16 @@ def test_sigterm_mid_restore_exits_zero_and_a_restart_finishes_the_job_with_one_
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with serving(env, port) as first:
-        request = slash_command("/rds-restore", "prod-backup.bak db.m5.large", user_id=ALICE)
+        request = slash_command(
+            "/rds-restore", "prod-backup.bak db.m5.large", user_id=ALICE, response_url=slack.response_url("r1")
+        )
         assert post(url + EVENTS_PATH, request.body, request.headers)[0] == 200
         card = slack.wait_for("chat.postMessage", lambda c: c.field("blocks") is not None, timeout=30)
         job_id = next(e["value"] for b in card.field("blocks") if b["type"] == "actions" for e in b["elements"])
         thread = wait_job_thread(store, job_id)
-        click = block_action(APPROVE_ACTION, job_id, user_id=BOB, channel=thread[0], message_ts=thread[1])
+        click = block_action(
+            APPROVE_ACTION, job_id, BOB, thread[0], thread[1], response_url=slack.response_url("click")
+        )
         assert post(url + EVENTS_PATH, click.body, click.headers)[0] == 200
         wait_job(store, job_id, "reached restore_wait", restoring)
 
