@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -21,7 +21,9 @@ from bot.drills.runs import DrillRun
 log = logging.getLogger(__name__)
 # Restores run minutes to hours; a stage from milliseconds (a name lookup) to hours (restore_wait).
 SECONDS_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800)
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format every Prometheus (2.x and 3.x) scrapes; generate_latest writes it for our ASCII names.
+# prometheus-client's CONTENT_TYPE_LATEST says version=1.0.0, which Prometheus 2 does not know.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class JobCounts(Protocol):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # How long `serve` and `worker` take at most to stop on SIGTERM/SIGINT: the step in flight finishes, what can be
     # flushed is, leader locks are let go. Under Docker's default 10 s stop timeout, so SIGKILL never comes first.
     shutdown_seconds: float = Field(8.0, gt=0, le=60)
+    # Set by the container image: a SQLite file is kept only on a mounted volume (it would die with the container).
+    sqlite_needs_volume: bool = False
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
 
@@ -69,6 +71,22 @@ def require_policy_file(settings: Settings, command: str) -> Path:
             "hint: write one from config/rdsbot.example.yaml and set RDSBOT_CONFIG=/path/to/policy.yaml"
         )
     return settings.config
+
+
+def require_durable_database(settings: Settings, is_mount: Callable[[str], bool] = os.path.ismount) -> None:
+    """In the image (RDSBOT_SQLITE_NEEDS_VOLUME=1), a SQLite job store must sit on a mounted volume: a file in the
+    container's own layer is lost, with every job, approval and audit event, when the container is replaced."""
+    if not settings.sqlite_needs_volume or not settings.database_url.startswith("sqlite"):
+        return
+    path = settings.database_url.removeprefix("sqlite:///") if settings.database_url.startswith("sqlite:///") else ""
+    directory = os.path.dirname(os.path.abspath(path)) if path and path != ":memory:" else ""
+    if directory and is_mount(directory):
+        return
+    raise ConfigError(
+        f"RDSBOT_DATABASE_URL={settings.database_url} keeps the job store inside the container, lost when it is "
+        "replaced; hint: set RDSBOT_DATABASE_URL=postgresql+psycopg://user@host/db (recommended), or mount a volume "
+        "(docker run -v rdsbot-data:/var/lib/rdsbot ...) and set RDSBOT_DATABASE_URL=sqlite:////var/lib/rdsbot/rdsbot.db"
+    )
 
 
 def endpoint_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -67,8 +67,9 @@ class Rdsbot:
     audit_shipper: AuditShipper | None = None
     # region -> connect(instance): the SQL driver the restore uses, for drill validation queries.
     sql_connect_for: Callable[[str], Callable[[InstanceState], Any]] | None = None
-    # Set by start_background: the restore engine's leader election, let go on shutdown.
+    # Set by start_background: the restore engine's leader election, let go on shutdown, and the loops' stop.
     engine_elector: LeaderElector | None = None
+    background_stop: threading.Event | None = None
     # Fed by the engine (as a notifier) and by every AWS client; served at GET /metrics by `rdsbot serve`.
     metrics: Metrics = field(default_factory=Metrics)
 
@@ -82,6 +83,7 @@ class Rdsbot:
         elector.step()  # elect now, so a single replica starts at once
         elector.start()
         stop = self.engine.start_background()
+        self.background_stop = stop
 
         def step_down_on_stop() -> None:
             stop.wait()
@@ -96,6 +98,8 @@ class Rdsbot:
         """Shutdown: the engine's step in flight finishes, its leader lock is let go, the audit trail ships once
         more; True when the engine stopped within `timeout` (else its job resumes from the saved step anyway)."""
         stopped = self.engine.stop(timeout)
+        if self.background_stop is not None:
+            self.background_stop.set()  # the audit shipper's loop, after its pass in flight
         if self.engine_elector is not None:
             self.engine_elector.stop()
         if self.audit_shipper is not None:

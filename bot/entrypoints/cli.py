@@ -48,10 +48,11 @@ def _worker(args: argparse.Namespace) -> int:
     """Run the engine alone: resume every unfinished job and keep polling (no chat)."""
     from bot.bootstrap import build, build_service
     from bot.notifiers import PrintNotifier
-    from config.settings import load_settings, require_policy_file
+    from config.settings import load_settings, require_durable_database, require_policy_file
 
     settings = load_settings()
     require_policy_file(settings, "worker")
+    require_durable_database(settings)
     configure_logging(settings.log_format, settings.log_level)
     app = build(settings)
     app.notifier.add(PrintNotifier())
@@ -65,10 +66,11 @@ def _worker(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Serve Slack: HTTP on --port behind waitress, or Socket Mode with SLACK_APP_TOKEN / --socket."""
     from bot.bootstrap import build, build_service, build_slack_app
-    from config.settings import load_settings, require_policy_file
+    from config.settings import load_settings, require_durable_database, require_policy_file
 
     settings = load_settings()
     require_policy_file(settings, "serve")
+    require_durable_database(settings)
     configure_logging(settings.log_format, settings.log_level)
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token is not None else None
     if args.socket and app_token is None:

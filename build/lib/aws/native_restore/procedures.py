@@ -1,0 +1,252 @@
+"""The RDS native-restore procedures in msdb: the exact statements, how to read their answers, what failures mean."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot.domain import TaskLifecycle, TaskStatus
+from bot.errors import RdsbotError, RequestError, TransientError
+
+RESTORE_DATABASE = "msdb.dbo.rds_restore_database"
+TASK_STATUS = "msdb.dbo.rds_task_status"
+CANCEL_TASK = "msdb.dbo.rds_cancel_task"
+
+# sysname is nvarchar(128); longer names would be truncated by SQL Server, not refused.
+MAX_DATABASE_NAME = 128
+_S3_ARN = re.compile(r"^arn:aws(-[a-z]+)*:s3:::[^/\s]+/\S+$")
+_KMS_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+$")
+
+SqlValue = str | int
+
+
+class NativeRestoreError(RdsbotError):
+    """A call to SQL Server for native restore failed in a way that is not the restore task's own failure."""
+
+
+class SqlConnectionError(NativeRestoreError, TransientError):
+    """SQL Server could not be reached or refused the login; often passing (DNS, security group, reboot)."""
+
+
+class DbApiCursor(Protocol):
+    """The part of a DB-API 2.0 cursor these procedures rely on."""
+
+    @property
+    def description(self) -> Sequence[Sequence[Any]] | None: ...
+
+    def execute(self, operation: str, params: Sequence[SqlValue], /) -> object: ...
+
+    def fetchall(self) -> Sequence[Any]: ...
+
+    def nextset(self) -> bool | None: ...
+
+    def close(self) -> None: ...
+
+
+class RestoreType(StrEnum):
+    FULL = "FULL"
+    DIFFERENTIAL = "DIFFERENTIAL"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One `exec msdb.dbo.rds_*` call: the procedure and its named parameters, values always bound, never inlined."""
+
+    procedure: str
+    params: tuple[tuple[str, SqlValue], ...]
+
+    @property
+    def sql(self) -> str:
+        """The text sent to the driver; only parameter names and pytds's %s placeholders, no values."""
+        bound = ", ".join(f"@{name}=%s" for name, _ in self.params)
+        return f"exec {self.procedure} {bound}".rstrip()
+
+    @property
+    def values(self) -> tuple[SqlValue, ...]:
+        return tuple(value for _, value in self.params)
+
+    def run(self, cursor: DbApiCursor) -> None:
+        """Execute on the cursor with the values bound as parameters."""
+        cursor.execute(self.sql, self.values)
+
+
+def restore_database(
+    database_name: str,
+    s3_arn: str,
+    *,
+    kms_key_arn: str | None = None,
+    restore_type: RestoreType = RestoreType.FULL,
+    with_norecovery: bool = False,
+) -> Statement:
+    """`rds_restore_database` for one database from one .bak or a `prefix*` multi-file set."""
+    _check_database_name(database_name)
+    if not _S3_ARN.match(s3_arn):
+        raise RequestError("backup", f"{s3_arn!r} is not an S3 object ARN", "expected arn:aws:s3:::bucket/key.bak")
+    params: list[tuple[str, SqlValue]] = [
+        ("restore_db_name", database_name),
+        ("s3_arn_to_restore_from", s3_arn),
+        ("type", restore_type.value),
+        ("with_norecovery", 1 if with_norecovery else 0),
+    ]
+    # Left out rather than bound as NULL: pytds turns a None parameter into a literal NULL in the text.
+    if kms_key_arn:
+        if not _KMS_ARN.match(kms_key_arn):
+            raise RequestError("kms_key", f"{kms_key_arn!r} is not a KMS key ARN", "expected arn:aws:kms:...:key/...")
+        params.append(("kms_master_key_arn", kms_key_arn))
+    return Statement(RESTORE_DATABASE, tuple(params))
+
+
+def task_status_by_id(task_id: int) -> Statement:
+    """`rds_task_status` for one task."""
+    return Statement(TASK_STATUS, (("task_id", int(task_id)),))
+
+
+def task_status_by_database(database_name: str) -> Statement:
+    """`rds_task_status` for every task RDS remembers (36 days) on one database."""
+    _check_database_name(database_name)
+    return Statement(TASK_STATUS, (("db_name", database_name),))
+
+
+def cancel_task(task_id: int) -> Statement:
+    """`rds_cancel_task` for one task."""
+    return Statement(CANCEL_TASK, (("task_id", int(task_id)),))
+
+
+def _check_database_name(name: str) -> None:
+    if not name or not name.strip():
+        raise RequestError("database", "the database name is empty")
+    if len(name) > MAX_DATABASE_NAME:
+        raise RequestError("database", f"the database name is {len(name)} characters; SQL Server allows 128")
+
+
+# Reading answers.
+
+
+def first_rows(cursor: DbApiCursor) -> list[dict[str, Any]]:
+    """The rows of the first result set that has any, keyed by lower-case column name; [] when none has."""
+    while True:
+        description = cursor.description
+        # A set without columns (a PRINT, a row count) cannot be fetched from.
+        if description:
+            rows = cursor.fetchall()
+            if rows:
+                names = [str(column[0]).strip().lower() for column in description]
+                return [_row_as_dict(names, row) for row in rows]
+        if not cursor.nextset():
+            return []
+
+
+def _row_as_dict(names: list[str], row: Any) -> dict[str, Any]:
+    # A connection built with as_dict=True hands out mappings already.
+    if isinstance(row, Mapping):
+        return {str(key).strip().lower(): value for key, value in row.items()}
+    return dict(zip(names, row, strict=True))
+
+
+def _column(row: Mapping[str, Any], name: str) -> Any:
+    if name not in row:
+        raise NativeRestoreError(f"rds_task_status answered without a {name!r} column (got {', '.join(row)})")
+    return row[name]
+
+
+def task_status_from_row(row: Mapping[str, Any]) -> TaskStatus:
+    """One rds_task_status (or rds_restore_database) row, keyed by lower-case column name, as a TaskStatus."""
+    lifecycle_text = str(_column(row, "lifecycle") or "").strip().upper()
+    try:
+        lifecycle = TaskLifecycle(lifecycle_text)
+    except ValueError:
+        raise NativeRestoreError(f"rds_task_status answered an unknown lifecycle {lifecycle_text!r}") from None
+    percent = row.get("% complete")
+    arn = row.get("s3_object_arn")
+    return TaskStatus(
+        task_id=int(_column(row, "task_id")),
+        database_name=str(_column(row, "database_name") or ""),
+        lifecycle=lifecycle,
+        # NULL until the task starts.
+        percent_complete=max(0, min(100, int(percent or 0))),
+        task_info=str(row.get("task_info") or "").strip(),
+        task_type=str(row.get("task_type") or "RESTORE_DB"),
+        s3_object_arn=str(arn) if arn else None,
+    )
+
+
+def task_id_from_rows(rows: Sequence[Mapping[str, Any]]) -> int:
+    """The task id rds_restore_database answers with."""
+    for row in rows:
+        if row.get("task_id") is not None:
+            return int(row["task_id"])
+    raise NativeRestoreError("rds_restore_database answered without a task id; check rds_task_status on the instance")
+
+
+# Failures in plain words.
+
+_REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"option is not enabled|in the process of being enabled", re.I),
+        "the option group's SQLSERVER_BACKUP_RESTORE option is not in-sync on the instance yet; "
+        "wait until the option group shows in-sync, then retry",
+    ),
+    (
+        re.compile(r"more than 10 backup file", re.I),
+        "the backup has more than 10 files; RDS restores at most 10, so use a prefix that matches 10 or fewer",
+    ),
+    (
+        re.compile(r"same region", re.I),
+        "the backup bucket is in another region than the instance; copy the backup to a bucket in the "
+        "instance's region",
+    ),
+    (
+        re.compile(r"multi-?az", re.I),
+        "differential and NORECOVERY restores are not supported on a Multi-AZ instance; restore a FULL backup "
+        "or use a Single-AZ instance",
+    ),
+    (
+        re.compile(r"(inside|within) a (user )?transaction", re.I),
+        "the procedure ran inside a transaction; the connection must use autocommit",
+    ),
+)
+_KMS = re.compile(r"\bkms\b|master key", re.I)
+_KMS_DENIED = re.compile(r"access ?denied|not authorized|AccessDeniedException|disabled|pending deletion", re.I)
+_ALREADY_EXISTS = re.compile(r"database\s+'([^']+)'\s+already exists|already exists", re.I)
+_OBJECT_MISSING = re.compile(r"does not exist|access ?denied|NoSuchKey|NoSuchBucket|not ?found|forbidden", re.I)
+
+
+def task_failure_reason(task_info: str, *, database_name: str | None = None, s3_arn: str | None = None) -> str:
+    """Plain words for what went wrong, from task_info or a procedure's error text; the raw text when unknown."""
+    text = (task_info or "").strip()
+    for pattern, reason in _REASONS:
+        if pattern.search(text):
+            return reason
+    # KMS before the object: "Key ... does not exist" is about the key, not the .bak.
+    if _KMS.search(text):
+        if _KMS_DENIED.search(text):
+            return (
+                "the restore role may not use the backup's KMS key; make it a key user "
+                "(kms:Decrypt, kms:DescribeKey, kms:GenerateDataKey, kms:Encrypt)"
+            )
+        return (
+            "the KMS key for the backup does not exist in this account and region, or is not usable; check the key ARN"
+        )
+    if match := _ALREADY_EXISTS.search(text):
+        name = database_name or match.group(1)
+        which = f"named {name!r}" if name else "with that name"
+        return (
+            f"a database {which} already exists on the instance; choose another database name or drop the existing one"
+        )
+    if _OBJECT_MISSING.search(text):
+        target = s3_arn or "the backup object"
+        return (
+            f"{target} does not exist or the restore role cannot read it "
+            "(it needs s3:GetObject on bucket/* and s3:ListBucket on the bucket)"
+        )
+    return text or "the restore task failed without a message from RDS"
+
+
+def status_failure_reason(status: TaskStatus) -> str:
+    """Plain words for a finished task that did not succeed."""
+    if status.lifecycle in (TaskLifecycle.CANCELLED, TaskLifecycle.CANCEL_REQUESTED):
+        return f"restore task {status.task_id} for {status.database_name} was cancelled"
+    return task_failure_reason(status.task_info, database_name=status.database_name, s3_arn=status.s3_object_arn)

@@ -1,0 +1,109 @@
+"""How restore tasks move on with time: CREATED -> IN_PROGRESS -> SUCCESS (or ERROR, or CANCELLED), at most
+`max_concurrent_tasks` at a time per instance while the rest wait in CREATED, each transition applied at the
+moment it was due."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Protocol
+
+from aws.sandbox.backup_content import restore_fault
+from aws.sandbox.sql_server.state_file import EmulatedInstance, RestoreTask
+from aws.sandbox.sql_server.task_status import stamp
+from bot.domain import TaskLifecycle
+
+Transition = Callable[[float], None]
+
+
+class LifecycleRules(Protocol):
+    """The server's timings and its view of S3, which decide when and how a task moves on."""
+
+    start_delay_seconds: float
+    cancel_seconds: float
+    max_concurrent_tasks: int
+
+    def backup_exists(self, s3_arn: str) -> bool: ...
+
+
+def advance(rules: LifecycleRules, server: EmulatedInstance, now: float) -> None:
+    """Apply every transition due by `now`, earliest first, so queued tasks start exactly when a slot frees."""
+    at = server.advanced_to
+    while True:
+        due = _next_event(rules, server, at)
+        if due is None or due[0] > now:
+            break
+        at, apply = due
+        apply(at)
+    server.advanced_to = max(server.advanced_to, now)
+
+
+def _next_event(rules: LifecycleRules, server: EmulatedInstance, at: float) -> tuple[float, Transition] | None:
+    events: list[tuple[float, int, Transition]] = []
+    for task in server.tasks:
+        if task.lifecycle == TaskLifecycle.IN_PROGRESS and task.started_at is not None:
+            events.append((task.started_at + task.restore_seconds, task.task_id, partial(_finish, server, task)))
+        elif task.lifecycle == TaskLifecycle.CANCEL_REQUESTED and task.cancel_requested_at is not None:
+            events.append((task.cancel_requested_at + rules.cancel_seconds, task.task_id, partial(_cancelled, task)))
+    queued = [t for t in server.tasks if t.lifecycle == TaskLifecycle.CREATED]
+    if queued and _running(server) < rules.max_concurrent_tasks:
+        first = min(queued, key=lambda t: t.task_id)
+        start = max(first.created_at + rules.start_delay_seconds, at)
+        events.append((start, first.task_id, partial(_start, rules, server, first)))
+    if not events:
+        return None
+    when, _, apply = min(events, key=lambda event: (event[0], event[1]))
+    return when, apply
+
+
+def _start(rules: LifecycleRules, server: EmulatedInstance, task: RestoreTask, at: float) -> None:
+    task.last_updated = at
+    task.info.append(stamp(at, "Task execution has started."))
+    failure = _start_failure(rules, server, task)
+    if failure is not None:
+        task.lifecycle = TaskLifecycle.ERROR.value
+        task.finished_at = at
+        task.info.append(stamp(at, "Aborted the task because of a task failure or a concurrent RESTORE_DB request."))
+        task.info.append(stamp(at, failure))
+        return
+    task.lifecycle = TaskLifecycle.IN_PROGRESS.value
+    task.started_at = at
+
+
+def _start_failure(rules: LifecycleRules, server: EmulatedInstance, task: RestoreTask) -> str | None:
+    if not rules.backup_exists(task.s3_arn):
+        return (
+            f"Error making request with Error Code NotFound and Http Status Code NotFound. "
+            f"The specified key does not exist: {task.s3_arn}"
+        )
+    fault = restore_fault(task.content)
+    if fault:
+        return fault
+    restoring = {t.database_name.casefold() for t in server.tasks if t.started_at is not None and t.finished_at is None}
+    if server.has_database(task.database_name) or task.database_name.casefold() in restoring:
+        return (
+            f"Database '{task.database_name}' already exists. Two databases that differ only by case or accent "
+            "are not allowed. Choose a different database name."
+        )
+    return None
+
+
+def _running(server: EmulatedInstance) -> int:
+    return sum(1 for t in server.tasks if t.started_at is not None and t.finished_at is None)
+
+
+def _finish(server: EmulatedInstance, task: RestoreTask, at: float) -> None:
+    task.lifecycle = TaskLifecycle.SUCCESS.value
+    task.finished_at = at
+    task.last_updated = at
+    task.info.append(stamp(at, f"Restored database {task.database_name} from {task.s3_arn}."))
+    task.info.append(stamp(at, "Task has been completed successfully."))
+    server.databases.append(task.database_name)
+    server.contents[task.database_name] = task.content or {}
+
+
+def _cancelled(task: RestoreTask, at: float) -> None:
+    task.lifecycle = TaskLifecycle.CANCELLED.value
+    task.finished_at = at
+    task.last_updated = at
+    task.info.append(stamp(at, "The task has been cancelled."))

@@ -1,0 +1,62 @@
+"""The Slack side: the Web API client, the approver directory, commands, drills and the Bolt app, in that order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.commands import ChatCommands
+from bot.doctor import DoctorCommand
+from bot.errors import ConfigError
+from bot.ports import AdminDirectory
+from handlers.drill import SlackDrillReporter
+from handlers.outbox import SlackOutbox
+from handlers.slack_app import bolt_app, slack_web_client
+from handlers.slack_directory import SlackUsergroupDirectory
+from handlers.slack_notifier import SlackNotifier
+from handlers.slow_lane import SlowLane
+
+if TYPE_CHECKING:
+    pass
+
+from bot.bootstrap.app import Rdsbot, build_commands
+from bot.bootstrap.doctor import build_doctor
+from bot.bootstrap.drills import Drills, build_drills
+
+# Slack: the Web API client, the approver directory, commands, drills and the Bolt app, in that order.
+
+
+@dataclass
+class SlackRuntime:
+    bolt: App
+    client: WebClient
+    commands: ChatCommands
+    notifier: SlackNotifier
+    outbox: SlackOutbox
+    lane: SlowLane
+    drills: Drills  # started by `rdsbot serve`; scheduling only where the leader election says
+
+
+def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> SlackRuntime:
+    settings = app.settings
+    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+        raise ConfigError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set to serve Slack")
+    client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    usergroup = app.policy.approvals.admin_slack_usergroup
+    if directory is None and usergroup:
+        directory = SlackUsergroupDirectory(client, usergroup)
+    commands = build_commands(app, directory)
+    outbox = SlackOutbox()
+    notifier = SlackNotifier(client, outbox, app.store.chat_threads)
+    app.notifier.add(notifier)
+    lane = SlowLane(workers=2)
+    drills = build_drills(app, SlackDrillReporter(client, outbox), commands)
+    signing_secret = settings.slack_signing_secret.get_secret_value()
+    doctor = DoctorCommand(commands.decisions.authorizer, build_doctor(settings, slack_client=client).run)
+    bolt = bolt_app(client, signing_secret, commands, drills.commands, notifier, lane, doctor)
+    return SlackRuntime(
+        bolt=bolt, client=client, commands=commands, notifier=notifier, outbox=outbox, lane=lane, drills=drills
+    )

@@ -1,0 +1,153 @@
+"""Slash-command text -> RestoreRequest, or a RequestError naming the bad field. Pure."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.domain import BackupLocation, Edition, RestoreRequest, StorageType
+from bot.errors import RequestError
+
+USAGE = (
+    "/rds-restore <backup> <instance-class> [--region R] [--name INSTANCE-ID] [--db DATABASE] [--edition ex|web|se|ee]"
+    " [--storage-type gp2|gp3|io1|io2] [--storage GB] [--iops N] [--throughput MIBPS] [--cores N]"
+    " [--threads-per-core 1|2] [--multi-az] [--major-version 13.00|14.00|15.00|16.00]"
+    " [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--dry-run]"
+)
+# Flags that once existed, and what to write instead.
+_RETIRED = {
+    "--kms-key": (
+        "kms_key",
+        "--kms-key is gone: RDS uses different keys for different jobs",
+        "write --backup-kms-key KEY-ARN for a .bak encrypted client-side (rds_backup_database @kms_master_key_arn), "
+        "--storage-kms-key KEY-ARN for the new instance's storage; the bucket's SSE-KMS key is read from the backup",
+    ),
+}
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class _WholeNumber:
+    """A flag's value as a whole number within [low, high]; a class rather than a closure, so the conversion runs
+    (and can be mutation-tested) at parse time, not once at import."""
+
+    field: str
+    low: int
+    high: int
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise RequestError(self.field, f"{text!r} is not a whole number") from None
+        if not self.low <= value <= self.high:
+            raise RequestError(self.field, f"{value} is out of range", f"use {self.low} to {self.high}")
+        return value
+
+
+def _edition(text: str) -> Edition:
+    try:
+        return Edition.parse(text)
+    except ValueError:
+        raise RequestError("edition", f"{text!r} is not a SQL Server edition", "use ex, web, se or ee") from None
+
+
+def _storage_type(text: str) -> StorageType:
+    try:
+        return StorageType(text.lower())
+    except ValueError:
+        raise RequestError("storage_type", f"{text!r} is not a storage type", "use gp2, gp3, io1 or io2") from None
+
+
+# flag -> (request field, converter); converter None marks a boolean switch.
+_FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
+    "--region": ("region", str.lower),
+    "--name": ("target_instance_id", str),
+    "--db": ("database_name", str),
+    "--edition": ("edition", _edition),
+    "--storage-type": ("storage_type", _storage_type),
+    "--storage": ("allocated_storage_gb", _WholeNumber("allocated_storage_gb", 20, 16384)),
+    "--iops": ("iops", _WholeNumber("iops", 1000, 256000)),
+    "--throughput": ("storage_throughput", _WholeNumber("storage_throughput", 125, 4000)),
+    "--cores": ("cores", _WholeNumber("cores", 1, 128)),
+    "--threads-per-core": ("threads_per_core", _WholeNumber("threads_per_core", 1, 2)),
+    "--multi-az": ("multi_az", None),
+    "--major-version": ("major_version", str),
+    "--backup-kms-key": ("backup_kms_key_arn", str),
+    "--storage-kms-key": ("storage_kms_key_arn", str),
+    "--dry-run": ("dry_run", None),
+}
+
+
+def parse_backup(text: str) -> BackupLocation:
+    """s3://bucket/key, a bare key in the default bucket, or either ending in `*` for a multi-file backup."""
+    multi_file = text.endswith("*")
+    body = text[:-1] if multi_file else text
+    bucket: str | None = None
+    if body.startswith("s3://"):
+        bucket, _, body = body[len("s3://") :].partition("/")
+        if not _BUCKET.match(bucket):
+            raise RequestError("backup", f"{bucket!r} is not an S3 bucket name", "write s3://bucket/path/file.bak")
+    key = body.lstrip("/")
+    if not key:
+        raise RequestError("backup", f"{text!r} names no object", "write prod-backup.bak or s3://bucket/file.bak")
+    if "*" in key:
+        raise RequestError("backup", "a `*` may only end a multi-file prefix", "write s3://bucket/prod-backup*")
+    if not multi_file and not key.lower().endswith(".bak"):
+        raise RequestError(
+            "backup", f"{key!r} is not a .bak file", "name a native SQL Server backup, or a prefix ending in *"
+        )
+    return BackupLocation(bucket=bucket, key=key, multi_file=multi_file)
+
+
+def parse_restore_command(text: str) -> RestoreRequest:
+    """Parse `/rds-restore` text; RequestError names the first bad field."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise RequestError("command", f"cannot read the command ({exc})", f"usage: {USAGE}") from None
+    positional: list[str] = []
+    values: dict[str, Any] = {}
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("--"):
+            positional.append(word)
+            continue
+        flag, has_inline, inline = word.partition("=")
+        if flag in _RETIRED:
+            raise RequestError(*_RETIRED[flag])
+        if flag not in _FLAGS:
+            raise RequestError("command", f"unknown flag {flag}", f"usage: {USAGE}")
+        field, convert = _FLAGS[flag]
+        if convert is None:
+            if has_inline:
+                raise RequestError(field, f"{flag} takes no value")
+            values[field] = True
+            continue
+        if has_inline:
+            raw = inline
+        elif index < len(words):
+            raw = words[index]
+            index += 1
+        else:
+            raise RequestError(field, f"{flag} needs a value", f"usage: {USAGE}")
+        values[field] = convert(raw)
+    if len(positional) < 2:
+        missing = "backup" if not positional else "instance_class"
+        raise RequestError(missing, "is missing", f"usage: {USAGE}")
+    if len(positional) > 2:
+        raise RequestError("command", f"unexpected word {positional[2]!r}", f"usage: {USAGE}")
+    backup, instance_class = positional
+    try:
+        return RestoreRequest(backup=parse_backup(backup), instance_class=instance_class.lower(), **values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise RequestError(str(first["loc"][0]), first["msg"]) from None

@@ -1,0 +1,155 @@
+"""Request policy: region and bucket allowlists, names, class rules, storage rules. Pure.
+
+`plan_restore` is the single place a request becomes a RestorePlan: every default filled in, every rule checked.
+What needs AWS to answer (object exists, bucket region, orderability) is checked by the validate stage.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot import instance_classes, kms_keys, names
+from bot.domain import Edition, RestorePlan, RestoreRequest, StorageType
+from bot.errors import RequestError
+from config.policy_model import Policy
+
+# RDS DB instance identifier: 1-63 letters, digits, hyphens; starts with a letter; no '--'; no trailing '-'.
+_INSTANCE_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")
+# A SQL Server database name we accept: a plain identifier. No quotes, brackets, spaces or semicolons, so the
+# name can never carry T-SQL (it is also sent as a bound parameter, never formatted into a statement).
+_DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_SYSTEM_DATABASES = {"master", "model", "msdb", "tempdb", "rdsadmin"}
+
+
+def check_instance_id(value: str) -> str:
+    value = value.lower()
+    if not _INSTANCE_ID.match(value):
+        raise RequestError(
+            "target_instance_id",
+            f"{value!r} is not a valid RDS instance identifier",
+            "use 1-63 letters, digits or hyphens, starting with a letter, no '--', not ending in '-'",
+        )
+    return value
+
+
+def check_database_name(value: str) -> str:
+    if not _DATABASE_NAME.match(value):
+        raise RequestError(
+            "database_name",
+            f"{value!r} is not an allowed database name",
+            "use letters, digits and underscores, starting with a letter or underscore (at most 128)",
+        )
+    if value.lower() in _SYSTEM_DATABASES:
+        raise RequestError("database_name", f"{value} is a system database", "choose another name")
+    return value
+
+
+def check_region(region: str, policy: Policy) -> str:
+    if region not in policy.region.allowed:
+        raise RequestError(
+            "region",
+            f"{region} is not allowed by policy",
+            f"allowed regions: {', '.join(policy.region.allowed)}",
+        )
+    return region
+
+
+def check_bucket(bucket: str, policy: Policy) -> str:
+    if bucket not in policy.backups.buckets:
+        raise RequestError(
+            "backup",
+            f"bucket {bucket} is not an allowed backup bucket",
+            f"allowed buckets: {', '.join(policy.backups.buckets)}",
+        )
+    return bucket
+
+
+def _check_storage(request: RestoreRequest, storage_type: StorageType) -> None:
+    if storage_type in (StorageType.IO1, StorageType.IO2) and request.iops is None:
+        raise RequestError("iops", f"{storage_type} storage needs --iops", "e.g. --iops 3000")
+    if request.iops is not None and storage_type == StorageType.GP2:
+        raise RequestError("iops", "gp2 storage has no provisioned IOPS", "use --storage-type gp3, io1 or io2")
+    if request.storage_throughput is not None and storage_type != StorageType.GP3:
+        raise RequestError("storage_throughput", "throughput can be set only on gp3 storage")
+
+
+def check_kms_keys(request: RestoreRequest, region: str, policy: Policy) -> None:
+    """The keys a request names: full ARNs in the target region, of an account the policy allows (when it lists
+    any; otherwise the preflight holds them to the bot's own account)."""
+    accounts = policy.kms.allowed_accounts
+    if request.backup_kms_key_arn:
+        # The restore role is granted this key, and IAM matches key use by key ARN only: no alias here.
+        kms_keys.check_key_arn("backup_kms_key_arn", request.backup_kms_key_arn, region, accounts, alias_allowed=False)
+    if request.storage_kms_key_arn:
+        kms_keys.check_key_arn("storage_kms_key_arn", request.storage_kms_key_arn, region, accounts)
+
+
+def check_bot_can_reach_instances(policy: Policy) -> None:
+    """The bot logs in on port 1433 to run the restore (RDS has no API for msdb.dbo.rds_restore_database), and a
+    new security group admits nobody: with no bot source the instance would be created, billed and unreachable."""
+    if not policy.network.bot_sources:
+        raise RequestError(
+            "network.bot_sources",
+            "the policy names no bot source, so rdsbot could not reach port 1433 of the instance it creates",
+            "an operator must list the security group or address rdsbot runs from in network.bot_sources",
+        )
+
+
+def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill: bool = False) -> RestorePlan:
+    """Apply defaults and every rule that needs no AWS call; RequestError names the first broken one."""
+    check_bot_can_reach_instances(policy)
+    region = check_region(request.region or policy.region.default, policy)
+    bucket = check_bucket(request.backup.bucket or policy.backups.default_bucket, policy)
+    warnings = instance_classes.check_class(request.instance_class)
+    edition = request.edition or policy.engine.edition
+    if request.multi_az and edition in (Edition.EXPRESS, Edition.WEB):
+        raise RequestError("multi_az", f"Multi-AZ is not offered for {edition}", "use --edition se or ee")
+    storage_type = request.storage_type or policy.engine.storage_type
+    _check_storage(request, storage_type)
+    license_model = policy.engine.license_model
+    instance_classes.check_processor_features(
+        request.instance_class, request.cores, request.threads_per_core, license_model
+    )
+    major_version = instance_classes.check_major_version(request.major_version or policy.engine.major_version)
+    # A pinned minor version belongs to the policy's major; another major takes that major's newest minor.
+    engine_version = policy.engine.engine_version if major_version == policy.engine.major_version else None
+    check_kms_keys(request, region, policy)
+    instance_id = check_instance_id(
+        request.target_instance_id or names.default_instance_id(request.backup.key, job_id, drill=drill)
+    )
+    if drill and not instance_id.startswith("rdsbot-drill-"):
+        raise RequestError("target_instance_id", "drill instances are always named rdsbot-drill-...")
+    if not drill and instance_id.startswith("rdsbot-drill-"):
+        raise RequestError("target_instance_id", "names starting rdsbot-drill- are reserved for drills")
+    if not instance_id.startswith("rdsbot-"):
+        # The shipped IAM policy lets the bot read only the RDS-managed master secrets of db:rdsbot-* instances
+        # (config/rdsbot-iam-policy.json), so any other name would be created and then never logged into.
+        raise RequestError(
+            "target_instance_id",
+            f"{instance_id} does not start with rdsbot-; rdsbot may log in only to instances it names rdsbot-*",
+            f"use --name rdsbot-{instance_id}",
+        )
+    database = check_database_name(request.database_name or names.default_database_name(request.backup.key))
+    return RestorePlan(
+        backup_bucket=bucket,
+        backup_key=request.backup.key,
+        multi_file=request.backup.multi_file,
+        instance_class=request.instance_class,
+        target_instance_id=instance_id,
+        database_name=database,
+        edition=edition,
+        major_version=major_version,
+        engine_version=engine_version,
+        license_model=license_model,
+        storage_type=storage_type,
+        allocated_storage_gb=request.allocated_storage_gb or policy.engine.allocated_storage_gb,
+        iops=request.iops,
+        storage_throughput=request.storage_throughput,
+        cores=request.cores,
+        threads_per_core=request.threads_per_core,
+        multi_az=request.multi_az,
+        region=region,
+        backup_kms_key_arn=request.backup_kms_key_arn,
+        storage_kms_key_arn=request.storage_kms_key_arn,
+        warnings=tuple(warnings),
+    )

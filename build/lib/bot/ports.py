@@ -1,0 +1,392 @@
+"""The ports the core drives. bot/store implements the repositories over SQLAlchemy, aws/ the gateways over
+boto3; tests implement them with small in-memory fakes (tests/unit/fakes.py).
+
+Every `ensure_*` is idempotent: it looks up by a deterministic name before creating, and returns what exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain import (
+    Approval,
+    ApprovalDecision,
+    AuditEvent,
+    BackupLocation,
+    BackupSet,
+    EngineBookkeeping,
+    ExpectedStatus,
+    InstanceState,
+    Job,
+    JobStatus,
+    NetworkPlacement,
+    Stage,
+    StageOutputs,
+    TaskStatus,
+)
+from bot.drills.spec import DrillCheck
+
+if TYPE_CHECKING:
+    # bot.drills.runs imports this module for CheckResult.
+    from bot.drills.runs import DrillRun
+
+
+# Repositories: every method is one transaction; events given with a change are recorded only if it happens.
+
+
+class JobRepository(Protocol):
+    def add_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a new job with its audit events; DuplicateJobError when the id is taken."""
+        ...
+
+    def save_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
+        """Persist the job and its stages (never `cancel_requested_by`, which only request_cancel writes)."""
+        ...
+
+    def transition(
+        self, job_id: str, expected: ExpectedStatus, new: JobStatus, events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        """Compare-and-set the status; True when this call won the change."""
+        ...
+
+    def request_cancel(self, job_id: str, actor: str, events: Sequence[AuditEvent] = ()) -> bool:
+        """Mark a queued or running job for the engine to cancel; False when it is not, or already marked."""
+        ...
+
+    def update_outputs(self, job_id: str, outputs: StageOutputs, engine: EngineBookkeeping | None = None) -> None:
+        """Merge the fields set in `outputs` (and `engine`) into the job's, leaving its status alone."""
+        ...
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    def list_jobs(
+        self, statuses: set[JobStatus] | None = None, limit: int = 50, is_drill: bool | None = None
+    ) -> list[Job]:
+        """Newest first."""
+        ...
+
+    def unfinished_jobs(self) -> list[Job]:
+        """Queued and running jobs, oldest first."""
+        ...
+
+
+class ApprovalRepository(Protocol):
+    def add_approval(
+        self, job_id: str, actor: str, decision: ApprovalDecision, reason: str | None, at: datetime
+    ) -> Approval: ...
+
+    def approvals(self, job_id: str) -> list[Approval]:
+        """In the order they were made."""
+        ...
+
+
+class AuditLog(Protocol):
+    def record_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Append events that go with no job change."""
+        ...
+
+    def audit_events(self, job_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]: ...
+
+    def audit_day(self, day: str) -> tuple[list[AuditEvent], tuple[int, str] | None]:
+        """One UTC day's chain in order, and its head (last seq, hash)."""
+        ...
+
+
+class AuditOutbox(Protocol):
+    def claim_audit_batches(self, key_for: Callable[[str, int, int], str], limit: int = 500) -> list[str]: ...
+
+    def audit_batch(self, key: str) -> list[AuditEvent]: ...
+
+    def mark_audit_shipped(self, key: str, at: datetime) -> int: ...
+
+    def unshipped_audit_events(self) -> int: ...
+
+
+class DrillRunRepository(Protocol):
+    def claim(self, run: DrillRun) -> DrillRun | None:
+        """Store `run` unless the drill already has an unfinished run; then return that run instead."""
+        ...
+
+    def save(self, run: DrillRun) -> None: ...
+
+    def get(self, run_id: str) -> DrillRun | None: ...
+
+    def unfinished(self) -> list[DrillRun]: ...
+
+    def history(self, drill_name: str | None = None, limit: int = 10) -> list[DrillRun]: ...
+
+    def by_job(self, job_id: str) -> DrillRun | None: ...
+
+
+class NetworkSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    vpc_id: str | None = None  # None: the region's default VPC
+    subnet_ids: tuple[str, ...] = ()  # empty: every default-for-AZ subnet of the VPC
+    # Where rdsbot runs: security group ids (sg-...) and/or CIDRs; it logs in on `port` to run the restore.
+    bot_sources: tuple[str, ...] = ()
+    allowed_source_security_groups: tuple[str, ...] = ()
+    allowed_cidrs: tuple[str, ...] = ()
+    port: int = 1433
+
+
+class RolePlacement(BaseModel):
+    """Where rdsbot's IAM roles live: under their own path, capped by a permissions boundary when configured."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str = "/rdsbot/"
+    permissions_boundary_arn: str | None = None
+    # RDS resources (relative to arn:<partition>:rds:*:<account>:) that may make RDS assume the role: the trust
+    # policy's aws:SourceArn. Instance names are the requester's choice (--name), so any instance; option groups
+    # are always rdsbot's own.
+    source_resources: tuple[str, ...] = ("db:*", "og:rdsbot-*")
+
+
+class RoleSpec(BaseModel):
+    """The role in SQLSERVER_BACKUP_RESTORE: read the backup buckets, never write them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role_name: str
+    backup_buckets: tuple[str, ...]
+    kms_key_arns: tuple[str, ...] = ()
+    placement: RolePlacement = RolePlacement()
+
+
+class AuditRoleSpec(BaseModel):
+    """The role in SQLSERVER_AUDIT: put audit files under one key prefix of the audit bucket, nothing else."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role_name: str
+    bucket: str
+    key_prefix: str  # no leading or trailing slash
+    placement: RolePlacement = RolePlacement()
+
+
+class OptionGroupSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    engine: str  # sqlserver-se ...
+    major_version: str  # 15.00
+    role_arn: str
+    audit_s3_bucket_arn: str | None  # arn:aws:s3:::bucket/prefix; None: no SQLSERVER_AUDIT
+    audit_role_arn: str | None = None  # the role in SQLSERVER_AUDIT; never the restore role
+    audit_retention_hours: int = 0
+
+
+class EnsuredOptionGroup(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    created: bool  # this call created it (a job records what it leaves behind; drills clean up what they made)
+
+
+class InstanceSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+    instance_class: str
+    engine: str
+    engine_version: str | None
+    license_model: str
+    storage_type: str
+    allocated_storage_gb: int
+    iops: int | None = None
+    storage_throughput: int | None = None
+    cores: int | None = None
+    threads_per_core: int | None = None
+    multi_az: bool = False
+    kms_key_id: str | None = None
+    subnet_group_name: str
+    security_group_ids: tuple[str, ...]
+    option_group_name: str
+    master_username: str = "rdsadmin_restore"
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class BackupStore(Protocol):
+    def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
+        """The object(s) behind a location; RequestError(field='backup') when missing or more than 10 files."""
+        ...
+
+    def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None: ...
+
+    def console_url(self, bucket: str, key_or_prefix: str) -> str: ...
+
+    def presigned_url(self, bucket: str, key: str, expires_seconds: int = 900) -> str: ...
+
+
+class AccountIdentity(Protocol):
+    def account_id(self) -> str:
+        """The AWS account the bot runs as (sts:GetCallerIdentity), asked once and remembered."""
+        ...
+
+
+class NetworkGateway(Protocol):
+    def ensure_placement(self, spec: NetworkSpec) -> NetworkPlacement: ...
+
+
+class RoleGateway(Protocol):
+    def ensure_restore_role(self, spec: RoleSpec) -> str:
+        """The role's ARN."""
+        ...
+
+    def ensure_audit_role(self, spec: AuditRoleSpec) -> str:
+        """The role's ARN."""
+        ...
+
+
+class OptionGroupGateway(Protocol):
+    def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
+        """The option group, and whether this call created it."""
+        ...
+
+
+class InstanceGateway(Protocol):
+    def find(self, instance_id: str) -> InstanceState | None: ...
+
+    def create(self, spec: InstanceSpec) -> InstanceState: ...
+
+    def describe_many(self, instance_ids: list[str]) -> dict[str, InstanceState]:
+        """One DescribeDBInstances call for all the ids (missing ids are absent from the result)."""
+        ...
+
+    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
+        """Classes RDS can order for the engine here; None when the region answers nothing for it."""
+        ...
+
+    def delete(self, instance_id: str) -> None: ...
+
+
+class NativeRestore(Protocol):
+    """msdb.dbo.rds_restore_database and friends, on a running instance."""
+
+    def start_restore(
+        self, instance: InstanceState, database_name: str, s3_arn: str, kms_key_arn: str | None = None
+    ) -> int:
+        """The task id."""
+        ...
+
+    def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
+        """The newest restore task for that database, so a resumed job never starts a second one."""
+        ...
+
+    def task_status(self, instance: InstanceState, task_id: int) -> TaskStatus: ...
+
+    def cancel(self, instance: InstanceState, task_id: int) -> None: ...
+
+
+class Notifier(Protocol):
+    """Where the engine reports progress; Slack, the console and tests implement it."""
+
+    def stage_changed(self, job: Job, stage: Stage) -> None: ...
+
+    def progress(self, job: Job, percent: int) -> None: ...
+
+    def job_finished(self, job: Job) -> None: ...
+
+
+class ThreadRef(BaseModel):
+    """Where a job's conversation lives on one chat surface: the channel and the message its replies thread under."""
+
+    model_config = ConfigDict(frozen=True)
+
+    surface: str  # "slack" today
+    channel: str
+    thread_ts: str
+
+
+class ChatThreads(Protocol):
+    """The chat thread of each job, per surface; the chat adapters keep it, the job itself does not."""
+
+    def save(self, job_id: str, surface: str, channel: str, thread_ts: str) -> None:
+        """Remember (or move) the job's thread on `surface`."""
+        ...
+
+    def find(self, job_id: str, surface: str) -> ThreadRef | None: ...
+
+
+class Identity(BaseModel):
+    """Who a Slack user is on the AWS side, and whether they may approve."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slack_user_id: str
+    iam_user: str | None = None
+    is_admin: bool = False
+    source: str = ""  # how the mapping was made: "tag slack-user-id", "tag email", "slack usergroup"
+
+
+class AdminDirectory(Protocol):
+    def identify(self, slack_user_id: str, email_lookup: Callable[[], str | None]) -> Identity:
+        """Map a Slack user to an IAM user and admin membership; `email_lookup` is called only when needed."""
+        ...
+
+
+# Restore drills: validation through the SQL driver, cleanup of what a drill created, and its report.
+
+
+class CheckResult(BaseModel):
+    """One drill check's outcome, in words for the report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    passed: bool
+    detail: str = ""
+    seconds: float | None = None
+
+
+class DrillChecks(Protocol):
+    def run_check(self, instance: InstanceState, database: str, check: DrillCheck) -> CheckResult:
+        """Run one read-only check against the restored database; a check that cannot run is a failed check."""
+        ...
+
+
+class InstanceUse(BaseModel):
+    """One RDS instance and the shared resources it holds on to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+    status: str
+    option_groups: tuple[str, ...] = ()
+    subnet_group: str | None = None
+    security_groups: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+class DrillResources(Protocol):
+    """What cleaning up after a drill needs beyond the instance gateway."""
+
+    def instances(self) -> list[InstanceUse]: ...
+
+    def option_group_exists(self, name: str) -> bool: ...
+
+    def delete_option_group(self, name: str) -> None:
+        """Gone already counts as done; in use raises AwsError, to retry later."""
+        ...
+
+    def delete_subnet_group(self, name: str) -> None: ...
+
+    def delete_security_group(self, group_id: str) -> None: ...
+
+
+class DrillReporter(Protocol):
+    """Where drill reports go: a Slack channel, or the console."""
+
+    def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
+        """Post the report; `chart` is a PNG of the trend, for surfaces that can show one."""
+        ...
+
+    def follow_up(self, channel: str, run_id: str, text: str) -> None:
+        """A later line about the same run (cleanup done), in the report's thread when it is known."""
+        ...

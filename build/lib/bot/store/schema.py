@@ -1,0 +1,159 @@
+"""The job store's tables, one SQLAlchemy metadata for every repository and for Alembic's autogenerate.
+
+Revisions under bot/migrations never import this module: a revision keeps describing the schema of its day.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware, SQLite included."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            # A naive value is ambiguous (local time? utcnow()?); refusing it beats storing a wrong hour.
+            raise ValueError(f"naive datetime {value.isoformat()}: the store takes timezone-aware timestamps only")
+        utc = value.astimezone(UTC)
+        # SQLite has no zone-aware type: naive UTC text keeps ordering and comparisons right.
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+# Named constraints let later migrations (and SQLite batch mode) refer to them.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("requester", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("is_drill", sa.Boolean, nullable=False),
+    sa.Column("plan", JSON, nullable=False),
+    sa.Column("outputs", JSON, nullable=False),
+    # What the engine remembers to drive the job (EngineBookkeeping), apart from what it produced (revision 0005).
+    sa.Column("engine_state", JSON, nullable=False, server_default="{}"),
+    sa.Column("created_resources", JSON, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("percent_complete", sa.Integer, nullable=False),
+    # Written only by request_cancel, never by save_job: an engine saving its copy cannot undo a cancel request.
+    sa.Column("cancel_requested_by", sa.String(255)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    # list_jobs by status and unfinished_jobs, both ordered by age; list_jobs with no filter by age alone.
+    sa.Index(None, "status", "created_at"),
+    sa.Index(None, "created_at"),
+)
+
+stages = sa.Table(
+    "stages",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("error", sa.Text),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index(None, "job_id"),
+)
+
+# Where each job's chat thread is, per chat surface ("slack"), kept out of the job's outputs (revision 0005).
+chat_threads = sa.Table(
+    "chat_threads",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("surface", sa.String(16), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("thread_ts", sa.String(32), nullable=False),
+)
+
+# No foreign key to jobs: the trail also records refusals that never became a job, and must outlive any cleanup.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.String(64)),
+    sa.Column("detail", JSON, nullable=False),
+    # The hash chain (revision 0002). Nullable only because SQLite cannot add NOT NULL columns without a table
+    # rebuild; the store fills them on every insert and 0002 backfilled the older rows.
+    sa.Column("iam_user", sa.String(255)),
+    sa.Column("day", sa.String(10)),
+    sa.Column("seq", sa.Integer),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
+    # The outbox: the S3 object an event was frozen into, and when S3 accepted that object.
+    sa.Column("batch_key", sa.String(512)),
+    sa.Column("shipped_at", UtcDateTime),
+    sa.Index(None, "job_id", "id"),
+    sa.Index(None, "at"),
+    sa.Index(None, "day", "seq", unique=True),
+    sa.Index(None, "shipped_at", "batch_key"),
+)
+
+# One row per UTC day: the last link of that day's chain. Writers lock it, so links are appended one at a time.
+audit_chain_heads = sa.Table(
+    "audit_chain_heads",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# The columns rdsbot queries drill runs by; everything else about a run lives in `state`.
+drill_runs = sa.Table(
+    "drill_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("drill_name", sa.String(64), nullable=False),
+    sa.Column("phase", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(16)),
+    sa.Column("job_id", sa.String(64)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("state", JSON, nullable=False),
+    sa.Index(None, "drill_name", "created_at"),
+    sa.Index(None, "phase"),
+)

@@ -1,0 +1,244 @@
+"""The YAML policy: regions, buckets, approvals, network and engine defaults. Validated once, at start."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from bot import instance_classes
+from bot.domain import Edition, StorageType
+from bot.drills.spec import DrillSpec
+from bot.errors import ConfigError, RequestError
+from bot.strict_model import StrictModel
+
+EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+
+
+class RegionPolicy(StrictModel):
+    default: str = "us-east-1"
+    allowed: tuple[str, ...] = ("us-east-1",)
+
+    @field_validator("default")
+    @classmethod
+    def _region_shape(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
+        return value
+
+    @field_validator("allowed")
+    @classmethod
+    def _regions_shape(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if not values:
+            raise ValueError("list at least one region")
+        for value in values:
+            cls._region_shape(value)
+        return values
+
+    @model_validator(mode="after")
+    def _default_is_allowed(self) -> RegionPolicy:
+        if self.default not in self.allowed:
+            raise ValueError(f"default region {self.default} is not in allowed {list(self.allowed)}")
+        return self
+
+
+class BackupPolicy(StrictModel):
+    default_bucket: str
+    allowed_buckets: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _default_is_allowed(self) -> BackupPolicy:
+        if self.allowed_buckets and self.default_bucket not in self.allowed_buckets:
+            raise ValueError(f"default_bucket {self.default_bucket} is not in allowed_buckets")
+        return self
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        return self.allowed_buckets or (self.default_bucket,)
+
+
+class AuditPolicy(StrictModel):
+    bucket: str | None = None
+    prefix: str = "rdsbot-audit"
+    retention_hours: int = Field(0, ge=0, le=840)
+    # rdsbot's own trail is written with SSE-KMS under this key when set (the bot needs kms:GenerateDataKey on
+    # it), else with SSE-S3 (AES256).
+    kms_key_id: str | None = None
+
+    @field_validator("prefix")
+    @classmethod
+    def _strip_slashes(cls, value: str) -> str:
+        return value.strip("/")
+
+
+class KmsPolicy(StrictModel):
+    # Accounts whose KMS keys a restore may name or meet (--backup-kms-key, --storage-kms-key, the bucket's
+    # SSE-KMS key). Empty: only the bot's own account, found with sts:GetCallerIdentity.
+    allowed_accounts: tuple[str, ...] = ()
+
+    @field_validator("allowed_accounts")
+    @classmethod
+    def _account_ids(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not re.fullmatch(r"\d{12}", value):
+                raise ValueError(f"{value!r} is not a 12-digit AWS account id")
+        return values
+
+
+class RolesPolicy(StrictModel):
+    """Where rdsbot creates the IAM roles RDS assumes (restore, audit)."""
+
+    # The bot's IAM policy lets it create roles only under this path (config/rdsbot-iam-policy.json).
+    path: str = Field("/rdsbot/", pattern=r"^/([A-Za-z0-9+=,.@_-]+/)*$")
+    # The policy ARN of config/rdsbot-role-boundary.json as created in your account; the shipped bot policy
+    # allows CreateRole only with this boundary attached.
+    permissions_boundary_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:policy/")
+
+
+class ApprovalPolicy(StrictModel):
+    admin_iam_group: str = "rds-admins"
+    admin_slack_usergroup: str | None = None
+    channel: str = "#rds-approvals"
+    expiry_minutes: int = Field(60, ge=1, le=24 * 60)
+    two_person_rule: bool = True
+
+
+_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+
+
+def closed_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """`value` as a network; ValueError when it is none, or admits the whole internet (0.0.0.0/0, ::/0)."""
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value} is not an address or network such as 10.0.4.0/24") from None
+    if network.prefixlen == 0:
+        raise ValueError(f"{value} would admit every client on the internet; name the client networks")
+    return network
+
+
+def is_security_group_id(source: str) -> bool:
+    """True for a security group id (sg-...), False for an address or network."""
+    return bool(_SECURITY_GROUP_ID.match(source))
+
+
+class NetworkPolicy(StrictModel):
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    # Where rdsbot itself runs (its ECS task's security group, its host's address): it must log in on port 1433
+    # to call msdb.dbo.rds_restore_database, so the instance's security group admits these too. Empty: every
+    # restore is refused before approval, since the bot could not reach the instance it creates.
+    bot_sources: tuple[str, ...] = ()
+    allowed_source_security_groups: tuple[str, ...] = ()
+    allowed_cidrs: tuple[str, ...] = ()
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _no_open_cidr(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            closed_network(value)
+        return values
+
+    @field_validator("bot_sources")
+    @classmethod
+    def _group_or_closed_cidr(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if value.startswith("sg-") and not is_security_group_id(value):
+                raise ValueError(f"{value} is not a security group id such as sg-0123456789abcdef0")
+            if not is_security_group_id(value):
+                closed_network(value)
+        return values
+
+    @model_validator(mode="after")
+    def _subnets_need_vpc(self) -> NetworkPolicy:
+        if self.subnet_ids and not self.vpc_id:
+            raise ValueError("subnet_ids need vpc_id")
+        if self.subnet_ids and len(self.subnet_ids) < 2:
+            raise ValueError("a DB subnet group needs subnets in at least two availability zones")
+        return self
+
+
+class EnginePolicy(StrictModel):
+    edition: Edition = Edition.STANDARD
+    major_version: str = "15.00"
+    engine_version: str | None = None  # None: RDS picks the newest minor of major_version
+    license_model: str = "license-included"
+    storage_type: StorageType = StorageType.GP3
+    allocated_storage_gb: int = Field(100, ge=20, le=16384)
+    master_username: str = "rdsadmin_restore"
+
+    @field_validator("edition", mode="before")
+    @classmethod
+    def _short_edition(cls, value: Any) -> Any:
+        try:
+            return Edition.parse(value) if isinstance(value, str) else value
+        except ValueError:
+            raise ValueError(f"{value!r} is not a SQL Server edition; use ex, web, se or ee") from None
+
+    @field_validator("major_version")
+    @classmethod
+    def _major_offered(cls, value: str) -> str:
+        try:
+            return instance_classes.check_major_version(value)
+        except RequestError as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+
+
+class Policy(StrictModel):
+    region: RegionPolicy = RegionPolicy()
+    backups: BackupPolicy
+    audit: AuditPolicy = AuditPolicy()
+    kms: KmsPolicy = KmsPolicy()
+    roles: RolesPolicy = RolesPolicy()
+    approvals: ApprovalPolicy = ApprovalPolicy()
+    network: NetworkPolicy = NetworkPolicy()
+    engine: EnginePolicy = EnginePolicy()
+    drills: tuple[DrillSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _drills_fit_the_policy(self) -> Policy:
+        seen: set[str] = set()
+        for drill in self.drills:
+            if drill.name in seen:
+                raise ValueError(f"drills: two drills are named {drill.name}")
+            seen.add(drill.name)
+            bucket = drill.source.bucket or self.backups.default_bucket
+            if bucket not in self.backups.buckets:
+                raise ValueError(f"drills.{drill.name}.source.bucket: {bucket} is not an allowed backup bucket")
+            region = drill.engine.region or self.region.default
+            if region not in self.region.allowed:
+                raise ValueError(f"drills.{drill.name}.engine.region: {region} is not an allowed region")
+        return self
+
+    def drill(self, name: str) -> DrillSpec | None:
+        """The drill named `name`, or None."""
+        return next((d for d in self.drills if d.name == name), None)
+
+
+def parse_policy(data: Any, source: str = "policy") -> Policy:
+    """A Policy from parsed YAML, or ConfigError naming each bad key path and why."""
+    try:
+        return Policy.model_validate(data or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_policy(path: Path | None) -> Policy:
+    """Load and validate the YAML policy at `path` (the shipped example when None)."""
+    path = path or EXAMPLE_POLICY
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read policy {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_policy(data, str(path))
