@@ -15,6 +15,7 @@ from aws.admin_directory import IamAdminDirectory
 from aws.audit_shipper import S3AuditSink, audit_s3_client
 from aws.call_errors import CallErrorCounter
 from aws.clients import AwsClients, make_clients
+from aws.console_identity import console_identity
 from aws.iam import RestoreRoles
 from aws.identity import CallerIdentity
 from aws.instances import Instances
@@ -202,6 +203,12 @@ def build(
         sql_connect_for=connector,
         metrics=metrics,
     )
+
+
+def real_console_user(app: Rdsbot) -> tuple[str, str]:
+    """(IAM user, Slack id) of the console's operator on real AWS: the credentials' IAM user, by its tag."""
+    clients = app.clients_for(app.policy.region.default)
+    return console_identity(clients.sts, IamAdminDirectory(clients.iam, app.policy.approvals.admin_iam_group))
 
 
 def _no_sql_server(instance: InstanceState) -> Any:

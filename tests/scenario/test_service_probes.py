@@ -92,7 +92,7 @@ def test_metrics_answer_prometheus_text_with_jobs_by_status(running):
 
 @pytest.mark.postgres
 def test_a_stopping_service_reports_not_ready_and_lets_go_of_its_engine_lock(running):
-    url, _, service = running
+    _, _, service = running
     elector = service.app.engine_elector
     assert elector is not None and elector.is_leader
     assert service.probes.readiness().ok

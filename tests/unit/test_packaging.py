@@ -48,7 +48,10 @@ def test_ci_and_the_image_install_through_the_lock():
 def test_the_image_serves_http_under_tini_and_checks_the_port_it_serves():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'CMD ["serve"]' in dockerfile
-    assert 'ENTRYPOINT ["/usr/bin/tini", "--", "rdsbot"]' in dockerfile and "install -y --no-install-recommends tini" in dockerfile
+    assert (
+        'ENTRYPOINT ["/usr/bin/tini", "--", "rdsbot"]' in dockerfile
+        and "install -y --no-install-recommends tini" in dockerfile
+    )
     health = next(line for line in dockerfile.splitlines() if line.startswith("HEALTHCHECK"))
     assert "/healthz" in health and "RDSBOT_PORT" in health and "RDSBOT_PORT=3000" in dockerfile
     assert "EXPOSE 3000" in dockerfile

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from slack_sdk.http_retry.response import HttpResponse
+
 from bot.domain import JobStatus, Stage, StageName, StageStatus
 from bot.metrics import FixedOutbox, Metrics, StoreCollector
 from bot.probes import Probes
@@ -18,9 +20,7 @@ class Loop:
 
 
 def probes(ping=lambda: None, loop=None, stopping=False, now=110.0, leader=True) -> Probes:
-    return Probes(
-        ping, loop or Loop(), {"restore engine": lambda: leader}, lambda: stopping, monotonic=lambda: now
-    )
+    return Probes(ping, loop or Loop(), {"restore engine": lambda: leader}, lambda: stopping, monotonic=lambda: now)
 
 
 def unreachable() -> None:
@@ -87,8 +87,8 @@ def test_metrics_say_the_store_is_down_instead_of_failing_the_scrape():
 
 
 def test_stage_durations_time_to_restore_and_errors_are_counted_as_they_happen():
-    from tests.unit.test_workflow import world
     from bot.parser import parse_restore_command
+    from tests.unit.test_workflow import world
 
     _, _, _, service = world()
     job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job
@@ -109,9 +109,8 @@ def test_stage_durations_time_to_restore_and_errors_are_counted_as_they_happen()
     assert 'rdsbot_slack_errors_total{error="ratelimited",method="chat.postMessage"} 1.0' in text
 
 
-class Answer:
-    def __init__(self, status_code, body=None):
-        self.status_code, self.body = status_code, body
+def Answer(status_code: int, body: dict[str, object] | None = None) -> HttpResponse:
+    return HttpResponse(status_code=status_code, headers={}, body=body)
 
 
 def test_a_slack_error_is_an_http_failure_an_ok_false_answer_or_no_answer():
