@@ -52,3 +52,10 @@ def test_the_sandbox_sql_driver_is_refused_against_a_non_loopback_endpoint(tmp_p
     assert "RDSBOT_SQLSERVER_DRIVER=sandbox is refused" in result.stderr
     assert "AWS_ENDPOINT_URL=https://rds.us-east-1.amazonaws.com" in result.stderr
     assert not os.path.exists(tmp_path / "rdsbot.db")  # refused before anything was opened
+
+
+def test_the_console_on_real_aws_takes_no_identity_from_the_command_line():
+    no_policy = rdsbot("shell", "--no-sandbox")
+    assert no_policy.returncode != 0 and "RDSBOT_CONFIG is not set" in no_policy.stderr
+    claimed = rdsbot("shell", "--no-sandbox", "--as", "U0ADMIN", RDSBOT_CONFIG=str(ROOT / "config/rdsbot.example.yaml"))
+    assert claimed.returncode != 0 and "--as is for the sandbox only" in claimed.stderr
