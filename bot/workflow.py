@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from bot.audit_surface import AuditSurface
 from bot.clock import Clock, SystemClock
 from bot.domain import AuditAction, AuditEvent, Job, JobStatus, Stage, StageName, StageStatus, TaskLifecycle
 from bot.errors import RdsbotError, TransientError
@@ -246,5 +247,12 @@ class Engine:
         requests = self.aws_requests() if self.aws_requests else []
         if requests:
             detail = {**detail, "aws_requests": requests}
-        event = AuditEvent(at=self.clock.now(), actor=ENGINE_ACTOR, action=action, job_id=job.id, detail=detail)
+        event = AuditEvent(
+            at=self.clock.now(),
+            actor=ENGINE_ACTOR,
+            action=action,
+            job_id=job.id,
+            detail=detail,
+            surface=AuditSurface.ENGINE,
+        )
         self.jobs.save_job(job, [event])

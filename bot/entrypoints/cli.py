@@ -7,6 +7,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
+from bot.audit_surface import AuditSurface, set_process_surface
 from bot.entrypoints.audit_cli import add_audit_commands
 from bot.errors import ConfigError
 from bot.logs import configure_logging
@@ -71,6 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     require_policy_file(settings, "serve")
     require_durable_database(settings)
+    set_process_surface(AuditSurface.SLACK)
     configure_logging(settings.log_format, settings.log_level)
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token is not None else None
     if args.socket and app_token is None:
@@ -136,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor.set_defaults(run=_doctor)
     add_audit_commands(commands)
     args = parser.parse_args(argv)
+    set_process_surface(AuditSurface.CLI)  # serve and the console say otherwise below
     try:
         return int(args.run(args))
     except ConfigError as exc:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
+from bot.audit_surface import AuditSurface, set_process_surface
 from bot.bootstrap import build, build_commands, build_doctor, build_drills, real_console_user
 from bot.doctor import DoctorCommand
 from bot.domain import JobStatus
@@ -42,6 +43,7 @@ def console_session(
     write: Callable[[str], None], *, sandbox: bool = True, restore_seconds: float = 3.0, user: str | None = None
 ) -> Iterator[ConsoleSession]:
     """A ready session with the engine running in the background; everything is torn down on exit."""
+    set_process_surface(AuditSurface.CONSOLE)
     aws = start_sandbox_aws() if sandbox else None
     try:
         if sandbox:

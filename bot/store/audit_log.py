@@ -25,6 +25,7 @@ def _event_rows(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
             "job_id": event.job_id,
             "detail": audit_chain.json_value(event.model_dump(mode="json", include={"detail"})["detail"]),
             "iam_user": event.iam_user,
+            "surface": event.surface.value if event.surface is not None else None,
             "day": audit_chain.day_of(event.at),
         }
         for event in events
@@ -45,6 +46,7 @@ def event_from_row(row: sa.RowMapping) -> AuditEvent:
         job_id=row["job_id"],
         detail=row["detail"],
         iam_user=row["iam_user"],
+        surface=row["surface"],
         seq=row["seq"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
