@@ -11,17 +11,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import yaml
 
 from aws.clients import AwsClients
 from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox
 from bot.bootstrap import Service, build, build_service, build_slack_app
 from bot.entrypoints.lifecycle import Shutdown
-from config.policy_model import EXAMPLE_POLICY, load_policy
+from config.policy_model import load_policy
 from config.settings import Settings
 from tests.integration.store_fixtures import postgres_schema
 from tests.scenario.conftest import BOT_TOKEN
-from tests.support.factories import BOT_NETWORK
+from tests.scenario.test_service_lifecycle import write_policy
 from tests.support.fake_slack import FakeSlackApi
 from tests.support.slack_requests import SIGNING_SECRET
 from tests.support.tcp_proxy import TcpProxy
@@ -37,10 +36,7 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.fixture
 def running(aws: AwsClients, tmp_path: Path) -> Iterator[tuple[str, TcpProxy, Service]]:
-    data = yaml.safe_load(EXAMPLE_POLICY.read_text())
-    data["drills"], data["network"] = [], {**data["network"], **BOT_NETWORK}
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(yaml.safe_dump(data))
+    policy = write_policy(tmp_path)
     seed_sandbox(load_policy(policy))
     users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
     with postgres_schema() as url, FakeSlackApi(users=users) as slack:
