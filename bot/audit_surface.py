@@ -26,8 +26,8 @@ _process_surface: AuditSurface | None = None
 _current: ContextVar[AuditSurface | None] = ContextVar("rdsbot_audit_surface", default=None)
 
 
-def set_process_surface(surface: AuditSurface) -> None:
-    """What this process serves; called once by its entry point."""
+def set_process_surface(surface: AuditSurface | None) -> None:
+    """What this process serves; called once by its entry point (None: unset, for tests that call it in-process)."""
     global _process_surface
     _process_surface = surface
 

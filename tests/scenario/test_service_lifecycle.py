@@ -20,6 +20,8 @@ import yaml
 
 from aws.clients import AwsClients
 from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox
+from bot.audit_actions import AuditAction
+from bot.audit_surface import AuditSurface
 from bot.blocks import APPROVE_ACTION
 from bot.domain import Job, JobStatus, StageName
 from bot.store import SqlStore
@@ -169,6 +171,9 @@ def test_sigterm_mid_restore_exits_zero_and_a_restart_finishes_the_job_with_one_
     assert job.status == JobStatus.SUCCEEDED, job.error
     instances = [i["DBInstanceIdentifier"] for i in aws.rds.describe_db_instances()["DBInstances"]]
     assert instances == [job.plan.target_instance_id]
+    surfaces = {event.action: event.surface for event in store.audit.audit_events(job_id)}
+    assert surfaces[AuditAction.JOB_REQUESTED] == surfaces[AuditAction.JOB_APPROVED] == AuditSurface.SLACK
+    assert surfaces[AuditAction.JOB_SUCCEEDED] == AuditSurface.ENGINE
 
 
 def restoring(job: Job) -> bool:
