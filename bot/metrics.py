@@ -91,9 +91,11 @@ class StoreCollector(Collector):
             "rdsbot_drill_last_time_to_restore_seconds", "Time to restore of the drill's last run", labels=["drill"]
         )
         rto = GaugeMetricFamily("rdsbot_drill_rto_seconds", "The drill's RTO target", labels=["drill"])
-        for name in self._drill_names if self._drills is not None else ():
-            assert self._drills is not None
-            finished = [run for run in self._drills.history(name, limit=10) if run.outcome is not None]
+        drills = self._drills
+        if drills is None:
+            return [passed, restore, rto]
+        for name in self._drill_names:
+            finished = [run for run in drills.history(name, limit=10) if run.outcome is not None]
             if not finished:
                 continue
             last = max(finished, key=lambda run: run.created_at)

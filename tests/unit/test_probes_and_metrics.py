@@ -118,3 +118,41 @@ def test_a_slack_error_is_an_http_failure_an_ok_false_answer_or_no_answer():
     assert _error_of(Answer(200, {"ok": False, "error": "channel_not_found"}), None) == "channel_not_found"
     assert _error_of(None, TimeoutError("read timed out")) == "TimeoutError"
     assert _error_of(Answer(200, {"ok": True}), None) is None
+
+
+class History:
+    def __init__(self, runs):
+        self.runs = runs
+
+    def history(self, drill_name=None, limit=10):
+        return [run for run in self.runs if run.drill_name == drill_name][:limit]
+
+
+def test_metrics_report_each_drills_last_result_time_to_restore_and_target():
+    from bot.drills.runs import DrillOutcome, DrillRun
+
+    day = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+    def run(name, days, outcome, seconds):
+        return DrillRun(
+            id=f"d{name}{days}",
+            drill_name=name,
+            trigger="schedule",
+            created_at=day + timedelta(days=days),
+            rto_minutes=30,
+            outcome=outcome,
+            time_to_restore_seconds=seconds,
+        )
+
+    runs = [
+        run("nightly", 0, DrillOutcome.PASSED, 600.0),
+        run("nightly", 1, DrillOutcome.FAILED, 2400.0),  # the latest: it is what the gauges say
+        run("weekly", 0, None, None),  # still running: no result yet
+    ]
+    metrics = Metrics()
+    metrics.register(StoreCollector(Counts(), {}, History(runs), ["nightly", "weekly"]))
+    text = metrics.exposition().decode()
+    assert 'rdsbot_drill_last_passed{drill="nightly"} 0.0' in text
+    assert 'rdsbot_drill_last_time_to_restore_seconds{drill="nightly"} 2400.0' in text
+    assert 'rdsbot_drill_rto_seconds{drill="nightly"} 1800.0' in text
+    assert 'drill="weekly"' not in text
