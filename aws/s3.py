@@ -86,6 +86,7 @@ class S3Backups:
                 total_bytes=sum(o.size for o in objects),
                 region=region,
                 kms_key_arns=_sse_kms_keys(heads),
+                last_modified=max(o.modified for o in objects),
             )
         head = self._head(bucket, location.key, url)
         return BackupSet(
@@ -94,6 +95,8 @@ class S3Backups:
             total_bytes=int(head["ContentLength"]),
             region=region,
             kms_key_arns=_sse_kms_keys([head]),
+            # The HeadObject already made answers it: the approver weighs how old the backup is.
+            last_modified=head.get("LastModified"),
         )
 
     def _head(self, bucket: str, key: str, url: str) -> dict[str, Any]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
+from bot import expiry, render
 from bot.authz import Action, Authorizer, Forbidden
 from bot.clock import Clock
 from bot.domain import ApprovalDecision, AuditAction, AuditEvent, Job, JobStatus
@@ -63,10 +64,16 @@ class Decisions:
         self.wake_engine = wake_engine
 
     def expires(self, job: Job) -> datetime:
-        return job.created_at + timedelta(minutes=self.policy.approvals.expiry_minutes)
+        return expiry.deadline(job, self.policy)
 
     def expires_at(self, job: Job) -> str:
-        return self.expires(job).strftime("%H:%M UTC")
+        return render.utc_time(self.expires(job))
+
+    def _already_expired(self, job: Job) -> str:
+        return (
+            f"this request ({job.id}) already expired at {self.expires_at(job)} with no decision; nothing was "
+            "created. Ask again with /rds-restore"
+        )
 
     def decide(
         self,
@@ -86,12 +93,16 @@ class Decisions:
             self._audit(
                 self._event(actor, job.id, AuditAction.APPROVAL_IGNORED, {"action": action, "status": job.status})
             )
+            if job.status == JobStatus.EXPIRED:
+                return Decision(Outcome.ALREADY_DECIDED, self._already_expired(job), job)
             return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} is already {job.status}; nothing changed", job)
         now = self.clock.now()
         if now > self.expires(job):
             expired = self._event(actor, job.id, AuditAction.APPROVAL_EXPIRED, {"action": action})
-            self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [expired])
-            return Decision(Outcome.EXPIRED, f"the request {job.id} expired at {self.expires_at(job)}", job)
+            if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [expired]):
+                return self._lost_race(job, actor, action)
+            lapsed = self.jobs.get_job(job.id) or job
+            return Decision(Outcome.EXPIRED, f"the request {job.id} expired at {self.expires_at(job)}", lapsed)
         try:
             identity = self.authorizer.check(action, actor, email_lookup, job)
         except Forbidden as refused:
@@ -103,9 +114,7 @@ class Decisions:
             actor, job.id, AuditAction.decision(approve), {"reason": reason, **_who(identity)}, identity
         )
         if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided]):
-            ignored: dict[str, object] = {"action": action, "status": "decided concurrently"}
-            self._audit(self._event(actor, job.id, AuditAction.APPROVAL_IGNORED, ignored))
-            return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} was decided a moment ago; nothing changed", job)
+            return self._lost_race(job, actor, action)
         self.approvals.add_approval(
             job.id, actor, ApprovalDecision.APPROVED if approve else ApprovalDecision.DENIED, reason, now
         )
@@ -114,6 +123,15 @@ class Decisions:
         updated = self.jobs.get_job(job.id)
         verb = "approved" if approve else "denied"
         return Decision(Outcome.APPROVED if approve else Outcome.DENIED, f"{verb} by <@{actor}>", updated)
+
+    def _lost_race(self, job: Job, actor: str, action: Action) -> Decision:
+        """Another decision, or the expiry sweeper, changed the job between our read and our compare-and-set."""
+        ignored: dict[str, object] = {"action": action, "status": "decided concurrently"}
+        self._audit(self._event(actor, job.id, AuditAction.APPROVAL_IGNORED, ignored))
+        current = self.jobs.get_job(job.id) or job
+        if current.status == JobStatus.EXPIRED:
+            return Decision(Outcome.ALREADY_DECIDED, self._already_expired(current), current)
+        return Decision(Outcome.ALREADY_DECIDED, f"job {job.id} was decided a moment ago; nothing changed", job)
 
     def cancel(self, job_id: str, actor: str, email_lookup: Callable[[], str | None]) -> Decision:
         """Call off a restore: withdrawn before approval, or cancelled by the engine (rds_cancel_task if running)."""

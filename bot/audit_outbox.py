@@ -149,6 +149,9 @@ class AuditRecordLinks:
     def progress(self, job: Job, percent: int) -> None:
         pass
 
+    def request_expired(self, job: Job, deadline: datetime) -> None:
+        pass  # nothing ran, so no record to write: the expiry is in the trail like any event
+
     def job_finished(self, job: Job) -> None:
         sink, key = self.shipper.sink, self.shipper.record_key(job.id)
         self.shipper.ship_pending()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from bot import render
-from bot.domain import STAGE_ORDER, Job
+from bot import card_facts, render
+from bot.domain import Job
 
 Block = dict[str, Any]
 APPROVE_ACTION = "rds_restore_approve"
@@ -19,64 +20,65 @@ def _text(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
 
 
-def _size(total_bytes: int) -> str:
-    size = float(total_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
+class SlackStyle:
+    """Slack mrkdwn: times as date tokens each reader sees in their own time zone, users as mentions, user text
+    escaped."""
+
+    def time(self, at: datetime) -> str:
+        return slack_date(at)
+
+    def user(self, user_id: str) -> str:
+        return f"<@{user_id}>"
+
+    def text(self, user_text: str) -> str:
+        return render.escape_slack(user_text)
 
 
-def _key_lines(job: Job) -> list[str]:
-    """Every KMS key the restore will use, in full: an approver must see whose keys they are."""
-    plan = job.plan
-    keys = [
-        ("Backup key (@kms_master_key_arn)", plan.backup_kms_key_arn),
-        ("Bucket SSE-KMS key", ", ".join(plan.bucket_kms_key_arns) or None),
-    ]
-    lines = [f"KMS: {label} {key}" for label, key in keys if key]
-    # Storage is always encrypted; without a key of its own, with the account's AWS managed key for RDS.
-    return [*lines, f"KMS: Storage key {plan.storage_kms_key_arn or 'aws/rds (the account default)'}"]
+SLACK = SlackStyle()
+
+
+def slack_date(at: datetime) -> str:
+    """A date token (Slack doc "Formatting text for app surfaces", dates): Slack shows `Today 10:00 AM` in the
+    reader's own zone and format; clients that cannot, show the UTC fallback after the `|`."""
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{render.utc_time(at)}>"
 
 
 def card_summary(job: Job) -> str:
-    """The facts an approver needs, as plain text: shared by Slack's card and the console."""
-    plan = job.plan
-    files = job.outputs.backup_files if job.outputs.backup_files is not None else 1
-    size = _size(job.outputs.backup_bytes or 0)
-    processor = f", {plan.cores} cores x {plan.threads_per_core or 'default'} threads" if plan.cores else ""
-    storage = f"{plan.storage_type} {plan.allocated_storage_gb} GiB" + (f", {plan.iops} IOPS" if plan.iops else "")
-    lines = [
-        f"Requester: <@{job.requester}>",
-        f"Backup: {plan.s3_arn.replace('arn:aws:s3:::', 's3://')} ({files} file(s), {size})",
-        f"Target: {plan.target_instance_id} / database {plan.database_name}",
-        f"Class: {plan.instance_class}{processor}; storage {storage}; Multi-AZ {'yes' if plan.multi_az else 'no'}",
-        f"Region: {plan.region}; engine {plan.edition.value} {plan.major_version} ({plan.license_model})",
-        f"Plan: {' → '.join(STAGE_ORDER)}",
-    ]
-    lines += _key_lines(job)
-    lines += [f"⚠ {warning}" for warning in plan.warnings]
-    return "\n".join(lines)
+    """The facts an approver needs, as Slack mrkdwn (the console writes the same lines in plain text)."""
+    return "\n".join(card_facts.card_lines(job, SLACK))
 
 
-def approval_card(job: Job, expires: str) -> list[Block]:
-    """The card in the approvals channel, with Approve / Deny buttons carrying the job id."""
+def _approve_button(job: Job) -> Block:
+    # Approve starts the bill, so Slack asks once more (Block Kit "Confirmation dialog object": every part
+    # plain_text; title at most 100 characters, text 300, confirm and deny 30).
+    return {
+        "type": "button",
+        "action_id": APPROVE_ACTION,
+        "style": "primary",
+        "value": job.id,
+        "text": {"type": "plain_text", "text": "Approve"},
+        "confirm": {
+            "title": {"type": "plain_text", "text": f"Approve restore {job.id}?"},
+            "text": {"type": "plain_text", "text": card_facts.approve_confirmation(job)},
+            "confirm": {"type": "plain_text", "text": "Approve and create"},
+            "deny": {"type": "plain_text", "text": "Not yet"},
+            "style": "primary",
+        },
+    }
+
+
+def approval_card(job: Job, expires: datetime) -> list[Block]:
+    """The card in the approvals channel, with Approve (confirmed) / Deny buttons carrying the job id."""
+    deadline = card_facts.deadline_line(job, expires, SLACK)
     return [
         {"type": "header", "text": {"type": "plain_text", "text": f"RDS restore request {job.id}"}},
         _text(card_summary(job)),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Expires at {expires} if nobody decides."}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": deadline}]},
         {
             "type": "actions",
             "block_id": f"decide:{job.id}",
             "elements": [
-                {
-                    "type": "button",
-                    "action_id": APPROVE_ACTION,
-                    "style": "primary",
-                    "value": job.id,
-                    "text": {"type": "plain_text", "text": "Approve"},
-                },
+                _approve_button(job),
                 {
                     "type": "button",
                     "action_id": DENY_ACTION,
@@ -87,6 +89,11 @@ def approval_card(job: Job, expires: str) -> list[Block]:
             ],
         },
     ]
+
+
+def expired_text(expires: datetime) -> str:
+    """What an expired card says instead of its buttons."""
+    return f"⌛ Expired {slack_date(expires)} with no decision; nothing was created."
 
 
 def decided_card(job: Job, decision: str) -> list[Block]:

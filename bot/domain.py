@@ -89,6 +89,7 @@ class RestoreRequest(BaseModel):
     # discovered from the backup object itself (RestorePlan.bucket_kms_key_arns).
     backup_kms_key_arn: str | None = None
     storage_kms_key_arn: str | None = None
+    reason: str | None = None  # why the requester needs the restore, for the approver (--reason "...")
     dry_run: bool = False
 
 
@@ -119,6 +120,7 @@ class RestorePlan(BaseModel):
     storage_kms_key_arn: str | None = None  # the instance's KmsKeyId
     # The SSE-KMS keys the backup object(s) are stored under, read from HeadObject by the preflight.
     bucket_kms_key_arns: tuple[str, ...] = ()
+    reason: str | None = None  # the requester's words; user text, escaped wherever it is rendered
     warnings: tuple[str, ...] = ()
 
     @model_validator(mode="before")
@@ -180,13 +182,10 @@ class JobStatus(StrEnum):
 
     @property
     def finished(self) -> bool:
-        return self in {
-            JobStatus.SUCCEEDED,
-            JobStatus.FAILED,
-            JobStatus.DENIED,
-            JobStatus.EXPIRED,
-            JobStatus.CANCELLED,
-        }
+        return self not in _UNFINISHED
+
+
+_UNFINISHED = frozenset({JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, JobStatus.RUNNING})
 
 
 # What a compare-and-set transition accepts as the current status: one, or any of several.
@@ -221,6 +220,7 @@ class StageOutputs(BaseModel):
 
     backup_files: int | None = None
     backup_bytes: int | None = None
+    backup_last_modified: datetime | None = None  # S3's LastModified of the newest file: the card shows its age
     notes: tuple[str, ...] | None = None  # preflight remarks, e.g. an engine version RDS no longer offers
     vpc_id: str | None = None
     subnet_group: str | None = None

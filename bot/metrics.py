@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -156,6 +157,10 @@ class Metrics:
 
     def progress(self, job: Job, percent: int) -> None:
         """Progress is not a metric: the stage durations say it better."""
+
+    def request_expired(self, job: Job, deadline: datetime) -> None:
+        """A request nobody decided on ends here, not in job_finished."""
+        self.jobs_finished.labels(JobStatus.EXPIRED.value, "drill" if job.is_drill else "request").inc()
 
     def job_finished(self, job: Job) -> None:
         kind = "drill" if job.is_drill else "request"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from bot import render
 from bot.domain import Job, Stage
@@ -33,6 +34,10 @@ class FanoutNotifier:
         for listener in self.listeners:
             self._safely(lambda n=listener: n.job_finished(job))  # type: ignore[misc]
 
+    def request_expired(self, job: Job, deadline: datetime) -> None:
+        for listener in self.listeners:
+            self._safely(lambda n=listener: n.request_expired(job, deadline))  # type: ignore[misc]
+
     @staticmethod
     def _safely(call: Callable[[], None]) -> None:
         try:
@@ -58,3 +63,6 @@ class PrintNotifier:
 
     def job_finished(self, job: Job) -> None:
         self.write(render.completion(job))
+
+    def request_expired(self, job: Job, deadline: datetime) -> None:
+        self.write(render.expired(job, deadline))

@@ -17,8 +17,13 @@ USAGE = (
     "/rds-restore <backup> <instance-class> [--region R] [--name INSTANCE-ID] [--db DATABASE] [--edition ex|web|se|ee]"
     " [--storage-type gp2|gp3|io1|io2] [--storage GB] [--iops N] [--throughput MIBPS] [--cores N]"
     " [--threads-per-core 1|2] [--multi-az] [--major-version 13.00|14.00|15.00|16.00]"
-    " [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--dry-run]"
+    ' [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--reason "WHY"] [--dry-run]'
 )
+# The card shows the reason whole; past this it stops being a reason and starts being a document.
+MAX_REASON_CHARS = 300
+# Phones and macOS may turn a typed " into a typographic one; shlex knows only the straight kind. (Single ones
+# stay: a typographic apostrophe in an unquoted word would otherwise open a quote that never closes.)
+_TYPOGRAPHIC_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"'})
 # Flags that once existed, and what to write instead.
 _RETIRED = {
     "--kms-key": (
@@ -65,6 +70,17 @@ def _storage_type(text: str) -> StorageType:
         raise RequestError("storage_type", f"{text!r} is not a storage type", "use gp2, gp3, io1 or io2") from None
 
 
+def _reason(text: str) -> str:
+    reason = " ".join(text.split())  # one line on the card, whatever was pasted
+    if not reason:
+        raise RequestError("reason", "--reason is empty", 'say why, e.g. --reason "INC-1234: check last night\'s data"')
+    if len(reason) > MAX_REASON_CHARS:
+        raise RequestError(
+            "reason", f"--reason is {len(reason)} characters; at most {MAX_REASON_CHARS}", "shorten it; link a ticket"
+        )
+    return reason
+
+
 # flag -> (request field, converter); converter None marks a boolean switch.
 _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--region": ("region", str.lower),
@@ -81,6 +97,7 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--major-version": ("major_version", str),
     "--backup-kms-key": ("backup_kms_key_arn", str),
     "--storage-kms-key": ("storage_kms_key_arn", str),
+    "--reason": ("reason", _reason),
     "--dry-run": ("dry_run", None),
 }
 
@@ -109,7 +126,7 @@ def parse_backup(text: str) -> BackupLocation:
 def parse_restore_command(text: str) -> RestoreRequest:
     """Parse `/rds-restore` text; RequestError names the first bad field."""
     try:
-        words = shlex.split(text)
+        words = shlex.split(text.translate(_TYPOGRAPHIC_QUOTES))
     except ValueError as exc:
         raise RequestError("command", f"cannot read the command ({exc})", f"usage: {USAGE}") from None
     positional: list[str] = []

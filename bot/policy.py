@@ -95,9 +95,20 @@ def check_bot_can_reach_instances(policy: Policy) -> None:
         )
 
 
+def check_reason(request: RestoreRequest, policy: Policy, *, drill: bool) -> None:
+    """A policy may want every request to say why; a drill is the policy's own request and needs none."""
+    if policy.approvals.require_reason and not drill and not request.reason:
+        raise RequestError(
+            "reason",
+            "this workspace's policy (approvals.require_reason) wants every restore to say why",
+            'add --reason "why you need it", e.g. --reason "INC-1234: check last night\'s orders"',
+        )
+
+
 def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill: bool = False) -> RestorePlan:
     """Apply defaults and every rule that needs no AWS call; RequestError names the first broken one."""
     check_bot_can_reach_instances(policy)
+    check_reason(request, policy, drill=drill)
     region = check_region(request.region or policy.region.default, policy)
     bucket = check_bucket(request.backup.bucket or policy.backups.default_bucket, policy)
     warnings = instance_classes.check_class(request.instance_class)
@@ -151,5 +162,6 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
         region=region,
         backup_kms_key_arn=request.backup_kms_key_arn,
         storage_kms_key_arn=request.storage_kms_key_arn,
+        reason=request.reason,
         warnings=tuple(warnings),
     )

@@ -73,6 +73,10 @@ class JobRepository(Protocol):
         """Queued and running jobs, oldest first."""
         ...
 
+    def awaiting_approval(self, created_before: datetime) -> list[Job]:
+        """Requests still awaiting a decision that were made before `created_before`, oldest first."""
+        ...
+
 
 class ApprovalRepository(Protocol):
     def add_approval(
@@ -291,6 +295,9 @@ class Notifier(Protocol):
     def progress(self, job: Job, percent: int) -> None: ...
 
     def job_finished(self, job: Job) -> None: ...
+
+    # A request lapsed with no decision: its card loses its buttons and the requester is told.
+    def request_expired(self, job: Job, deadline: datetime) -> None: ...
 
 
 class ThreadRef(BaseModel):

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.domain import Job, JobStatus, Stage, StageStatus
 
 _MARK = {StageStatus.PENDING: "·", StageStatus.RUNNING: "…", StageStatus.SUCCEEDED: "✓", StageStatus.FAILED: "✗"}
+
+
+def escape_slack(text: str) -> str:
+    """User text made inert in Slack mrkdwn: `<!channel>` or `<https://x|y>` stay text, not a mention or a link
+    (Slack doc "Formatting text for app surfaces": escape &, < and >, and only those)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def utc_time(at: datetime) -> str:
+    """A time with its date, for surfaces that cannot localize it: `2024-11-25 10:00 UTC`."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def age(delta: timedelta) -> str:
+    """How old something is, to the precision an approver needs: `3 d 4 h`, `5 h 20 min`, `12 min`."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else "under a minute"
 
 
 def duration(seconds: float | None) -> str:
@@ -60,6 +83,14 @@ def completion(job: Job) -> str:
         lines.append(f"  rdsbot audit record in the S3 console: {job.outputs.audit_record_console_url}")
     lines.append("  stages: " + ", ".join(f"{s.name} {duration(s.seconds)}" for s in job.stages if s.started_at))
     return "\n".join(lines)
+
+
+def expired(job: Job, deadline: datetime) -> str:
+    """A request that lapsed with nobody deciding, in plain text (the console; Slack's card says it in blocks)."""
+    return (
+        f"[{job.id}] expired at {utc_time(deadline)} with no decision; nothing was created "
+        f"(requested by {job.requester}; ask again with /rds-restore)"
+    )
 
 
 def status_table(jobs: list[Job], now: datetime) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot import names
 from bot.clock import Clock
-from bot.domain import AuditAction, AuditEvent, Job, JobStatus, RestoreRequest
+from bot.domain import AuditAction, AuditEvent, Job, JobStatus, RestoreRequest, StageOutputs
 from bot.errors import RequestError
 from bot.policy import plan_restore
 from bot.ports import AuditLog, JobRepository
@@ -77,7 +77,11 @@ class RestoreService:
             status=JobStatus.QUEUED if approved else JobStatus.AWAITING_APPROVAL,
             created_at=self.clock.now(),
             is_drill=drill,
-            outputs={"backup_files": len(checked.backup.keys), "backup_bytes": checked.backup.total_bytes},
+            outputs=StageOutputs(
+                backup_files=len(checked.backup.keys),
+                backup_bytes=checked.backup.total_bytes,
+                backup_last_modified=checked.backup.last_modified,
+            ),
         )
         if request.dry_run:
             return Submitted(job=job, preflight=checked)

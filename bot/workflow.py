@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.audit_surface import AuditSurface
+from bot.audit_surface import AuditSurface, audit_surface
 from bot.clock import Clock, SystemClock
 from bot.domain import AuditAction, AuditEvent, Job, JobStatus, Stage, StageName, StageStatus, TaskLifecycle
 from bot.errors import RdsbotError, TransientError
@@ -51,6 +51,8 @@ class Engine:
         # With several replicas on one PostgreSQL store, only the elected one drives jobs (see bot/leader.py):
         # two engines saving their own copies of one job could each drop what the other recorded.
         self.is_leader: Callable[[], bool] = lambda: True
+        # Other leader-only work that runs each loop after the tick (the approval expiry sweeper).
+        self.chores: list[Callable[[], object]] = []
 
     def tick(self) -> int:
         """Advance every unfinished job once; return how many are still unfinished."""
@@ -74,15 +76,19 @@ class Engine:
 
     def run_forever(self, stop: threading.Event) -> None:
         """The service loop: tick, then sleep until the poll interval passes or a new job wakes us."""
-        while not stop.is_set() and not self.stopping.is_set():
-            self.last_turn = time.monotonic()
-            try:
+        with audit_surface(AuditSurface.ENGINE):  # the chores' events (expiry) are the engine's, as its own are
+            while not stop.is_set() and not self.stopping.is_set():
+                self.last_turn = time.monotonic()
                 if self.is_leader():
-                    self.tick()
-            except Exception:  # one bad tick (AWS down) must not kill the loop; jobs resume next tick
-                log.exception("engine tick failed")
-            self.wake.wait(self.poll_seconds)
-            self.wake.clear()
+                    for step in (self.tick, *self.chores):
+                        if self.stopping.is_set():
+                            break  # shutting down: the chores wait for the next start
+                        try:
+                            step()
+                        except Exception:  # one bad step (AWS down) must not kill the loop or the others
+                            log.exception("engine loop step failed", extra={"step": getattr(step, "__qualname__", "")})
+                self.wake.wait(self.poll_seconds)
+                self.wake.clear()
 
     def start_background(self) -> threading.Event:
         """Run the service loop in a daemon thread; set the returned event to stop it."""

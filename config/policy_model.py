@@ -106,6 +106,8 @@ class ApprovalPolicy(StrictModel):
     channel: str = "#rds-approvals"
     expiry_minutes: int = Field(60, ge=1, le=24 * 60)
     two_person_rule: bool = True
+    # Every request must say why (--reason "..."), refused before the card otherwise; drills are exempt.
+    require_reason: bool = False
 
 
 _SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")

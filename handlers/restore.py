@@ -71,7 +71,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
                 text=f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}",
             )
             return
-        expires = commands.decisions.expires_at(job)
+        expires = commands.decisions.expires(job)
         posted = client.chat_postMessage(
             channel=channel,
             text=f"RDS restore request {job.id} needs approval",
@@ -81,7 +81,8 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
         respond(
             response_type="ephemeral",
             replace_original=False,
-            text=f"Request {job.id} is waiting for an admin's approval in {channel} (expires {expires}).",
+            text=f"Request {job.id} is waiting for an admin's approval in {channel} "
+            f"(expires {blocks.slack_date(expires)}).",
         )
 
     def cancel_restore(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
@@ -145,12 +146,15 @@ def _decide(
     channel, message_ts = body["channel"]["id"], body["message"]["ts"]
     decision = commands.decide(job_id, user, approve, email_lookup(client, user), reason)
     job: Job | None = decision.job
-    if decision.changed_job and job is not None:
-        when = commands.clock.now().strftime("%Y-%m-%d %H:%M UTC")
+    if decision.outcome == Outcome.EXPIRED and job is not None:
+        # The click came before the sweeper: the same expiry as the sweeper's, card and requester included.
+        notifier.request_expired(job, commands.decisions.expires(job))
+        client.chat_postEphemeral(channel=channel, user=user, text=decision.message)
+    elif decision.changed_job and job is not None:
+        when = blocks.slack_date(commands.clock.now())
         text = {
-            Outcome.APPROVED: f"✅ Approved by <@{user}> at {when}",
-            Outcome.DENIED: f"⛔ Denied by <@{user}> at {when}" + (f": {reason}" if reason else ""),
-            Outcome.EXPIRED: f"⌛ Expired at {commands.decisions.expires_at(job)}; nothing was created",
+            Outcome.APPROVED: f"✅ Approved by <@{user}> {when}",
+            Outcome.DENIED: f"⛔ Denied by <@{user}> {when}" + (f": {reason}" if reason else ""),
         }
         client.chat_update(
             channel=channel,

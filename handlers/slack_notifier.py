@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from bot import blocks, render
@@ -79,6 +80,24 @@ class SlackNotifier:
             final = render.progress_line(job, job.percent_complete)
             self.outbox.put(f"{job.id} progress final", lambda: self._update_progress(job.id, channel, final))
         self.post(channel, thread_ts, blocks.completion_text(job), f"{job.id} finished")
+
+    def request_expired(self, job: Job, deadline: datetime) -> None:
+        note = blocks.expired_text(deadline)
+        where = self.thread_of(job)
+        if where is not None:
+            channel, card_ts = where
+            card = blocks.decided_card(job, note)
+            self.outbox.put(f"{job.id} card expired", lambda: self._update(channel, card_ts, note, card))
+        # A user id as `channel` posts in the app's DM with that user (Slack doc "chat.postMessage", channel):
+        # the requester learns of it even when not in the approvals channel.
+        notice = (
+            f"⌛ Your restore request {job.id} ({job.plan.target_instance_id}) expired {blocks.slack_date(deadline)}"
+            " with nobody deciding; nothing was created. Ask again with /rds-restore."
+        )
+        self.post(job.requester, None, notice, f"{job.id} expiry notice")
+
+    def _update(self, channel: str, ts: str, text: str, card: list[blocks.Block]) -> None:
+        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=card)
 
     def _post(self, channel: str, thread_ts: str | None, text: str) -> None:
         self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)

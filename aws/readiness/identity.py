@@ -26,7 +26,9 @@ _OBJECT_ACTION = re.compile(r"^s3:(\w*Object\w*|AbortMultipartUpload|ListMultipa
 
 
 @dataclass(frozen=True)
-class CallerIdentity:
+class Principal:
+    """The caller as the doctor sees it (not aws.identity.CallerIdentity, the cached account and partition lookup)."""
+
     account: str
     arn: str
     principal_arn: str | None  # what to simulate: the user or role ARN; None for the root user
@@ -63,9 +65,9 @@ class IdentityChecks:
         self._iam = iam
         self._policy = policy
         self._iam_policy = iam_policy
-        self._caller: CallerIdentity | None = None
+        self._caller: Principal | None = None
 
-    def caller(self) -> CallerIdentity:
+    def caller(self) -> Principal:
         """The caller, read once; AwsError when there are no usable credentials."""
         if self._caller is None:
             with aws_call("GetCallerIdentity"):
@@ -75,7 +77,7 @@ class IdentityChecks:
             match = _ASSUMED_ROLE.match(arn)
             if match:
                 principal = self._role_arn_with_path(match["role"]) or principal
-            self._caller = CallerIdentity(str(answer["Account"]), arn, principal)
+            self._caller = Principal(str(answer["Account"]), arn, principal)
         return self._caller
 
     def _role_arn_with_path(self, role: str) -> str | None:

@@ -33,6 +33,7 @@ from bot.clock import Clock, SystemClock
 from bot.commands import ChatCommands
 from bot.domain import InstanceState
 from bot.errors import ConfigError
+from bot.expiry import ExpirySweeper
 from bot.leader import ENGINE_LOCK_KEY, LeaderElector
 from bot.metrics import Metrics
 from bot.notifiers import FanoutNotifier
@@ -186,6 +187,11 @@ def build(
     shipper = audit_shipper(policy, store, clock)
     # The record links go first: they must be on the job before chat renders its completion.
     notifier = FanoutNotifier(*([AuditRecordLinks(shipper)] if shipper else []), metrics)
+    engine = Engine(
+        store.jobs, gateways_for, policy, notifier, clock, settings.poll_seconds, aws_requests=aws_requests.drain
+    )
+    # Requests lapse on the engine's loop, so only the elected replica expires them (and tells chat once).
+    engine.chores.append(ExpirySweeper(store.jobs, notifier, policy, clock).sweep)
     return Rdsbot(
         settings=settings,
         policy=policy,
@@ -194,9 +200,7 @@ def build(
         notifier=notifier,
         gateways_for=gateways_for,
         service=RestoreService(store.jobs, store.audit, gateways_for, policy, clock),
-        engine=Engine(
-            store.jobs, gateways_for, policy, notifier, clock, settings.poll_seconds, aws_requests=aws_requests.drain
-        ),
+        engine=engine,
         clients_for=clients_for,
         sandbox_sql=sandbox_sql,
         audit_shipper=shipper,

@@ -22,8 +22,8 @@ from config.settings import Settings, load_settings, require_policy_file
 DEMO_SCRIPT = """\
 # a request the policy refuses, with the reason and the fix
 /rds-restore prod-backup.bak db.m1.small
-# the real request: parsed, checked against S3, an approval card for the admins
-/rds-restore prod-backup.bak db.m5.large
+# the real request, with why: parsed, checked against S3, an approval card for the admins
+/rds-restore prod-backup.bak db.m5.large --reason "INC-1234: check last night's orders"
 # the requester cannot approve their own request (two-person rule)
 approve {job}
 as carol

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from bot import blocks
+from bot import card_facts
 from bot.approvals import Outcome
 from bot.commands import ChatCommands, Reply
 from bot.doctor import DoctorCommand
@@ -114,14 +114,19 @@ class ConsoleSession:
             return
         job = result.job
         if checked.dry_run:
-            self.say(f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}")
+            self.say("Dry run, nothing created. The plan:\n" + "\n".join(card_facts.card_lines(job, card_facts.PLAIN)))
             return
         self.last_job = job.id
         channel = self.commands.policy.approvals.channel
+        expires = self.commands.decisions.expires(job)
+        lines = [
+            *card_facts.card_lines(job, card_facts.PLAIN),
+            card_facts.deadline_line(job, expires, card_facts.PLAIN),
+        ]
         self.say(
             f"┌ approval card in {channel}: RDS restore request {job.id}\n"
-            + "\n".join(f"│ {line}" for line in blocks.card_summary(job).splitlines())
-            + f"\n│ expires at {self.commands.decisions.expires_at(job)}"
+            + "\n".join(f"│ {line}" for line in lines)
+            + f"\n│ approving means: {card_facts.approve_confirmation(job)}"
             + f"\n└ [approve {job.id}]  [deny {job.id} <reason>]"
         )
 

@@ -208,6 +208,16 @@ class SqlJobs:
             append_events(conn, events)
             return True
 
+    def awaiting_approval(self, created_before: datetime) -> list[Job]:
+        """Requests awaiting a decision made before `created_before`, oldest first: what the sweeper expires."""
+        query = (
+            jobs.select()
+            .where(jobs.c.status == JobStatus.AWAITING_APPROVAL.value, jobs.c.created_at < created_before)
+            .order_by(jobs.c.created_at, jobs.c.id)
+        )
+        with self._db.transaction(write=False) as conn:
+            return _load_jobs(conn, query)
+
     def get_job(self, job_id: str) -> Job | None:
         """The job with its stages, or None."""
         with self._db.transaction(write=False) as conn:

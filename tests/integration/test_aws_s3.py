@@ -65,6 +65,26 @@ def test_multi_file_prefix_gathers_every_part_and_their_total_size(aws, store):
     assert backup.total_bytes == 300
 
 
+def test_a_backups_last_modified_time_comes_with_the_head_object_already_made(aws, store):
+    put(aws, "sales/full.bak")
+    head = aws.s3.head_object(Bucket=BUCKET, Key="sales/full.bak")
+
+    backup = store.resolve(BackupLocation(key="sales/full.bak"), default_bucket=BUCKET)
+
+    assert backup.last_modified == head["LastModified"] and backup.last_modified.tzinfo is not None
+
+
+def test_a_striped_backups_last_modified_time_is_its_newest_files(aws, store):
+    put(aws, "sales/full_1.bak")
+    next_second()
+    put(aws, "sales/full_2.bak")
+    older, newer = (aws.s3.head_object(Bucket=BUCKET, Key=f"sales/full_{i}.bak")["LastModified"] for i in (1, 2))
+
+    backup = store.resolve(BackupLocation(key="sales/full_", multi_file=True), default_bucket=BUCKET)
+
+    assert backup.last_modified == newer and newer > older
+
+
 def test_eleven_files_behind_a_prefix_are_refused_naming_the_ten_file_limit(aws, store):
     for i in range(1, 12):
         put(aws, f"big/part_{i}.bak")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,9 @@ class CrashOn:
             raise SimulatedCrash("restore_wait")
 
     def job_finished(self, job: Job) -> None:
+        pass
+
+    def request_expired(self, job: Job, deadline: datetime) -> None:
         pass
 
 

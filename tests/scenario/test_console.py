@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -58,6 +59,23 @@ def test_console_refuses_bad_input_with_the_field_and_changes_nothing():
     result = rdsbot("shell", stdin="/rds-restore prod-backup.bak db.m5.large --region ap-south-1\n/rds-status\n")
     assert "region: ap-south-1 is not allowed by policy" in result.stdout
     assert "no restore jobs yet" in result.stdout
+    assert result.returncode == 0 and "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_console_card_carries_what_the_slack_card_does_as_text():
+    result = rdsbot("shell", stdin='/rds-restore prod-backup.bak db.m5.large --reason "INC-7 <!here> & co"\n')
+    card = result.stdout[result.stdout.index("┌ approval card") :]
+    for fact in (
+        "│ Requester: U0ALICE",
+        "│ Reason: INC-7 <!here> & co",  # as typed: a terminal has no mentions to fire
+        "│ Backup age: under a minute at request (last modified ",
+        "│ KMS: Storage key none (RDS uses the account's aws/rds key)",
+        "│ KMS: Backup key (@kms_master_key_arn) none",
+        "│ KMS: Bucket SSE-KMS key none",
+        "│ approving means: This creates rdsbot-prod-backup-",
+    ):
+        assert fact in card, fact
+    assert re.search(r"│ Requested \d{4}-\d\d-\d\d \d\d:\d\d UTC; expires \d{4}-\d\d-\d\d \d\d:\d\d UTC", card)
     assert result.returncode == 0 and "Traceback" not in result.stdout + result.stderr
 
 

@@ -33,8 +33,11 @@ def test_request_card_refusals_approval_progress_completion_and_status(story: St
 
     card, job_id = story.wait_card()
     card_text = str(card.field("blocks"))
-    for fact in ("U0ALICE", "prod-backup.bak", "db.m5.large", "us-east-1", "sqlserver-se", "throttled", "Expires"):
+    for fact in ("U0ALICE", "prod-backup.bak", "db.m5.large", "us-east-1", "sqlserver-se", "throttled", "expires"):
         assert fact in card_text, fact
+    assert "Backup age: " in card_text and "{date_short_pretty} {time}|" in card_text  # dated in the reader's zone
+    approve = next(e for b in card.field("blocks") if b["type"] == "actions" for e in b["elements"])
+    assert approve["action_id"] == APPROVE_ACTION and "bills" in approve["confirm"]["text"]["text"]
     confirmation = story.slack.wait_for(RESPONSE_URL, lambda c: job_id in str(c.body.get("text")))
     assert "waiting for an admin's approval" in confirmation.body["text"]
 
@@ -147,20 +150,36 @@ def test_a_double_click_starts_exactly_one_restore(story: Story):
     assert len(story.app.store.approvals.approvals(job_id)) == 1
 
 
-def test_a_click_on_an_expired_card_is_answered_audited_and_runs_nothing(story: Story):
-    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
-    _, job_id = story.wait_card()
-    story.card_of(job_id)
+def test_a_request_nobody_decides_expires_on_time_card_and_requester_told_and_a_late_click_is_answered(
+    story: Story,
+):
+    story.command("/rds-restore", 'prod-backup.bak db.m5.large --reason "INC-7 <!here> & co"', ALICE)
+    card, job_id = story.wait_card()
+    assert "Reason: INC-7 &lt;!here&gt; &amp; co" in str(card.field("blocks"))  # user text is inert on the card
+    channel, card_ts = story.card_of(job_id)
     an_hour_and_more_ago = story.job(job_id).created_at - timedelta(minutes=61)
-    with story.app.store.engine.begin() as connection:  # age the request past its 60-minute expiry
+    with story.app.store.engine.begin() as connection:  # age the request past its 60-minute expiry; no one clicks
         connection.execute(jobs.update().where(jobs.c.id == job_id).values(created_at=an_hour_and_more_ago))
-    story.click(APPROVE_ACTION, job_id, BOB)
-    story.slack.wait_for("chat.update", lambda c: "Expired" in str(c.body.get("text")))
+    updated = story.slack.wait_for("chat.update", lambda c: c.body.get("ts") == card_ts, timeout=15)
+    assert "Expired" in updated.body["text"] and "nothing was created" in updated.body["text"]
+    card_now = story.slack.message(channel, card_ts)
+    assert all(b["type"] != "actions" for b in card_now["blocks"])  # no live buttons left
+    told = story.slack.wait_for("chat.postMessage", lambda c: c.body.get("channel") == ALICE)
+    assert job_id in told.body["text"] and "nothing was created" in told.body["text"]
     assert story.job(job_id).status == JobStatus.EXPIRED
-    story.click(APPROVE_ACTION, job_id, BOB)  # and a click after that: answered, nothing changes
-    story.slack.wait_for("chat.postEphemeral", lambda c: "already expired" in str(c.body.get("text")))
+    expired = story.app.store.audit.audit_events(job_id)[-1]
+    assert (expired.action, expired.actor) == ("approval.expired", "rdsbot:expiry")
+
+    story.click(APPROVE_ACTION, job_id, BOB)  # a click on a stale client's card: answered, nothing changes
+    late = story.slack.wait_for("chat.postEphemeral", lambda c: c.body.get("user") == BOB)
+    assert "already expired" in late.body["text"] and "nothing was created" in late.body["text"]
     assert story.audit_actions(job_id)[-2:] == ["approval.expired", "approval.ignored"]
     assert story.aws.count("CreateDBInstance") == 0
+    holds_throughout(
+        lambda: len([c for c in story.slack.delivered("chat.update") if c.body.get("ts") == card_ts]) == 1,
+        seconds=0.5,
+        what="the card updated once: neither the sweeper's next loop nor the late click expires it again",
+    )
 
 
 def test_deny_asks_for_a_reason_and_updates_the_card(story: Story):

@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from tests.support.block_kit_rules import confirm_errors
+
 TEAM_ID = "T0RDSBOT"
 TEAM_DOMAIN = "rdsbot-test"
 BOT_USER_ID = "U0RDSBOT"
@@ -458,6 +460,8 @@ class FakeSlackApi:
         fields = self._message_fields(body)
         if not (fields.get("text") or fields.get("blocks") or fields.get("attachments")):
             return {"ok": False, "error": "no_text"}
+        if errors := confirm_errors(fields.get("blocks")):
+            return {"ok": False, "error": "invalid_blocks", "errors": errors}
         ts = self._next_ts()
         message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts, **fields}
         if body.get("thread_ts"):
@@ -470,6 +474,8 @@ class FakeSlackApi:
         message = self._messages.get(key)
         if message is None:
             return {"ok": False, "error": "message_not_found"}
+        if errors := confirm_errors(self._message_fields(body).get("blocks")):
+            return {"ok": False, "error": "invalid_blocks", "errors": errors}
         message.update(self._message_fields(body))
         message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
         return {"ok": True, "channel": key[0], "ts": key[1], "text": message.get("text", ""), "message": message}

@@ -45,6 +45,7 @@ class FakeAws:
         self.account = "123456789012"
         # bucket/key -> the SSE-KMS key HeadObject would report for it
         self.object_keys: dict[str, str] = {}
+        self.last_modified: datetime | None = None  # what S3 would say of the newest file
         # What the stages asked for, to check which key went where.
         self.role_specs: list[RoleSpec] = []
         self.instance_specs: list[InstanceSpec] = []
@@ -66,6 +67,7 @@ class FakeAws:
             total_bytes=sum(self.objects[k] for k in keys),
             region=self.region,
             kms_key_arns=tuple(sorted({self.object_keys[k] for k in keys if k in self.object_keys})),
+            last_modified=self.last_modified,
         )
 
     # AccountIdentity
@@ -221,6 +223,9 @@ class RecordingNotifier:
 
     def job_finished(self, job: Job) -> None:
         self.messages.append(f"finished {job.status}")
+
+    def request_expired(self, job: Job, deadline: datetime) -> None:
+        self.messages.append(f"expired {job.id} {job.status} at {deadline.isoformat()}")
 
 
 class MemoryChatThreads:

@@ -117,6 +117,17 @@ class InMemoryJobs:
         chosen.sort(key=lambda j: (j.created_at, j.id), reverse=True)
         return [j.model_copy(deep=True) for j in chosen[:limit]]
 
+    def awaiting_approval(self, created_before: datetime) -> list[Job]:
+        chosen = sorted(
+            (
+                j
+                for j in self.by_id.values()
+                if j.status == JobStatus.AWAITING_APPROVAL and j.created_at < created_before
+            ),
+            key=lambda j: (j.created_at, j.id),
+        )
+        return [j.model_copy(deep=True) for j in chosen]
+
     def unfinished_jobs(self) -> list[Job]:
         chosen = sorted((j for j in self.by_id.values() if j.status in _UNFINISHED), key=lambda j: (j.created_at, j.id))
         return [j.model_copy(deep=True) for j in chosen]

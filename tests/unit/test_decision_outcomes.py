@@ -53,8 +53,9 @@ def test_a_click_after_expiry(world: World) -> None:
     job = world.request()  # created 09:00 UTC; expires 60 minutes later
     world.clock.current = world.clock.current.replace(hour=10, second=1)
     decision = world.decisions.decide(job.id, ADMIN, True, no_email)
-    assert (decision.outcome, decision.message) == (Outcome.EXPIRED, f"the request {job.id} expired at 10:00 UTC")
-    assert job_of(decision) == (job.id, JobStatus.AWAITING_APPROVAL)  # as it was when clicked
+    expired = (Outcome.EXPIRED, f"the request {job.id} expired at 2026-11-25 10:00 UTC")  # with its date (issue 13)
+    assert (decision.outcome, decision.message) == expired
+    assert job_of(decision) == (job.id, JobStatus.EXPIRED)  # the job as it is now: the card and notice show it
     assert pinned(only_event(world)) == ("approval.expired", ADMIN, job.id, None, {"action": "approve"})
 
 
@@ -169,4 +170,4 @@ def test_a_finished_job_has_nothing_to_cancel_and_the_job_comes_back(world: Worl
     job = world.request(status=JobStatus.SUCCEEDED)
     decision = world.decisions.cancel(job.id, ADMIN, no_email)
     assert job_of(decision) == (job.id, JobStatus.SUCCEEDED)
-    assert world.decisions.expires_at(job) == "10:00 UTC"
+    assert world.decisions.expires_at(job) == "2026-11-25 10:00 UTC"

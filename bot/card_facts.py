@@ -1,0 +1,119 @@
+"""What an approver weighs, written once for every surface: who asks and why, the backup and its age, the target
+and what it will cost, the three KMS keys, the warnings, and when the request lapses. Slack renders the lines as
+mrkdwn (date tokens, escaped user text; bot/blocks.py), the console as plain text (`rdsbot shell`). Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from bot import render
+from bot.domain import STAGE_ORDER, Job
+
+
+class CardStyle(Protocol):
+    """How one surface writes the parts that differ between surfaces."""
+
+    def time(self, at: datetime) -> str:
+        """A moment, with its date."""
+        ...
+
+    def user(self, user_id: str) -> str: ...
+
+    def text(self, user_text: str) -> str:
+        """Text a user typed, made safe to show."""
+        ...
+
+
+class PlainStyle:
+    """The console: UTC times, raw ids, text as typed."""
+
+    def time(self, at: datetime) -> str:
+        return render.utc_time(at)
+
+    def user(self, user_id: str) -> str:
+        return user_id
+
+    def text(self, user_text: str) -> str:
+        return user_text
+
+
+PLAIN = PlainStyle()
+
+
+def _size(total_bytes: int) -> str:
+    size = float(total_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def _storage(job: Job) -> str:
+    plan = job.plan
+    return f"{plan.storage_type} {plan.allocated_storage_gb} GiB" + (f", {plan.iops} IOPS" if plan.iops else "")
+
+
+def _backup_age(job: Job, style: CardStyle) -> str:
+    modified = job.outputs.backup_last_modified
+    if modified is None:
+        return "Backup age: unknown (S3 gave no last-modified time)"
+    # Aged at the request, not at each render: the card must say the same thing however late it is read.
+    return f"Backup age: {render.age(job.created_at - modified)} at request (last modified {style.time(modified)})"
+
+
+def _key_lines(job: Job) -> list[str]:
+    """All three KMS keys, each in full or "none": an approver must see whose keys the restore will use."""
+    plan = job.plan
+    # Storage is always encrypted (StorageEncrypted=True); without a key of its own, under the account's aws/rds.
+    storage = plan.storage_kms_key_arn or "none (RDS uses the account's aws/rds key)"
+    backup = plan.backup_kms_key_arn or "none (the .bak is not encrypted client-side)"
+    bucket = ", ".join(plan.bucket_kms_key_arns) or "none (the backup is not stored under SSE-KMS)"
+    return [
+        f"KMS: Storage key {storage}",
+        f"KMS: Backup key (@kms_master_key_arn) {backup}",
+        f"KMS: Bucket SSE-KMS key {bucket}",
+    ]
+
+
+def card_lines(job: Job, style: CardStyle) -> list[str]:
+    """The facts of the card, one per line, in the order an approver reads them."""
+    plan = job.plan
+    files = job.outputs.backup_files if job.outputs.backup_files is not None else 1
+    size = _size(job.outputs.backup_bytes or 0)
+    processor = f", {plan.cores} cores x {plan.threads_per_core or 'default'} threads" if plan.cores else ""
+    reason = style.text(plan.reason) if plan.reason else "none given"
+    multi_az = "yes" if plan.multi_az else "no"
+    lines = [
+        f"Requester: {style.user(job.requester)}",
+        f"Reason: {reason}",
+        f"Backup: {plan.s3_arn.replace('arn:aws:s3:::', 's3://')} ({files} file(s), {size})",
+        _backup_age(job, style),
+        f"Target: {plan.target_instance_id} / database {plan.database_name}",
+        f"Class: {plan.instance_class}{processor}; storage {_storage(job)}; Multi-AZ {multi_az}",
+        f"Region: {plan.region}; engine {plan.edition.value} {plan.major_version} ({plan.license_model})",
+        f"Plan: {' → '.join(STAGE_ORDER)}",
+        *_key_lines(job),
+    ]
+    return lines + [f"⚠ {warning}" for warning in plan.warnings]
+
+
+def deadline_line(job: Job, expires: datetime, style: CardStyle) -> str:
+    return f"Requested {style.time(job.created_at)}; expires {style.time(expires)} if nobody decides."
+
+
+# Slack caps a confirmation dialog's text at 300 characters (doc "Confirmation dialog object").
+CONFIRM_TEXT_CHARS = 300
+
+
+def approve_confirmation(job: Job) -> str:
+    """What Approve sets going, said once more before it does: it is the click that starts the bill."""
+    plan = job.plan
+    multi_az = ", Multi-AZ" if plan.multi_az else ""
+    text = (
+        f"This creates {plan.target_instance_id} ({plan.instance_class}, {_storage(job)}{multi_az}) in {plan.region} "
+        f"and restores {plan.database_name} onto it. RDS bills for the instance from the moment it exists until "
+        "someone deletes it."
+    )
+    return text if len(text) <= CONFIRM_TEXT_CHARS else text[: CONFIRM_TEXT_CHARS - 1] + "…"

@@ -1,0 +1,55 @@
+"""A request nobody decides lapses on time, not at the next click: the sweeper expires it, its card loses its
+buttons, the requester hears of it, and the trail records it.
+
+Exactly once against a racing Approve: both are the same compare-and-set from awaiting approval in the store
+(JobRepository.transition), so whichever commits first wins and the other changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot.clock import Clock
+from bot.domain import AuditAction, AuditEvent, Job, JobStatus
+from bot.ports import JobRepository, Notifier
+from config.policy_model import Policy
+
+log = logging.getLogger(__name__)
+EXPIRY_ACTOR = "rdsbot:expiry"
+
+
+def deadline(job: Job, policy: Policy) -> datetime:
+    """When a request lapses if nobody decides; a decision after this moment is refused."""
+    return job.created_at + timedelta(minutes=policy.approvals.expiry_minutes)
+
+
+class ExpirySweeper:
+    """Run on the engine loop (leader only): each call expires every request past its deadline."""
+
+    def __init__(self, jobs: JobRepository, notifier: Notifier, policy: Policy, clock: Clock) -> None:
+        self.jobs = jobs
+        self.notifier = notifier
+        self.policy = policy
+        self.clock = clock
+
+    def sweep(self) -> list[Job]:
+        """Expire what is due; return the jobs this call expired (not those a decision took first)."""
+        now = self.clock.now()
+        due = self.jobs.awaiting_approval(created_before=now - timedelta(minutes=self.policy.approvals.expiry_minutes))
+        expired: list[Job] = []
+        for job in due:
+            lapsed_at = deadline(job, self.policy)
+            event = AuditEvent(
+                at=now,
+                actor=EXPIRY_ACTOR,
+                action=AuditAction.APPROVAL_EXPIRED,
+                job_id=job.id,
+                detail={"deadline": lapsed_at.isoformat(), "by": "sweeper"},
+            )
+            if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [event]):
+                continue  # approved, denied or withdrawn a moment ago: that decision stands
+            job = self.jobs.get_job(job.id) or job
+            log.info("request expired unanswered", extra={"job_id": job.id, "deadline": lapsed_at.isoformat()})
+            self.notifier.request_expired(job, lapsed_at)
+            expired.append(job)
+        return expired
