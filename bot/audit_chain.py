@@ -23,6 +23,10 @@ from bot.domain import AuditEvent
 GENESIS_PREFIX = "rdsbot-audit-chain:v1:"
 # The hashed fields. The row id is not among them: the database assigns it inside the insert, after the hash.
 CHAIN_FIELDS = ("day", "seq", "at", "actor", "iam_user", "action", "job_id", "detail", "prev_hash")
+# Hashed when the event has one, absent otherwise: events written before surfaces existed keep their canonical
+# bytes (and hashes) unchanged, while a later event's surface is as tamper-evident as its actor. Stripping it
+# from such an event changes the bytes hashed, so its hash no longer matches: no downgrade goes unseen.
+OPTIONAL_CHAIN_FIELDS = ("surface",)
 
 
 def day_of(at: datetime) -> str:
@@ -51,9 +55,15 @@ def _dumps(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+def _chain_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {name: record.get(name) for name in CHAIN_FIELDS}
+    fields.update({name: record[name] for name in OPTIONAL_CHAIN_FIELDS if record.get(name) is not None})
+    return fields
+
+
 def canonical(record: Mapping[str, Any]) -> bytes:
-    """The bytes that are hashed: the chain fields only, keys sorted, no whitespace, UTF-8."""
-    return _dumps({name: record.get(name) for name in CHAIN_FIELDS})
+    """The bytes that are hashed: the chain fields (the optional ones when set), keys sorted, no whitespace, UTF-8."""
+    return _dumps(_chain_fields(record))
 
 
 def digest(record: Mapping[str, Any]) -> str:
@@ -63,7 +73,7 @@ def digest(record: Mapping[str, Any]) -> str:
 
 def jsonl_line(record: Mapping[str, Any]) -> bytes:
     """One line of a shipped object: the chain fields, the row id and the event's own hash; deterministic bytes."""
-    fields = {name: record.get(name) for name in (*CHAIN_FIELDS, "id", "hash")}
+    fields = {**_chain_fields(record), "id": record.get("id"), "hash": record.get("hash")}
     return _dumps(fields) + b"\n"
 
 
@@ -161,4 +171,5 @@ def event_record(event: AuditEvent) -> dict[str, Any]:
         "detail": event.detail,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        "surface": event.surface.value if event.surface is not None else None,
     }

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Re-exported (the `as` form tells mypy so): callers take every domain type from here; the list lives apart.
 from bot.audit_actions import AuditAction as AuditAction
+from bot.audit_surface import AuditSurface, current_surface
 
 
 class Edition(StrEnum):
@@ -404,6 +405,8 @@ class AuditEvent(BaseModel):
     job_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
     iam_user: str | None = None  # the IAM user the actor's Slack id maps to, where the directory told us
+    # Where it came in (bot/audit_surface.py); None on events recorded before surfaces were (they hash as before).
+    surface: AuditSurface | None = Field(default_factory=current_surface)
     # Filled by the store when it appends the event to its day's hash chain (see bot/audit_chain.py).
     day: str | None = None
     seq: int | None = None

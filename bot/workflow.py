@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
+from bot.audit_surface import AuditSurface, audit_surface
 from bot.clock import Clock, SystemClock
 from bot.domain import AuditAction, AuditEvent, Job, JobStatus, Stage, StageName, StageStatus, TaskLifecycle
 from bot.errors import RdsbotError, TransientError
@@ -41,6 +43,11 @@ class Engine:
         self.clock = clock or SystemClock()
         self.poll_seconds = poll_seconds
         self.wake = threading.Event()
+        # Set on shutdown: the stage in flight finishes and is saved, no other starts; a restart resumes from there.
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        # time.monotonic() at the loop's last turn: a loop that died or hangs stops moving it (readiness).
+        self.last_turn: float | None = None
         # With several replicas on one PostgreSQL store, only the elected one drives jobs (see bot/leader.py):
         # two engines saving their own copies of one job could each drop what the other recorded.
         self.is_leader: Callable[[], bool] = lambda: True
@@ -53,7 +60,8 @@ class Engine:
         contexts = self._contexts(jobs)
         still_running = 0
         for job in jobs:
-            self._advance(job, contexts[job.plan.region])
+            if not self.stopping.is_set():
+                self._advance(job, contexts[job.plan.region])
             if not job.status.finished:
                 still_running += 1
         return still_running
@@ -68,21 +76,39 @@ class Engine:
 
     def run_forever(self, stop: threading.Event) -> None:
         """The service loop: tick, then sleep until the poll interval passes or a new job wakes us."""
-        while not stop.is_set():
-            if self.is_leader():
-                for step in (self.tick, *self.chores):
-                    try:
-                        step()
-                    except Exception:  # one bad step (AWS down) must not kill the loop or the others; next time
-                        log.exception("engine loop step failed", extra={"step": getattr(step, "__qualname__", "")})
-            self.wake.wait(self.poll_seconds)
-            self.wake.clear()
+        with audit_surface(AuditSurface.ENGINE):  # the chores' events (expiry) are the engine's, as its own are
+            while not stop.is_set() and not self.stopping.is_set():
+                self.last_turn = time.monotonic()
+                if self.is_leader():
+                    for step in (self.tick, *self.chores):
+                        if self.stopping.is_set():
+                            break  # shutting down: the chores wait for the next start
+                        try:
+                            step()
+                        except Exception:  # one bad step (AWS down) must not kill the loop or the others
+                            log.exception("engine loop step failed", extra={"step": getattr(step, "__qualname__", "")})
+                self.wake.wait(self.poll_seconds)
+                self.wake.clear()
 
     def start_background(self) -> threading.Event:
         """Run the service loop in a daemon thread; set the returned event to stop it."""
         stop = threading.Event()
-        threading.Thread(target=self.run_forever, args=(stop,), name="engine", daemon=True).start()
+        self.thread = threading.Thread(target=self.run_forever, args=(stop,), name="engine", daemon=True)
+        self.thread.start()
         return stop
+
+    def stop(self, timeout: float) -> bool:
+        """Let the stage in flight finish, start no other, end the loop; True when it ended within `timeout`."""
+        self.stopping.set()
+        self.wake.set()  # cut the poll sleep short
+        if self.thread is None:
+            return True
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    @property
+    def loop_alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive() and not self.stopping.is_set()
 
     def _contexts(self, jobs: list[Job]) -> dict[str, StageContext]:
         contexts: dict[str, StageContext] = {}
@@ -154,6 +180,8 @@ class Engine:
                 {"stage": stage.name, "detail": result.detail, "seconds": stage.seconds},
             )
             self.notifier.stage_changed(job, stage)
+            if self.stopping.is_set() and job.current_stage is not None:
+                return  # shutting down: this step is saved; the next starts after the restart
         job.status = JobStatus.SUCCEEDED
         job.finished_at = self.clock.now()
         self._save(job, AuditAction.JOB_SUCCEEDED, {"outputs": job.outputs.set_fields()})
@@ -225,5 +253,12 @@ class Engine:
         requests = self.aws_requests() if self.aws_requests else []
         if requests:
             detail = {**detail, "aws_requests": requests}
-        event = AuditEvent(at=self.clock.now(), actor=ENGINE_ACTOR, action=action, job_id=job.id, detail=detail)
+        event = AuditEvent(
+            at=self.clock.now(),
+            actor=ENGINE_ACTOR,
+            action=action,
+            job_id=job.id,
+            detail=detail,
+            surface=AuditSurface.ENGINE,
+        )
         self.jobs.save_job(job, [event])

@@ -65,3 +65,13 @@ def aws(moto_server: str, _service_models: Any, monkeypatch: pytest.MonkeyPatch)
     core = botocore.session.Session()
     core.register_component("data_loader", _service_models)
     return make_clients("us-east-1", boto3.Session(botocore_session=core))
+
+
+@pytest.fixture(autouse=True)
+def _no_process_surface_left_behind() -> Iterator[None]:
+    """A test that runs an entry point in-process (`cli.main`, the console) sets the process's audit surface; the
+    next test must start without it, or its events would claim a surface they never came in through."""
+    from bot.audit_surface import set_process_surface
+
+    yield
+    set_process_surface(None)

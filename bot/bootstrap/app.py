@@ -3,16 +3,19 @@ commands over them."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws.admin_directory import IamAdminDirectory
 from aws.audit_shipper import ObjectRetention, S3AuditSink, audit_s3_client
+from aws.call_errors import CallErrorCounter
 from aws.clients import AwsClients, make_clients
+from aws.console_identity import console_identity
 from aws.drill_resources import DrillCleanupGateway
 from aws.iam import RestoreRoles
 from aws.identity import CallerIdentity
@@ -36,6 +39,7 @@ from bot.expiry import ExpirySweeper
 from bot.leader import ENGINE_LOCK_KEY, LeaderElector
 from bot.lifecycle.commands import LifecycleCommands
 from bot.lifecycle.runner import LifecycleRunner
+from bot.metrics import Metrics
 from bot.notifiers import FanoutNotifier
 from bot.ports import AdminDirectory, DrillResources
 from bot.service import RestoreService
@@ -43,10 +47,12 @@ from bot.stages import Gateways
 from bot.store import SqlStore
 from bot.workflow import Engine
 from config.policy_model import Policy, load_policy
-from config.settings import Settings
+from config.settings import Settings, require_loopback_aws_for_sandbox
 
 if TYPE_CHECKING:
     from aws.sandbox.sql_server import SandboxSqlServer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,6 +77,11 @@ class Rdsbot:
     audit_shipper: AuditShipper | None = None
     # region -> connect(instance): the SQL driver the restore uses, for drill validation queries.
     sql_connect_for: Callable[[str], Callable[[InstanceState], Any]] | None = None
+    # Set by start_background: the restore engine's leader election, let go on shutdown, and the loops' stop.
+    engine_elector: LeaderElector | None = None
+    background_stop: threading.Event | None = None
+    # Fed by the engine (as a notifier) and by every AWS client; served at GET /metrics by `rdsbot serve`.
+    metrics: Metrics = field(default_factory=Metrics)
 
     def start_background(self) -> threading.Event:
         """The engine loop, and the audit shipper when configured, in daemon threads; set the event to stop both."""
@@ -78,6 +89,7 @@ class Rdsbot:
             self.settings.database_url, self.engine.wake.set, lambda: None, key=ENGINE_LOCK_KEY, role="restore engine"
         )
         self.engine.is_leader = lambda: elector.is_leader
+        self.engine_elector = elector
         elector.step()  # elect now, so a single replica starts at once
         elector.start()
         stop = self.engine.start_background()
@@ -87,6 +99,7 @@ class Rdsbot:
             name="lifecycle",
             daemon=True,
         ).start()
+        self.background_stop = stop
 
         def step_down_on_stop() -> None:
             stop.wait()
@@ -96,6 +109,21 @@ class Rdsbot:
         if self.audit_shipper is not None:
             self.audit_shipper.start_background(stop, max(1.0, self.settings.poll_seconds))
         return stop
+
+    def stop_background(self, timeout: float) -> bool:
+        """Shutdown: the engine's step in flight finishes, its leader lock is let go, the audit trail ships once
+        more; True when the engine stopped within `timeout` (else its job resumes from the saved step anyway)."""
+        stopped = self.engine.stop(timeout)
+        if self.background_stop is not None:
+            self.background_stop.set()  # the audit shipper's loop, after its pass in flight
+        if self.engine_elector is not None:
+            self.engine_elector.stop()
+        if self.audit_shipper is not None:
+            try:
+                self.audit_shipper.ship_pending()
+            except Exception:  # S3 unreachable: the events stay in the outbox and ship after the restart
+                log.warning("audit trail not shipped at shutdown; it ships after the restart", exc_info=True)
+        return stopped
 
     def close(self) -> None:
         self.store.close()
@@ -110,6 +138,7 @@ def build(
 ) -> Rdsbot:
     """Wire rdsbot from settings; `sandbox_sql` lets several engines share one emulated SQL Server; `sql_server`
     False for a command that never logs in to an instance (`rdsbot audit`), which then needs no TLS settings."""
+    require_loopback_aws_for_sandbox(settings)
     policy = load_policy(settings.config)
     tds = settings.sqlserver_driver == "tds" and sandbox_sql is None and sql_server
     # Checked at start: a missing CA bundle must stop the bot, not fail the first restore an hour in.
@@ -118,12 +147,15 @@ def build(
     clock = clock or SystemClock()
     clients: dict[str, AwsClients] = {}
     aws_requests = MutatingCallLog()
+    metrics = Metrics()
+    call_errors = CallErrorCounter(metrics.aws_error)
 
     def clients_for(region: str) -> AwsClients:
         if region not in clients:
             clients[region] = make_clients(region)
             for client in clients[region].all().values():
                 aws_requests.attach(client)
+                call_errors.attach(client)
         return clients[region]
 
     if settings.sqlserver_driver == "sandbox" and sandbox_sql is None:
@@ -175,7 +207,7 @@ def build(
 
     shipper = audit_shipper(policy, store, clock)
     # The record links go first: they must be on the job before chat renders its completion.
-    notifier = FanoutNotifier(*([AuditRecordLinks(shipper)] if shipper else []))
+    notifier = FanoutNotifier(*([AuditRecordLinks(shipper)] if shipper else []), metrics)
     engine = Engine(
         store.jobs, gateways_for, policy, notifier, clock, settings.poll_seconds, aws_requests=aws_requests.drain
     )
@@ -204,7 +236,14 @@ def build(
         sandbox_sql=sandbox_sql,
         audit_shipper=shipper,
         sql_connect_for=connector,
+        metrics=metrics,
     )
+
+
+def real_console_user(app: Rdsbot) -> tuple[str, str]:
+    """(IAM user, Slack id) of the console's operator on real AWS: the credentials' IAM user, by its tag."""
+    clients = app.clients_for(app.policy.region.default)
+    return console_identity(clients.sts, IamAdminDirectory(clients.iam, app.policy.approvals.admin_iam_group))
 
 
 def _no_sql_server(instance: InstanceState) -> Any:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot import names
+from bot.audit_surface import AuditSurface, audit_surface
 from bot.clock import Clock
 from bot.domain import AuditAction, AuditEvent, BackupLocation, Job, JobStatus, RestoreRequest
 from bot.drills import report
@@ -176,7 +177,8 @@ class DrillRunner:
         if not self._ticking.acquire(blocking=False):
             return len(self.runs.unfinished())
         try:
-            return self._tick()
+            with audit_surface(AuditSurface.DRILL):
+                return self._tick()
         finally:
             self._ticking.release()
 
@@ -346,5 +348,14 @@ class DrillRunner:
 
     def _audit(self, drill_name: str, action: AuditAction, job_id: str | None, detail: dict[str, object]) -> None:
         self.audit.record_audit(
-            [AuditEvent(at=self.clock.now(), actor=actor(drill_name), action=action, job_id=job_id, detail=detail)]
+            [
+                AuditEvent(
+                    at=self.clock.now(),
+                    actor=actor(drill_name),
+                    action=action,
+                    job_id=job_id,
+                    detail=detail,
+                    surface=AuditSurface.DRILL,
+                )
+            ]
         )

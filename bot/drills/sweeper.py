@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot import tags
+from bot.audit_surface import AuditSurface
 from bot.clock import Clock
 from bot.domain import AuditAction, AuditEvent
 from bot.drills.runs import DrillPhase
@@ -54,7 +55,13 @@ class Sweeper:
             text = mrkdwn("🧹 drill sweeper removed {} leaked drill instance(s): {}", len(removed), ", ".join(removed))
             self.reporter.report(self._channel(), "sweep", text, failed=False, chart=None)
             detail: dict[str, object] = {"removed": removed}
-            event = AuditEvent(at=self.clock.now(), actor=SWEEPER_ACTOR, action=AuditAction.DRILL_SWEPT, detail=detail)
+            event = AuditEvent(
+                at=self.clock.now(),
+                actor=SWEEPER_ACTOR,
+                action=AuditAction.DRILL_SWEPT,
+                detail=detail,
+                surface=AuditSurface.DRILL,
+            )
             self.audit.record_audit([event])
         return removed
 

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
+from bot.audit_surface import AuditSurface, set_process_surface
 from bot.entrypoints.audit_cli import add_audit_commands
 from bot.errors import ConfigError
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Service
+
+
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml's, once installed)."""
+    try:
+        return version("rdsbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -33,13 +47,13 @@ def _shell(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     """Run the engine alone: resume every unfinished job and keep polling (no chat)."""
-    import threading
-
-    from bot.bootstrap import build
+    from bot.bootstrap import build, build_service
     from bot.notifiers import PrintNotifier
-    from config.settings import load_settings
+    from config.settings import load_settings, require_durable_database, require_policy_file
 
     settings = load_settings()
+    require_policy_file(settings, "worker")
+    require_durable_database(settings)
     configure_logging(settings.log_format, settings.log_level)
     app = build(settings)
     app.notifier.add(PrintNotifier())
@@ -49,33 +63,37 @@ def _worker(args: argparse.Namespace) -> int:
         app.lifecycle.tick()
         return 0
     # The same loop as `serve`: engine leader election on PostgreSQL, the audit shipper beside it.
-    stop = app.start_background()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        stop.set()
-    return 0
+    return _run_until_signalled(build_service(app), settings.shutdown_seconds)
 
 
 def _serve(args: argparse.Namespace) -> int:
     """Serve Slack: HTTP on --port behind waitress, or Socket Mode with SLACK_APP_TOKEN / --socket."""
-    from bot.bootstrap import build, build_slack_app
-    from config.settings import load_settings
-    from handlers.server import serve_http, serve_socket_mode
+    from bot.bootstrap import build, build_service, build_slack_app
+    from config.settings import load_settings, require_durable_database, require_policy_file
 
     settings = load_settings()
+    require_policy_file(settings, "serve")
+    require_durable_database(settings)
+    set_process_surface(AuditSurface.SLACK)
     configure_logging(settings.log_format, settings.log_level)
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token is not None else None
+    if args.socket and app_token is None:
+        raise ConfigError("--socket needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
     app = build(settings)
-    runtime = build_slack_app(app)
-    app.start_background()  # the engine loop, and the audit shipper when configured
-    runtime.drills.start()  # schedules drills only while this replica holds the leader lock
-    if args.socket or settings.slack_app_token is not None:
-        if settings.slack_app_token is None:
-            raise ConfigError("--socket needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
-        serve_socket_mode(runtime.bolt, settings.slack_app_token.get_secret_value())
-    else:
-        serve_http(runtime.bolt, args.port or settings.port)
-    return 0
+    service = build_service(app, build_slack_app(app), port=args.port, app_token=app_token)
+    return _run_until_signalled(service, settings.shutdown_seconds)
+
+
+def _run_until_signalled(service: Service, grace_seconds: float) -> int:
+    """Run until SIGTERM/SIGINT, then stop in order within `grace_seconds` and leave with the outcome."""
+    from bot.entrypoints.lifecycle import Shutdown, exit_now
+
+    shutdown = Shutdown(grace_seconds)
+    shutdown.install()  # before anything starts: a SIGTERM during start-up is a clean stop too
+    service.start()
+    shutdown.wait()
+    exit_now(shutdown.run(service.stop_steps()))
+    return 0  # not reached
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -83,15 +101,19 @@ def _doctor(args: argparse.Namespace) -> int:
     import json
 
     from bot.bootstrap import build_doctor
+    from config.settings import load_settings, require_policy_file
 
+    settings = load_settings()
+    require_policy_file(settings, "doctor")
     configure_logging("text", "ERROR")
-    report = build_doctor().run()
+    report = build_doctor(settings).run()
     print(json.dumps(report.as_json(), indent=2) if args.json else report.text())
     return report.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rdsbot", description="Restore SQL Server backups from S3 onto RDS.")
+    parser.add_argument("--version", action="version", version=f"rdsbot {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="a whole restore on the embedded sandbox")
     demo.add_argument("--restore-seconds", type=float, default=3.0, help="how long the sandbox restore takes")
@@ -118,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor.set_defaults(run=_doctor)
     add_audit_commands(commands)
     args = parser.parse_args(argv)
+    set_process_surface(AuditSurface.CLI)  # serve and the console say otherwise below
     try:
         return int(args.run(args))
     except ConfigError as exc:

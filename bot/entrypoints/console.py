@@ -10,12 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
-from bot.bootstrap import build, build_commands, build_doctor, build_drills
+from bot.audit_surface import AuditSurface, set_process_surface
+from bot.bootstrap import build, build_commands, build_doctor, build_drills, real_console_user
 from bot.doctor import DoctorCommand
 from bot.domain import JobStatus
 from bot.entrypoints.shell import ConsoleDrillReporter, ConsoleNotifier, ConsoleSession, ConsoleUser, run_lines
+from bot.errors import ConfigError
 from config.policy_model import load_policy
-from config.settings import Settings, load_settings
+from config.settings import Settings, load_settings, require_policy_file
 
 DEMO_SCRIPT = """\
 # a request the policy refuses, with the reason and the fix
@@ -41,6 +43,7 @@ def console_session(
     write: Callable[[str], None], *, sandbox: bool = True, restore_seconds: float = 3.0, user: str | None = None
 ) -> Iterator[ConsoleSession]:
     """A ready session with the engine running in the background; everything is torn down on exit."""
+    set_process_surface(AuditSurface.CONSOLE)
     aws = start_sandbox_aws() if sandbox else None
     try:
         if sandbox:
@@ -62,13 +65,24 @@ def console_session(
             )
         else:
             settings = load_settings()
+            require_policy_file(settings, "shell --no-sandbox")
+            if user is not None:
+                raise ConfigError(
+                    "--as is for the sandbox only: on real AWS the console acts as the Slack user your credentials' "
+                    "IAM user is tagged with (slack-user-id); hint: drop --as"
+                )
             users = {}
         app = build(settings)
         commands = build_commands(app)
-        first = user or ("alice" if sandbox else "console")
-        current = users.get(first) or ConsoleUser(first, first)
+        if sandbox:
+            first = user or "alice"
+            current = users.get(first) or ConsoleUser(first, first)
+        else:
+            iam_user, slack_id = real_console_user(app)
+            current = ConsoleUser(iam_user, slack_id)
+            write(f"# real AWS: you are IAM user {iam_user}, Slack user {slack_id} (from sts:GetCallerIdentity)")
         users.setdefault(current.name, current)
-        session = ConsoleSession(commands=commands, users=users, write=write, current=current)
+        session = ConsoleSession(commands=commands, users=users, write=write, current=current, may_switch=sandbox)
         app.notifier.add(ConsoleNotifier(session))
         drills = build_drills(app, ConsoleDrillReporter(session), commands)
         session.drills = drills.commands

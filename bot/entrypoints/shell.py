@@ -56,6 +56,8 @@ class ConsoleSession:
     last_job: str | None = None
     drills: DrillCommands | None = None
     doctor: DoctorCommand | None = None
+    # `as <user>` is the sandbox's way to feel the approval rules; on real AWS the console is who the credentials say.
+    may_switch: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _announced: set[str] = field(default_factory=set)
     _announcement: threading.Condition = field(default_factory=threading.Condition)
@@ -184,6 +186,9 @@ class ConsoleSession:
         self.say(self.commands.status(text).text)
 
     def _switch(self, name: str) -> None:
+        if not self.may_switch:
+            self.say(f"(only you can see this) `as` is for the sandbox; on real AWS you are {self.current.name}")
+            return
         user = self.users.get(name) or next((u for u in self.users.values() if u.slack_id == name), None)
         if user is None:
             user = ConsoleUser(name=name, slack_id=name)  # a raw Slack id, for real workspaces

@@ -38,6 +38,11 @@ class SqlStore:
         """The underlying engine, for diagnostics and tests."""
         return self.database.engine
 
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query now (readiness)."""
+        with self.database.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
     def close(self) -> None:
         """Release every pooled connection."""
         self.database.close()

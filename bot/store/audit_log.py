@@ -26,6 +26,7 @@ def _event_rows(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
             "job_id": event.job_id,
             "detail": audit_chain.json_value(event.model_dump(mode="json", include={"detail"})["detail"]),
             "iam_user": event.iam_user,
+            "surface": event.surface.value if event.surface is not None else None,
             "day": audit_chain.day_of(event.at),
         }
         for event in events
@@ -47,6 +48,7 @@ def event_from_row(row: sa.RowMapping) -> AuditEvent:
         detail=row["detail"],
         iam_user=row["iam_user"],
         day=row["day"],
+        surface=row["surface"],
         seq=row["seq"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],

@@ -236,6 +236,12 @@ class SqlJobs:
         with self._db.transaction(write=False) as conn:
             return _load_jobs(conn, query)
 
+    def count_by_status(self) -> dict[str, int]:
+        """How many jobs are in each status (metrics); one indexed GROUP BY, however many jobs there are."""
+        query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+        with self._db.transaction(write=False) as conn:
+            return {str(status): int(count) for status, count in conn.execute(query)}
+
     def unfinished_jobs(self) -> list[Job]:
         """Queued and running jobs, oldest first: what to resume after a restart."""
         query = (

@@ -123,6 +123,8 @@ audit_events = sa.Table(
     sa.Column("seq", sa.Integer),
     sa.Column("prev_hash", sa.String(64)),
     sa.Column("hash", sa.String(64)),
+    # Where the event came in (revision 0006); NULL on older events, which hash without it.
+    sa.Column("surface", sa.String(16)),
     # The outbox: the S3 object an event was frozen into, and when S3 accepted that object.
     sa.Column("batch_key", sa.String(512)),
     sa.Column("shipped_at", UtcDateTime),

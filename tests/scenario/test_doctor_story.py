@@ -15,7 +15,7 @@ from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox
 from bot.bootstrap import build_doctor
 from bot.entrypoints import cli
 from bot.store import SqlStore
-from config.policy_model import load_policy
+from config.policy_model import EXAMPLE_POLICY, load_policy
 from handlers.slack_readiness import manifest_bot_scopes
 from tests.scenario.conftest import CAROL, Story, ephemeral_text
 from tests.support.aws_calls import CallRecorder
@@ -47,7 +47,8 @@ def world(aws: AwsClients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-doctor-test")
         monkeypatch.setenv("RDSBOT_SLACK_API_URL", slack.base_url)
         monkeypatch.setenv("RDSBOT_DATABASE_URL", database_url)
-        monkeypatch.delenv("RDSBOT_CONFIG", raising=False)
+        # `rdsbot doctor` refuses to start without a policy file of its own; the sandbox seed matches the example.
+        monkeypatch.setenv("RDSBOT_CONFIG", str(EXAMPLE_POLICY))
         yield World(aws, slack)
 
 

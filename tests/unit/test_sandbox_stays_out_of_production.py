@@ -1,5 +1,6 @@
 """Production code paths never load the embedded stand-ins: importing what `rdsbot serve` and `rdsbot worker` run
-loads no aws.sandbox module and no moto, so an install without the `sandbox` extra works and ships no emulator."""
+loads no aws.sandbox module, no moto and none of its web stack (Flask, Werkzeug), so an install without the
+`sandbox` extra works and ships no emulator."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ PROBE = """
 import importlib, json, sys, traceback
 
 def forbidden(name):
-    return name == "aws.sandbox" or name.startswith("aws.sandbox.") or name.split(".")[0] == "moto"
+    top = name.split(".")[0]
+    return name == "aws.sandbox" or name.startswith("aws.sandbox.") or top in ("moto", "flask", "werkzeug")
 
 class ImportSites:
     sites = {}
