@@ -22,6 +22,7 @@ class Action(StrEnum):
     RUN_DRILL = "run_drill"
     CANCEL = "cancel"
     RUN_DOCTOR = "run_doctor"
+    READ_DEAD_LETTERS = "read_dead_letters"  # /rds-status dead-letters: what Slack refused, channel by channel
 
 
 class Forbidden(RdsbotError):

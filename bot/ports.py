@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.chat_outbox import (
+    SlackOutboxRepository as SlackOutboxRepository,  # the Slack outbox's port lives beside its rules
+)
 from bot.domain import (
     Approval,
     ApprovalDecision,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.chat_outbox import MessageKind
 from bot.drills.commands import DrillCommands
 from handlers.outbox import SlackOutbox
 from handlers.restore import email_lookup
@@ -15,43 +15,31 @@ from handlers.slow_lane import SlowLane
 
 
 class SlackDrillReporter:
-    """DrillReporter over Slack: the report as a channel message, follow-ups in its thread."""
+    """DrillReporter over Slack: the report as a channel message, the chart and follow-ups in its thread, all
+    through the durable outbox under one key per run, so a report channel that is gone parks only that run's
+    messages (dead letters) and delays no one else's."""
 
-    def __init__(self, client: Any, outbox: SlackOutbox) -> None:
-        self.client = client
+    def __init__(self, outbox: SlackOutbox) -> None:
         self.outbox = outbox
-        self._threads: dict[str, str] = {}  # run id -> ts of its report
-        self._lock = threading.Lock()
 
     def report(self, channel: str, run_id: str, text: str, *, failed: bool, chart: bytes | None = None) -> None:
-        self.outbox.put(f"drill {run_id} report", lambda: self._post_report(channel, run_id, text))
+        key, ref = _key(run_id), _report_ref(run_id)
+        self.outbox.post(key, MessageKind.DRILL_REPORT, channel, text, ref=ref)
         if chart is not None:
-            self.outbox.put(f"drill {run_id} chart", lambda: self._upload_chart(channel, run_id, chart))
+            title = "time-to-restore, last runs (grey: RTO target)"
+            self.outbox.upload(key, channel, ref, chart, f"drill-{run_id}-trend.png", title)
 
     def follow_up(self, channel: str, run_id: str, text: str) -> None:
-        # The outbox is FIFO, so the report's ts is known by the time this is sent (unless a restart lost it).
-        self.outbox.put(f"drill {run_id} follow-up", lambda: self._post_follow_up(channel, run_id, text))
+        thread = _report_ref(run_id) if self.outbox.repository.by_ref(_report_ref(run_id)) else None
+        self.outbox.post(_key(run_id), MessageKind.DRILL_FOLLOW_UP, channel, text, thread_ref=thread)
 
-    def _post_report(self, channel: str, run_id: str, text: str) -> None:
-        posted = self.client.chat_postMessage(channel=channel, text=text)
-        with self._lock:
-            self._threads[run_id] = str(posted["ts"])
 
-    def _upload_chart(self, channel: str, run_id: str, chart: bytes) -> None:
-        with self._lock:
-            thread_ts = self._threads.get(run_id)
-        self.client.files_upload_v2(
-            channel=channel,
-            thread_ts=thread_ts,
-            content=chart,
-            filename=f"drill-{run_id}-trend.png",
-            title="time-to-restore, last runs (grey: RTO target)",
-        )
+def _key(run_id: str) -> str:
+    return f"drill:{run_id}"
 
-    def _post_follow_up(self, channel: str, run_id: str, text: str) -> None:
-        with self._lock:
-            thread_ts = self._threads.pop(run_id, None)
-        self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+
+def _report_ref(run_id: str) -> str:
+    return f"drill:{run_id}:report"
 
 
 def register_drill(bolt: App, drill_commands: DrillCommands, lane: SlowLane) -> None:

@@ -1,13 +1,15 @@
 """/rds-restore, its approval card and the Approve / Deny buttons.
 
 Every listener acks with only pure work done (parse, policy), and hands the slow part (AWS, Slack Web API) to the
-slow lane, so Slack gets its answer well within 3 seconds and never waits on AWS.
+slow lane, so Slack gets its answer well within 3 seconds and never waits on AWS. What the slow part has to say goes
+through the durable outbox (handlers/outbox.py); only the deny modal opens directly, since its trigger_id lasts 3 s.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -18,10 +20,12 @@ from bot.approvals import Outcome
 from bot.authz import Action, Forbidden
 from bot.commands import ChatCommands, Reply
 from bot.domain import Job, RestoreRequest
-from handlers.slack_notifier import SlackNotifier
+from handlers.slack_notifier import SlackNotifier, requester_key
 from handlers.slow_lane import SlowLane
 
 log = logging.getLogger(__name__)
+# Slack: a response_url takes up to 5 answers within 30 minutes (https://docs.slack.dev/interactivity/handling-user-interaction).
+RESPONSE_URL_VALIDITY = timedelta(minutes=30)
 
 
 def email_lookup(client: WebClient, user_id: str) -> Callable[[], str | None]:
@@ -39,55 +43,59 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
     channel = commands.policy.approvals.channel
 
     def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        received = commands.clock.now()
         words = command.get("text", "").split()
         if words[:1] == ["cancel"]:
             if len(words) != 2:
                 ack(response_type="ephemeral", text="usage: /rds-restore cancel <job-id>")
                 return
-            lane.submit(f"cancel by {command['user_id']}", cancel_restore, words[1], command, respond, client)
+            lane.submit(f"cancel by {command['user_id']}", cancel_restore, words[1], command, received, client)
             ack(response_type="ephemeral", text=f"Checking whether you may cancel {words[1]}…")
             return
         checked = commands.check_restore(command.get("text", ""), command["user_id"])
         if isinstance(checked, Reply):
             ack(response_type="ephemeral", text=checked.text)
             return
-        lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, respond, client)
+        lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, received)
         ack(
             response_type="ephemeral",
             text=f"Checking {checked.backup.display(commands.policy.backups.default_bucket)} for a restore to "
             f"{checked.instance_class}…",
         )
 
-    def submit_restore(checked: RestoreRequest, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def submit_restore(checked: RestoreRequest, command: dict[str, Any], received: datetime) -> None:
         result = commands.submit_restore(checked, command["user_id"], command.get("text", ""))
         if isinstance(result, Reply):
-            respond(response_type="ephemeral", replace_original=False, text=result.text)
+            answer(command, received, result.text)
             return
         job = result.job
         if checked.dry_run:
-            respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text=f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}",
-            )
+            answer(command, received, f"Dry run, nothing created. The plan:\n{blocks.card_summary(job)}", job.id)
             return
         expires = commands.decisions.expires_at(job)
-        posted = client.chat_postMessage(
-            channel=channel,
-            text=f"RDS restore request {job.id} needs approval",
-            blocks=blocks.approval_card(job, expires),
-        )
-        notifier.remember_thread(job.id, str(posted["channel"]), str(posted["ts"]))
-        respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text=f"Request {job.id} is waiting for an admin's approval in {channel} (expires {expires}).",
-        )
+        # Queued, not posted: the outbox paces the channel and keeps the card through a Slack outage or a restart.
+        url, url_expires = command.get("response_url"), received + RESPONSE_URL_VALIDITY
+        notifier.post_card(job, channel, expires, url, url_expires)
+        waiting = f"Request {job.id} is waiting for an admin's approval in {channel} (expires {expires})."
+        answer(command, received, waiting, job.id)
 
-    def cancel_restore(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def answer(command: dict[str, Any], received: datetime, text: str, job_id: str | None = None) -> None:
+        """The requester's follow-up, through the outbox: the response_url while valid, else a DM."""
+        user = command["user_id"]
+        key = requester_key(job_id) if job_id else f"user:{user}"
+        url = str(command.get("response_url") or "")
+        notifier.outbox.respond(key, url, received + RESPONSE_URL_VALIDITY, user, text, job_id=job_id)
+
+    def cancel_restore(job_id: str, command: dict[str, Any], received: datetime, client: WebClient) -> None:
         user = command["user_id"]
         reply = commands.cancel(job_id, user, email_lookup(client, user))
-        respond(response_type="ephemeral", replace_original=False, text=reply.text)
+        answer(command, received, reply.text, job_id if reply.ok else None)
+        job = commands.job(job_id)
+        card_channel = notifier.card_channel(job) if job is not None else None
+        if reply.ok and job is not None and job.started_at is None and card_channel is not None:
+            # Withdrawn before approval: the engine never ran it, so the card is brought up to date here.
+            when = commands.clock.now().strftime("%Y-%m-%d %H:%M UTC")
+            notifier.card_decided(job, card_channel, f"🛑 Withdrawn by <@{user}> at {when}; nothing was created")
 
     bolt.command("/rds-restore")(ack_restore)
 
@@ -104,7 +112,7 @@ def register_restore(bolt: App, commands: ChatCommands, notifier: SlackNotifier,
             commands.decisions.authorizer.check(Action.DENY, user, email_lookup(client, user), job)
         except Forbidden as refused:
             commands.decide(job_id, user, False, email_lookup(client, user))  # audited refusal, no change
-            client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=refused.reason)
+            notifier.outbox.ephemeral(f"user:{user}", body["channel"]["id"], user, refused.reason, job_id=job_id)
             return
         client.views_open(
             trigger_id=body["trigger_id"],
@@ -142,7 +150,7 @@ def _decide(
     reason: str | None,
 ) -> None:
     user, job_id = body["user"]["id"], body["actions"][0]["value"]
-    channel, message_ts = body["channel"]["id"], body["message"]["ts"]
+    channel = body["channel"]["id"]
     decision = commands.decide(job_id, user, approve, email_lookup(client, user), reason)
     job: Job | None = decision.job
     if decision.changed_job and job is not None:
@@ -152,12 +160,6 @@ def _decide(
             Outcome.DENIED: f"⛔ Denied by <@{user}> at {when}" + (f": {reason}" if reason else ""),
             Outcome.EXPIRED: f"⌛ Expired at {commands.decisions.expires_at(job)}; nothing was created",
         }
-        client.chat_update(
-            channel=channel,
-            ts=message_ts,
-            text=text[decision.outcome],
-            blocks=blocks.decided_card(job, text[decision.outcome]),
-        )
-        notifier.post(channel, message_ts, text[decision.outcome], f"{job.id} decision")
+        notifier.card_decided(job, channel, text[decision.outcome])
     else:
-        client.chat_postEphemeral(channel=channel, user=user, text=decision.message)
+        notifier.outbox.ephemeral(f"user:{user}", channel, user, decision.message, job_id=job_id)
