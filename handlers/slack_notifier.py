@@ -162,6 +162,8 @@ class SlackNotifier:
         if self.outbox.repository.by_ref(ref) is None:
             key, thread = job_key(job.id), card_ref(job.id)
             self.outbox.post(key, MessageKind.PROGRESS, channel, text, job_id=job.id, ref=ref, thread_ref=thread)
+            with self._lock:
+                self._edits[job.id] = (0, self.monotonic(), text)
             return
         if self.outbox.repository.revise_unsent(ref, text):
             return  # not sent yet: it will go out with this content, at no extra call

@@ -154,7 +154,7 @@ class SqlSlackOutbox:
             return claimed
 
     def mark_delivered(self, message_id: int, ts: str | None, channel: str | None, now: datetime) -> None:
-        values = {"state": _DELIVERED, "ts": ts, "posted_channel": channel, "delivered_at": now}
+        values = {"state": _DELIVERED, "ts": ts, "posted_channel": channel, "delivered_at": now, "unconfirmed": False}
         self._settle(message_id, values)
 
     def retry_later(self, message_id: int, not_before: datetime, error: str, *, unconfirmed: bool) -> None:
