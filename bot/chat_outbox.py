@@ -166,9 +166,10 @@ def verdict(error: str, attempts: int) -> Verdict:
     return Verdict.PARK if attempts >= UNKNOWN_ERROR_ATTEMPTS else Verdict.RETRY
 
 
-def backoff(attempts: int, cap_seconds: float = 300.0) -> timedelta:
-    """Wait before retry `attempts + 1`: 1, 2, 4 ... seconds, at most `cap_seconds` (Slack outages end)."""
-    return timedelta(seconds=min(cap_seconds, 2.0 ** max(0, min(attempts - 1, 16))))
+def backoff(attempts: int, cap_seconds: float = 60.0) -> timedelta:
+    """Wait before retry `attempts + 1`: 0.5, 1, 2 ... seconds, at most `cap_seconds`: a Slack outage ends, and
+    once it has, every waiting message should go within a minute."""
+    return timedelta(seconds=min(cap_seconds, 0.5 * 2.0 ** max(0, min(attempts - 1, 16))))
 
 
 @dataclass(frozen=True)

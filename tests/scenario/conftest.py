@@ -96,6 +96,8 @@ def running_story(tmp_path: Path, config: Path | None = None) -> Iterator[Story]
     seed_sandbox(load_policy(config))
     users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
     with FakeSlackApi(users=users) as slack:
+        for channel in ("rds-approvals", "rds-drills"):  # the example policy's channels exist in the workspace
+            slack.add_channel(channel)
         settings = Settings(
             config=config,
             slack_bot_token=BOT_TOKEN,
