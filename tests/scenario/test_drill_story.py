@@ -43,7 +43,9 @@ def test_admins_run_a_drill_from_slack_and_its_report_and_cleanup_reach_the_chan
     cleaned = story.slack.wait_for("chat.postMessage", lambda c: "cleaned up" in str(c.body.get("text")), timeout=15)
     assert cleaned.body["thread_ts"] is not None
     chart = story.slack.wait_for("files.completeUploadExternal", timeout=15)
-    assert chart.body["thread_ts"] == cleaned.body["thread_ts"] and chart.body["channel_id"] == "#rds-drills"
+    assert chart.body["thread_ts"] == cleaned.body["thread_ts"] and chart.body["channel_id"] == story.slack.channel_id(
+        "#rds-drills"
+    )
     file_id = json.loads(chart.body["files"])[0]["id"]
     assert (story.slack.uploaded(file_id) or b"").startswith(b"\x89PNG\r\n\x1a\n")
     _, body = story.command("/rds-drill", "history prod-nightly", ALICE)

@@ -236,7 +236,7 @@ def test_progress_and_completion_survive_slack_429_and_500(story: Story):
     channel, card_ts = story.card_of(job_id)
     # Each 500 may have hidden a success, so the thread was read before each retry; nothing is there twice.
     assert story.slack.delivered("conversations.replies")
-    card, progress, final = story.slack.thread(channel, card_ts)
+    _card, progress, final = story.slack.thread(channel, card_ts)
     assert "✓ finalize" in progress["text"] and final["text"] == done.body["text"]
 
 
