@@ -46,7 +46,9 @@ from bot.chat_outbox import (
 from bot.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
-LEASE_SECONDS = 120.0  # longer than any one Web API call (the client's timeout), so a live sender keeps its claim
+# Longer than one Web API call (the outbox client's 10 s timeout), so a live sender keeps its claim; short, since a
+# sender killed mid-call holds its message this long before another process (or its own restart) may try it.
+LEASE_SECONDS = 30.0
 IDLE_SECONDS = 0.25
 # How far before its first attempt a post is looked for: Slack's ts and our clock may disagree a little.
 LOOKBACK = timedelta(minutes=2)

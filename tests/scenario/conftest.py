@@ -4,6 +4,7 @@ server on loopback, AWS on the moto server, the sandbox SQL Server on a fast clo
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,22 @@ class Story:
     app: Rdsbot
     runtime: SlackRuntime
     aws: CallRecorder
+    stop: threading.Event  # set: the engine (and audit shipper) of this process stop
+
+    def crash(self) -> None:
+        """Drop this process: its engine and Slack sender stop, and nothing it kept in memory survives; what is in
+        the job store is all a restarted bot has (an in-process stand-in for SIGKILL, between two Slack calls)."""
+        self.stop.set()
+        self.runtime.outbox.stop()
+
+    def restart(self) -> Story:
+        """A new bot on the same job store, sandbox SQL Server state and Slack (the old one's server keeps serving
+        Bolt requests into the dropped process; restarted stories need none)."""
+        app = build(self.app.settings)
+        runtime = build_slack_app(app)
+        return Story(
+            self.url, self.slack, app, runtime, CallRecorder(app.clients_for("us-east-1")), app.start_background()
+        )
 
     def command(self, command: str, text: str, user: str, response_id: str = "r1") -> tuple[int, str]:
         request = slash_command(command, text, user_id=user, response_url=self.slack.response_url(response_id))
@@ -113,7 +130,7 @@ def running_story(tmp_path: Path, config: Path | None = None) -> Iterator[Story]
         runtime = build_slack_app(app)
         stop = app.start_background()
         with serve_wsgi(wsgi_app(runtime.bolt), threads=8) as url:
-            yield Story(url=url, slack=slack, app=app, runtime=runtime, aws=recorder)
+            yield Story(url=url, slack=slack, app=app, runtime=runtime, aws=recorder, stop=stop)
         stop.set()
         runtime.outbox.stop()
         app.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import BytesParser
@@ -515,7 +516,9 @@ class FakeSlackApi:
         return _Answer.json(handler(body))
 
     def _next_ts(self) -> str:
-        self._ts_micros += 100
+        # Slack's ts is the post's time (seconds.microseconds) and unique per channel: a client looking for its own
+        # post by `oldest` relies on that.
+        self._ts_micros = max(self._ts_micros + 100, int(time.time() * 1_000_000))
         return f"{self._ts_micros // 1_000_000}.{self._ts_micros % 1_000_000:06d}"
 
     def _next_id(self, prefix: str) -> str:
