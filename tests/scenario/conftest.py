@@ -109,7 +109,7 @@ def story_without_bot_sources(aws: AwsClients, tmp_path: Path) -> Iterator[Story
 
 
 @contextmanager
-def running_story(tmp_path: Path, config: Path | None = None) -> Iterator[Story]:
+def running_story(tmp_path: Path, config: Path | None = None, restore_seconds: float = 0.5) -> Iterator[Story]:
     seed_sandbox(load_policy(config))
     users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
     with FakeSlackApi(users=users) as slack:
@@ -122,7 +122,7 @@ def running_story(tmp_path: Path, config: Path | None = None) -> Iterator[Story]
             slack_api_url=slack.base_url,
             database_url=f"sqlite:///{tmp_path / 'rdsbot.db'}",
             sqlserver_driver="sandbox",
-            sandbox_restore_seconds=0.5,
+            sandbox_restore_seconds=restore_seconds,
             poll_seconds=0.05,
         )
         app = build(settings)

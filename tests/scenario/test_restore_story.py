@@ -60,9 +60,9 @@ def test_request_card_refusals_approval_progress_completion_and_status(story: St
     assert text.startswith(f"<@{ALICE}> your restore is done")  # the final message mentions the requester
     card_channel, _ = story.card_of(job_id)
     story.runtime.outbox.drain(15)
-    card, progress, final = story.slack.thread(card_channel, card_ts)  # one living message, one final message
+    posted, progress, final = story.slack.thread(card_channel, card_ts)  # one living message, one final message
     assert "✓ instance" in progress["text"] and "✓ finalize" in progress["text"] and "100%" in progress["text"]
-    assert final["text"] == text and "✅ Restored prod_backup" in str(card["blocks"])
+    assert final["text"] == text and "✅ Restored prod_backup" in str(posted["blocks"])
 
     status, body = story.command("/rds-status", job_id, BOB)
     assert status == 200
