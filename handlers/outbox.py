@@ -377,10 +377,17 @@ class SlackOutbox:
             return None
         since = (message.first_attempt_at or message.created_at) - LOOKBACK
         query = {"channel": channel_id, "oldest": f"{since.timestamp():.6f}", "include_all_metadata": True}
-        if thread_ts:
-            answer = self.client.conversations_replies(ts=thread_ts, limit=200, **query)
-        else:
-            answer = self.client.conversations_history(limit=200, **query)
+        try:
+            if thread_ts:
+                answer = self.client.conversations_replies(ts=thread_ts, limit=200, **query)
+            else:
+                answer = self.client.conversations_history(limit=200, **query)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("missing_scope", "not_in_channel", "channel_not_found"):
+                raise  # 429, 5xx: look again later, the post still unconfirmed
+            # Cannot look (no channels:history / groups:history): a duplicate beats a lost message.
+            log.warning("cannot look for an unconfirmed post; posting again", extra={"outbox_id": message.id})
+            return None
         for found in answer.get("messages") or []:
             if carries_marker(found, message.uid):
                 return str(found["ts"]), channel_id
@@ -388,7 +395,12 @@ class SlackOutbox:
 
     def _channel_id_from_slack(self, name: str) -> str | None:
         wanted = name.removeprefix("#")
-        answer = self.client.conversations_list(types="public_channel,private_channel", limit=1000)
+        try:
+            answer = self.client.conversations_list(types="public_channel,private_channel", limit=1000)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "missing_scope":
+                raise
+            return None
         return next((str(c["id"]) for c in answer.get("channels") or [] if c.get("name") == wanted), None)
 
     def _respond(self, message: OutboxMessage) -> tuple[str | None, str | None]:
