@@ -21,15 +21,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
 from bot.chat_outbox import (
-    Delivery,
     MessageKind,
     NewMessage,
     OutboxMessage,
@@ -39,39 +36,19 @@ from bot.chat_outbox import (
     SlackOutboxRepository,
     Verdict,
     backoff,
-    carries_marker,
-    metadata_marker,
     verdict,
 )
 from bot.clock import Clock, SystemClock
+from handlers.slack_delivery import Attempt, Park, Retry, SlackDelivery
 
 log = logging.getLogger(__name__)
 # Longer than one Web API call (the outbox client's 10 s timeout), so a live sender keeps its claim; short, since a
 # sender killed mid-call holds its message this long before another process (or its own restart) may try it.
 LEASE_SECONDS = 30.0
 IDLE_SECONDS = 0.25
-# How far before its first attempt a post is looked for: Slack's ts and our clock may disagree a little.
-LOOKBACK = timedelta(minutes=2)
 
 Delivered = Callable[[OutboxMessage, str | None, str | None], None]
 Parked = Callable[[OutboxMessage, str], None]
-
-
-class _Retry(Exception):
-    """Not sent now; try again after `seconds` (a ref not posted yet)."""
-
-    def __init__(self, reason: str, seconds: float) -> None:
-        super().__init__(reason)
-        self.seconds = seconds
-
-
-class _Park(Exception):
-    """Never sendable (its thread's message was parked, or is unknown)."""
-
-
-@dataclass
-class _Attempt:
-    posted: bool = False  # the chat.postMessage request has left: from here on, an error leaves it unconfirmed
 
 
 class SlackOutbox:
@@ -91,6 +68,7 @@ class SlackOutbox:
         self.clock = clock or SystemClock()
         self.pacer = pacer or Pacer()
         self.monotonic = monotonic
+        self.delivery = SlackDelivery(repository, client, self.clock)
         self.on_delivered: list[Delivered] = []
         self.on_parked: list[Parked] = []
         self._wake = threading.Event()
@@ -253,17 +231,17 @@ class SlackOutbox:
         return max(0.01, soonest)
 
     def _deliver(self, message: OutboxMessage) -> None:
-        attempt = _Attempt()
+        attempt = Attempt()
         try:
-            ts, channel = self._send(message, attempt)
+            ts, channel = self.delivery.send(message, attempt)
         except SlackApiError as exc:
             self._refused(message, exc, attempt)
             return
-        except _Retry as exc:
+        except Retry as exc:
             later = self.clock.now() + timedelta(seconds=exc.seconds)
             self.repository.retry_later(message.id, later, str(exc), unconfirmed=message.unconfirmed)
             return
-        except _Park as exc:
+        except Park as exc:
             self._park(message, str(exc))
             return
         except Exception as exc:  # no answer: connection refused, dropped, timed out
@@ -274,7 +252,7 @@ class SlackOutbox:
         for hook in self.on_delivered:
             _safely(lambda h=hook: h(message, ts, channel))  # type: ignore[misc]
 
-    def _refused(self, message: OutboxMessage, exc: SlackApiError, attempt: _Attempt) -> None:
+    def _refused(self, message: OutboxMessage, exc: SlackApiError, attempt: Attempt) -> None:
         status = int(getattr(exc.response, "status_code", 0) or 0)
         error = str(exc.response.get("error") or f"HTTP {status}")
         if status == 429:
@@ -308,117 +286,6 @@ class SlackOutbox:
         self.repository.park(message.id, error, self.clock.now())
         for hook in self.on_parked:
             _safely(lambda h=hook: h(message, error))  # type: ignore[misc]
-
-    # -- one write -----------------------------------------------------------------------------------------------
-
-    def _ref(self, ref: str) -> OutboxMessage:
-        found = self.repository.by_ref(ref)
-        if found is None:
-            raise _Park(f"{ref} was never queued")
-        if found.state == Delivery.DEAD:
-            raise _Park(f"{ref} could not be posted: {found.error}")
-        if found.state == Delivery.PENDING:
-            raise _Retry(f"waiting for {ref}", 1.0)
-        return found
-
-    def _send(self, message: OutboxMessage, attempt: _Attempt) -> tuple[str | None, str | None]:
-        payload = message.payload
-        if message.method == SlackMethod.POST:
-            return self._post(message, attempt)
-        if message.method == SlackMethod.UPDATE:
-            target = self._ref(message.target_ref or "")
-            self.client.chat_update(
-                channel=target.posted_channel, ts=target.ts, text=payload.text, blocks=payload.blocks
-            )
-            return target.ts, target.posted_channel
-        if message.method == SlackMethod.EPHEMERAL:
-            self.client.chat_postEphemeral(channel=message.channel, user=payload.user, text=payload.text)
-            return None, message.channel
-        if message.method == SlackMethod.RESPONSE_URL:
-            return self._respond(message)
-        parent = self._ref(message.thread_ref or "")
-        self.client.files_upload_v2(
-            channel=parent.posted_channel,
-            thread_ts=parent.ts,
-            content=base64.b64decode(payload.file_base64 or ""),
-            filename=payload.filename,
-            title=payload.title,
-        )
-        return None, parent.posted_channel
-
-    def _post(self, message: OutboxMessage, attempt: _Attempt) -> tuple[str | None, str | None]:
-        payload = message.payload
-        channel, thread_ts = message.channel, None
-        if message.thread_ref:
-            parent = self._ref(message.thread_ref)
-            channel, thread_ts = parent.posted_channel or channel, parent.ts
-        if message.unconfirmed:
-            found = self._find_posted(message, channel, thread_ts)
-            if found is not None:
-                log.info("slack post found already delivered; not re-posted", extra={"outbox_id": message.id})
-                return found
-        attempt.posted = True
-        answer = self.client.chat_postMessage(
-            channel=channel,
-            text=payload.text,
-            blocks=payload.blocks,
-            thread_ts=thread_ts,
-            metadata=metadata_marker(message.uid),
-        )
-        return str(answer["ts"]), str(answer["channel"])
-
-    def _find_posted(self, message: OutboxMessage, channel: str, thread_ts: str | None) -> tuple[str, str] | None:
-        """The post tagged with this message's uid, if Slack has it (conversations.history/replies need an id)."""
-        channel_id = channel if channel[:1] in ("C", "G", "D") else self.repository.channel_id(channel)
-        if channel_id is None:
-            channel_id = self._channel_id_from_slack(channel)
-        if channel_id is None:
-            log.warning("cannot look for an unconfirmed post; posting again", extra={"outbox_id": message.id})
-            return None
-        since = (message.first_attempt_at or message.created_at) - LOOKBACK
-        query = {"channel": channel_id, "oldest": f"{since.timestamp():.6f}", "include_all_metadata": True}
-        try:
-            if thread_ts:
-                answer = self.client.conversations_replies(ts=thread_ts, limit=200, **query)
-            else:
-                answer = self.client.conversations_history(limit=200, **query)
-        except SlackApiError as exc:
-            if exc.response.get("error") not in ("missing_scope", "not_in_channel", "channel_not_found"):
-                raise  # 429, 5xx: look again later, the post still unconfirmed
-            # Cannot look (no channels:history / groups:history): a duplicate beats a lost message.
-            log.warning("cannot look for an unconfirmed post; posting again", extra={"outbox_id": message.id})
-            return None
-        for found in answer.get("messages") or []:
-            if carries_marker(found, message.uid):
-                return str(found["ts"]), channel_id
-        return None
-
-    def _channel_id_from_slack(self, name: str) -> str | None:
-        wanted = name.removeprefix("#")
-        try:
-            answer = self.client.conversations_list(types="public_channel,private_channel", limit=1000)
-        except SlackApiError as exc:
-            if exc.response.get("error") != "missing_scope":
-                raise
-            return None
-        return next((str(c["id"]) for c in answer.get("channels") or [] if c.get("name") == wanted), None)
-
-    def _respond(self, message: OutboxMessage) -> tuple[str | None, str | None]:
-        payload = message.payload
-        expires = payload.response_url_expires_at
-        if payload.response_url and expires is not None and self.clock.now() < expires:
-            answer = WebhookClient(payload.response_url).send(
-                text=payload.text, response_type="ephemeral", replace_original=False
-            )
-            if answer.status_code == 200:
-                return None, message.channel
-            if answer.status_code < 500 and answer.status_code != 429:
-                log.info("response_url refused; sending a DM instead", extra={"status": answer.status_code})
-            else:
-                raise _Retry(f"response_url answered {answer.status_code}", backoff(message.attempts).total_seconds())
-        # Past its validity (30 minutes, 5 uses) the requester still hears back: in the app's DM with them.
-        dm = self.client.chat_postMessage(channel=payload.user, text=payload.text)
-        return str(dm["ts"]), str(dm["channel"])
 
 
 def _header(response: Any, name: str) -> str | None:
