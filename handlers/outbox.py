@@ -85,6 +85,11 @@ class SlackOutbox:
         self._wake.set()
         return message_id
 
+    def _queue(
+        self, method: SlackMethod, kind: MessageKind, key: str, channel: str, payload: OutboxPayload, **refs: Any
+    ) -> int:
+        return self.put(NewMessage(key=key, method=method, kind=kind, channel=channel, payload=payload, **refs))
+
     def post(
         self,
         key: str,
@@ -98,18 +103,7 @@ class SlackOutbox:
         thread_ref: str | None = None,
     ) -> int:
         payload = OutboxPayload(text=text, blocks=blocks)
-        return self.put(
-            NewMessage(
-                key=key,
-                method=SlackMethod.POST,
-                kind=kind,
-                channel=channel,
-                payload=payload,
-                job_id=job_id,
-                ref=ref,
-                thread_ref=thread_ref,
-            )
-        )
+        return self._queue(SlackMethod.POST, kind, key, channel, payload, job_id=job_id, ref=ref, thread_ref=thread_ref)
 
     def update(
         self,
@@ -122,22 +116,13 @@ class SlackOutbox:
         *,
         job_id: str | None = None,
     ) -> int:
+        """Edit the message queued as `target_ref`; folds into an edit (or post) of it that is not sent yet."""
         payload = OutboxPayload(text=text, blocks=blocks)
-        message = NewMessage(
-            key=key,
-            method=SlackMethod.UPDATE,
-            kind=kind,
-            channel=channel,
-            payload=payload,
-            job_id=job_id,
-            target_ref=target_ref,
-        )
-        return self.put(message)
+        return self._queue(SlackMethod.UPDATE, kind, key, channel, payload, job_id=job_id, target_ref=target_ref)
 
     def ephemeral(self, key: str, channel: str, user: str, text: str, *, job_id: str | None = None) -> int:
         payload = OutboxPayload(text=text, user=user)
-        method, kind = SlackMethod.EPHEMERAL, MessageKind.EPHEMERAL
-        return self.put(NewMessage(key=key, method=method, kind=kind, channel=channel, payload=payload, job_id=job_id))
+        return self._queue(SlackMethod.EPHEMERAL, MessageKind.EPHEMERAL, key, channel, payload, job_id=job_id)
 
     def respond(
         self,
@@ -152,29 +137,12 @@ class SlackOutbox:
     ) -> int:
         """Answer the person who typed a command: through its response_url while valid, else in a DM."""
         payload = OutboxPayload(text=text, user=user, response_url=response_url, response_url_expires_at=expires_at)
-        return self.put(
-            NewMessage(
-                key=key,
-                method=SlackMethod.RESPONSE_URL,
-                kind=MessageKind.REQUESTER,
-                channel=channel or user,
-                payload=payload,
-                job_id=job_id,
-            )
-        )
+        method, kind = SlackMethod.RESPONSE_URL, MessageKind.REQUESTER
+        return self._queue(method, kind, key, channel or user, payload, job_id=job_id)
 
     def upload(self, key: str, channel: str, thread_ref: str, content: bytes, filename: str, title: str) -> int:
         payload = OutboxPayload(file_base64=base64.b64encode(content).decode(), filename=filename, title=title)
-        return self.put(
-            NewMessage(
-                key=key,
-                method=SlackMethod.UPLOAD,
-                kind=MessageKind.DRILL_CHART,
-                channel=channel,
-                payload=payload,
-                thread_ref=thread_ref,
-            )
-        )
+        return self._queue(SlackMethod.UPLOAD, MessageKind.DRILL_CHART, key, channel, payload, thread_ref=thread_ref)
 
     # -- the sender ----------------------------------------------------------------------------------------------
 

@@ -45,6 +45,17 @@ def settled(story: Story, job_id: str, timeout: float = 60) -> None:
     )
 
 
+def approved_and_restored(story: Story) -> str:
+    """One /rds-restore by alice, approved by bob, restored, its thread complete; the job id."""
+    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
+    _, job_id = story.wait_card()
+    story.card_of(job_id)
+    story.click(APPROVE_ACTION, job_id, BOB)
+    restored(story, job_id)
+    settled(story, job_id)
+    return job_id
+
+
 def thread_texts(story: Story, job_id: str) -> list[str]:
     channel, ts = story.card_of(job_id)
     return [str(m.get("text", "")) for m in story.slack.thread(channel, ts)]
@@ -78,12 +89,7 @@ def test_twenty_requests_at_once_in_one_channel_all_get_cards_and_all_finish(sto
 
 
 def test_a_successful_restore_costs_at_most_six_web_api_calls(story: Story):
-    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
-    _, job_id = story.wait_card()
-    story.card_of(job_id)
-    story.click(APPROVE_ACTION, job_id, BOB)
-    restored(story, job_id)
-    settled(story, job_id)
+    job_id = approved_and_restored(story)
     writes = [c.method for c in story.slack.calls() if c.method in WRITES]
     assert len(writes) <= 6, writes  # the card, its two updates, the progress message, its final edit, the end
     assert len(thread_texts(story, job_id)) == 3
@@ -143,12 +149,7 @@ def test_a_drill_reporting_to_gone_delays_no_restore_and_is_listed_for_admins(st
         "chat.postMessage", lambda c: c.body.get("channel") == "#gone", timeout=15, include_failed=True
     )
 
-    story.command("/rds-restore", "prod-backup.bak db.m5.large", ALICE)
-    _, job_id = story.wait_card()
-    story.card_of(job_id)
-    story.click(APPROVE_ACTION, job_id, BOB)
-    restored(story, job_id)
-    settled(story, job_id)
+    job_id = approved_and_restored(story)
     assert len(thread_texts(story, job_id)) == 3
     gone = [c for c in story.slack.calls("chat.postMessage") if c.body.get("channel") == "#gone"]
     assert len(gone) == 1  # parked at the first channel_not_found, never retried
