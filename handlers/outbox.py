@@ -213,7 +213,7 @@ class SlackOutbox:
             self._park(message, str(exc))
             return
         except Exception as exc:  # no answer: connection refused, dropped, timed out
-            unconfirmed = message.unconfirmed or attempt.posted
+            unconfirmed = message.unconfirmed or (attempt.posted and not _never_connected(exc))
             self._later(message, f"{type(exc).__name__}: {exc}", unconfirmed)
             return
         self.repository.mark_delivered(message.id, ts, channel, self.clock.now())
@@ -263,6 +263,18 @@ def _header(response: Any, name: str) -> str | None:
         if key.lower() == wanted:
             return str(value[0] if isinstance(value, list) else value)
     return None
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """A refused connection carried nothing to Slack: no need to look for the post before sending it again."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or isinstance(
+            getattr(seen, "reason", None), ConnectionRefusedError
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _safely(call: Callable[[], None]) -> None:

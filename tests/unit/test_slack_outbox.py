@@ -211,3 +211,17 @@ def test_an_edit_folds_into_the_unsent_post_and_a_second_edit_into_the_first():
 def test_unknown_errors_are_retried_a_few_times_then_parked_and_app_errors_are_always_retried():
     assert [verdict("brand_new_error", n) for n in (1, 2, 3)] == [Verdict.RETRY, Verdict.RETRY, Verdict.PARK]
     assert verdict("token_revoked", 50) == Verdict.RETRY and verdict("is_archived", 1) == Verdict.PARK
+
+
+def test_a_refused_connection_is_retried_without_looking_for_the_post():
+    import urllib.error
+
+    client, clock = ScriptedClient(), FakeClock()
+    box = outbox(client, clock)
+    client.fail["#a"] = [urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))]
+    card = box.post("job:1", MessageKind.CARD, "#a", "card")
+    box.step()
+    assert not box.repository.rows[card].unconfirmed  # type: ignore[attr-defined]
+    clock.sleep(1)
+    box.step()
+    assert client.methods() == ["chat.postMessage", "chat.postMessage"]
