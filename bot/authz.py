@@ -25,6 +25,7 @@ class Action(StrEnum):
     RUN_DOCTOR = "run_doctor"
     KEEP_INSTANCE = "keep_instance"  # the reminder's "keep more" button
     DELETE_INSTANCE = "delete_instance"  # /rds-restore delete <job>
+    READ_DEAD_LETTERS = "read_dead_letters"  # /rds-status dead-letters: what Slack refused, channel by channel
 
 
 # What the requester may always do to their own restore, admin or not.

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.audit_chain import ChainLink
 from bot.audit_layout import DayClose
+from bot.chat_outbox import (
+    SlackOutboxRepository as SlackOutboxRepository,  # the Slack outbox's port lives beside its rules
+)
 from bot.domain import (
     Approval,
     ApprovalDecision,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.chat_outbox import MessageKind
 from bot.drills.chart import TrendChart
 from bot.drills.commands import DrillCommands
 from bot.slack_text import SlackText, mrkdwn
@@ -17,59 +16,36 @@ from handlers.slack_directory import email_lookup
 from handlers.slow_lane import SlowLane
 from handlers.workspace import OwnWorkspace
 
-log = logging.getLogger(__name__)
-
 
 class SlackDrillReporter:
-    """DrillReporter over Slack: the report as a channel message, the chart and follow-ups in its thread.
+    """DrillReporter over Slack: the report as a channel message, the chart and follow-ups in its thread, all
+    through the durable outbox under one key per run, so a report channel that is gone parks only that run's
+    messages (dead letters) and delays no one else's. The chart goes to the channel id the report's
+    chat.postMessage answered with: files_upload_v2 shares only to an id (files.completeUploadExternal)."""
 
-    The policy names report channels (`#rds-drills`); chat.postMessage takes a name, but files_upload_v2 shares
-    only to a channel id (files.completeUploadExternal `channel_id`), so the chart and follow-ups go to the id
-    chat.postMessage answered with, which it always gives as an id."""
-
-    def __init__(self, client: Any, outbox: SlackOutbox) -> None:
-        self.client = client
+    def __init__(self, outbox: SlackOutbox) -> None:
         self.outbox = outbox
-        self._threads: dict[str, tuple[str, str]] = {}  # run id -> (channel id, ts) of its report
-        self._lock = threading.Lock()
 
     def report(
         self, channel: str, run_id: str, text: SlackText, *, failed: bool, chart: TrendChart | None = None
     ) -> None:
-        self.outbox.put(f"drill {run_id} report", lambda: self._post_report(channel, run_id, text))
+        key, ref = _key(run_id), _report_ref(run_id)
+        self.outbox.post(key, MessageKind.DRILL_REPORT, channel, text, ref=ref)
         if chart is not None:
-            self.outbox.put(f"drill {run_id} chart", lambda: self._upload_chart(run_id, chart))
+            filename = f"drill-{run_id}-trend.png"
+            self.outbox.upload(key, channel, ref, chart.png, filename, chart.title, chart.alt_text)
 
     def follow_up(self, channel: str, run_id: str, text: SlackText) -> None:
-        # The outbox is FIFO, so the report's ts is known by the time this is sent (unless a restart lost it).
-        self.outbox.put(f"drill {run_id} follow-up", lambda: self._post_follow_up(channel, run_id, text))
+        thread = _report_ref(run_id) if self.outbox.repository.by_ref(_report_ref(run_id)) else None
+        self.outbox.post(_key(run_id), MessageKind.DRILL_FOLLOW_UP, channel, text, thread_ref=thread)
 
-    def _post_report(self, channel: str, run_id: str, text: SlackText) -> None:
-        posted = self.client.chat_postMessage(channel=channel, text=text)
-        with self._lock:
-            self._threads[run_id] = (str(posted["channel"]), str(posted["ts"]))
 
-    def _upload_chart(self, run_id: str, chart: TrendChart) -> None:
-        with self._lock:
-            thread = self._threads.get(run_id)
-        if thread is None:  # the report was posted before a restart: no channel id to share to, and no thread
-            log.warning("drill chart not uploaded: its report's channel id is unknown", extra={"run": run_id})
-            return
-        channel_id, thread_ts = thread
-        self.client.files_upload_v2(
-            channel=channel_id,
-            thread_ts=thread_ts,
-            content=chart.png,
-            filename=f"drill-{run_id}-trend.png",
-            title=chart.title,
-            alt_txt=chart.alt_text,
-        )
+def _key(run_id: str) -> str:
+    return f"drill:{run_id}"
 
-    def _post_follow_up(self, channel: str, run_id: str, text: SlackText) -> None:
-        with self._lock:
-            thread = self._threads.pop(run_id, None)
-        channel_id, thread_ts = thread if thread else (channel, None)
-        self.client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, text=text)
+
+def _report_ref(run_id: str) -> str:
+    return f"drill:{run_id}:report"
 
 
 def register_drill(bolt: App, drill_commands: DrillCommands, lane: SlowLane, own: OwnWorkspace) -> None:

@@ -1,78 +1,288 @@
-"""Slack messages leave through one ordered outbox: the engine never waits on Slack, and a message that cannot be
-posted yet (Slack down beyond the client's own retries) is kept and retried, never dropped."""
+"""Every Slack write leaves through one durable outbox (the `slack_outbox` table): the engine and the listeners only
+queue; this sender posts in order per key, paced per channel and method to Slack's documented limits, honouring
+Retry-After, retrying across restarts, and parking what Slack says can never succeed as a dead letter that blocks
+nobody. The rules are in bot/chat_outbox.py; this module is the part that talks to Slack.
+
+Exactly once, although chat.postMessage has no idempotency key: each post carries message metadata naming its
+outbox uid, and the row is marked unconfirmed before the request leaves. A post whose answer never came (a dropped
+connection, a 5xx, a killed process) is looked for in conversations.history / conversations.replies
+(`include_all_metadata`) before it is sent again; found, its ts is recorded and nothing is re-posted. Edits are
+idempotent and simply re-sent. Ephemeral messages and response_url answers leave no trace to look for, so an
+ambiguous one may be shown twice (to one person, never in a channel); a chart upload likewise.
+
+The Web API client given here must not retry by itself: slack_sdk's ServerErrorRetryHandler would re-post after a
+500 that may have been a success, and its rate-limit handler would sleep inside this one sender thread.
+"""
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
-from collections import deque
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.chat_outbox import (
+    MessageKind,
+    NewMessage,
+    OutboxMessage,
+    OutboxPayload,
+    Pacer,
+    SlackMethod,
+    SlackOutboxRepository,
+    Verdict,
+    backoff,
+    verdict,
+)
+from bot.clock import Clock, SystemClock
+from handlers.slack_delivery import Attempt, Park, Retry, SlackDelivery
 
 log = logging.getLogger(__name__)
+# Longer than one Web API call (the outbox client's 10 s timeout), so a live sender keeps its claim; short, since a
+# sender killed mid-call holds its message this long before another process (or its own restart) may try it.
+LEASE_SECONDS = 30.0
+IDLE_SECONDS = 0.25
 
-
-@dataclass
-class _Pending:
-    description: str
-    send: Callable[[], None]
-    attempts: int = 0
+Delivered = Callable[[OutboxMessage, str | None, str | None], None]
+Parked = Callable[[OutboxMessage, str], None]
 
 
 class SlackOutbox:
-    """A FIFO worker: one message at a time, in order; a failing message is retried with backoff until it goes."""
+    """The sender thread and the typed ways to queue a write."""
 
-    def __init__(self, backoff_seconds: float = 1.0, max_backoff_seconds: float = 60.0) -> None:
-        self._queue: deque[_Pending] = deque()
-        self._ready = threading.Condition()
-        self._backoff = backoff_seconds
-        self._max_backoff = max_backoff_seconds
-        self._stopped = False
-        self._idle = threading.Event()
-        self._idle.set()
+    def __init__(
+        self,
+        repository: SlackOutboxRepository,
+        client: Any,
+        clock: Clock | None = None,
+        pacer: Pacer | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        start: bool = True,
+    ) -> None:
+        self.repository = repository
+        self.client = client
+        self.clock = clock or SystemClock()
+        self.pacer = pacer or Pacer()
+        self.monotonic = monotonic
+        self.delivery = SlackDelivery(repository, client, self.clock)
+        self.on_delivered: list[Delivered] = []
+        self.on_parked: list[Parked] = []
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        if start:
+            self.start()
+
+    # -- queueing ------------------------------------------------------------------------------------------------
+
+    def put(self, message: NewMessage) -> int:
+        """Queue a write durably and wake the sender."""
+        message_id = self.repository.enqueue(message, self.clock.now())
+        self._wake.set()
+        return message_id
+
+    def _queue(
+        self, method: SlackMethod, kind: MessageKind, key: str, channel: str, payload: OutboxPayload, **refs: Any
+    ) -> int:
+        return self.put(NewMessage(key=key, method=method, kind=kind, channel=channel, payload=payload, **refs))
+
+    def post(
+        self,
+        key: str,
+        kind: MessageKind,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        job_id: str | None = None,
+        ref: str | None = None,
+        thread_ref: str | None = None,
+    ) -> int:
+        payload = OutboxPayload(text=text, blocks=blocks)
+        return self._queue(SlackMethod.POST, kind, key, channel, payload, job_id=job_id, ref=ref, thread_ref=thread_ref)
+
+    def update(
+        self,
+        key: str,
+        kind: MessageKind,
+        channel: str,
+        target_ref: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        job_id: str | None = None,
+    ) -> int:
+        """Edit the message queued as `target_ref`; folds into an edit (or post) of it that is not sent yet."""
+        payload = OutboxPayload(text=text, blocks=blocks)
+        return self._queue(SlackMethod.UPDATE, kind, key, channel, payload, job_id=job_id, target_ref=target_ref)
+
+    def ephemeral(self, key: str, channel: str, user: str, text: str, *, job_id: str | None = None) -> int:
+        payload = OutboxPayload(text=text, user=user)
+        return self._queue(SlackMethod.EPHEMERAL, MessageKind.EPHEMERAL, key, channel, payload, job_id=job_id)
+
+    def respond(
+        self,
+        key: str,
+        response_url: str,
+        expires_at: datetime,
+        user: str,
+        text: str,
+        *,
+        channel: str = "",
+        job_id: str | None = None,
+    ) -> int:
+        """Answer the person who typed a command: through its response_url while valid, else in a DM."""
+        payload = OutboxPayload(text=text, user=user, response_url=response_url, response_url_expires_at=expires_at)
+        method, kind = SlackMethod.RESPONSE_URL, MessageKind.REQUESTER
+        return self._queue(method, kind, key, channel or user, payload, job_id=job_id)
+
+    def upload(
+        self, key: str, channel: str, thread_ref: str, content: bytes, filename: str, title: str, alt_text: str = ""
+    ) -> int:
+        payload = OutboxPayload(
+            file_base64=base64.b64encode(content).decode(), filename=filename, title=title, alt_text=alt_text or None
+        )
+        return self._queue(SlackMethod.UPLOAD, MessageKind.DRILL_CHART, key, channel, payload, thread_ref=thread_ref)
+
+    # -- the sender ----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="slack-outbox", daemon=True)
         self._thread.start()
 
-    def put(self, description: str, send: Callable[[], None]) -> None:
-        with self._ready:
-            self._queue.append(_Pending(description, send))
-            self._idle.clear()
-            self._ready.notify()
-
-    def drain(self, timeout: float) -> bool:
-        """Wait until everything queued has been sent (tests, shutdown)."""
-        return self._idle.wait(timeout)
+    def stop(self) -> None:
+        """Stop after the write in flight; whatever waits stays in the store for the next start."""
+        self._stopped.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
 
     @property
     def pending(self) -> int:
-        with self._ready:
-            return len(self._queue)
+        return self.repository.depth()
 
-    def stop(self) -> None:
-        with self._ready:
-            self._stopped = True
-            self._ready.notify()
+    def drain(self, timeout: float) -> bool:
+        """Wait until nothing is pending (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self.repository.depth():
+            if time.monotonic() > deadline:
+                return False
+            self._wake.set()
+            time.sleep(0.02)
+        return True
 
     def _run(self) -> None:
-        while True:
-            with self._ready:
-                while not self._queue and not self._stopped:
-                    self._idle.set()
-                    self._ready.wait()
-                if self._stopped:
-                    return
-                item = self._queue[0]
+        while not self._stopped.is_set():
             try:
-                item.send()
-            except Exception as exc:  # keep the message; Slack outages end
-                item.attempts += 1
-                delay = min(self._max_backoff, self._backoff * 2 ** min(item.attempts - 1, 10))
-                log.warning(
-                    "slack message not sent; will retry",
-                    extra={"slack_message": item.description, "attempt": item.attempts, "error": str(exc)},
-                )
-                with self._ready:
-                    self._ready.wait(delay)
+                delay = self.step()
+            except Exception:  # the store unreachable for a moment must not end the sender
+                log.exception("slack outbox step failed")
+                delay = 1.0
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def step(self) -> float:
+        """Send every head that its pace allows now; return how long to sleep before looking again."""
+        soonest = IDLE_SECONDS
+        for head in self.repository.heads(self.clock.now()):
+            if self._stopped.is_set():
+                break
+            wait = self.pacer.wait(head.method, head.channel, self.monotonic())
+            if wait > 0:
+                soonest = min(soonest, wait)
                 continue
-            with self._ready:
-                self._queue.popleft()
+            claimed = self.repository.claim(head.id, self.clock.now(), LEASE_SECONDS)
+            if claimed is None:
+                continue  # another replica's sender has it
+            self.pacer.take(head.method, head.channel, self.monotonic())
+            self._deliver(claimed)
+        return max(0.01, soonest)
+
+    def _deliver(self, message: OutboxMessage) -> None:
+        attempt = Attempt()
+        try:
+            ts, channel = self.delivery.send(message, attempt)
+        except SlackApiError as exc:
+            self._refused(message, exc, attempt)
+            return
+        except Retry as exc:
+            later = self.clock.now() + timedelta(seconds=exc.seconds)
+            self.repository.retry_later(message.id, later, str(exc), unconfirmed=message.unconfirmed)
+            return
+        except Park as exc:
+            self._park(message, str(exc))
+            return
+        except Exception as exc:  # no answer: connection refused, dropped, timed out
+            unconfirmed = message.unconfirmed or (attempt.posted and not _never_connected(exc))
+            self._later(message, f"{type(exc).__name__}: {exc}", unconfirmed)
+            return
+        self.repository.mark_delivered(message.id, ts, channel, self.clock.now())
+        for hook in self.on_delivered:
+            _safely(lambda h=hook: h(message, ts, channel))  # type: ignore[misc]
+
+    def _refused(self, message: OutboxMessage, exc: SlackApiError, attempt: Attempt) -> None:
+        status = int(getattr(exc.response, "status_code", 0) or 0)
+        error = str(exc.response.get("error") or f"HTTP {status}")
+        if status == 429:
+            retry_after = float(_header(exc.response, "Retry-After") or 1)
+            self.pacer.pause(message.method, message.channel, self.monotonic(), retry_after)
+            later = self.clock.now() + timedelta(seconds=retry_after)
+            # 429: Slack did not take it. Unconfirmed stays as it was only if an earlier attempt left it so and this
+            # one never reached the post (a rate-limited look-up).
+            unconfirmed = message.unconfirmed and not attempt.posted
+            self.repository.retry_later(message.id, later, error, unconfirmed=unconfirmed)
+        elif status >= 500:
+            self._later(message, error, message.unconfirmed or attempt.posted)
+        elif verdict(error, message.attempts) == Verdict.PARK:
+            self._park(message, error)
+        else:
+            self._later(message, error, message.unconfirmed and not attempt.posted)
+
+    def _later(self, message: OutboxMessage, error: str, unconfirmed: bool) -> None:
+        later = self.clock.now() + backoff(message.attempts)
+        log.warning(
+            "slack write not sent; will retry",
+            extra={"outbox_id": message.id, "kind": message.kind, "attempt": message.attempts, "error": error},
+        )
+        self.repository.retry_later(message.id, later, error, unconfirmed=unconfirmed)
+
+    def _park(self, message: OutboxMessage, error: str) -> None:
+        log.error(
+            "slack write parked as a dead letter",
+            extra={"outbox_id": message.id, "kind": message.kind, "job_id": message.job_id, "error": error},
+        )
+        self.repository.park(message.id, error, self.clock.now())
+        for hook in self.on_parked:
+            _safely(lambda h=hook: h(message, error))  # type: ignore[misc]
+
+
+def _header(response: Any, name: str) -> str | None:
+    headers = getattr(response, "headers", None) or {}
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return str(value[0] if isinstance(value, list) else value)
+    return None
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """A refused connection carried nothing to Slack: no need to look for the post before sending it again."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or isinstance(
+            getattr(seen, "reason", None), ConnectionRefusedError
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _safely(call: Callable[[], None]) -> None:
+    try:
+        call()
+    except Exception:
+        log.exception("slack outbox hook failed")

@@ -1,13 +1,15 @@
 """/rds-restore, its approval card and the Approve / Deny buttons.
 
 Every listener acks with only pure work done (parse, policy), and hands the slow part (AWS, Slack Web API) to the
-slow lane, so Slack gets its answer well within 3 seconds and never waits on AWS.
+slow lane, so Slack gets its answer well within 3 seconds and never waits on AWS. What the slow part has to say goes
+through the durable outbox (handlers/outbox.py); only the deny modal opens directly, since its trigger_id lasts 3 s.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -20,11 +22,13 @@ from bot.commands import ChatCommands, Reply
 from bot.domain import Job, RestoreRequest
 from bot.slack_text import SlackText, mention, mrkdwn
 from handlers.slack_directory import email_lookup as profile_email
-from handlers.slack_notifier import SlackNotifier
+from handlers.slack_notifier import SlackNotifier, requester_key
 from handlers.slow_lane import SlowLane
 from handlers.workspace import OwnWorkspace
 
 log = logging.getLogger(__name__)
+# Slack: a response_url takes up to 5 answers within 30 minutes (https://docs.slack.dev/interactivity/handling-user-interaction).
+RESPONSE_URL_VALIDITY = timedelta(minutes=30)
 
 
 def register_restore(
@@ -36,6 +40,7 @@ def register_restore(
         return profile_email(client, user_id, own)
 
     def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        received = commands.clock.now()
         words = command.get("text", "").split()
         if words[:1] in (["cancel"], ["delete"]):
             verb = words[0]
@@ -43,57 +48,63 @@ def register_restore(
                 ack(response_type="ephemeral", text=SlackText.escape(f"usage: /rds-restore {verb} <job-id>"))
                 return
             act = cancel_restore if verb == "cancel" else delete_instance
-            lane.submit(f"{verb} by {command['user_id']}", act, words[1], command, respond, client)
+            lane.submit(f"{verb} by {command['user_id']}", act, words[1], command, received, client)
             ack(response_type="ephemeral", text=mrkdwn("Checking whether you may {} {}…", verb, words[1]))
             return
         checked = commands.check_restore(command.get("text", ""), command["user_id"])
         if isinstance(checked, Reply):
             ack(response_type="ephemeral", text=checked.text)
             return
-        lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, respond, client)
+        lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, received)
         backup = checked.backup.display(commands.policy.backups.default_bucket)
         ack(response_type="ephemeral", text=mrkdwn("Checking {} for a restore to {}…", backup, checked.instance_class))
 
-    def submit_restore(checked: RestoreRequest, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def submit_restore(checked: RestoreRequest, command: dict[str, Any], received: datetime) -> None:
         result = commands.submit_restore(checked, command["user_id"], command.get("text", ""))
         if isinstance(result, Reply):
-            respond(response_type="ephemeral", replace_original=False, text=result.text)
+            answer(command, received, result.text)
             return
         job = result.job
         if checked.dry_run:
-            respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text=mrkdwn("Dry run, nothing created. The plan:\n{}", blocks.card_summary(job)),
+            answer(
+                command, received, mrkdwn("Dry run, nothing created. The plan:\n{}", blocks.card_summary(job)), job.id
             )
             return
         expires = commands.decisions.expires(job)
-        posted = client.chat_postMessage(
-            channel=channel,
-            text=mrkdwn("RDS restore request {} needs approval", job.id),
-            blocks=blocks.approval_card(job, expires),
+        # Queued, not posted: the outbox paces the channel and keeps the card through a Slack outage or a restart.
+        url, url_expires = command.get("response_url"), received + RESPONSE_URL_VALIDITY
+        notifier.post_card(job, channel, expires, url, url_expires)
+        waiting = mrkdwn(
+            "Request {} is waiting for an admin's approval in {} (expires {}).",
+            job.id,
+            channel,
+            blocks.slack_date(expires),
         )
-        notifier.remember_thread(job.id, str(posted["channel"]), str(posted["ts"]))
-        respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text=mrkdwn(
-                "Request {} is waiting for an admin's approval in {} (expires {}).",
-                job.id,
-                channel,
-                blocks.slack_date(expires),
-            ),
-        )
+        answer(command, received, waiting, job.id)
 
-    def cancel_restore(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def answer(command: dict[str, Any], received: datetime, text: str, job_id: str | None = None) -> None:
+        """The requester's follow-up, through the outbox: the response_url while valid, else a DM."""
+        user = command["user_id"]
+        key = requester_key(job_id) if job_id else f"user:{user}"
+        url = str(command.get("response_url") or "")
+        notifier.outbox.respond(key, url, received + RESPONSE_URL_VALIDITY, user, text, job_id=job_id)
+
+    def cancel_restore(job_id: str, command: dict[str, Any], received: datetime, client: WebClient) -> None:
         user = command["user_id"]
         reply = commands.cancel(job_id, user, email_lookup(client, user))
-        respond(response_type="ephemeral", replace_original=False, text=reply.text)
+        answer(command, received, reply.text, job_id if reply.ok else None)
+        job = commands.job(job_id)
+        card_channel = notifier.card_channel(job) if job is not None else None
+        if reply.ok and job is not None and job.started_at is None and card_channel is not None:
+            # Withdrawn before approval: the engine never ran it, so the card is brought up to date here.
+            when = blocks.slack_date(commands.clock.now())
+            withdrawn = mrkdwn("🛑 Withdrawn by {} {}; nothing was created", mention(user), when)
+            notifier.card_decided(job, card_channel, withdrawn)
 
-    def delete_instance(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def delete_instance(job_id: str, command: dict[str, Any], received: datetime, client: WebClient) -> None:
         user = command["user_id"]
         reply = commands.delete(job_id, user, email_lookup(client, user))
-        respond(response_type="ephemeral", replace_original=False, text=reply.text)
+        answer(command, received, reply.text, job_id if reply.ok else None)
 
     bolt.command("/rds-restore")(ack_restore)
 
@@ -104,7 +115,7 @@ def register_restore(
     def keep_instance(body: dict[str, Any], client: WebClient) -> None:
         user, job_id = body["user"]["id"], body["actions"][0]["value"]
         reply = commands.keep_more(job_id, user, email_lookup(client, user))
-        client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=reply.text)
+        notifier.outbox.ephemeral(f"user:{user}", body["channel"]["id"], user, reply.text, job_id=job_id)
 
     bolt.action(blocks.KEEP_ACTION)(keep_clicked)
 
@@ -121,7 +132,8 @@ def register_restore(
             commands.decisions.authorizer.check(Action.DENY, user, email_lookup(client, user), job)
         except Forbidden as refused:
             commands.decide(job_id, user, False, email_lookup(client, user))  # audited refusal, no change
-            client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=SlackText.escape(refused.reason))
+            refusal = SlackText.escape(refused.reason)
+            notifier.outbox.ephemeral(f"user:{user}", body["channel"]["id"], user, refusal, job_id=job_id)
             return
         client.views_open(
             trigger_id=body["trigger_id"],
@@ -162,13 +174,13 @@ def _decide(
     reason: str | None,
 ) -> None:
     user, job_id = body["user"]["id"], body["actions"][0]["value"]
-    channel, message_ts = body["channel"]["id"], body["message"]["ts"]
+    channel = body["channel"]["id"]
     decision = commands.decide(job_id, user, approve, profile_email(client, user, own), reason)
     job: Job | None = decision.job
     if decision.outcome == Outcome.EXPIRED and job is not None:
         # The click came before the sweeper: the same expiry as the sweeper's, card and requester included.
         notifier.request_expired(job, commands.decisions.expires(job))
-        client.chat_postEphemeral(channel=channel, user=user, text=decision.message)
+        notifier.outbox.ephemeral(f"user:{user}", channel, user, decision.message, job_id=job_id)
     elif decision.changed_job and job is not None:
         when = blocks.slack_date(commands.clock.now())
         # The deny reason is typed by the approver: escaped here, once, like every other field.
@@ -176,12 +188,6 @@ def _decide(
             Outcome.APPROVED: mrkdwn("✅ Approved by {} {}", mention(user), when),
             Outcome.DENIED: mrkdwn("⛔ Denied by {} {}", mention(user), when) + (f": {reason}" if reason else ""),
         }
-        client.chat_update(
-            channel=channel,
-            ts=message_ts,
-            text=text[decision.outcome],
-            blocks=blocks.decided_card(job, text[decision.outcome]),
-        )
-        notifier.post(channel, message_ts, text[decision.outcome], f"{job.id} decision")
+        notifier.card_decided(job, channel, text[decision.outcome])
     else:
-        client.chat_postEphemeral(channel=channel, user=user, text=decision.message)
+        notifier.outbox.ephemeral(f"user:{user}", channel, user, decision.message, job_id=job_id)

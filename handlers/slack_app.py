@@ -28,16 +28,19 @@ from handlers.status import register_status
 from handlers.workspace import OwnWorkspace, one_workspace
 
 
-def slack_web_client(token: str, base_url: str) -> WebClient:
-    """A Web API client that retries 429 (honouring Retry-After), 5xx and connection errors."""
+def slack_web_client(token: str, base_url: str, *, retries: bool = True) -> WebClient:
+    """A Web API client that retries 429 (honouring Retry-After), 5xx and connection errors; with `retries` False,
+    one that never retries, for the outbox, which retries durably itself (handlers/outbox.py says why)."""
+    handlers = [
+        RateLimitErrorRetryHandler(max_retry_count=5),
+        ServerErrorRetryHandler(max_retry_count=3),
+        ConnectionErrorRetryHandler(max_retry_count=3),
+    ]
     return WebClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=3),
-            ConnectionErrorRetryHandler(max_retry_count=3),
-        ],
+        timeout=10 if not retries else 30,
+        retry_handlers=handlers if retries else [],
     )
 
 
@@ -63,7 +66,7 @@ def bolt_app(
     own = OwnWorkspace(client, enterprise_id)
     bolt.use(one_workspace(own))  # before every listener: another team's request runs none of them
     register_restore(bolt, commands, notifier, lane, own)
-    register_status(bolt, commands, lane)
+    register_status(bolt, commands, lane, notifier.outbox, own)
     register_audit(bolt, commands)
     register_drill(bolt, drill_commands, lane, own)
     if doctor is not None:

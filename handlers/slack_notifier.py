@@ -1,132 +1,222 @@
-"""Engine progress into the request's Slack thread: one message per stage transition, the percentage updated in
-place at most once per second per channel, and the completion with its links."""
+"""Engine progress into the request's Slack thread: one living progress message, one final message mentioning the
+requester, and the approval card brought up to date; all through the durable outbox (handlers/outbox.py).
+
+Every write of one job shares the outbox key `job:<id>`, so the card, its updates and the thread go out in order;
+the requester's own answers use `requester:<id>`, so a card that cannot be posted never holds them back.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
-from bot import blocks, render
+from bot import blocks, progress_message, render
+from bot.chat_outbox import Delivery, MessageKind, NewMessage, OutboxMessage, OutboxPayload, SlackMethod
 from bot.domain import Job, Stage
 from bot.lifecycle.model import InstanceLifecycle
-from bot.ports import ChatThreads
+from bot.ports import ApprovalRepository, ChatThreads
+from bot.slack_text import SlackText, mention, mrkdwn
 from handlers.outbox import SlackOutbox
 
 # This surface's key in ChatThreads.
 SURFACE = "slack"
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # a response_url "expired" at once: the answer goes as a DM
+
+
+def job_key(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+def requester_key(job_id: str) -> str:
+    return f"requester:{job_id}"
+
+
+def card_ref(job_id: str) -> str:
+    return f"card:{job_id}"
+
+
+def progress_ref(job_id: str) -> str:
+    return f"progress:{job_id}"
 
 
 class SlackNotifier:
     def __init__(
         self,
-        client: Any,
         outbox: SlackOutbox,
         threads: ChatThreads,
-        min_update_seconds: float = 1.0,
+        approvals: ApprovalRepository | None = None,
+        edit_seconds: float = 5.0,
+        interim_edit_budget: int = 0,
         monotonic: Callable[[], float] = time.monotonic,
         extend_by: str = "24h",
     ) -> None:
-        self.client = client
-        self.extend_by = extend_by  # the reminder button's label: how much longer one click keeps the instance
+        """`interim_edit_budget`: edits of the sent progress message before its final one (each one Web API call
+        more than the 6 a restore costs); at most one every `edit_seconds`. `extend_by`: the keep reminder button's
+        label, how much longer one click keeps the instance."""
+        self.extend_by = extend_by
         self.outbox = outbox
         self.threads = threads
-        self.min_update_seconds = min_update_seconds
+        self.approvals = approvals
+        self.edit_seconds = edit_seconds
+        self.interim_edit_budget = interim_edit_budget
         self.monotonic = monotonic
         self._lock = threading.Lock()
-        self._last_update: dict[str, float] = {}  # channel -> when we last called chat.update there
-        self._progress_ts: dict[str, str] = {}  # job id -> ts of its progress message
-        self._progress_posted: dict[str, threading.Event] = {}
+        self._edits: dict[str, tuple[int, float, str]] = {}  # job id -> (interim edits queued, when, last text)
+        outbox.on_delivered.append(self._delivered)
+        outbox.on_parked.append(self._parked)
 
-    def remember_thread(self, job_id: str, channel: str, thread_ts: str) -> None:
-        """The job's approval card is its thread: progress and the completion are posted under it."""
-        self.threads.save(job_id, SURFACE, channel, thread_ts)
+    # -- the card ------------------------------------------------------------------------------------------------
+
+    def post_card(
+        self, job: Job, channel: str, expires: datetime, response_url: str | None, response_expires: datetime | None
+    ) -> None:
+        """Queue the approval card; the requester's response_url rides along, to tell them if it cannot be posted."""
+        payload = OutboxPayload(
+            text=mrkdwn("RDS restore request {} needs approval", job.id),
+            blocks=blocks.approval_card(job, expires),
+            user=job.requester,
+            response_url=response_url,
+            response_url_expires_at=response_expires,
+        )
+        card = NewMessage(
+            key=job_key(job.id),
+            method=SlackMethod.POST,
+            kind=MessageKind.CARD,
+            channel=channel,
+            payload=payload,
+            job_id=job.id,
+            ref=card_ref(job.id),
+        )
+        self.outbox.put(card)
+
+    def card_decided(self, job: Job, channel: str, decision: SlackText) -> None:
+        """The card once decided (approved, denied, expired, withdrawn): the facts and the decision, no buttons."""
+        self.outbox.update(
+            job_key(job.id),
+            MessageKind.CARD_UPDATE,
+            channel,
+            card_ref(job.id),
+            decision,
+            blocks.decided_card(job, decision),
+            job_id=job.id,
+        )
 
     def thread_of(self, job: Job) -> tuple[str, str] | None:
+        """Where the job's card was posted (channel id, ts), once Slack has it."""
         ref = self.threads.find(job.id, SURFACE)
         return (ref.channel, ref.thread_ts) if ref else None
 
-    def post(self, channel: str, thread_ts: str | None, text: str, description: str) -> None:
-        self.outbox.put(description, lambda: self._post(channel, thread_ts, text))
+    def card_channel(self, job: Job) -> str | None:
+        """The channel the job's card was queued for, if it was (drills have none) and could be posted."""
+        card = self.outbox.repository.by_ref(card_ref(job.id))
+        return None if card is None or card.state == Delivery.DEAD else card.channel
+
+    def _delivered(self, message: OutboxMessage, ts: str | None, channel: str | None) -> None:
+        if message.kind == MessageKind.CARD and message.job_id and ts and channel:
+            self.threads.save(message.job_id, SURFACE, channel, ts)
+
+    def _parked(self, message: OutboxMessage, error: str) -> None:
+        """A card Slack refused: nobody can approve the job, so its requester must hear it."""
+        payload = message.payload
+        if message.kind != MessageKind.CARD or not message.job_id or not payload.user:
+            return
+        text = mrkdwn(
+            "Your request {} could not be shown to the approvers: Slack answered {} for {}. Nobody can approve it "
+            "there; ask an admin to fix approvals.channel in the policy (or invite the bot), then request again.",
+            message.job_id,
+            error,
+            message.channel,
+        )
+        self.outbox.respond(
+            requester_key(message.job_id),
+            payload.response_url or "",
+            payload.response_url_expires_at or _LONG_AGO,
+            payload.user,
+            text,
+            job_id=message.job_id,
+        )
+
+    # -- the Notifier port ---------------------------------------------------------------------------------------
 
     def stage_changed(self, job: Job, stage: Stage) -> None:
-        where = self.thread_of(job)
-        if where:
-            self.post(*where, render.stage_line(job, stage), f"{job.id} {stage.name} {stage.status}")
+        self._living(job)
 
     def progress(self, job: Job, percent: int) -> None:
-        where = self.thread_of(job)
-        if where is None:
-            return
-        channel, thread_ts = where
-        text = render.progress_line(job, percent)
-        with self._lock:
-            first = job.id not in self._progress_posted
-            if first:
-                self._progress_posted[job.id] = threading.Event()
-            elif self.monotonic() - self._last_update.get(channel, float("-inf")) < self.min_update_seconds:
-                return  # the next poll carries a newer percentage; Slack allows ~1 update/s per channel
-            self._last_update[channel] = self.monotonic()
-        if first:
-            self.outbox.put(f"{job.id} progress", lambda: self._post_progress(job.id, channel, thread_ts, text))
-        else:
-            self.outbox.put(f"{job.id} progress {percent}%", lambda: self._update_progress(job.id, channel, text))
+        self._living(job)
 
     def job_finished(self, job: Job) -> None:
-        where = self.thread_of(job)
-        if where is None:
+        channel = self.card_channel(job)
+        if channel is None:
             return
-        channel, thread_ts = where
-        if job.id in self._progress_posted:
-            final = render.progress_line(job, job.percent_complete)
-            self.outbox.put(f"{job.id} progress final", lambda: self._update_progress(job.id, channel, final))
-        self.post(channel, thread_ts, blocks.completion_text(job), f"{job.id} finished")
+        key = job_key(job.id)
+        if self.outbox.repository.by_ref(progress_ref(job.id)) is not None:
+            text = progress_message.progress_text(job)
+            self.outbox.update(key, MessageKind.PROGRESS, channel, progress_ref(job.id), text, job_id=job.id)
+        final = progress_message.final_text(job)
+        self.outbox.post(key, MessageKind.FINAL, channel, final, job_id=job.id, thread_ref=card_ref(job.id))
+        self.card_decided(job, channel, self._decision_line(job) + progress_message.card_outcome(job))
+        with self._lock:
+            self._edits.pop(job.id, None)
+
+    def _living(self, job: Job) -> None:
+        channel = self.card_channel(job)
+        if channel is None:
+            return
+        text = progress_message.progress_text(job)
+        ref = progress_ref(job.id)
+        if self.outbox.repository.by_ref(ref) is None:
+            key, thread = job_key(job.id), card_ref(job.id)
+            self.outbox.post(key, MessageKind.PROGRESS, channel, text, job_id=job.id, ref=ref, thread_ref=thread)
+            with self._lock:
+                self._edits[job.id] = (0, self.monotonic(), text)
+            return
+        if self.outbox.repository.revise_unsent(ref, text):
+            return  # not sent yet: it will go out with this content, at no extra call
+        with self._lock:
+            edits, at, last = self._edits.get(job.id, (0, float("-inf"), ""))
+            now = self.monotonic()
+            if text == last or edits >= self.interim_edit_budget or now - at < self.edit_seconds:
+                return
+            self._edits[job.id] = (edits + 1, now, text)
+        self.outbox.update(job_key(job.id), MessageKind.PROGRESS, channel, ref, text, job_id=job.id)
 
     def request_expired(self, job: Job, deadline: datetime) -> None:
-        note = blocks.expired_text(deadline)
-        where = self.thread_of(job)
-        if where is not None:
-            channel, card_ts = where
-            card = blocks.decided_card(job, note)
-            self.outbox.put(f"{job.id} card expired", lambda: self._update(channel, card_ts, note, card))
-        # A user id as `channel` posts in the app's DM with that user (Slack doc "chat.postMessage", channel):
-        # the requester learns of it even when not in the approvals channel.
-        notice = (
-            f"⌛ Your restore request {job.id} ({job.plan.target_instance_id}) expired {blocks.slack_date(deadline)}"
-            " with nobody deciding; nothing was created. Ask again with /rds-restore."
+        """Nobody decided in time: the card loses its buttons, and the requester hears it in a direct message
+        (a user id as `channel` posts in the app's DM with that user; Slack doc "chat.postMessage", channel)."""
+        channel = self.card_channel(job)
+        if channel is not None:
+            self.card_decided(job, channel, blocks.expired_text(deadline))
+        notice = mrkdwn(
+            "⌛ Your restore request {} ({}) expired {} with nobody deciding; nothing was created. "
+            "Ask again with /rds-restore.",
+            job.id,
+            job.plan.target_instance_id,
+            blocks.slack_date(deadline),
         )
-        self.post(job.requester, None, notice, f"{job.id} expiry notice")
-
-    def _update(self, channel: str, ts: str, text: str, card: list[blocks.Block]) -> None:
-        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=card)
+        self.outbox.respond(requester_key(job.id), "", _LONG_AGO, job.requester, notice, job_id=job.id)
 
     def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
-        where = self.thread_of(job)
-        if where is None or lifecycle.delete_at is None:
+        channel = self.card_channel(job)
+        if channel is None or lifecycle.delete_at is None:
             return
-        channel, thread_ts = where
         text = render.keep_reminder(job, lifecycle.delete_at)
         reminder = blocks.keep_reminder(job, lifecycle.delete_at, self.extend_by)
-        self.outbox.put(
-            f"{job.id} keep reminder",
-            lambda: self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=reminder),
-        )
+        key, thread = job_key(job.id), card_ref(job.id)
+        self.outbox.post(key, MessageKind.LIFECYCLE, channel, text, reminder, job_id=job.id, thread_ref=thread)
 
     def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
-        where = self.thread_of(job)
-        if where:
-            self.post(*where, f"[{job.id}] {text}", f"{job.id} lifecycle {lifecycle.phase}")
+        channel = self.card_channel(job)
+        if channel is None:
+            return
+        line = mrkdwn("[{}] {}", job.id, SlackText(text))  # the lifecycle's own lines: ids and mentions it made
+        key, thread = job_key(job.id), card_ref(job.id)
+        self.outbox.post(key, MessageKind.LIFECYCLE, channel, line, job_id=job.id, thread_ref=thread)
 
-    def _post(self, channel: str, thread_ts: str | None, text: str) -> None:
-        self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
-
-    def _post_progress(self, job_id: str, channel: str, thread_ts: str, text: str) -> None:
-        response = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
-        self._progress_ts[job_id] = str(response["ts"])
-
-    def _update_progress(self, job_id: str, channel: str, text: str) -> None:
-        ts = self._progress_ts.get(job_id)
-        if ts is not None:
-            self.client.chat_update(channel=channel, ts=ts, text=text)
+    def _decision_line(self, job: Job) -> SlackText:
+        decided = self.approvals.approvals(job.id) if self.approvals else []
+        if not decided:
+            return SlackText("")
+        last = decided[-1]
+        return mrkdwn("{} by {} at {} · ", last.decision, mention(last.actor), f"{last.at:%Y-%m-%d %H:%M} UTC")

@@ -4,6 +4,9 @@ It reads only the job store, never AWS, but that read (about 10 ms of CPU for a 
 ack put a burst's acks behind it: p99 3.4-4.7x a bare Bolt app at 20 concurrent (bench/ack_latency.py). The ack
 now does no I/O. Requests for the same status that queue while the lane is busy share one read, made after all of
 them arrived: twenty people asking at once cost one store read, not twenty, in the process that also acks.
+
+`/rds-status dead-letters` lists the Slack writes Slack refused for good; admins only, so it is checked (IAM)
+after the ack, in the slow lane, and answered through the durable outbox.
 """
 
 from __future__ import annotations
@@ -12,10 +15,19 @@ import threading
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
+from bot.authz import Action, Forbidden
+from bot.chat_outbox import dead_letter_report
 from bot.commands import ChatCommands
-from bot.slack_text import mrkdwn
+from bot.slack_text import SlackText, mrkdwn
+from handlers.outbox import SlackOutbox
+from handlers.restore import RESPONSE_URL_VALIDITY
+from handlers.slack_directory import email_lookup
 from handlers.slow_lane import SlowLane
+from handlers.workspace import OwnWorkspace
+
+DEAD_LETTERS = "dead-letters"
 
 
 class _Waiting:
@@ -38,13 +50,23 @@ class _Waiting:
             return self._by_text.pop(text, [])
 
 
-def register_status(bolt: App, commands: ChatCommands, lane: SlowLane) -> None:
+def register_status(
+    bolt: App,
+    commands: ChatCommands,
+    lane: SlowLane,
+    outbox: SlackOutbox | None = None,
+    own: OwnWorkspace | None = None,
+) -> None:
     waiting = _Waiting()
 
-    def ack_status(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def ack_status(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        text = command.get("text", "").strip()
+        if text == DEAD_LETTERS and outbox is not None and own is not None:
+            ack(response_type="ephemeral", text="Listing the Slack messages that could not be delivered…")
+            lane.submit(f"/rds-status dead-letters by {command['user_id']}", dead_letters, command, client)
+            return
         # No text in the ack: the answer follows within a moment, and Slack shows nothing for an empty ack.
         ack()
-        text = command.get("text", "").strip()
         if waiting.add(text, respond):
             lane.submit(f"/rds-status by {command['user_id']}", answer_status, text)
 
@@ -54,5 +76,16 @@ def register_status(bolt: App, commands: ChatCommands, lane: SlowLane) -> None:
         shown = mrkdwn("```{}```", reply.text) if reply.ok else reply.text
         for respond in responders:
             respond(response_type="ephemeral", replace_original=False, text=shown)
+
+    def dead_letters(command: dict[str, Any], client: WebClient) -> None:
+        assert outbox is not None and own is not None  # registered only with both
+        user = command["user_id"]
+        try:
+            commands.decisions.authorizer.check(Action.READ_DEAD_LETTERS, user, email_lookup(client, user, own))
+            text = mrkdwn("```{}```", dead_letter_report(outbox.repository))
+        except Forbidden as refused:
+            text = mrkdwn("Refused: {}", refused.reason)
+        expires = commands.clock.now() + RESPONSE_URL_VALIDITY
+        outbox.respond(f"user:{user}", str(command.get("response_url") or ""), expires, user, SlackText(text))
 
     bolt.command("/rds-status")(ack_status)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.chat_outbox import undelivered_note
 from bot.commands import ChatCommands
 from bot.doctor import DoctorCommand
 from bot.errors import ConfigError
@@ -50,12 +51,15 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
     if directory is None and usergroup:
         directory = SlackUsergroupDirectory(client, usergroup)
     commands = build_commands(app, directory)
-    outbox = SlackOutbox()
+    # Every Slack write goes through the durable outbox, with a client of its own that never retries by itself.
+    token = settings.slack_bot_token.get_secret_value()
+    outbox = SlackOutbox(app.store.slack_outbox, slack_web_client(token, settings.slack_api_url, retries=False))
     extend_by = format_duration(app.policy.lifecycle.extend_by)
-    notifier = SlackNotifier(client, outbox, app.store.chat_threads, extend_by=extend_by)
+    notifier = SlackNotifier(outbox, app.store.chat_threads, app.store.approvals, extend_by=extend_by)
     app.notifier.add(notifier)
+    commands.status_notes.append(lambda: undelivered_note(app.store.slack_outbox))
     lane = SlowLane(workers=2)
-    drills = build_drills(app, SlackDrillReporter(client, outbox), commands)
+    drills = build_drills(app, SlackDrillReporter(outbox), commands)
     signing_secret = settings.slack_signing_secret.get_secret_value()
     doctor = DoctorCommand(commands.decisions.authorizer, build_doctor(settings, slack_client=client).run)
     bolt = bolt_app(

@@ -1,6 +1,6 @@
 """Persistence adapters: one database, one repository per concern (jobs, approvals, audit log, audit outbox,
-drill runs, chat threads, instance lifecycles). The core sees only the Protocols in bot/ports.py; the composition
-root builds these."""
+drill runs, chat threads, instance lifecycles, Slack outbox). The core sees only the Protocols in bot/ports.py; the
+composition root builds these."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot.store.database import Database
 from bot.store.drill_runs import SqlDrillRuns
 from bot.store.jobs import SqlJobs
 from bot.store.lifecycles import SqlInstanceLifecycles
+from bot.store.slack_outbox import SqlSlackOutbox
 
 __all__ = ["DuplicateJobError", "SqlStore", "UnknownJobError"]
 
@@ -32,6 +33,7 @@ class SqlStore:
         self.drill_runs = SqlDrillRuns(self.database)
         self.chat_threads = SqlChatThreads(self.database)
         self.lifecycles = SqlInstanceLifecycles(self.database)
+        self.slack_outbox = SqlSlackOutbox(self.database)
 
     @property
     def engine(self) -> Engine:

@@ -123,7 +123,7 @@ audit_events = sa.Table(
     sa.Column("seq", sa.Integer),
     sa.Column("prev_hash", sa.String(64)),
     sa.Column("hash", sa.String(64)),
-    # Where the event came in (revision 0006); NULL on older events, which hash without it.
+    # Where the event came in (revision 0008); NULL on older events, which hash without it.
     sa.Column("surface", sa.String(16)),
     # The outbox: the S3 object an event was frozen into, and when S3 accepted that object.
     sa.Column("batch_key", sa.String(512)),
@@ -187,4 +187,37 @@ instance_lifecycles = sa.Table(
     sa.Column("state", JSON, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index(None, "phase", "delete_at"),
+)
+
+
+# Every Slack write, durable (revision 0009): written before it is sent, ordered per `key`, marked delivered only
+# once Slack answered, parked as a dead letter on a permanent error. No foreign key to jobs: drill reports have none.
+slack_outbox = sa.Table(
+    "slack_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uid", sa.String(32), nullable=False, unique=True),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(128), nullable=False),
+    sa.Column("job_id", sa.String(64)),
+    sa.Column("ref", sa.String(128), unique=True),
+    sa.Column("thread_ref", sa.String(128)),
+    sa.Column("target_ref", sa.String(128)),
+    sa.Column("payload", JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("unconfirmed", sa.Boolean, nullable=False),
+    sa.Column("not_before", UtcDateTime),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("first_attempt_at", UtcDateTime),
+    sa.Column("error", sa.Text),
+    sa.Column("ts", sa.String(32)),
+    sa.Column("posted_channel", sa.String(64)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+    # The heads query (oldest pending per key), the depth and dead-letter counts.
+    sa.Index(None, "state", "key", "id"),
+    sa.Index(None, "target_ref", "state"),
 )

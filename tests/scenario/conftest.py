@@ -4,6 +4,7 @@ server on loopback, AWS on the moto server, the sandbox SQL Server on a fast clo
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,22 @@ class Story:
     app: Rdsbot
     runtime: SlackRuntime
     aws: CallRecorder
+    stop: threading.Event  # set: the engine (and audit shipper) of this process stop
+
+    def crash(self) -> None:
+        """Drop this process: its engine and Slack sender stop, and nothing it kept in memory survives; what is in
+        the job store is all a restarted bot has (an in-process stand-in for SIGKILL, between two Slack calls)."""
+        self.stop.set()
+        self.runtime.outbox.stop()
+
+    def restart(self) -> Story:
+        """A new bot on the same job store, sandbox SQL Server state and Slack (the old one's server keeps serving
+        Bolt requests into the dropped process; restarted stories need none)."""
+        app = build(self.app.settings)
+        runtime = build_slack_app(app)
+        return Story(
+            self.url, self.slack, app, runtime, CallRecorder(app.clients_for("us-east-1")), app.start_background()
+        )
 
     def command(self, command: str, text: str, user: str, response_id: str = "r1") -> tuple[int, str]:
         request = slash_command(command, text, user_id=user, response_url=self.slack.response_url(response_id))
@@ -99,7 +116,9 @@ def story_without_bot_sources(aws: AwsClients, tmp_path: Path) -> Iterator[Story
 
 
 @contextmanager
-def running_story(tmp_path: Path, config: Path | None = None, clock: Clock | None = None) -> Iterator[Story]:
+def running_story(
+    tmp_path: Path, config: Path | None = None, clock: Clock | None = None, restore_seconds: float = 0.5
+) -> Iterator[Story]:
     policy = load_policy(config)
     seed_sandbox(policy)
     users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
@@ -114,7 +133,7 @@ def running_story(tmp_path: Path, config: Path | None = None, clock: Clock | Non
             slack_api_url=slack.base_url,
             database_url=f"sqlite:///{tmp_path / 'rdsbot.db'}",
             sqlserver_driver="sandbox",
-            sandbox_restore_seconds=0.5,
+            sandbox_restore_seconds=restore_seconds,
             poll_seconds=0.05,
         )
         app = build(settings, clock=clock)
@@ -122,7 +141,7 @@ def running_story(tmp_path: Path, config: Path | None = None, clock: Clock | Non
         runtime = build_slack_app(app)
         stop = app.start_background()
         with serve_wsgi(wsgi_app(runtime.bolt), threads=8) as url:
-            yield Story(url=url, slack=slack, app=app, runtime=runtime, aws=recorder)
+            yield Story(url=url, slack=slack, app=app, runtime=runtime, aws=recorder, stop=stop)
         stop.set()
         runtime.outbox.stop()
         app.close()

@@ -43,9 +43,11 @@ def test_admins_run_a_drill_from_slack_and_its_report_and_cleanup_reach_the_chan
     cleaned = story.slack.wait_for("chat.postMessage", lambda c: "cleaned up" in str(c.body.get("text")), timeout=15)
     assert cleaned.body["thread_ts"] is not None
     chart = story.slack.wait_for("files.completeUploadExternal", timeout=15)
-    # The report went to #rds-drills by name; the chart and the follow-up to the id Slack answered with, since
-    # files_upload_v2 shares only to a channel id.
-    assert chart.body["thread_ts"] == cleaned.body["thread_ts"] and chart.body["channel_id"] == cleaned.body["channel"]
+    # The report went to #rds-drills by name; the chart to the id Slack answered with, since files_upload_v2
+    # shares only to a channel id.
+    assert chart.body["thread_ts"] == cleaned.body["thread_ts"] and chart.body["channel_id"] == story.slack.channel_id(
+        "#rds-drills"
+    )
     assert CHANNEL_ID.match(chart.body["channel_id"])
     file_id = json.loads(chart.body["files"])[0]["id"]
     assert (story.slack.uploaded(file_id) or b"").startswith(b"\x89PNG\r\n\x1a\n")

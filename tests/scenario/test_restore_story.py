@@ -63,9 +63,12 @@ def test_request_card_refusals_approval_progress_completion_and_status(story: St
         "SQL Server audit logs (.zip, ENABLE_COMPRESSION on; unzip for .sqlaudit): "
         "https://s3.console.aws.amazon.com/s3/buckets/rdsbot-audit" in text
     )
-    stage_posts = [c for c in story.slack.delivered("chat.postMessage") if c.body.get("thread_ts") == card_ts]
-    assert any("✓ instance" in str(c.body.get("text")) for c in stage_posts)
-    assert story.slack.delivered("chat.update")  # the percentage, updated in place
+    assert text.startswith(f"<@{ALICE}> your restore is done")  # the final message mentions the requester
+    card_channel, _ = story.card_of(job_id)
+    story.runtime.outbox.drain(15)
+    posted, progress, final = story.slack.thread(card_channel, card_ts)  # one living message, one final message
+    assert "✓ instance" in progress["text"] and "✓ finalize" in progress["text"] and "100%" in progress["text"]
+    assert final["text"] == text and "✅ Restored prod_backup" in str(posted["blocks"])
 
     reply = story.status(job_id, BOB, "status-job")
     assert f"{job_id}: succeeded" in reply and "approved by U0BOB" in reply
@@ -239,7 +242,7 @@ def test_progress_and_completion_survive_slack_429_and_500(story: Story):
     _, job_id = story.wait_card()
     story.card_of(job_id)
     story.slack.fail_next("chat.postMessage", status=429, times=2, retry_after=1)
-    story.slack.fail_next("chat.postMessage", status=500, times=6)
+    story.slack.fail_next("chat.postMessage", status=500, times=3)
     story.slack.fail_next("chat.update", status=500, times=2)
     story.click(APPROVE_ACTION, job_id, BOB)
     wait_status(story, job_id, JobStatus.SUCCEEDED)
@@ -248,14 +251,13 @@ def test_progress_and_completion_survive_slack_429_and_500(story: Story):
     )
     assert done.status == 200
     failed = [c.status for c in story.slack.calls("chat.postMessage") if c.status != 200]
-    assert failed.count(429) == 2 and failed.count(500) == 6
-    _, card_ts = story.card_of(job_id)
-    texts = [
-        str(c.body.get("text")) for c in story.slack.delivered("chat.postMessage") if c.body.get("thread_ts") == card_ts
-    ]
-    for stage in ("validate", "network", "instance", "restore_wait", "finalize"):
-        assert sum(f"✓ {stage}" in t for t in texts) == 1, stage
-    assert story.runtime.outbox.drain(5) and story.runtime.outbox.pending == 0
+    assert failed.count(429) >= 2 and failed.count(500) == 3
+    assert story.runtime.outbox.drain(15) and story.runtime.outbox.pending == 0
+    channel, card_ts = story.card_of(job_id)
+    # Each 500 may have hidden a success, so the thread was read before each retry; nothing is there twice.
+    assert story.slack.delivered("conversations.replies")
+    _card, progress, final = story.slack.thread(channel, card_ts)
+    assert "✓ finalize" in progress["text"] and final["text"] == done.body["text"]
 
 
 def test_signed_headers_helper_is_what_bolt_checks(story: Story):

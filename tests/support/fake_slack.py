@@ -2,6 +2,16 @@
 
 Point slack_sdk at it with `WebClient(base_url=fake.base_url)` (or RDSBOT_SLACK_API_URL), put
 `fake.response_url("id")` into slash-command payloads, then assert on `fake.calls(...)`.
+
+As strict as Slack where rdsbot depends on it (each with a test in tests/scenario/test_fake_slack*.py):
+- rate limits per method, and chat.postMessage per channel, with 429 + Retry-After (tests/support/fake_slack_limits.py);
+- channels: chat.postMessage answers with the channel's id, not the name it was given ("channel": "C..."), and a
+  deleted channel (`#gone` from the start) answers `channel_not_found`, an archived one `is_archived`
+  (https://docs.slack.dev/reference/methods/chat.postMessage, "Errors");
+- message metadata is kept, and returned by conversations.history / conversations.replies only with
+  `include_all_metadata` (https://docs.slack.dev/messaging/message-metadata);
+- `down`: every request answered HTTP 500, nothing kept; `lose_next_answer`: the call takes effect, the answer is lost.
+Lenient still: any channel not deleted exists and the bot is in it.
 """
 
 from __future__ import annotations
@@ -9,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import BytesParser
@@ -20,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.support.block_kit_rules import confirm_errors
+from tests.support.fake_slack_limits import RateLimits
 
 TEAM_ID = "T0RDSBOT"
 TEAM_DOMAIN = "rdsbot-test"
@@ -38,6 +50,7 @@ RESPONSE_URL_USES = 5
 CHANNEL_ID = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")
 # files.getUploadURLExternal refuses a longer alt_txt with alt_txt_too_large (its method reference, "Errors").
 ALT_TXT_LIMIT = 1000
+GONE_CHANNEL = "gone"  # deleted from the start: `#gone` answers channel_not_found, as a deleted channel does
 _FIRST_TS_MICROS = 1_700_000_000_000_100
 
 
@@ -194,6 +207,8 @@ class FakeSlackApi:
         self._initial_usergroups = {h: list(m) for h, m in (usergroups or {}).items()}
         self._ts_micros = _FIRST_TS_MICROS
         self._counter = 0
+        self.limits = RateLimits()
+        self.down = False  # Slack unreachable: HTTP 500 for every request, nothing kept
         self._reset_state()
         self._server = _Server(self)
         self.root_url = f"http://127.0.0.1:{self._server.server_port}"
@@ -215,6 +230,8 @@ class FakeSlackApi:
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.open": self._conversations_open,
             "conversations.list": self._conversations_list,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "files.upload": self._files_upload,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
@@ -274,7 +291,9 @@ class FakeSlackApi:
     def add_channel(self, name: str, *, is_member: bool = True, is_private: bool = False) -> str:
         """A channel conversations.list answers with; returns its id."""
         with self._lock:
-            channel_id = f"C{len(self._channels) + 1:010d}"  # Slack's shape: C and 8 or more capitals/digits
+            name = name.removeprefix("#")
+            channel_id = next((cid for cid, c in self._channels.items() if c["name"] == name), None)
+            channel_id = channel_id or f"C{len(self._channels) + 1:010d}"  # Slack's shape: C and 8+ capitals/digits
             self._channels[channel_id] = {"name": name, "is_member": is_member, "is_private": is_private}
             return channel_id
 
@@ -290,6 +309,41 @@ class FakeSlackApi:
         """Answer every later call of `method` with this JSON (e.g. {"ok": False, "error": "channel_not_found"})."""
         with self._lock:
             self._scripted[method] = dict(payload)
+
+    def lose_next_answer(self, method: str, times: int = 1) -> None:
+        """The next `times` calls of `method` take effect (a post is kept) but the connection closes unanswered:
+        the client cannot tell whether Slack has it."""
+        with self._lock:
+            self._lost[method] = self._lost.get(method, 0) + times
+
+    def delete_channel(self, name_or_id: str) -> None:
+        """From now on the channel is gone: posts to it answer channel_not_found."""
+        with self._lock:
+            self._deleted.add(name_or_id.removeprefix("#"))
+
+    def archive_channel(self, name_or_id: str) -> None:
+        """Posts to the channel answer is_archived."""
+        with self._lock:
+            self._archived.add(self._channel_id(name_or_id) or name_or_id)
+
+    def channel_id(self, name_or_id: str) -> str:
+        """The id the fake gives a channel (created on first use, as every channel not deleted exists)."""
+        with self._lock:
+            found = self._channel_id(name_or_id)
+            if found is None:
+                raise AssertionError(f"channel {name_or_id} is deleted")
+            return found
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The parent message and its replies as they stand now, oldest first."""
+        with self._lock:
+            channel_id = self._channel_id(channel) or channel
+            found = [
+                dict(m)
+                for (c, ts), m in self._messages.items()
+                if c == channel_id and (ts == thread_ts or m.get("thread_ts") == thread_ts)
+            ]
+        return sorted(found, key=lambda m: float(m["ts"]))
 
     def response_url(self, response_id: str) -> str:
         """A response_url served by this fake; posts to it are recorded under the method RESPONSE_URL."""
@@ -342,7 +396,7 @@ class FakeSlackApi:
     def message(self, channel: str, ts: str) -> dict[str, Any]:
         """The message as it stands now (after chat.update); AssertionError if never posted or deleted."""
         with self._lock:
-            found = self._messages.get((channel, ts))
+            found = self._messages.get((self._channel_id(channel) or channel, ts))
             if found is None:
                 raise AssertionError(f"no message {ts} in {channel}; posted: {sorted(self._messages)}")
             return dict(found)
@@ -377,6 +431,10 @@ class FakeSlackApi:
         self._users: dict[str, dict[str, Any]] = {}
         self._usergroups: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
+        self._lost: dict[str, int] = {}
+        self._deleted: set[str] = {GONE_CHANNEL}
+        self._archived: set[str] = set()
+        self.limits.reset()
         for user_id, email in self._initial_users.items():
             self._users[user_id] = {"email": email, "name": email.split("@")[0], "deleted": False, "team_id": TEAM_ID}
         for handle, members in self._initial_usergroups.items():
@@ -398,9 +456,17 @@ class FakeSlackApi:
         with self._lock:
             fault = self._take_fault(method)
             answer: _Answer | None
-            if fault is None:
+            limited = None if self.down or fault else self._rate_limited(method, body)
+            if self.down:
+                answer = _Answer.json({"ok": False, "error": "internal_error"}, status=500)
+            elif limited is not None:
+                answer = _Answer(429, json.dumps({"ok": False, "error": "ratelimited"}).encode(), retry_after=limited)
+            elif fault is None:
                 authed = lower.get("authorization", "").startswith("Bearer ") or bool(body.get("token"))
                 answer = self._answer(method, url.path, body, raw, authed)
+                if self._lost.get(method):
+                    self._lost[method] -= 1
+                    answer = None  # it happened; the answer never arrives
             elif fault.status == DROPPED:
                 answer = None
             else:
@@ -411,6 +477,30 @@ class FakeSlackApi:
             self._calls.append(RecordedCall(method, body, headers, url.path, status, raw))
             self._lock.notify_all()
         return answer
+
+    def _rate_limited(self, method: str, body: dict[str, Any]) -> int | None:
+        if method in (RESPONSE_URL, FILE_UPLOAD):
+            return None
+        channel = body.get("channel")
+        return self.limits.check(method, (self._channel_id(channel) or channel) if channel else None)
+
+    def _channel_id(self, value: str | None) -> str | None:
+        """A channel's id from its id or name (created on first sight); a user id is their DM; None when deleted."""
+        if not value:
+            return None
+        name = value.removeprefix("#")
+        if name in self._deleted:
+            return None
+        if name[:1] in ("U", "W") and name[1:].isalnum() and name.upper() == name:
+            return "D" + name.removeprefix("U").removeprefix("W")[:10]
+        if name[:1] in ("C", "G", "D") and name.upper() == name:
+            implicit = {"name": name.lower(), "is_member": True, "is_private": False, "implicit": True}
+            self._channels.setdefault(name, implicit)
+            return name
+        # chat.postMessage takes "an encoded ID or channel name" and answers with the ID (docs.slack.dev
+        # "chat.postMessage"); a name no channel has is not found, as in Slack.
+        found = next((cid for cid, c in self._channels.items() if c["name"] == name), None)
+        return None if found is None or found in self._deleted else found
 
     def _take_fault(self, method: str) -> _Fault | None:
         faults = self._faults.get(method)
@@ -444,7 +534,9 @@ class FakeSlackApi:
         return _Answer.json(handler(body))
 
     def _next_ts(self) -> str:
-        self._ts_micros += 100
+        # Slack's ts is the post's time (seconds.microseconds) and unique per channel: a client looking for its own
+        # post by `oldest` relies on that.
+        self._ts_micros = max(self._ts_micros + 100, int(time.time() * 1_000_000))
         return f"{self._ts_micros // 1_000_000}.{self._ts_micros % 1_000_000:06d}"
 
     def _next_id(self, prefix: str) -> str:
@@ -472,18 +564,12 @@ class FakeSlackApi:
             fields["text"] = body["text"]
         return {k: v for k, v in fields.items() if v is not None}
 
-    def _resolve_channel(self, given: str) -> str | None:
-        """chat.postMessage takes "an encoded ID or channel name" and answers with the ID (docs.slack.dev
-        "chat.postMessage": `channel` argument, and the response's `channel`); an unknown name is not found."""
-        name = given.removeprefix("#")
-        if not given.startswith("#") and not any(c["name"] == name for c in self._channels.values()):
-            return given  # an id: the fake does not know every conversation, so ids are taken as given
-        return next((cid for cid, c in self._channels.items() if c["name"] == name), None)
-
     def _chat_post_message(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = self._resolve_channel(str(body.get("channel") or ""))
+        channel = self._channel_id(body.get("channel"))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if channel in self._archived:
+            return {"ok": False, "error": "is_archived"}
         fields = self._message_fields(body)
         if not (fields.get("text") or fields.get("blocks") or fields.get("attachments")):
             return {"ok": False, "error": "no_text"}
@@ -497,7 +583,7 @@ class FakeSlackApi:
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
-        key = (body.get("channel", ""), body.get("ts", ""))
+        key = (self._channel_id(body.get("channel")) or "", body.get("ts", ""))
         message = self._messages.get(key)
         if message is None:
             return {"ok": False, "error": "message_not_found"}
@@ -508,20 +594,20 @@ class FakeSlackApi:
         return {"ok": True, "channel": key[0], "ts": key[1], "text": message.get("text", ""), "message": message}
 
     def _chat_delete(self, body: dict[str, Any]) -> dict[str, Any]:
-        key = (body.get("channel", ""), body.get("ts", ""))
+        key = (self._channel_id(body.get("channel")) or "", body.get("ts", ""))
         if self._messages.pop(key, None) is None:
             return {"ok": False, "error": "message_not_found"}
         return {"ok": True, "channel": key[0], "ts": key[1]}
 
     def _chat_post_ephemeral(self, body: dict[str, Any]) -> dict[str, Any]:
-        if not body.get("channel"):
+        if not self._channel_id(body.get("channel")):
             return {"ok": False, "error": "channel_not_found"}
         if not body.get("user"):
             return {"ok": False, "error": "user_not_in_channel"}
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _chat_get_permalink(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel, ts = body.get("channel", ""), body.get("message_ts", "")
+        channel, ts = self._channel_id(body.get("channel")) or "", body.get("message_ts", "")
         if (channel, ts) not in self._messages:
             return {"ok": False, "error": "message_not_found"}
         link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
@@ -619,9 +705,50 @@ class FakeSlackApi:
         channels = [
             {"id": channel_id, "name": c["name"], "is_member": c["is_member"], "is_private": c["is_private"]}
             for channel_id, c in self._channels.items()
-            if ("private_channel" if c["is_private"] else "public_channel") in types
+            if ("private_channel" if c["is_private"] else "public_channel") in types and not c.get("implicit")
         ]
         return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+
+    def _listed(self, message: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        # Metadata comes back only when asked for (https://docs.slack.dev/messaging/message-metadata).
+        shown = dict(message)
+        if not _truthy(body.get("include_all_metadata")):
+            shown.pop("metadata", None)
+        return shown
+
+    def _in_window(self, ts: str, body: dict[str, Any]) -> bool:
+        oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or "inf")
+        return oldest < float(ts) <= latest
+
+    def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages (thread replies stay in their thread), newest first."""
+        channel = body.get("channel", "")
+        if channel.startswith("#") or self._channel_id(channel) != channel:
+            return {"ok": False, "error": "channel_not_found"}  # an id, never a name
+        found = [
+            self._listed(m, body)
+            for (c, ts), m in self._messages.items()
+            if c == channel and m.get("thread_ts") in (None, ts) and self._in_window(ts, body)
+        ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        limit = int(body.get("limit") or 100)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
+    def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The thread's parent and replies, oldest first."""
+        channel, parent = body.get("channel", ""), body.get("ts", "")
+        if channel.startswith("#") or self._channel_id(channel) != channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if (channel, parent) not in self._messages:
+            return {"ok": False, "error": "thread_not_found"}
+        found = [
+            self._listed(m, body)
+            for (c, ts), m in self._messages.items()
+            if c == channel and (ts == parent or m.get("thread_ts") == parent) and self._in_window(ts, body)
+        ]
+        found.sort(key=lambda m: float(m["ts"]))
+        limit = int(body.get("limit") or 1000)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
     def _new_file(self, name: str, title: str | None, content: bytes | None) -> dict[str, Any]:
         file_id = self._next_id("F")

@@ -7,11 +7,13 @@ events recorded only with the change they go with, `cancel_requested_by` written
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.audit_chain import ChainLink, genesis
+from bot.chat_outbox import DeadLetter, Delivery, NewMessage, OutboxMessage, OutboxPayload, SlackMethod
 from bot.domain import (
     Approval,
     ApprovalDecision,
@@ -26,6 +28,7 @@ from bot.errors import DuplicateJobError, UnknownJobError
 from bot.lifecycle.model import InstanceLifecycle, LifecyclePhase
 
 _UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+_TICK = timedelta(microseconds=1)
 
 
 class InMemoryAuditLog:
@@ -218,3 +221,112 @@ class MemoryStore:
     def actions(self, job_id: str | None = None, where: Callable[[AuditEvent], bool] = lambda _: True) -> list[str]:
         """The audit action strings, in order (of one job when given)."""
         return [str(e.action) for e in self.audit.audit_events(job_id) if where(e)]
+
+
+class InMemorySlackOutbox:
+    """The SlackOutboxRepository port in memory, with the store's folding, heads, leases and dead letters."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, OutboxMessage] = {}
+        self.leases: dict[int, datetime] = {}
+        self._lock = threading.Lock()
+
+    def enqueue(self, message: NewMessage, now: datetime) -> int:
+        with self._lock:
+            if message.method == SlackMethod.UPDATE and message.target_ref:
+                folded = self._fold(message.target_ref, message.payload)
+                if folded is not None:
+                    return folded
+            message_id = len(self.rows) + 1
+            self.rows[message_id] = OutboxMessage(
+                **message.model_dump(), id=message_id, uid=uuid.uuid4().hex, created_at=now
+            )
+            return message_id
+
+    def _fold(self, target_ref: str, payload: OutboxPayload) -> int | None:
+        untried = [m for m in self.rows.values() if m.state == Delivery.PENDING and m.attempts == 0]
+        edit = next((m for m in untried if m.target_ref == target_ref and m.method == SlackMethod.UPDATE), None)
+        if edit is not None:
+            self.rows[edit.id] = edit.model_copy(update={"payload": payload})
+            return edit.id
+        post = next((m for m in untried if m.ref == target_ref), None)
+        if post is None:
+            return None
+        revised = post.payload.model_copy(update={"text": payload.text, "blocks": payload.blocks})
+        self.rows[post.id] = post.model_copy(update={"payload": revised})
+        return post.id
+
+    def revise_unsent(self, target_ref: str, text: str, blocks: list[dict[str, Any]] | None = None) -> bool:
+        with self._lock:
+            return self._fold(target_ref, OutboxPayload(text=text, blocks=blocks)) is not None
+
+    def heads(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+        with self._lock:
+            first: dict[str, OutboxMessage] = {}
+            for m in sorted(self.rows.values(), key=lambda m: m.id):
+                if m.state == Delivery.PENDING and m.key not in first:
+                    first[m.key] = m
+            due = [
+                m
+                for m in first.values()
+                if (m.not_before is None or m.not_before <= now) and self.leases.get(m.id, now - _TICK) < now
+            ]
+            return sorted(due, key=lambda m: m.id)[:limit]
+
+    def claim(self, message_id: int, now: datetime, lease_seconds: float) -> OutboxMessage | None:
+        with self._lock:
+            m = self.rows.get(message_id)
+            if m is None or m.state != Delivery.PENDING or self.leases.get(message_id, now - _TICK) >= now:
+                return None
+            claimed = m.model_copy(update={"attempts": m.attempts + 1})
+            self.leases[message_id] = now + timedelta(seconds=lease_seconds)
+            self.rows[message_id] = claimed.model_copy(
+                update={
+                    "first_attempt_at": m.first_attempt_at or now,
+                    "unconfirmed": m.unconfirmed or m.method == SlackMethod.POST,
+                }
+            )
+            return claimed
+
+    def _settle(self, message_id: int, **values: Any) -> None:
+        with self._lock:
+            self.leases.pop(message_id, None)
+            self.rows[message_id] = self.rows[message_id].model_copy(update=values)
+
+    def mark_delivered(self, message_id: int, ts: str | None, channel: str | None, now: datetime) -> None:
+        self._settle(
+            message_id, state=Delivery.DELIVERED, ts=ts, posted_channel=channel, delivered_at=now, unconfirmed=False
+        )
+
+    def retry_later(self, message_id: int, not_before: datetime, error: str, *, unconfirmed: bool) -> None:
+        self._settle(message_id, not_before=not_before, error=error, unconfirmed=unconfirmed)
+
+    def park(self, message_id: int, error: str, now: datetime) -> None:
+        self._settle(message_id, state=Delivery.DEAD, error=error, delivered_at=now)
+
+    def by_ref(self, ref: str) -> OutboxMessage | None:
+        return next((m for m in self.rows.values() if m.ref == ref), None)
+
+    def channel_id(self, channel: str) -> str | None:
+        delivered = (m for m in self.rows.values() if m.channel == channel and m.state == Delivery.DELIVERED)
+        return next((m.posted_channel for m in delivered if m.posted_channel), None)
+
+    def depth(self) -> int:
+        return sum(m.state == Delivery.PENDING for m in self.rows.values())
+
+    def dead_letter_count(self) -> int:
+        return sum(m.state == Delivery.DEAD for m in self.rows.values())
+
+    def dead_letters(self, limit: int = 20) -> list[DeadLetter]:
+        dead = sorted((m for m in self.rows.values() if m.state == Delivery.DEAD), key=lambda m: -m.id)[:limit]
+        return [
+            DeadLetter(
+                id=m.id,
+                kind=m.kind,
+                job_id=m.job_id,
+                channel=m.channel,
+                error=m.error or "",
+                at=m.delivered_at or m.created_at,
+            )
+            for m in dead
+        ]

@@ -28,6 +28,8 @@ CORE = [
     "bot.ports",
     "bot.audit_chain",
     "bot.doctor",
+    "bot.chat_outbox",
+    "bot.progress_message",
 ]
 # Top-level packages the core may not load, and modules of our own it may not load (adapters and the root).
 FORBIDDEN_PACKAGES = ["sqlalchemy", "alembic", "boto3", "botocore", "slack_bolt", "slack_sdk", "apscheduler", "moto"]
