@@ -61,13 +61,14 @@ def build_service(
     app: Rdsbot, runtime: SlackRuntime | None = None, *, port: int | None = None, app_token: str | None = None
 ) -> Service:
     """The service over the wired app: HTTP on `port`, Socket Mode with `app_token`, or no intake (the worker)."""
-    outboxes: dict[str, OutboxGauge] = {"audit": FixedOutbox(app.store.outbox.unshipped_audit_events)}
+    outboxes: dict[str, OutboxGauge] = {
+        "audit": FixedOutbox(app.store.outbox.unshipped_audit_events),
+        "slack": app.store.slack_outbox,  # durable: depth and the dead letters Slack refused for good
+    }
     leaders: dict[str, Callable[[], bool]] = {
         "restore engine": lambda: app.engine_elector is not None and app.engine_elector.is_leader
     }
     if runtime is not None:
-        # Today's Slack outbox lives in memory and never gives up on a message: depth only, no dead letters.
-        outboxes["slack"] = FixedOutbox(lambda: runtime.outbox.pending)
         drills = runtime.drills
         leaders["drill scheduler"] = lambda: drills.elector.is_leader if drills.elector else True
         count_slack_errors(runtime.client, app.metrics.slack_error)
