@@ -18,7 +18,7 @@ from bot.chat_outbox import Delivery
 from bot.domain import JobStatus
 from config.policy_model import EXAMPLE_POLICY
 from handlers.slack_notifier import card_ref
-from tests.scenario.conftest import ALICE, BOB, CAROL, Story, ephemeral_text, running_story
+from tests.scenario.conftest import ALICE, BOB, CAROL, Story, running_story
 from tests.scenario.test_drill_story import drive_drills
 from tests.support.fake_slack import RESPONSE_URL
 
@@ -156,8 +156,7 @@ def test_a_drill_reporting_to_gone_delays_no_restore_and_is_listed_for_admins(st
     outbox = story.app.store.slack_outbox
     assert outbox.dead_letter_count() >= 1 and outbox.by_ref(card_ref(job_id)).state == Delivery.DELIVERED  # type: ignore[union-attr]
 
-    _, body = story.command("/rds-status", "", CAROL)
-    assert "Slack message(s) could not be delivered" in ephemeral_text(body)
+    assert "Slack message(s) could not be delivered" in story.status("", CAROL, "carol-status")
     story.command("/rds-status", "dead-letters", CAROL, response_id="carol")
     refused = story.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == "carol", timeout=15)
     assert "Refused: only members of rds-admins may read dead letters" in refused.body["text"]

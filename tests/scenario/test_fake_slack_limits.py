@@ -20,6 +20,9 @@ TOKEN = "xoxb-test-token"
 @pytest.fixture
 def fake() -> Iterator[FakeSlackApi]:
     with FakeSlackApi() as fake:
+        # The channels these tests post to exist; a name no channel has answers channel_not_found, as in Slack.
+        for name in ("busy", "quiet", "a", "rds-approvals", "old"):
+            fake.add_channel(name)
         yield fake
 
 

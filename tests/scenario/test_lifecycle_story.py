@@ -89,7 +89,7 @@ def test_a_restore_kept_2m_is_reminded_in_its_thread_then_deleted_with_what_only
     delete_at = job.finished_at + timedelta(minutes=2)
     when = delete_at.strftime("%Y-%m-%d %H:%M UTC")
     assert f"is deleted at {when} (keep 2m)" in in_thread(story, job, "restored prod_backup").body["text"]
-    status = ephemeral_text(story.command("/rds-status", "", BOB)[1])
+    status = story.status("", BOB, "status-goes")
     assert job.id in status and when in status  # /rds-status says when it goes
 
     clock.move_to(job.finished_at + timedelta(seconds=91))  # the reminder comes 30 s (a quarter) before

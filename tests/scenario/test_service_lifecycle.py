@@ -113,6 +113,8 @@ def service_env(aws: AwsClients, tmp_path: Path) -> Iterator[tuple[dict[str, str
     users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
     database_url = f"sqlite:///{tmp_path / 'rdsbot.db'}"
     with FakeSlackApi(users=users) as slack:
+        for channel in {load_policy(policy).approvals.channel, *(d.report_channel for d in load_policy(policy).drills)}:
+            slack.add_channel(channel)  # the channels the policy names exist, as in the workspace
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RDSBOT_"))}
         env.update(
             PYTHONPATH=str(ROOT),

@@ -327,11 +327,11 @@ class FakeSlackApi:
             self._archived.add(self._channel_id(name_or_id) or name_or_id)
 
     def channel_id(self, name_or_id: str) -> str:
-        """The id the fake gives a channel (created on first use, as every channel not deleted exists)."""
+        """The id of a channel the test added (add_channel), or of a conversation id given as such."""
         with self._lock:
             found = self._channel_id(name_or_id)
             if found is None:
-                raise AssertionError(f"channel {name_or_id} is deleted")
+                raise AssertionError(f"channel {name_or_id} does not exist or is deleted")
             return found
 
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
