@@ -13,12 +13,14 @@ from pydantic import ValidationError
 from bot.domain import BackupLocation, Edition, RestoreRequest, StorageType
 from bot.errors import RequestError
 from bot.keep_window import parse_duration
+from bot.restore_chain import parse_stop_at
 
 USAGE = (
     "/rds-restore <backup> <instance-class> [--region R] [--name INSTANCE-ID] [--db DATABASE] [--edition ex|web|se|ee]"
     " [--storage-type gp2|gp3|io1|io2] [--storage GB] [--iops N] [--throughput MIBPS] [--cores N]"
     " [--threads-per-core 1|2] [--multi-az] [--major-version 13.00|14.00|15.00|16.00]"
     ' [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--reason "WHY"] [--keep 30m|24h|7d] [--dry-run]'
+    " [--diff KEY.bak] [--log KEY.trn]... [--stop-at ISO-8601-TIME]"
 )
 # The card shows the reason whole; past this it stops being a reason and starts being a document.
 MAX_REASON_CHARS = 300
@@ -82,6 +84,14 @@ def _reason(text: str) -> str:
     return reason
 
 
+def _diff(text: str) -> BackupLocation:
+    return parse_backup(text, "diff")
+
+
+def _log(text: str) -> BackupLocation:
+    return parse_backup(text, "logs", ".trn")
+
+
 # flag -> (request field, converter); converter None marks a boolean switch.
 _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--region": ("region", str.lower),
@@ -101,28 +111,34 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--reason": ("reason", _reason),
     "--keep": ("keep", parse_duration),
     "--dry-run": ("dry_run", None),
+    "--diff": ("diff", _diff),
+    "--log": ("logs", _log),  # repeatable: the logs in the order given
+    "--stop-at": ("stop_at", parse_stop_at),
 }
+# Flags that may come more than once, collected in order.
+_REPEATABLE = frozenset({"--log"})
 
 
-def parse_backup(text: str) -> BackupLocation:
-    """s3://bucket/key, a bare key in the default bucket, or either ending in `*` for a multi-file backup."""
+def parse_backup(text: str, field: str = "backup", suffix: str = ".bak") -> BackupLocation:
+    """s3://bucket/key, a bare key in the default bucket, or either ending in `*` for a multi-file backup (for a
+    log, `*` lists the logs under the prefix, each restored on its own in name order)."""
     multi_file = text.endswith("*")
     body = text[:-1] if multi_file else text
     bucket: str | None = None
     if body.startswith("s3://"):
         bucket, _, body = body[len("s3://") :].partition("/")
         if not _BUCKET.fullmatch(bucket):
-            raise RequestError("backup", f"{bucket!r} is not an S3 bucket name", "write s3://bucket/path/file.bak")
+            raise RequestError(field, f"{bucket!r} is not an S3 bucket name", f"write s3://bucket/path/file{suffix}")
     key = body.lstrip("/")
     if not key:
-        raise RequestError("backup", f"{text!r} names no object", "write prod-backup.bak or s3://bucket/file.bak")
+        raise RequestError(field, f"{text!r} names no object", f"write name{suffix} or s3://bucket/name{suffix}")
     if "*" in key:
-        raise RequestError("backup", "a `*` may only end a multi-file prefix", "write s3://bucket/prod-backup*")
-    if not multi_file and not key.lower().endswith(".bak"):
-        raise RequestError(
-            "backup", f"{key!r} is not a .bak file", "name a native SQL Server backup, or a prefix ending in *"
-        )
+        raise RequestError(field, "a `*` may only end a multi-file prefix", "write s3://bucket/prefix*")
+    if not multi_file and not key.lower().endswith(suffix):
+        what = "a transaction log backup" if suffix == ".trn" else "a native SQL Server backup"
+        raise RequestError(field, f"{key!r} is not a {suffix} file", f"name {what}, or a prefix ending in *")
     return BackupLocation(bucket=bucket, key=key, multi_file=multi_file)
+
 
 
 def parse_restore_command(text: str) -> RestoreRequest:
@@ -158,7 +174,13 @@ def parse_restore_command(text: str) -> RestoreRequest:
             index += 1
         else:
             raise RequestError(field, f"{flag} needs a value", f"usage: {USAGE}")
-        values[field] = convert(raw)
+        if flag in _REPEATABLE:
+            values[field] = (*values.get(field, ()), convert(raw))
+        elif flag == "--diff" and field in values:
+            # Each differential holds every change since the full: only the newest one is ever needed.
+            raise RequestError(field, "--diff is given twice", "give only the newest differential after the full")
+        else:
+            values[field] = convert(raw)
     if len(positional) < 2:
         missing = "backup" if not positional else "instance_class"
         raise RequestError(missing, "is missing", f"usage: {USAGE}")

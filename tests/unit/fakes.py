@@ -26,6 +26,7 @@ from bot.ports import (
     RoleSpec,
     ThreadRef,
 )
+from bot.restore_chain import ChainStep
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
 
@@ -201,6 +202,24 @@ class FakeAws:
             task_id=task_id, database_name=database_name, lifecycle=TaskLifecycle.CREATED, percent_complete=0
         )
         return task_id
+
+    def start_chain_step(
+        self, instance: InstanceState, database_name: str, step: ChainStep, kms_key_arn: str | None = None
+    ) -> int:
+        self.calls.append(f"chain:{step.task_type}" + (f"@stopat={step.stop_at}" if step.stop_at else ""))
+        task_id = len(self.tasks) + 1
+        self.tasks[task_id] = TaskStatus(
+            task_id=task_id,
+            database_name=database_name,
+            lifecycle=TaskLifecycle.CREATED,
+            percent_complete=0,
+            task_type=step.task_type,
+            s3_object_arn=step.s3_arn,
+        )
+        return task_id
+
+    def tasks_for(self, instance: InstanceState, database_name: str) -> list[TaskStatus]:
+        return [t for t in self.tasks.values() if t.database_name == database_name]
 
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         matching = [t for t in self.tasks.values() if t.database_name == database_name]
