@@ -130,15 +130,15 @@ def parse_backup(text: str, field: str = "backup", suffix: str = ".bak") -> Back
         if not _BUCKET.fullmatch(bucket):
             raise RequestError(field, f"{bucket!r} is not an S3 bucket name", f"write s3://bucket/path/file{suffix}")
     key = body.lstrip("/")
+    example = "prod-log" if suffix == ".trn" else "prod-backup"
     if not key:
-        raise RequestError(field, f"{text!r} names no object", f"write name{suffix} or s3://bucket/name{suffix}")
+        raise RequestError(field, f"{text!r} names no object", f"write {example}{suffix} or s3://bucket/file{suffix}")
     if "*" in key:
-        raise RequestError(field, "a `*` may only end a multi-file prefix", "write s3://bucket/prefix*")
+        raise RequestError(field, "a `*` may only end a multi-file prefix", f"write s3://bucket/{example}*")
     if not multi_file and not key.lower().endswith(suffix):
         what = "a transaction log backup" if suffix == ".trn" else "a native SQL Server backup"
         raise RequestError(field, f"{key!r} is not a {suffix} file", f"name {what}, or a prefix ending in *")
     return BackupLocation(bucket=bucket, key=key, multi_file=multi_file)
-
 
 
 def parse_restore_command(text: str) -> RestoreRequest:

@@ -10,8 +10,8 @@ import re
 
 from bot import instance_classes, keep_window, kms_keys, names
 from bot.domain import BackupLocation, Edition, RestorePlan, RestoreRequest, StorageType
-from bot.restore_chain import ChainSource, RestoreChain, check_stop_at
 from bot.errors import RequestError
+from bot.restore_chain import ChainSource, RestoreChain, check_stop_at
 from config.policy_model import Policy
 
 # RDS DB instance identifier: 1-63 letters, digits, hyphens; starts with a letter; no '--'; no trailing '-'.

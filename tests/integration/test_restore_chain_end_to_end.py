@@ -4,20 +4,19 @@ two logs (the last stopped at a time), rds_finish_restore, in that order (AWS gu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from aws.clients import AwsClients
 from aws.native_restore.client import SqlNativeRestore
+from aws.sandbox.moto_seed import seed_sandbox
 from bot.domain import JobStatus, StageName
 from bot.errors import RequestError
 from bot.parser import parse_restore_command
+from config.policy_model import load_policy
 from config.settings import Settings
-from tests.integration.test_restore_end_to_end import (  # noqa: F401  (settings is a fixture)
-    CrashOn,
-    SimulatedCrash,
-    settings,
-    sql,
-    started,
-)
+from tests.integration.test_restore_end_to_end import CrashOn, SimulatedCrash, sql, started
 
 CHAIN = (
     "chain/full.bak db.m5.large --diff chain/diff.bak --log chain/log1.trn --log chain/log2.trn "
@@ -35,6 +34,18 @@ EXPECTED = [
 _STEPS = {proc for proc, *_ in EXPECTED}
 
 
+@pytest.fixture
+def chain_settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:
+    seed_sandbox(load_policy(None))  # seeds the chain/ objects too, as the demo and the shell have them
+    return Settings(
+        database_url=database_url,
+        sqlserver_driver="sandbox",
+        sandbox_restore_seconds=0.3,
+        sandbox_state_path=tmp_path / "sandbox.json",
+        poll_seconds=0.05,
+    )
+
+
 def chain_calls(app) -> list[tuple[object, ...]]:
     return [
         (
@@ -49,8 +60,8 @@ def chain_calls(app) -> list[tuple[object, ...]]:
     ]
 
 
-def test_a_chain_sends_full_diff_two_logs_and_finish_in_order_and_opens_the_database(settings: Settings):
-    app, _ = started(settings)
+def test_a_chain_sends_full_diff_two_logs_and_finish_in_order_and_opens_the_database(chain_settings: Settings):
+    app, _ = started(chain_settings)
     job = app.service.submit(parse_restore_command(CHAIN), "U0ALICE", approved=True).job
     app.engine.run_until_idle(timeout_seconds=60)
     done = app.store.jobs.get_job(job.id)
@@ -85,9 +96,9 @@ def _crash_after_sending(step: int):
 
 @pytest.mark.parametrize("step", [1, 2, 3, 4, 5], ids=lambda s: f"after-sending-step-{s}")
 def test_a_bot_killed_right_after_sending_a_step_resumes_without_sending_it_again(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, step: int
+    chain_settings: Settings, monkeypatch: pytest.MonkeyPatch, step: int
 ):
-    first, _ = started(settings)
+    first, _ = started(chain_settings)
     job = first.service.submit(parse_restore_command(CHAIN), "U0ALICE", approved=True).job
     with monkeypatch.context() as patched, pytest.raises(SimulatedCrash):
         patched.setattr(SqlNativeRestore, "start_chain_step", _crash_after_sending(step))
@@ -95,22 +106,22 @@ def test_a_bot_killed_right_after_sending_a_step_resumes_without_sending_it_agai
     first.close()
     assert len(chain_calls(first)) == step  # the step reached SQL Server; its task id was never saved
 
-    second, _ = started(settings)
+    second, _ = started(chain_settings)
     second.engine.run_until_idle(timeout_seconds=60)
     done = second.store.jobs.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
     assert chain_calls(second) == EXPECTED
 
 
-def test_a_bot_killed_between_two_steps_while_waiting_resumes_from_the_saved_step(settings: Settings):
-    first, _ = started(settings)
+def test_a_bot_killed_between_two_steps_while_waiting_resumes_from_the_saved_step(chain_settings: Settings):
+    first, _ = started(chain_settings)
     first.notifier.add(CrashOn(percent=50))  # past the middle of the chain: step 3 of 5 under way
     job = first.service.submit(parse_restore_command(CHAIN), "U0ALICE", approved=True).job
     with pytest.raises(SimulatedCrash):
         first.engine.run_until_idle(timeout_seconds=60)
     first.close()
 
-    second, _ = started(settings)
+    second, _ = started(chain_settings)
     halfway = second.store.jobs.get_job(job.id)
     assert halfway is not None and halfway.current_stage is not None
     assert halfway.current_stage.name == StageName.RESTORE_WAIT and len(halfway.outputs.chain_tasks or ()) >= 3
@@ -120,8 +131,8 @@ def test_a_bot_killed_between_two_steps_while_waiting_resumes_from_the_saved_ste
     assert chain_calls(second) == EXPECTED
 
 
-def test_a_missing_log_is_refused_at_request_naming_the_flag_and_nothing_is_stored(settings: Settings):
-    app, calls = started(settings)
+def test_a_missing_log_is_refused_at_request_naming_the_flag_and_nothing_is_stored(chain_settings: Settings):
+    app, calls = started(chain_settings)
     with pytest.raises(RequestError) as refused:
         app.service.submit(
             parse_restore_command("chain/full.bak db.m5.large --log chain/log1.trn --log chain/log9.trn"),

@@ -178,7 +178,7 @@ def test_a_step_sent_but_not_saved_is_found_by_type_and_arn_and_not_sent_again()
     # The bot sent step 2 and died before saving: SQL Server has the task, the store does not.
     aws.tasks[1] = aws.tasks[1].model_copy(update={"lifecycle": TaskLifecycle.SUCCESS, "percent_complete": 100})
     step2 = steps_of(saved.plan)[1]
-    aws.start_chain_step(None, saved.plan.database_name, step2)  # type: ignore[arg-type]
+    aws.start_chain_step(None, saved.plan.database_name, step2)
     eng.run_until_idle(timeout_seconds=600)
     assert [c for c in aws.calls if c.startswith("chain:")] == TYPES
 
@@ -194,11 +194,13 @@ def test_a_failed_log_says_the_database_is_restoring_and_how_to_finish_or_drop_i
             return status.model_copy(update={"lifecycle": TaskLifecycle.ERROR, "reason": "the log is not next"})
         return status
 
-    aws.task_status = log_fails.__get__(aws)  # type: ignore[method-assign]
+    aws.task_status = log_fails.__get__(aws)
     engine(aws, store, clock).run_until_idle(timeout_seconds=600)
     failed = store.jobs.by_id[job.id]
     assert failed.status == JobStatus.FAILED
-    assert "step 3 of 5 (log s3://rdsbot-backups/c/log1.trn NORECOVERY) failed: the log is not next" in str(failed.error)
+    assert "step 3 of 5 (log s3://rdsbot-backups/c/log1.trn NORECOVERY) failed: the log is not next" in str(
+        failed.error
+    )
     assert "left RESTORING" in str(failed.error)
     assert "exec msdb.dbo.rds_finish_restore @db_name='full'" in str(failed.error)
     assert "exec msdb.dbo.rds_drop_database @db_name='full'" in str(failed.error)
