@@ -97,6 +97,7 @@ class RestoreRequest(BaseModel):
     diff: BackupLocation | None = None
     logs: tuple[BackupLocation, ...] = ()
     stop_at: str | None = None
+    chain: bool = False  # --chain: `backup` is a prefix; the submit finds the full, differential and logs under it
 
 
 class RestorePlan(BaseModel):

@@ -21,6 +21,7 @@ USAGE = (
     " [--threads-per-core 1|2] [--multi-az] [--major-version 13.00|14.00|15.00|16.00]"
     ' [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--reason "WHY"] [--keep 30m|24h|7d] [--dry-run]'
     " [--diff KEY.bak] [--log KEY.trn]... [--stop-at ISO-8601-TIME]"
+    " | /rds-restore --chain PREFIX <instance-class> [--stop-at ISO-8601-TIME] [options]"
 )
 # The card shows the reason whole; past this it stops being a reason and starts being a document.
 MAX_REASON_CHARS = 300
@@ -114,6 +115,7 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--diff": ("diff", _diff),
     "--log": ("logs", _log),  # repeatable: the logs in the order given
     "--stop-at": ("stop_at", parse_stop_at),
+    "--chain": ("chain", str),
 }
 # Flags that may come more than once, collected in order.
 _REPEATABLE = frozenset({"--log"})
@@ -181,14 +183,31 @@ def parse_restore_command(text: str) -> RestoreRequest:
             raise RequestError(field, "--diff is given twice", "give only the newest differential after the full")
         else:
             values[field] = convert(raw)
+    if "chain" in values:
+        return _chain_request(values.pop("chain"), positional, values)
     if len(positional) < 2:
         missing = "backup" if not positional else "instance_class"
         raise RequestError(missing, "is missing", f"usage: {USAGE}")
     if len(positional) > 2:
         raise RequestError("command", f"unexpected word {positional[2]!r}", f"usage: {USAGE}")
     backup, instance_class = positional
+    return _request(backup=parse_backup(backup), instance_class=instance_class.lower(), **values)
+
+
+def _request(**fields: Any) -> RestoreRequest:
     try:
-        return RestoreRequest(backup=parse_backup(backup), instance_class=instance_class.lower(), **values)
+        return RestoreRequest(**fields)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise RequestError(str(first["loc"][0]), first["msg"]) from None
+
+
+def _chain_request(prefix: str, positional: list[str], values: dict[str, Any]) -> RestoreRequest:
+    """`--chain PREFIX <class>`: the full, differential and logs are found under PREFIX when the request is checked."""
+    if "diff" in values or "logs" in values:
+        raise RequestError("chain", "--chain finds the differential and the logs itself", "leave out --diff and --log")
+    if len(positional) != 1:
+        raise RequestError("chain", "--chain takes the instance class as its only other word", f"usage: {USAGE}")
+    location = parse_backup(prefix + "*", "chain")  # a prefix, as a multi-file backup's is written
+    backup = location.model_copy(update={"multi_file": False})
+    return _request(backup=backup, instance_class=positional[0].lower(), chain=True, **values)

@@ -32,7 +32,7 @@ from bot.domain import (
 )
 from bot.drills.spec import DrillCheck
 from bot.lifecycle.model import InstanceLifecycle
-from bot.restore_chain import ChainStep
+from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.slack_text import SlackText
 
@@ -289,6 +289,10 @@ class BackupStore(Protocol):
         ...
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None: ...
+
+    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
+        """Every object under the prefix with its LastModified (a --chain request picks its files from them)."""
+        ...
 
     def console_url(self, bucket: str, key_or_prefix: str) -> str: ...
 

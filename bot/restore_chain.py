@@ -5,6 +5,7 @@ the last log optionally stopped at a point in time, then the database opened wit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -16,6 +17,14 @@ from bot.errors import RequestError
 MAX_LOG_STEPS = 30
 # SQL Server's own datetime literal, as the AWS guide writes @stopat ('2019-12-01 03:57:09').
 STOPAT_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One object under a --chain prefix, as ListObjectsV2 reports it (bot/chain_discovery.py picks the chain)."""
+
+    key: str
+    modified: datetime
 
 
 class StepKind(StrEnum):

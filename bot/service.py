@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import names
+from bot.chain_discovery import find_chain
 from bot.clock import Clock
 from bot.domain import AuditAction, AuditEvent, Job, JobStatus, RestoreRequest, StageOutputs
 from bot.errors import RequestError
@@ -61,6 +62,8 @@ class RestoreService:
         """Plan (pure rules), preflight (read-only AWS), then record the job; RequestError creates nothing."""
         job_id = names.new_job_id()
         try:
+            if request.chain:
+                request = find_chain(request, self.policy, lambda region: self.gateways_for(region).backups)
             plan = plan_restore(request, self.policy, job_id, drill=drill)
             checked = preflight(plan, self.gateways_for(plan.region), self.policy)
         except RequestError as exc:

@@ -141,3 +141,13 @@ def test_a_missing_log_is_refused_at_request_naming_the_flag_and_nothing_is_stor
         )
     assert refused.value.field == "logs" and "chain/log9.trn does not exist" in refused.value.message
     assert app.store.jobs.unfinished_jobs() == [] and calls.count("CreateDBInstance") == 0
+
+
+def test_chain_prefix_finds_the_seeded_full_diff_and_logs_by_last_modified_and_restores_them(chain_settings: Settings):
+    app, _ = started(chain_settings)
+    text = "--chain chain/ db.m5.large --stop-at 2026-11-26T03:57:09+01:00"
+    job = app.service.submit(parse_restore_command(text), "U0ALICE", approved=True).job
+    app.engine.run_until_idle(timeout_seconds=60)
+    done = app.store.jobs.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    assert chain_calls(app) == EXPECTED

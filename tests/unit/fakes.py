@@ -26,7 +26,7 @@ from bot.ports import (
     RoleSpec,
     ThreadRef,
 )
-from bot.restore_chain import ChainStep
+from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
 
@@ -65,6 +65,7 @@ class FakeAws:
         # bucket/key -> the SSE-KMS key HeadObject would report for it
         self.object_keys: dict[str, str] = {}
         self.last_modified: datetime | None = None  # what S3 would say of the newest file
+        self.modified: dict[str, datetime] = {}  # bucket/key -> LastModified in a listing (default: 2026-01-01)
         # What the stages asked for, to check which key went where.
         self.role_specs: list[RoleSpec] = []
         self.instance_specs: list[InstanceSpec] = []
@@ -97,6 +98,16 @@ class FakeAws:
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
         return None
+
+    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
+        self.calls.append("list_objects")
+        start = f"{bucket}/{prefix}"
+        epoch = datetime(2026, 1, 1, tzinfo=UTC)
+        return [
+            ListedObject(key=k.split("/", 1)[1], modified=self.modified.get(k, epoch))
+            for k in sorted(self.objects)
+            if k.startswith(start)
+        ]
 
     def console_url(self, bucket: str, key_or_prefix: str) -> str:
         return f"https://console.example/{bucket}/{key_or_prefix}"

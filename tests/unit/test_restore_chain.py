@@ -4,6 +4,8 @@ checked before anything is stored, a log prefix expanded in name order, the step
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot import card_facts, render
@@ -205,3 +207,58 @@ def test_a_failed_log_says_the_database_is_restoring_and_how_to_finish_or_drop_i
     assert "exec msdb.dbo.rds_finish_restore @db_name='full'" in str(failed.error)
     assert "exec msdb.dbo.rds_drop_database @db_name='full'" in str(failed.error)
     assert "chain:FINISH_RESTORE" not in aws.calls
+
+
+# --chain PREFIX: picked by S3 LastModified (ties by key), a file's kind by its name.
+
+
+def at(day: int) -> datetime:
+    return datetime(2026, 11, day, tzinfo=UTC)
+
+
+def test_chain_takes_the_newest_full_then_the_newest_diff_after_it_then_the_logs_after_that():
+    aws, _, _, service = world()
+    listing = {
+        "n/FULL_1.bak": at(1),  # an older full, and its diff and log: not this chain
+        "n/DIFF_1.bak": at(2),
+        "n/LOG_1.trn": at(2),
+        "n/FULL_2.bak": at(3),
+        "n/LOG_2.trn": at(4),  # before the diff: the diff holds it already
+        "n/DIFF_2.bak": at(5),
+        "n/LOG_4.trn": at(7),  # out of name order: LastModified decides
+        "n/LOG_3.trn": at(6),
+        "n/notes.txt": at(8),
+    }
+    for key, modified in listing.items():
+        aws.objects[f"{B}/{key}"] = 10
+        aws.modified[f"{B}/{key}"] = modified
+    job = service.submit(parse_restore_command("--chain n/ db.m5.large --stop-at 2026-11-07T01:00:00Z"), "U1").job
+    assert job.plan.backup_key == "n/FULL_2.bak" and job.plan.chain is not None
+    assert job.plan.chain.diff is not None and job.plan.chain.diff.key == "n/DIFF_2.bak"
+    assert [log.key for log in job.plan.chain.logs] == ["n/LOG_3.trn", "n/LOG_4.trn"]
+    assert job.plan.chain.stop_at == "2026-11-07 01:00:00"
+
+
+def test_chain_on_the_seeded_names_with_one_upload_time_orders_by_key():
+    _, _, _, service = chain_world()  # every object at the fake's one LastModified, as a quick upload makes them
+    job = service.submit(parse_restore_command("--chain c/ db.m5.large"), "U1").job
+    assert job.plan.backup_key == "c/full.bak" and job.plan.chain is not None
+    assert job.plan.chain.diff is not None and job.plan.chain.diff.key == "c/diff.bak"
+    assert [log.key for log in job.plan.chain.logs] == ["c/log1.trn", "c/log2.trn"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "listed"),
+    [
+        ("--chain c/ db.m5.large --log c/log1.trn", "--chain finds the differential and the logs itself", False),
+        ("--chain c/ full.bak db.m5.large", "takes the instance class as its only other word", False),
+        ("--chain s3://someone-else/c/ db.m5.large", "not an allowed backup bucket", False),
+        ("--chain nothing/ db.m5.large", "no full backup", True),
+    ],
+)
+def test_a_bad_chain_prefix_is_refused_naming_chain_and_a_refused_bucket_is_never_listed(text, words, listed):
+    aws, store, _, service = chain_world()
+    with pytest.raises(RequestError) as refused:
+        service.submit(parse_restore_command(text), "U1", approved=True)
+    assert refused.value.field == "chain" and words in str(refused.value)
+    assert ("list_objects" in aws.calls) == listed and store.jobs.by_id == {}
