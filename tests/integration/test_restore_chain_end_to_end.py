@@ -11,7 +11,8 @@ import pytest
 from aws.clients import AwsClients
 from aws.native_restore.client import SqlNativeRestore
 from aws.sandbox.moto_seed import seed_sandbox
-from bot.domain import JobStatus, StageName
+from bot.bootstrap import Rdsbot
+from bot.domain import Job, JobStatus, StageName
 from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from config.policy_model import load_policy
@@ -40,10 +41,17 @@ def chain_settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settin
     return Settings(
         database_url=database_url,
         sqlserver_driver="sandbox",
-        sandbox_restore_seconds=0.3,
+        sandbox_restore_seconds=0.3,  # five tasks one after another: quicker than one restore's 0.6 s
         sandbox_state_path=tmp_path / "sandbox.json",
         poll_seconds=0.05,
     )
+
+
+def run_to_success(app: Rdsbot, job_id: str) -> Job:
+    app.engine.run_until_idle(timeout_seconds=60)
+    done: Job | None = app.store.jobs.get_job(job_id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    return done
 
 
 def chain_calls(app) -> list[tuple[object, ...]]:
@@ -63,9 +71,7 @@ def chain_calls(app) -> list[tuple[object, ...]]:
 def test_a_chain_sends_full_diff_two_logs_and_finish_in_order_and_opens_the_database(chain_settings: Settings):
     app, _ = started(chain_settings)
     job = app.service.submit(parse_restore_command(CHAIN), "U0ALICE", approved=True).job
-    app.engine.run_until_idle(timeout_seconds=60)
-    done = app.store.jobs.get_job(job.id)
-    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    done = run_to_success(app, job.id)
     assert chain_calls(app) == EXPECTED
     assert done.outputs.chain_tasks is not None and len(done.outputs.chain_tasks) == 5
     # The stop time reached SQL Server and rds_task_status shows where the last log stopped.
@@ -107,9 +113,7 @@ def test_a_bot_killed_right_after_sending_a_step_resumes_without_sending_it_agai
     assert len(chain_calls(first)) == step  # the step reached SQL Server; its task id was never saved
 
     second, _ = started(chain_settings)
-    second.engine.run_until_idle(timeout_seconds=60)
-    done = second.store.jobs.get_job(job.id)
-    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    run_to_success(second, job.id)
     assert chain_calls(second) == EXPECTED
 
 
@@ -125,9 +129,7 @@ def test_a_bot_killed_between_two_steps_while_waiting_resumes_from_the_saved_ste
     halfway = second.store.jobs.get_job(job.id)
     assert halfway is not None and halfway.current_stage is not None
     assert halfway.current_stage.name == StageName.RESTORE_WAIT and len(halfway.outputs.chain_tasks or ()) >= 3
-    second.engine.run_until_idle(timeout_seconds=60)
-    done = second.store.jobs.get_job(job.id)
-    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    run_to_success(second, job.id)
     assert chain_calls(second) == EXPECTED
 
 
@@ -147,7 +149,5 @@ def test_chain_prefix_finds_the_seeded_full_diff_and_logs_by_last_modified_and_r
     app, _ = started(chain_settings)
     text = "--chain chain/ db.m5.large --stop-at 2026-11-26T03:57:09+01:00"
     job = app.service.submit(parse_restore_command(text), "U0ALICE", approved=True).job
-    app.engine.run_until_idle(timeout_seconds=60)
-    done = app.store.jobs.get_job(job.id)
-    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    run_to_success(app, job.id)
     assert chain_calls(app) == EXPECTED
