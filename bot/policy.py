@@ -181,7 +181,7 @@ def plan_chain(request: RestoreRequest, policy: Policy, *, drill: bool = False) 
         check_stop_at(0, request.stop_at)
         return None
     if drill:
-        raise RequestError("diff", "a drill restores one full backup, not a chain")
+        raise RequestError("diff" if request.diff else "logs", "a drill restores one full backup, not a chain")
 
     def source(location: BackupLocation, field: str) -> ChainSource:
         bucket = check_bucket(location.bucket or policy.backups.default_bucket, policy, field)
