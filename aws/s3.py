@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from aws.errors import aws_call, is_not_found
 from bot.domain import BackupLocation, BackupSet
 from bot.errors import AwsError, RequestError
+from bot.restore_chain import ListedObject
 
 MAX_FILES = 10  # rds_restore_database refuses more files than this in one restore
 
@@ -126,6 +127,10 @@ class S3Backups:
         return BackupSet(
             bucket=bucket, keys=newest.keys, total_bytes=newest.size, region=region, last_modified=newest.modified
         )
+
+    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
+        """Every object under the prefix with its LastModified."""
+        return [ListedObject(key=o.key, modified=o.modified) for o in self._list(bucket, prefix)]
 
     def console_url(self, bucket: str, key_or_prefix: str) -> str:
         """A link to the object or prefix in the S3 console."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot import render
+from bot import chain_stages, render
 from bot.domain import STAGE_ORDER, Job
 from bot.keep_window import format_duration
 
@@ -80,6 +80,12 @@ def _key_lines(job: Job) -> list[str]:
     ]
 
 
+def _chain_lines(job: Job) -> list[str]:
+    """Every statement of a restore chain, in the order it is sent: the approver sees the point in time too."""
+    steps = chain_stages.steps_of(job.plan)
+    return [f"Step {number} of {len(steps)}: {step.label()}" for number, step in enumerate(steps, start=1)]
+
+
 def _keep_line(job: Job) -> list[str]:
     keep = job.plan.keep
     if keep is None:
@@ -107,6 +113,7 @@ def card_lines(job: Job, style: CardStyle) -> list[str]:
         f"Region: {plan.region}; engine {plan.edition.value} {plan.major_version} ({plan.license_model})",
         *_keep_line(job),
         f"Plan: {' → '.join(STAGE_ORDER)}",
+        *_chain_lines(job),
         *_key_lines(job),
     ]
     return lines + [f"⚠ {warning}" for warning in plan.warnings]

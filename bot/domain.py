@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Re-exported (the `as` form tells mypy so): callers take every domain type from here; the list lives apart.
 from bot.audit_actions import AuditAction as AuditAction
 from bot.audit_surface import AuditSurface, current_surface
+from bot.restore_chain import RestoreChain
 
 
 class Edition(StrEnum):
@@ -92,6 +93,11 @@ class RestoreRequest(BaseModel):
     reason: str | None = None  # why the requester needs the restore, for the approver (--reason "...")
     keep: timedelta | None = None  # --keep: how long the instance lives after the restore completes
     dry_run: bool = False
+    # A chain after the full backup (bot/restore_chain.py): --diff, --log (in order), --stop-at (UTC, @stopat form).
+    diff: BackupLocation | None = None
+    logs: tuple[BackupLocation, ...] = ()
+    stop_at: str | None = None
+    chain: bool = False  # --chain: `backup` is a prefix; the submit finds the full, differential and logs under it
 
 
 class RestorePlan(BaseModel):
@@ -128,6 +134,7 @@ class RestorePlan(BaseModel):
     # which is never deleted by the lifecycle (an upgrade must not remove instances people rely on).
     keep_seconds: int | None = None
     final_snapshot: bool | None = None
+    chain: RestoreChain | None = None  # restored WITH NORECOVERY after the full, then rds_finish_restore
 
     @model_validator(mode="before")
     @classmethod
@@ -240,7 +247,8 @@ class StageOutputs(BaseModel):
     option_group: str | None = None
     instance_arn: str | None = None
     endpoint: str | None = None  # host:port
-    task_id: int | None = None  # the rds_restore_database task
+    task_id: int | None = None  # the rds_restore_database task (of a chain: the current step's)
+    chain_tasks: tuple[int, ...] | None = None  # a chain's task id per step sent so far, in step order
     console_url: str | None = None
     sqlserver_audit_url: str | None = None
     sqlserver_audit_extension: str | None = None  # .zip or .sqlaudit, as ENABLE_COMPRESSION makes RDS upload them

@@ -13,12 +13,15 @@ from pydantic import ValidationError
 from bot.domain import BackupLocation, Edition, RestoreRequest, StorageType
 from bot.errors import RequestError
 from bot.keep_window import parse_duration
+from bot.restore_chain import parse_stop_at
 
 USAGE = (
     "/rds-restore <backup> <instance-class> [--region R] [--name INSTANCE-ID] [--db DATABASE] [--edition ex|web|se|ee]"
     " [--storage-type gp2|gp3|io1|io2] [--storage GB] [--iops N] [--throughput MIBPS] [--cores N]"
     " [--threads-per-core 1|2] [--multi-az] [--major-version 13.00|14.00|15.00|16.00]"
     ' [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--reason "WHY"] [--keep 30m|24h|7d] [--dry-run]'
+    " [--diff KEY.bak] [--log KEY.trn]... [--stop-at ISO-8601-TIME]"
+    " | /rds-restore --chain PREFIX <instance-class> [--stop-at ISO-8601-TIME] [options]"
 )
 # The card shows the reason whole; past this it stops being a reason and starts being a document.
 MAX_REASON_CHARS = 300
@@ -82,6 +85,14 @@ def _reason(text: str) -> str:
     return reason
 
 
+def _diff(text: str) -> BackupLocation:
+    return parse_backup(text, "diff")
+
+
+def _log(text: str) -> BackupLocation:
+    return parse_backup(text, "logs", ".trn")
+
+
 # flag -> (request field, converter); converter None marks a boolean switch.
 _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--region": ("region", str.lower),
@@ -101,27 +112,34 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--reason": ("reason", _reason),
     "--keep": ("keep", parse_duration),
     "--dry-run": ("dry_run", None),
+    "--diff": ("diff", _diff),
+    "--log": ("logs", _log),  # repeatable: the logs in the order given
+    "--stop-at": ("stop_at", parse_stop_at),
+    "--chain": ("chain", str),
 }
+# Flags that may come more than once, collected in order.
+_REPEATABLE = frozenset({"--log"})
 
 
-def parse_backup(text: str) -> BackupLocation:
-    """s3://bucket/key, a bare key in the default bucket, or either ending in `*` for a multi-file backup."""
+def parse_backup(text: str, field: str = "backup", suffix: str = ".bak") -> BackupLocation:
+    """s3://bucket/key, a bare key in the default bucket, or either ending in `*` for a multi-file backup (for a
+    log, `*` lists the logs under the prefix, each restored on its own in name order)."""
     multi_file = text.endswith("*")
     body = text[:-1] if multi_file else text
     bucket: str | None = None
     if body.startswith("s3://"):
         bucket, _, body = body[len("s3://") :].partition("/")
         if not _BUCKET.fullmatch(bucket):
-            raise RequestError("backup", f"{bucket!r} is not an S3 bucket name", "write s3://bucket/path/file.bak")
+            raise RequestError(field, f"{bucket!r} is not an S3 bucket name", f"write s3://bucket/path/file{suffix}")
     key = body.lstrip("/")
+    example = "prod-log" if suffix == ".trn" else "prod-backup"
     if not key:
-        raise RequestError("backup", f"{text!r} names no object", "write prod-backup.bak or s3://bucket/file.bak")
+        raise RequestError(field, f"{text!r} names no object", f"write {example}{suffix} or s3://bucket/file{suffix}")
     if "*" in key:
-        raise RequestError("backup", "a `*` may only end a multi-file prefix", "write s3://bucket/prod-backup*")
-    if not multi_file and not key.lower().endswith(".bak"):
-        raise RequestError(
-            "backup", f"{key!r} is not a .bak file", "name a native SQL Server backup, or a prefix ending in *"
-        )
+        raise RequestError(field, "a `*` may only end a multi-file prefix", f"write s3://bucket/{example}*")
+    if not multi_file and not key.lower().endswith(suffix):
+        what = "a transaction log backup" if suffix == ".trn" else "a native SQL Server backup"
+        raise RequestError(field, f"{key!r} is not a {suffix} file", f"name {what}, or a prefix ending in *")
     return BackupLocation(bucket=bucket, key=key, multi_file=multi_file)
 
 
@@ -158,15 +176,38 @@ def parse_restore_command(text: str) -> RestoreRequest:
             index += 1
         else:
             raise RequestError(field, f"{flag} needs a value", f"usage: {USAGE}")
-        values[field] = convert(raw)
+        if flag in _REPEATABLE:
+            values[field] = (*values.get(field, ()), convert(raw))
+        elif flag == "--diff" and field in values:
+            # Each differential holds every change since the full: only the newest one is ever needed.
+            raise RequestError(field, "--diff is given twice", "give only the newest differential after the full")
+        else:
+            values[field] = convert(raw)
+    if "chain" in values:
+        return _chain_request(values.pop("chain"), positional, values)
     if len(positional) < 2:
         missing = "backup" if not positional else "instance_class"
         raise RequestError(missing, "is missing", f"usage: {USAGE}")
     if len(positional) > 2:
         raise RequestError("command", f"unexpected word {positional[2]!r}", f"usage: {USAGE}")
     backup, instance_class = positional
+    return _request(backup=parse_backup(backup), instance_class=instance_class.lower(), **values)
+
+
+def _request(**fields: Any) -> RestoreRequest:
     try:
-        return RestoreRequest(backup=parse_backup(backup), instance_class=instance_class.lower(), **values)
+        return RestoreRequest(**fields)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise RequestError(str(first["loc"][0]), first["msg"]) from None
+
+
+def _chain_request(prefix: str, positional: list[str], values: dict[str, Any]) -> RestoreRequest:
+    """`--chain PREFIX <class>`: the full, differential and logs are found under PREFIX when the request is checked."""
+    if "diff" in values or "logs" in values:
+        raise RequestError("chain", "--chain finds the differential and the logs itself", "leave out --diff and --log")
+    if len(positional) != 1:
+        raise RequestError("chain", "--chain takes the instance class as its only other word", f"usage: {USAGE}")
+    location = parse_backup(prefix + "*", "chain")  # a prefix, as a multi-file backup's is written
+    backup = location.model_copy(update={"multi_file": False})
+    return _request(backup=backup, instance_class=positional[0].lower(), chain=True, **values)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 from bot import instance_classes, keep_window, kms_keys, names
-from bot.domain import Edition, RestorePlan, RestoreRequest, StorageType
+from bot.domain import BackupLocation, Edition, RestorePlan, RestoreRequest, StorageType
 from bot.errors import RequestError
+from bot.restore_chain import ChainSource, RestoreChain, check_stop_at
 from config.policy_model import Policy
 
 # RDS DB instance identifier: 1-63 letters, digits, hyphens; starts with a letter; no '--'; no trailing '-'.
@@ -54,10 +55,10 @@ def check_region(region: str, policy: Policy) -> str:
     return region
 
 
-def check_bucket(bucket: str, policy: Policy) -> str:
+def check_bucket(bucket: str, policy: Policy, field: str = "backup") -> str:
     if bucket not in policy.backups.buckets:
         raise RequestError(
-            "backup",
+            field,
             f"bucket {bucket} is not an allowed backup bucket",
             f"allowed buckets: {', '.join(policy.backups.buckets)}",
         )
@@ -170,4 +171,25 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
         warnings=tuple(warnings),
         keep_seconds=None if keep is None else int(keep.total_seconds()),
         final_snapshot=None if keep is None else policy.lifecycle.final_snapshot,
+        chain=plan_chain(request, policy, drill=drill),
+    )
+
+
+def plan_chain(request: RestoreRequest, policy: Policy, *, drill: bool = False) -> RestoreChain | None:
+    """--diff, --log and --stop-at with their buckets decided and allowed, as the full backup's; None without."""
+    if request.diff is None and not request.logs:
+        check_stop_at(0, request.stop_at)
+        return None
+    if drill:
+        raise RequestError("diff" if request.diff else "logs", "a drill restores one full backup, not a chain")
+
+    def source(location: BackupLocation, field: str) -> ChainSource:
+        bucket = check_bucket(location.bucket or policy.backups.default_bucket, policy, field)
+        return ChainSource(bucket=bucket, key=location.key, multi_file=location.multi_file)
+
+    check_stop_at(len(request.logs), request.stop_at)
+    return RestoreChain(
+        diff=source(request.diff, "diff") if request.diff else None,
+        logs=tuple(source(log, "logs") for log in request.logs),
+        stop_at=request.stop_at,
     )

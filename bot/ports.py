@@ -35,6 +35,7 @@ from bot.domain import (
 )
 from bot.drills.spec import DrillCheck
 from bot.lifecycle.model import InstanceLifecycle
+from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.slack_text import SlackText
 
@@ -292,6 +293,10 @@ class BackupStore(Protocol):
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None: ...
 
+    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
+        """Every object under the prefix with its LastModified (a --chain request picks its files from them)."""
+        ...
+
     def console_url(self, bucket: str, key_or_prefix: str) -> str: ...
 
     def presigned_url(self, bucket: str, key: str, expires_seconds: int = 900) -> str: ...
@@ -357,6 +362,16 @@ class NativeRestore(Protocol):
     def task_status(self, instance: InstanceState, task_id: int) -> TaskStatus: ...
 
     def cancel(self, instance: InstanceState, task_id: int) -> None: ...
+
+    def tasks_for(self, instance: InstanceState, database_name: str) -> list[TaskStatus]:
+        """Every task RDS remembers on that database (rds_task_status @db_name): a chain finds its sent steps."""
+        ...
+
+    def start_chain_step(
+        self, instance: InstanceState, database_name: str, step: ChainStep, kms_key_arn: str | None = None
+    ) -> int:
+        """Send one step of a restore chain (bot/restore_chain.py); the task id."""
+        ...
 
 
 class ServerAuditGateway(Protocol):

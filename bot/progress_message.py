@@ -36,6 +36,7 @@ def progress_text(job: Job) -> SlackText:
             line += f" ({render.duration(stage.seconds)})"
         if stage.name == StageName.RESTORE_WAIT and stage.status != StageStatus.PENDING:
             line += f" {bar(100 if stage.status == StageStatus.SUCCEEDED else job.percent_complete)}"
+            line += render.chain_step(job)
         if stage.status == StageStatus.FAILED and stage.error:
             line += f": {stage.error}"
         text.append(line)

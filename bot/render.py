@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
+from bot import chain_stages
 from bot.domain import Job, JobStatus, Stage, StageStatus
 from bot.keep_window import format_duration
 from bot.server_audit import audit_link_text
@@ -65,7 +66,15 @@ def stage_line(job: Job, stage: Stage) -> SlackText:
 def progress_line(job: Job, percent: int) -> SlackText:
     filled = percent // 5
     bar = f"[{'#' * filled}{'.' * (20 - filled)}]"
-    return mrkdwn("[{}] restoring {}: {} {}%", job.id, job.plan.database_name, bar, percent)
+    return mrkdwn("[{}] restoring {}: {} {}%{}", job.id, job.plan.database_name, bar, percent, chain_step(job))
+
+
+def chain_step(job: Job) -> str:
+    """` (step k of n)` while a chain restores, else nothing: the percent is of the whole chain, the step says
+    which statement RDS is working on."""
+    if job.plan.chain is None or not job.outputs.chain_tasks:
+        return ""
+    return f" (step {len(job.outputs.chain_tasks)} of {len(chain_stages.steps_of(job.plan))})"
 
 
 def completion(job: Job) -> SlackText:

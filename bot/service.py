@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import names
+from bot.chain_discovery import find_chain
 from bot.clock import Clock
 from bot.domain import AuditAction, AuditEvent, Job, JobStatus, RestoreRequest, StageOutputs
 from bot.errors import RequestError
@@ -61,6 +62,8 @@ class RestoreService:
         """Plan (pure rules), preflight (read-only AWS), then record the job; RequestError creates nothing."""
         job_id = names.new_job_id()
         try:
+            if request.chain:
+                request = find_chain(request, self.policy, lambda region: self.gateways_for(region).backups)
             plan = plan_restore(request, self.policy, job_id, drill=drill)
             checked = preflight(plan, self.gateways_for(plan.region), self.policy)
         except RequestError as exc:
@@ -68,7 +71,11 @@ class RestoreService:
             raise
         # What only the preflight can know joins the plan: the approver sees it, the stages use it.
         plan = plan.model_copy(
-            update={"warnings": plan.warnings + checked.notes, "bucket_kms_key_arns": checked.backup.kms_key_arns}
+            update={
+                "warnings": plan.warnings + checked.notes,
+                "bucket_kms_key_arns": checked.bucket_kms_key_arns,
+                "chain": checked.chain.chain if checked.chain else None,
+            }
         )
         job = Job(
             id=job_id,

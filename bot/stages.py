@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bot import instance_classes, kms_keys, names, server_audit, tags
+from bot import chain_stages, instance_classes, kms_keys, names, server_audit, tags
+from bot.chain_plan import CheckedChain, check_chain
 from bot.domain import (
     BackupLocation,
     BackupSet,
@@ -79,6 +80,13 @@ class StageContext:
 class Preflight:
     backup: BackupSet
     notes: tuple[str, ...]
+    chain: CheckedChain | None = None
+
+    @property
+    def bucket_kms_key_arns(self) -> tuple[str, ...]:
+        """The SSE-KMS keys of every object the restore reads: the full backup's, then the chain's."""
+        chain_keys = self.chain.kms_key_arns if self.chain else ()
+        return self.backup.kms_key_arns + tuple(k for k in chain_keys if k not in self.backup.kms_key_arns)
 
 
 def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Preflight:
@@ -93,7 +101,8 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             "RDS restores only from a bucket in the instance's region; copy the backup or pick that region",
         )
     _check_backup_size(plan, backup)
-    _check_keys(plan, backup, gateways, policy)
+    chain = check_chain(plan.chain, plan.region, gateways.backups) if plan.chain else None
+    _check_keys(plan, backup.kms_key_arns + (chain.kms_key_arns if chain else ()), gateways, policy)
     notes: list[str] = []
     orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(
         plan.edition.value, plan.engine_version
@@ -111,7 +120,7 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             f"{plan.instance_class} is not orderable for {plan.edition.value} in {plan.region}",
             f"try {suggestion}" if suggestion else None,
         )
-    return Preflight(backup=backup, notes=tuple(notes))
+    return Preflight(backup=backup, notes=tuple(notes), chain=chain)
 
 
 # SQL Server Express holds at most 10 GB per database (AWS guide "SQLServer.Procedural.Importing", limitations).
@@ -137,10 +146,10 @@ def _check_backup_size(plan: RestorePlan, backup: BackupSet) -> None:
         )
 
 
-def _check_keys(plan: RestorePlan, backup: BackupSet, gateways: Gateways, policy: Policy) -> None:
+def _check_keys(plan: RestorePlan, bucket_keys: tuple[str, ...], gateways: Gateways, policy: Policy) -> None:
     """The bucket's SSE-KMS keys like the requested ones; with no kms.allowed_accounts, only the bot's account."""
     requested = {"backup_kms_key_arn": plan.backup_kms_key_arn, "storage_kms_key_arn": plan.storage_kms_key_arn}
-    keys = [(name, key) for name, key in requested.items() if key] + [("backup", k) for k in backup.kms_key_arns]
+    keys = [(name, key) for name, key in requested.items() if key] + [("backup", k) for k in bucket_keys]
     if not keys:
         return
     accounts = policy.kms.allowed_accounts or (gateways.identity.account_id(),)
@@ -167,10 +176,10 @@ def _validate(job: Job, ctx: StageContext) -> StepResult:
     job.outputs.backup_files = len(checked.backup.keys)
     job.outputs.backup_bytes = checked.backup.total_bytes
     job.outputs.notes = checked.notes
-    if checked.backup.kms_key_arns != job.plan.bucket_kms_key_arns:
+    if checked.bucket_kms_key_arns != job.plan.bucket_kms_key_arns:
         # The approver saw the keys on the card, and the role is granted exactly those.
         raise StageError(
-            f"the backup's SSE-KMS key is now {', '.join(checked.backup.kms_key_arns) or 'none'}, not "
+            f"the backup's SSE-KMS key is now {', '.join(checked.bucket_kms_key_arns) or 'none'}, not "
             f"{', '.join(job.plan.bucket_kms_key_arns) or 'none'} as when it was requested; request the restore again"
         )
     size_gib = checked.backup.total_bytes / 2**30
@@ -312,6 +321,8 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     plan = job.plan
     state = _ready_instance(job, ctx)
     native = ctx.gateways.native_restore
+    if plan.chain is not None:
+        return Done(chain_stages.send_step(job, state, native, 0))
     # After a crash between starting the task and recording its id, the task is found, not started again.
     existing = native.find_task(state, plan.database_name)
     if existing is not None and existing.lifecycle not in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
@@ -324,6 +335,9 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
 
 def _restore_wait(job: Job, ctx: StageContext) -> StepResult:
     state = _ready_instance(job, ctx)
+    if job.plan.chain is not None:
+        progress = chain_stages.wait_step(job, state, ctx.gateways.native_restore)
+        return Done(progress.detail) if progress.finished else Waiting(progress.detail, progress.percent)
     status = ctx.gateways.native_restore.task_status(state, _needed(job.outputs.task_id, "task_id"))
     if status.lifecycle == TaskLifecycle.SUCCESS:
         job.percent_complete = 100

@@ -10,6 +10,7 @@ from aws.native_restore import procedures
 from aws.native_restore.procedures import DbApiCursor, NativeRestoreError, SqlConnectionError, Statement
 from bot.domain import InstanceState, TaskLifecycle, TaskStatus
 from bot.errors import RdsbotError, RestoreTaskError
+from bot.restore_chain import ChainStep
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,18 @@ class SqlNativeRestore:
             reason = procedures.task_failure_reason(exc.text)
             raise RestoreTaskError(f"{name} refused on {instance.instance_id}: {reason}", exc.text) from None
         return procedures.task_id_from_rows(rows)
+
+    def start_chain_step(
+        self, instance: InstanceState, database_name: str, step: ChainStep, kms_key_arn: str | None = None
+    ) -> int:
+        """One step of a restore chain, WITH NORECOVERY until rds_finish_restore opens the database."""
+        return self.start_task(instance, procedures.chain_statement(database_name, step, kms_key_arn))
+
+    def tasks_for(self, instance: InstanceState, database_name: str) -> list[TaskStatus]:
+        """Every task rds_task_status lists for that database (names compare case-insensitively, as RDS's do)."""
+        rows = self._run_or_raise(instance, procedures.task_status_by_database(database_name))
+        wanted = database_name.casefold()
+        return [s for s in map(procedures.task_status_from_row, rows) if s.database_name.casefold() == wanted]
 
     def drop_database(self, instance: InstanceState, database_name: str) -> None:
         """rds_drop_database, e.g. a database a NORECOVERY chain left RESTORING."""

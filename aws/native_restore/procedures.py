@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from bot.domain import TaskLifecycle, TaskStatus
 from bot.errors import RdsbotError, RequestError, TransientError
+from bot.restore_chain import ChainStep, StepKind
 
 RESTORE_DATABASE = "msdb.dbo.rds_restore_database"
 TASK_STATUS = "msdb.dbo.rds_task_status"
@@ -155,6 +156,18 @@ def restore_log(
         params.append(("stopat", stopat))
     params += _kms(kms_key_arn) + tuning.params()
     return Statement(RESTORE_LOG, tuple(params))
+
+
+def chain_statement(database_name: str, step: ChainStep, kms_key_arn: str | None = None) -> Statement:
+    """The statement of one restore chain step: FULL and DIFFERENTIAL by rds_restore_database with
+    @with_norecovery=1, a log by rds_restore_log (NORECOVERY, @stopat on the last), then rds_finish_restore."""
+    if step.kind == StepKind.FINISH:
+        return finish_restore(database_name)
+    s3_arn = step.s3_arn or ""
+    if step.kind == StepKind.LOG:
+        return restore_log(database_name, s3_arn, kms_key_arn=kms_key_arn, stopat=step.stop_at)
+    kind = RestoreType.DIFFERENTIAL if step.kind == StepKind.DIFFERENTIAL else RestoreType.FULL
+    return restore_database(database_name, s3_arn, kms_key_arn=kms_key_arn, restore_type=kind, with_norecovery=True)
 
 
 def finish_restore(database_name: str) -> Statement:

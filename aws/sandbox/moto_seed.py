@@ -23,6 +23,8 @@ SANDBOX_ENV = {
 }
 DEMO_BACKUP_KEY = "prod-backup.bak"
 DEMO_MULTI_FILE_PREFIX = "nightly/prod_"
+# A restore chain: /rds-restore chain/full.bak db.m5.large --diff chain/diff.bak --log chain/log* --stop-at ...
+DEMO_CHAIN_KEYS = ("chain/full.bak", "chain/diff.bak", "chain/log1.trn", "chain/log2.trn")
 # Console identities and the IAM users they map to (by the IAM tag slack-user-id).
 # What the demo backups hold: enough for the example policy's drill checks to pass.
 DEMO_DATABASE = {
@@ -126,6 +128,8 @@ def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> None:
     s3.put_object(Bucket=policy.backups.default_bucket, Key=DEMO_BACKUP_KEY, Body=payload)
     for part in range(1, 4):
         s3.put_object(Bucket=policy.backups.default_bucket, Key=f"{DEMO_MULTI_FILE_PREFIX}{part}.bak", Body=payload)
+    for key in DEMO_CHAIN_KEYS:  # each step's manifest is the database as of that backup: the same demo tables
+        s3.put_object(Bucket=policy.backups.default_bucket, Key=key, Body=manifest_bytes(DEMO_DATABASE))
     iam = boto3.client("iam", region_name=region)
     group = policy.approvals.admin_iam_group
     iam.create_group(GroupName=group)

@@ -26,6 +26,7 @@ from bot.ports import (
     RoleSpec,
     ThreadRef,
 )
+from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
 
@@ -64,6 +65,7 @@ class FakeAws:
         # bucket/key -> the SSE-KMS key HeadObject would report for it
         self.object_keys: dict[str, str] = {}
         self.last_modified: datetime | None = None  # what S3 would say of the newest file
+        self.modified: dict[str, datetime] = {}  # bucket/key -> LastModified in a listing (default: 2026-01-01)
         # What the stages asked for, to check which key went where.
         self.role_specs: list[RoleSpec] = []
         self.instance_specs: list[InstanceSpec] = []
@@ -96,6 +98,16 @@ class FakeAws:
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
         return None
+
+    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
+        self.calls.append("list_objects")
+        start = f"{bucket}/{prefix}"
+        epoch = datetime(2026, 1, 1, tzinfo=UTC)
+        return [
+            ListedObject(key=k.split("/", 1)[1], modified=self.modified.get(k, epoch))
+            for k in sorted(self.objects)
+            if k.startswith(start)
+        ]
 
     def console_url(self, bucket: str, key_or_prefix: str) -> str:
         return f"https://console.example/{bucket}/{key_or_prefix}"
@@ -202,6 +214,24 @@ class FakeAws:
         )
         return task_id
 
+    def start_chain_step(
+        self, instance: InstanceState, database_name: str, step: ChainStep, kms_key_arn: str | None = None
+    ) -> int:
+        self.calls.append(f"chain:{step.task_type}" + (f"@stopat={step.stop_at}" if step.stop_at else ""))
+        task_id = len(self.tasks) + 1
+        self.tasks[task_id] = TaskStatus(
+            task_id=task_id,
+            database_name=database_name,
+            lifecycle=TaskLifecycle.CREATED,
+            percent_complete=0,
+            task_type=step.task_type,
+            s3_object_arn=step.s3_arn,
+        )
+        return task_id
+
+    def tasks_for(self, instance: InstanceState, database_name: str) -> list[TaskStatus]:
+        return [t for t in self.tasks.values() if t.database_name == database_name]
+
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         matching = [t for t in self.tasks.values() if t.database_name == database_name]
         return matching[-1] if matching else None
@@ -250,7 +280,8 @@ class FakeAws:
         return [
             c
             for c in self.calls
-            if c
+            if c.startswith("chain:")  # a restore chain step sent
+            or c
             in {
                 "ensure_placement",
                 "ensure_restore_role",

@@ -14,6 +14,7 @@ from aws.sandbox.sql_server import STATUS_COLUMNS, SandboxSqlError, SandboxSqlSe
 from aws.sandbox.sql_server.aws_view import MemoryAwsView
 from bot.domain import InstanceState, TaskLifecycle
 from bot.errors import RestoreTaskError
+from bot.restore_chain import ChainStep, StepKind
 
 BUCKET = "rdsbot-backups"
 ARN = f"arn:aws:s3:::{BUCKET}/prod.bak"
@@ -338,3 +339,44 @@ def test_rds_task_status_answers_every_documented_column():
         "filepath",
         "overwrite_file",
     )
+
+
+# A restore chain: @stopat taken and shown (the sandbox once parsed it and dropped it), every step listed by
+# database with its type and S3 ARN, which is what a resumed chain matches its sent steps by.
+STOP = "2026-11-26 03:57:09"
+STEPS = (
+    ChainStep(kind=StepKind.FULL, s3_arn=ARN),
+    ChainStep(kind=StepKind.DIFFERENTIAL, s3_arn=ARN),
+    ChainStep(kind=StepKind.LOG, s3_arn=ARN, stop_at=STOP),
+    ChainStep(kind=StepKind.FINISH),
+)
+
+
+def test_each_chain_step_is_one_documented_statement_with_values_bound():
+    sent = [procedures.chain_statement("Prod", step) for step in STEPS]
+    assert [(s.procedure, dict(s.params).get("type"), dict(s.params).get("with_norecovery")) for s in sent] == [
+        (procedures.RESTORE_DATABASE, "FULL", 1),
+        (procedures.RESTORE_DATABASE, "DIFFERENTIAL", 1),
+        (procedures.RESTORE_LOG, None, 1),
+        (procedures.FINISH_RESTORE, None, None),
+    ]
+    assert dict(sent[2].params)["stopat"] == STOP and STOP not in sent[2].sql
+
+
+def test_stopat_shows_in_rds_task_status_and_every_step_is_listed_by_database(world):
+    clock, _, server, client = world
+    target = instance()
+    task_ids = []
+    for step in STEPS:
+        task_ids.append(client.start_chain_step(target, "Prod", step))
+        finish_all(clock)
+    tasks = client.tasks_for(target, "prod")  # names compare case-insensitively, as RDS's lookup does
+    assert [(t.task_id, t.task_type, t.s3_object_arn) for t in tasks] == [
+        (task_ids[0], "RESTORE_DB_NORECOVERY", ARN),
+        (task_ids[1], "RESTORE_DB_DIFFERENTIAL_NORECOVERY", ARN),
+        (task_ids[2], "RESTORE_DB_LOG_NORECOVERY", ARN),
+        (task_ids[3], "FINISH_RESTORE", None),
+    ]
+    assert f"stopped at {STOP}" in tasks[2].task_info
+    assert all("stopped at" not in t.task_info for t in (tasks[0], tasks[1]))
+    assert "Prod" in server.databases(target.endpoint_address or "")

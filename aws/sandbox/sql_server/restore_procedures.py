@@ -106,11 +106,13 @@ class Procedures:
                 "with NORECOVERY.",
             )
         kms = bound.get("kms_master_key_arn")
+        stopat = bound.get("stopat")
         return self._task(
             name,
             s3_arn,
             kind + ("_NORECOVERY" if norecovery else ""),
             kms_key_arn=str(kms) if kms else None,
+            stopat=str(stopat) if stopat else None,
             # Read here, not when the task starts: a status poll must not wait on S3.
             content=self._backup_content(s3_arn),
         )

@@ -50,6 +50,7 @@ class RestoreTask:
     number_of_files: int = 1  # backups only
     region: str | None = None  # the instance's, for the same-region check when the task starts
     engine: str | None = None  # the instance's (sqlserver-ex holds 10 GB per database)
+    stopat: str | None = None  # rds_restore_log's @stopat: where the log restore stopped
 
     @property
     def norecovery(self) -> bool:
@@ -77,6 +78,8 @@ class EmulatedInstance:
     server_audit: AuditState = field(default_factory=AuditState)
     # Databases a NORECOVERY restore left RESTORING: in `databases` (the name is taken) but not open.
     restoring: list[str] = field(default_factory=list)
+    # Database name -> the @stopat its last log restore stopped at: the point in time it was recovered to.
+    stopped_at: dict[str, str] = field(default_factory=dict)
 
     def has_database(self, name: str) -> bool:
         # Default collations compare names case-insensitively, so "Sales" and "sales" collide.
@@ -118,6 +121,7 @@ class EmulatorState:
                 contents=dict(raw.get("contents", {})),
                 server_audit=AuditState.from_json(raw.get("server_audit")),
                 restoring=list(raw.get("restoring", [])),
+                stopped_at=dict(raw.get("stopped_at", {})),
             )
             for endpoint, raw in data.get("instances", {}).items()
         }

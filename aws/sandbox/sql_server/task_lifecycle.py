@@ -145,7 +145,11 @@ def _finish(rules: LifecycleRules, server: EmulatedInstance, task: RestoreTask, 
             server.restoring.append(name)
         elif not task.norecovery and restoring:
             server.restoring[:] = [db for db in server.restoring if db.casefold() != name.casefold()]
-        task.info.append(stamp(at, f"Restored database {name} from {task.s3_arn}."))
+        if task.stopat:
+            # The emulator holds no log records to stop in; it keeps the time, as a caller can see it was sent.
+            server.stopped_at[_stored_name(server, name)] = task.stopat
+        stop = f", stopped at {task.stopat}" if task.stopat else ""
+        task.info.append(stamp(at, f"Restored database {name} from {task.s3_arn}{stop}."))
     task.info.append(stamp(at, "Task has been completed successfully."))
 
 
