@@ -19,6 +19,7 @@ USAGE = (
     " [--storage-type gp2|gp3|io1|io2] [--storage GB] [--iops N] [--throughput MIBPS] [--cores N]"
     " [--threads-per-core 1|2] [--multi-az] [--major-version 13.00|14.00|15.00|16.00]"
     ' [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--reason "WHY"] [--keep 30m|24h|7d] [--dry-run]'
+    "; onto an existing instance: /rds-restore <backup> --into <instance> [--db DATABASE] [--replace]"
 )
 # The card shows the reason whole; past this it stops being a reason and starts being a document.
 MAX_REASON_CHARS = 300
@@ -101,6 +102,8 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--reason": ("reason", _reason),
     "--keep": ("keep", parse_duration),
     "--dry-run": ("dry_run", None),
+    "--into": ("into_instance_id", str),
+    "--replace": ("replace", None),
 }
 
 
@@ -159,14 +162,37 @@ def parse_restore_command(text: str) -> RestoreRequest:
         else:
             raise RequestError(field, f"{flag} needs a value", f"usage: {USAGE}")
         values[field] = convert(raw)
+    if "into_instance_id" in values:
+        return _into_request(positional, values)
+    if values.get("replace"):
+        raise RequestError(
+            "replace", "--replace drops a database on an existing instance, so it needs --into", f"usage: {USAGE}"
+        )
     if len(positional) < 2:
         missing = "backup" if not positional else "instance_class"
         raise RequestError(missing, "is missing", f"usage: {USAGE}")
     if len(positional) > 2:
         raise RequestError("command", f"unexpected word {positional[2]!r}", f"usage: {USAGE}")
     backup, instance_class = positional
+    return _request(backup, instance_class.lower(), values)
+
+
+def _into_request(positional: list[str], values: dict[str, Any]) -> RestoreRequest:
+    """`<backup> --into <instance>`: the instance exists, so its class is not asked for."""
+    if not positional:
+        raise RequestError("backup", "is missing", f"usage: {USAGE}")
+    if len(positional) > 1:
+        raise RequestError(
+            "instance_class",
+            f"--into restores onto an existing instance, which keeps its class; {positional[1]!r} is not wanted",
+            f"drop {positional[1]!r}, or drop --into to restore onto a new instance",
+        )
+    return _request(positional[0], None, values)
+
+
+def _request(backup: str, instance_class: str | None, values: dict[str, Any]) -> RestoreRequest:
     try:
-        return RestoreRequest(backup=parse_backup(backup), instance_class=instance_class.lower(), **values)
+        return RestoreRequest(backup=parse_backup(backup), instance_class=instance_class, **values)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise RequestError(str(first["loc"][0]), first["msg"]) from None

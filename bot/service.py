@@ -68,7 +68,11 @@ class RestoreService:
             raise
         # What only the preflight can know joins the plan: the approver sees it, the stages use it.
         plan = plan.model_copy(
-            update={"warnings": plan.warnings + checked.notes, "bucket_kms_key_arns": checked.backup.kms_key_arns}
+            update={
+                "warnings": plan.warnings + checked.notes,
+                "bucket_kms_key_arns": checked.backup.kms_key_arns,
+                **checked.plan_updates,  # --into: the live instance's class, engine and version
+            }
         )
         job = Job(
             id=job_id,

@@ -52,7 +52,7 @@ def register_restore(
             return
         lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, respond, client)
         backup = checked.backup.display(commands.policy.backups.default_bucket)
-        ack(response_type="ephemeral", text=mrkdwn("Checking {} for a restore to {}…", backup, checked.instance_class))
+        ack(response_type="ephemeral", text=mrkdwn("Checking {} for a restore to {}…", backup, checked.destination))
 
     def submit_restore(checked: RestoreRequest, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         result = commands.submit_restore(checked, command["user_id"], command.get("text", ""))

@@ -115,7 +115,7 @@ class ConsoleSession:
             self.say(checked.text)
             return
         backup = checked.backup.display(self.commands.policy.backups.default_bucket)
-        self.say(f"(ack) checking {backup} for a restore to {checked.instance_class}…")
+        self.say(f"(ack) checking {backup} for a restore to {checked.destination}…")
         result = self.commands.submit_restore(checked, self.current.slack_id, text)
         if isinstance(result, Reply):
             self.say(result.text)

@@ -91,6 +91,12 @@ class LifecycleCommands:
             return LifecycleReply(f"No restore job {job_id!r}; /rds-status lists the recent ones", ok=False)
         if job.is_drill:
             return LifecycleReply(f"{job.id} is a drill's restore; its run deletes its instance", ok=False)
+        if job.plan.into is not None:
+            return LifecycleReply(
+                f"{job.id} restored into the existing instance {job.plan.target_instance_id}; rdsbot deletes only "
+                "instances its jobs created",
+                ok=False,
+            )
         refused = self._authorize(Action.DELETE_INSTANCE, AuditAction.INSTANCE_DELETE_REFUSED, job, actor, email_lookup)
         if isinstance(refused, LifecycleReply):
             return refused
