@@ -144,6 +144,8 @@ class FakeAws:
             instance_class=spec.instance_class,
             option_group_name=spec.option_group_name,
             option_group_status="pending-apply",
+            engine=spec.engine,
+            engine_version="15.00.4415.2.v1",
             tags={**spec.tags, "managed-by": "rdsbot"},  # as aws/instances.py tags every instance
         )
         self.instances[spec.instance_id] = state
