@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from bot import blocks
 from bot.approvals import Outcome
 from bot.authz import Action, Forbidden
-from bot.commands import ChatCommands, Reply
+from bot.commands import JOB_VERBS, ChatCommands, Reply
 from bot.domain import Job, RestoreRequest
 from bot.slack_text import SlackText, mention, mrkdwn
 from handlers.slack_directory import email_lookup as profile_email
@@ -37,14 +37,14 @@ def register_restore(
 
     def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         words = command.get("text", "").split()
-        if words[:1] in (["cancel"], ["delete"]):
+        if words[:1] and words[0] in JOB_VERBS:
             verb = words[0]
-            if len(words) != 2:
-                ack(response_type="ephemeral", text=SlackText.escape(f"usage: /rds-restore {verb} <job-id>"))
+            job_ids = [w for w in words[1:] if not (verb == "cancel" and w == "--rollback")]
+            if len(job_ids) != 1:
+                ack(response_type="ephemeral", text=SlackText.escape(f"usage: /rds-restore {JOB_VERBS[verb]}"))
                 return
-            act = cancel_restore if verb == "cancel" else delete_instance
-            lane.submit(f"{verb} by {command['user_id']}", act, words[1], command, respond, client)
-            ack(response_type="ephemeral", text=mrkdwn("Checking whether you may {} {}…", verb, words[1]))
+            lane.submit(f"{verb} by {command['user_id']}", job_verb, command, respond, client)
+            ack(response_type="ephemeral", text=mrkdwn("Checking whether you may {} {}…", verb, job_ids[0]))
             return
         checked = commands.check_restore(command.get("text", ""), command["user_id"])
         if isinstance(checked, Reply):
@@ -85,15 +85,12 @@ def register_restore(
             ),
         )
 
-    def cancel_restore(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def job_verb(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        """cancel [--rollback], delete, cleanup: the rules are in bot/commands.py."""
         user = command["user_id"]
-        reply = commands.cancel(job_id, user, email_lookup(client, user))
-        respond(response_type="ephemeral", replace_original=False, text=reply.text)
-
-    def delete_instance(job_id: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        user = command["user_id"]
-        reply = commands.delete(job_id, user, email_lookup(client, user))
-        respond(response_type="ephemeral", replace_original=False, text=reply.text)
+        reply = commands.job_command(command.get("text", ""), user, email_lookup(client, user))
+        if reply is not None:
+            respond(response_type="ephemeral", replace_original=False, text=reply.text)
 
     bolt.command("/rds-restore")(ack_restore)
 
