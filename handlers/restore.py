@@ -105,6 +105,17 @@ def register_restore(
 
     bolt.action(blocks.KEEP_ACTION)(keep_clicked)
 
+    def cleanup_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        lane.submit(f"cleanup by {body['user']['id']}", clean_up, body, client)
+
+    def clean_up(body: dict[str, Any], client: WebClient) -> None:
+        user, job_id = body["user"]["id"], body["actions"][0]["value"]
+        reply = commands.clean_up(job_id, user, email_lookup(client, user))
+        client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=reply.text)
+
+    bolt.action(blocks.CLEANUP_ACTION)(cleanup_clicked)
+
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         lane.submit(f"approve by {body['user']['id']}", _decide, commands, notifier, own, client, body, True, None)

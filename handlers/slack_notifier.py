@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import blocks, render
-from bot.domain import Job, Stage
+from bot.domain import Job, JobStatus, Stage
 from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import ChatThreads
 from handlers.outbox import SlackOutbox
@@ -82,7 +82,15 @@ class SlackNotifier:
         if job.id in self._progress_posted:
             final = render.progress_line(job, job.percent_complete)
             self.outbox.put(f"{job.id} progress final", lambda: self._update_progress(job.id, channel, final))
-        self.post(channel, thread_ts, blocks.completion_text(job), f"{job.id} finished")
+        text = blocks.completion_text(job)
+        if job.status in (JobStatus.FAILED, JobStatus.CANCELLED) and job.created_resources and job.plan.into is None:
+            offer = blocks.cleanup_offer(job, text)  # rdsbot made something: offer to delete it
+            self.outbox.put(
+                f"{job.id} finished",
+                lambda: self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=offer),
+            )
+            return
+        self.post(channel, thread_ts, text, f"{job.id} finished")
 
     def request_expired(self, job: Job, deadline: datetime) -> None:
         note = blocks.expired_text(deadline)
