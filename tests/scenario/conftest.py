@@ -99,7 +99,9 @@ def story_without_bot_sources(aws: AwsClients, tmp_path: Path) -> Iterator[Story
 
 
 @contextmanager
-def running_story(tmp_path: Path, config: Path | None = None, clock: Clock | None = None) -> Iterator[Story]:
+def running_story(
+    tmp_path: Path, config: Path | None = None, clock: Clock | None = None, restore_seconds: float = 0.5
+) -> Iterator[Story]:
     policy = load_policy(config)
     seed_sandbox(policy)
     users = {slack_id: f"{name}@example.com" for name, (slack_id, _) in SANDBOX_USERS.items()}
@@ -114,7 +116,7 @@ def running_story(tmp_path: Path, config: Path | None = None, clock: Clock | Non
             slack_api_url=slack.base_url,
             database_url=f"sqlite:///{tmp_path / 'rdsbot.db'}",
             sqlserver_driver="sandbox",
-            sandbox_restore_seconds=0.5,
+            sandbox_restore_seconds=restore_seconds,
             poll_seconds=0.05,
         )
         app = build(settings, clock=clock)
