@@ -3,6 +3,8 @@
 
 import pytest
 
+from bot.approvals import Decisions, Outcome
+from bot.authz import Authorizer
 from bot.domain import InstanceState, JobStatus
 from bot.errors import RequestError
 from bot.instance_cleanup import ends
@@ -13,6 +15,7 @@ from config.policy_model import parse_policy
 from tests.support.factories import BOT_NETWORK
 from tests.unit.fakes import FakeAws, FakeClock, RecordingNotifier
 from tests.unit.memory_store import MemoryStore
+from tests.unit.test_decisions import ADMIN, ADMINS, OTHER_ADMIN, FakeDirectory
 
 POLICY = parse_policy(
     {
@@ -176,3 +179,33 @@ def test_a_restore_then_another_into_the_first_instance_both_succeed():
     run(aws, store, clock)
     assert store.jobs.by_id[first.id].status == store.jobs.by_id[second.id].status == JobStatus.SUCCEEDED
     assert aws.databases[target] == {"prod_backup", "other"} and aws.calls.count("create_instance") == 1
+
+
+def decisions_for(policy, store, clock):
+    directory = FakeDirectory(ADMINS)
+    return Decisions(store.jobs, store.approvals, store.audit, Authorizer(directory, policy), policy, clock, lambda: 0)
+
+
+def test_a_replace_waits_for_a_second_admin_when_the_policy_asks_for_two():
+    policy = POLICY.model_copy(update={"targets": POLICY.targets.model_copy(update={"replace_approvers": 2})})
+    aws, store, clock, service = world(policy)
+    existing(aws, databases={"prod_backup"})
+    decisions = decisions_for(policy, store, clock)
+    job = service.submit(parse_restore_command("prod-backup.bak --into rdsbot-staging-1 --replace"), "U1").job
+    first = decisions.decide(job.id, ADMIN, True, lambda: None)
+    assert first.outcome == Outcome.FIRST_OF_TWO and "1 of 2" in first.message
+    assert store.jobs.by_id[job.id].status == JobStatus.AWAITING_APPROVAL
+    again = decisions.decide(job.id, ADMIN, True, lambda: None)  # the same admin twice is still one
+    assert again.outcome == Outcome.ALREADY_DECIDED
+    assert store.jobs.by_id[job.id].status == JobStatus.AWAITING_APPROVAL
+    second = decisions.decide(job.id, OTHER_ADMIN, True, lambda: None)
+    assert second.outcome == Outcome.APPROVED and store.jobs.by_id[job.id].status == JobStatus.QUEUED
+    actions = [e.action for e in store.audit.audit_events(job.id)]
+    assert "approval.first_of_two" in actions and actions[-1] == "job.approved"
+
+
+def test_one_admin_approves_a_replace_when_the_policy_asks_for_one():
+    aws, store, clock, service = world()  # replace_approvers defaults to 1
+    existing(aws, databases={"prod_backup"})
+    job = service.submit(parse_restore_command("prod-backup.bak --into rdsbot-staging-1 --replace"), "U1").job
+    assert decisions_for(POLICY, store, clock).decide(job.id, ADMIN, True, lambda: None).outcome == Outcome.APPROVED
