@@ -181,9 +181,13 @@ def test_a_restore_then_another_into_the_first_instance_both_succeed():
     assert aws.databases[target] == {"prod_backup", "other"} and aws.calls.count("create_instance") == 1
 
 
+def no_engine() -> None:
+    """The engine is not running in these tests; an approval has nothing to wake."""
+
+
 def decisions_for(policy, store, clock):
     directory = FakeDirectory(ADMINS)
-    return Decisions(store.jobs, store.approvals, store.audit, Authorizer(directory, policy), policy, clock, lambda: 0)
+    return Decisions(store.jobs, store.approvals, store.audit, Authorizer(directory, policy), policy, clock, no_engine)
 
 
 def test_a_replace_waits_for_a_second_admin_when_the_policy_asks_for_two():
