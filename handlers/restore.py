@@ -94,27 +94,22 @@ def register_restore(
 
     bolt.command("/rds-restore")(ack_restore)
 
-    def keep_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        lane.submit(f"keep by {body['user']['id']}", keep_instance, body, client)
+    def job_button(verb: str, act: Callable[[str, str, Callable[[], str | None]], Reply]) -> Callable[..., None]:
+        """A button carrying a job id (Keep longer, Clean up): ack at once, act in the slow lane, answer privately."""
 
-    def keep_instance(body: dict[str, Any], client: WebClient) -> None:
-        user, job_id = body["user"]["id"], body["actions"][0]["value"]
-        reply = commands.keep_more(job_id, user, email_lookup(client, user))
-        client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=reply.text)
+        def carry_out(body: dict[str, Any], client: WebClient) -> None:
+            user, job_id = body["user"]["id"], body["actions"][0]["value"]
+            reply = act(job_id, user, email_lookup(client, user))
+            client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=reply.text)
 
-    bolt.action(blocks.KEEP_ACTION)(keep_clicked)
+        def clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+            ack()
+            lane.submit(f"{verb} by {body['user']['id']}", carry_out, body, client)
 
-    def cleanup_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        lane.submit(f"cleanup by {body['user']['id']}", clean_up, body, client)
+        return clicked
 
-    def clean_up(body: dict[str, Any], client: WebClient) -> None:
-        user, job_id = body["user"]["id"], body["actions"][0]["value"]
-        reply = commands.clean_up(job_id, user, email_lookup(client, user))
-        client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=reply.text)
-
-    bolt.action(blocks.CLEANUP_ACTION)(cleanup_clicked)
+    bolt.action(blocks.KEEP_ACTION)(job_button("keep", commands.keep_more))
+    bolt.action(blocks.CLEANUP_ACTION)(job_button("cleanup", commands.clean_up))
 
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()

@@ -87,27 +87,23 @@ class LifecycleCommands:
 
     def delete(self, job_id: str, actor: str, email_lookup: Callable[[], str | None]) -> LifecycleReply:
         """Delete the job's instance now (its final snapshot per policy), then the shared resources it used."""
-        job = self._deletable(job_id)
-        if isinstance(job, LifecycleReply):
-            return job
-        refused = self._authorize(Action.DELETE_INSTANCE, AuditAction.INSTANCE_DELETE_REFUSED, job, actor, email_lookup)
-        if isinstance(refused, LifecycleReply):
-            return refused
+        allowed = self._may_delete(job_id, actor, email_lookup)
+        if isinstance(allowed, LifecycleReply):
+            return allowed
+        job, identity = allowed
         if not job.status.finished:
             return LifecycleReply(
                 f"{job.id} is {job.status}; call it off first with /rds-restore cancel {job.id}", ok=False
             )
-        return self._claim(job, actor, refused, snapshot_for(job, self.policy), rollback=False)
+        return self._claim(job, actor, identity, snapshot_for(job, self.policy), rollback=False)
 
     def rollback(self, job_id: str, actor: str, email_lookup: Callable[[], str | None]) -> LifecycleReply:
         """Delete what a failed or cancelled restore created, with no final snapshot (it restored nothing worth
         keeping). A job still stopping (cancel requested) is claimed now; the runner deletes once it has stopped."""
-        job = self._deletable(job_id)
-        if isinstance(job, LifecycleReply):
-            return job
-        refused = self._authorize(Action.DELETE_INSTANCE, AuditAction.INSTANCE_DELETE_REFUSED, job, actor, email_lookup)
-        if isinstance(refused, LifecycleReply):
-            return refused
+        allowed = self._may_delete(job_id, actor, email_lookup)
+        if isinstance(allowed, LifecycleReply):
+            return allowed
+        job, identity = allowed
         status = job.status
         if status == JobStatus.SUCCEEDED:
             why = f"{job.id} succeeded; /rds-restore delete {job.id} deletes its instance (final snapshot per policy)"
@@ -120,7 +116,17 @@ class LifecycleCommands:
             return LifecycleReply(
                 f"{job.id} is {status}; roll it back with /rds-restore cancel {job.id} --rollback", ok=False
             )
-        return self._claim(job, actor, refused, None, rollback=True)
+        return self._claim(job, actor, identity, None, rollback=True)
+
+    def _may_delete(
+        self, job_id: str, actor: str, email_lookup: Callable[[], str | None]
+    ) -> tuple[Job, Identity] | LifecycleReply:
+        """The job and who asks, or why nothing of it is deleted for them (refusals of the person audited)."""
+        job = self._deletable(job_id)
+        if isinstance(job, LifecycleReply):
+            return job
+        refused = self._authorize(Action.DELETE_INSTANCE, AuditAction.INSTANCE_DELETE_REFUSED, job, actor, email_lookup)
+        return refused if isinstance(refused, LifecycleReply) else (job, refused)
 
     def _deletable(self, job_id: str) -> Job | LifecycleReply:
         """The job, or why rdsbot deletes nothing for it: unknown, a drill's, or an --into job's (not its own)."""

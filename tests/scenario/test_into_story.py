@@ -24,6 +24,8 @@ SCRIPT = "\n".join(
         "approve {job}",
         "wait {job}",
         "/rds-status {job}",
+        "/rds-restore cancel {job} --rollback",  # an --into job created nothing: nothing of it is deleted
+        "cleanup {job}",
     ]
 )
 
@@ -53,4 +55,5 @@ def test_into_round_trip_refusal_and_replace_over_the_console():
     card = replace.split("│ ", 1)[1]
     assert card.startswith("REPLACES database prod_backup on rdsbot-first: rds_drop_database drops it first")
     assert "dropped prod_backup with rds_drop_database (--replace); rds_restore_database task" in out
+    assert out.count("it created nothing, and rdsbot deletes only instances its jobs created") == 2
     assert "Traceback" not in out + result.stderr

@@ -12,10 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from aws.clients import AwsClients
-from bot.blocks import APPROVE_ACTION
+from bot.blocks import APPROVE_ACTION, CLEANUP_ACTION
 from bot.domain import JobStatus, StageName, StageStatus
 from bot.lifecycle.model import LifecyclePhase
-from tests.scenario.conftest import ALICE, BOB, Story, running_story
+from tests.scenario.conftest import ALICE, BOB, CAROL, Story, running_story
 from tests.support.fake_slack import RESPONSE_URL
 from tests.support.waiting import eventually
 
@@ -60,6 +60,16 @@ def test_cancel_with_rollback_deletes_what_the_running_restore_created_and_nothi
     assert f"rolling back {job_id}" in str(reply.body["text"])
 
     eventually(lambda: story.job(job_id).status == JobStatus.CANCELLED, 30, "the job stops")
+    # The cancelled job's last message offers the same clean-up as a button; someone else's click changes nothing.
+    _, card_ts = story.card_of(job_id)
+    offer = story.slack.wait_for(
+        "chat.postMessage", lambda c: c.body.get("thread_ts") == card_ts and bool(c.field("blocks")), timeout=15
+    )
+    buttons = [e for b in offer.field("blocks") if b["type"] == "actions" for e in b["elements"]]
+    assert [(b["action_id"], b["value"], b["text"]["text"]) for b in buttons] == [(CLEANUP_ACTION, job_id, "Clean up")]
+    story.click(CLEANUP_ACTION, job_id, CAROL)
+    refused = story.slack.wait_for("chat.postEphemeral", lambda c: c.body.get("user") == CAROL, timeout=15)
+    assert "rds-admins" in str(refused.body["text"])
     records = story.app.store.lifecycles
     eventually(lambda: (r := records.get(job_id)) is not None and r.phase == LifecyclePhase.DELETED, 30, "rolled back")
     assert gone(lambda: aws.rds.describe_db_instances(DBInstanceIdentifier="rdsbot-rollback"))
