@@ -41,7 +41,7 @@ def test_into_round_trip_refusal_and_replace_over_the_console():
     out = result.stdout
     assert result.returncode == 0, result.stderr
     # The round trip: both restores succeed, the second onto the first's instance, creating nothing.
-    assert out.count(" is succeeded") == 3, out
+    assert sum(line.endswith(" is succeeded") for line in out.splitlines()) == 3, out
     second = _after(out, "alice> /rds-restore prod-backup.bak --into rdsbot-first --db other")
     assert "Target: existing instance rdsbot-first (tag managed-by=rdsbot) / database other, new" in second
     assert "restored other on rdsbot-first" in out
