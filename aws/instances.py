@@ -35,6 +35,8 @@ def instance_state(raw: dict[str, Any]) -> InstanceState:
         arn=raw.get("DBInstanceArn"),
         tags={t["Key"]: t["Value"] for t in raw.get("TagList", [])},
         security_group_ids=tuple(g["VpcSecurityGroupId"] for g in raw.get("VpcSecurityGroups", [])),
+        engine=raw.get("Engine"),
+        engine_version=raw.get("EngineVersion"),
     )
 
 

@@ -96,6 +96,11 @@ class OptionGroups:
             log.info("option group %s: set %s, removed %s", spec.name, [o["OptionName"] for o in include], remove)
         return EnsuredOptionGroup(name=spec.name, created=created)
 
+    def option_names(self, name: str) -> set[str] | None:
+        """The options `name` carries, or None when no such group exists (an --into target's group)."""
+        group = self._describe(name)
+        return None if group is None else set(current_options(group))
+
     def _describe(self, name: str) -> dict[str, Any] | None:
         try:
             with aws_call("DescribeOptionGroups"):

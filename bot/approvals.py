@@ -27,6 +27,7 @@ class Outcome(StrEnum):
     WITHDRAWN = "withdrawn"  # cancelled before approval: nothing was created
     CANCELLING = "cancelling"  # the engine will stop the job at its next step
     NOT_CANCELLABLE = "not_cancellable"
+    FIRST_OF_TWO = "first_of_two"  # an --into --replace needs one more admin (targets.replace_approvers)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,13 @@ class Decision:
     @property
     def ok(self) -> bool:
         """The actor's wish was carried out (or is being)."""
-        return self.outcome in (Outcome.APPROVED, Outcome.DENIED, Outcome.WITHDRAWN, Outcome.CANCELLING)
+        return self.outcome in (
+            Outcome.APPROVED,
+            Outcome.DENIED,
+            Outcome.WITHDRAWN,
+            Outcome.CANCELLING,
+            Outcome.FIRST_OF_TWO,
+        )
 
 
 class Decisions:
@@ -116,6 +123,8 @@ class Decisions:
             detail = {"action": action, "reason": refused.reason, **_who(refused.identity)}
             self._audit(self._event(actor, job.id, AuditAction.APPROVAL_REFUSED, detail, refused.identity))
             return Decision(Outcome.REFUSED, SlackText.escape(refused.reason), job)
+        if approve and (first := self._first_of_two(job, actor, identity, reason)) is not None:
+            return first
         new_status = JobStatus.QUEUED if approve else JobStatus.DENIED
         decided = self._event(
             actor, job.id, AuditAction.decision(approve), {"reason": reason, **_who(identity)}, identity
@@ -131,6 +140,38 @@ class Decisions:
         verb = "approved" if approve else "denied"
         return Decision(
             Outcome.APPROVED if approve else Outcome.DENIED, mrkdwn("{} by {}", verb, mention(actor)), updated
+        )
+
+    def _first_of_two(self, job: Job, actor: str, identity: Identity, reason: str | None) -> Decision | None:
+        """An --into --replace drops a database: with targets.replace_approvers 2 the first admin's approval is
+        recorded and the card waits for a second, different admin (the requester never counts). None: go ahead."""
+        into = job.plan.into
+        if into is None or not into.replace or self.policy.targets.replace_approvers < 2:
+            return None
+        earlier = {a.actor for a in self.approvals.approvals(job.id) if a.decision == ApprovalDecision.APPROVED}
+        if earlier - {actor}:
+            return None  # the second admin: the job goes ahead
+        if actor in earlier:
+            detail: dict[str, object] = {"action": Action.APPROVE, "status": "approved by this admin already"}
+            self._audit(self._event(actor, job.id, AuditAction.APPROVAL_IGNORED, detail, identity))
+            return Decision(
+                Outcome.ALREADY_DECIDED,
+                mrkdwn("you approved {} already; replacing a database needs a second admin", job.id),
+                job,
+            )
+        self.approvals.add_approval(job.id, actor, ApprovalDecision.APPROVED, reason, self.clock.now())
+        first = {"reason": reason, "approvals": 1, "needed": 2, **_who(identity)}
+        self._audit(self._event(actor, job.id, AuditAction.APPROVAL_FIRST_OF_TWO, first, identity))
+        return Decision(
+            Outcome.FIRST_OF_TWO,
+            mrkdwn(
+                "approved by {} (1 of 2): --replace drops {} on {}, so another admin must approve too "
+                "(targets.replace_approvers)",
+                mention(actor),
+                job.plan.database_name,
+                job.plan.target_instance_id,
+            ),
+            job,
         )
 
     def _lost_race(self, job: Job, actor: str, action: Action) -> Decision:

@@ -19,6 +19,7 @@ DENY_ACTION = "rds_restore_deny"
 DENY_REASON_VIEW = "rds_restore_deny_reason"
 DENY_REASON_BLOCK = "reason"
 DENY_REASON_INPUT = "reason_input"
+CLEANUP_ACTION = "rds_cleanup"
 KEEP_ACTION = "rds_instance_keep"
 
 
@@ -102,6 +103,37 @@ def keep_reminder(job: Job, delete_at: datetime, extend_by: str) -> list[Block]:
                     "action_id": KEEP_ACTION,
                     "value": job.id,
                     "text": {"type": "plain_text", "text": f"Keep {extend_by} more"},
+                }
+            ],
+        },
+    ]
+
+
+def cleanup_offer(job: Job, text: SlackText) -> list[Block]:
+    """A failed or cancelled restore's last message, with the button that deletes what it created (the requester
+    or an admin; bot/lifecycle/commands.py says who and what)."""
+    return [
+        _text(text),
+        {
+            "type": "actions",
+            "block_id": f"cleanup:{job.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": CLEANUP_ACTION,
+                    "value": job.id,
+                    "text": {"type": "plain_text", "text": "Clean up"},
+                    "confirm": {
+                        "title": {"type": "plain_text", "text": "Delete what this restore created?"},
+                        "text": {
+                            "type": "plain_text",
+                            # An instance id is at most 63 characters: well within the dialog's 300.
+                            "text": f"{job.plan.target_instance_id} and the groups only it used are deleted, "
+                            "with no final snapshot.",
+                        },
+                        "confirm": {"type": "plain_text", "text": "Clean up"},
+                        "deny": {"type": "plain_text", "text": "Keep"},
+                    },
                 }
             ],
         },

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bot import chain_stages, render
 from bot.domain import STAGE_ORDER, Job
+from bot.into_target import IntoTarget
 from bot.keep_window import format_duration
 
 
@@ -103,6 +104,8 @@ def card_lines(job: Job, style: CardStyle) -> list[str]:
     processor = f", {plan.cores} cores x {plan.threads_per_core or 'default'} threads" if plan.cores else ""
     reason = plan.reason or "none given"
     multi_az = "yes" if plan.multi_az else "no"
+    if plan.into is not None:
+        return _into_lines(job, style) + [f"⚠ {warning}" for warning in plan.warnings]
     lines = [
         style.line("Requester: {}", style.user(job.requester)),
         f"Reason: {reason}",
@@ -119,6 +122,31 @@ def card_lines(job: Job, style: CardStyle) -> list[str]:
     return lines + [f"⚠ {warning}" for warning in plan.warnings]
 
 
+def _into_lines(job: Job, style: CardStyle) -> list[str]:
+    """An --into card: a replace says so first, since it destroys a database; no instance is created or deleted."""
+    plan = job.plan
+    into = plan.into or IntoTarget()
+    first = (
+        [f"REPLACES database {plan.database_name} on {plan.target_instance_id}: rds_drop_database drops it first"]
+        if into.replace
+        else []
+    )
+    existed = {True: "exists (replaced)", False: "new", None: "not checked yet (the bot could not reach it)"}
+    return [
+        *first,
+        style.line("Requester: {}", style.user(job.requester)),
+        f"Reason: {plan.reason or 'none given'}",
+        f"Backup: {plan.s3_arn.replace('arn:aws:s3:::', 's3://')} ({_size(job.outputs.backup_bytes or 0)})",
+        _backup_age(job, style),
+        f"Target: existing instance {plan.target_instance_id} ({into.allowed_by}) / database {plan.database_name}, "
+        f"{existed[into.database_existed]}",
+        f"Instance: {plan.instance_class}, {plan.edition.value} {plan.engine_version or plan.major_version}, "
+        f"option group {into.option_group}; rdsbot creates, changes and deletes no instance, network or option group",
+        f"Region: {plan.region}",
+        *_key_lines(job)[1:],
+    ]
+
+
 def deadline_line(job: Job, expires: datetime, style: CardStyle) -> str:
     return style.line("Requested {}; expires {} if nobody decides.", style.time(job.created_at), style.time(expires))
 
@@ -131,6 +159,9 @@ def approve_confirmation(job: Job) -> str:
     """What Approve sets going, said once more before it does: it is the click that starts the bill."""
     plan = job.plan
     multi_az = ", Multi-AZ" if plan.multi_az else ""
+    if plan.into is not None:
+        verb = "drops and restores" if plan.into.replace else "restores"
+        return f"This {verb} {plan.database_name} on the existing instance {plan.target_instance_id}."[:300]
     text = (
         f"This creates {plan.target_instance_id} ({plan.instance_class}, {_storage(job)}{multi_az}) in {plan.region} "
         f"and restores {plan.database_name} onto it. RDS bills for the instance from the moment it exists until "

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 from bot import audit_view, render
-from bot.approvals import Decision, Decisions
+from bot.approvals import Decision, Decisions, Outcome
 from bot.clock import Clock
 from bot.domain import Job, JobStatus, RestoreRequest
 from bot.errors import RdsbotError, RequestError
@@ -38,11 +38,16 @@ HELP_TEXT = (
     "examples:\n"
     "  /rds-restore prod-backup.bak db.m5.large\n"
     "  /rds-restore s3://rdsbot-backups/nightly/prod_* db.r6i.xlarge --db Prod --multi-az --dry-run\n"
-    "then: /rds-status [job-id]; call it off with /rds-restore cancel <job-id> (the requester or an admin)\n"
+    "then: /rds-status [job-id]; call it off with /rds-restore cancel <job-id> [--rollback] (the requester or an "
+    "admin; --rollback, or /rds-restore cleanup <job-id> after a failure, deletes what it created)\n"
     "the instance is deleted when its keep window ends (--keep, or the policy's default; a reminder with a button to "
     "keep it longer comes first); /rds-restore delete <job-id> deletes it now (the requester or an admin)"
 )
 HELP = SlackText.escape(HELP_TEXT)  # `<backup>` and `<job-id>` would otherwise be read as Slack links
+
+
+# /rds-restore's verbs besides a restore, with their usage.
+JOB_VERBS = {"cancel": "cancel <job-id> [--rollback]", "delete": "delete <job-id>", "cleanup": "cleanup <job-id>"}
 
 
 @dataclass
@@ -85,10 +90,39 @@ class ChatCommands:
     ) -> Decision:
         return self.decisions.decide(job_id, user, approve, email_lookup, reason)
 
-    def cancel(self, job_id: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:
-        """Call off a restore (the requester or an admin); the rule is in bot/approvals.py."""
+    def cancel(
+        self, job_id: str, user: str, email_lookup: Callable[[], str | None], *, rollback: bool = False
+    ) -> Reply:
+        """Call off a restore (the requester or an admin); the rule is in bot/approvals.py. With `rollback`, what
+        the job created is deleted once it has stopped (bot/lifecycle/commands.py)."""
         decision = self.decisions.cancel(job_id, user, email_lookup)
-        return Reply(decision.message, ok=decision.ok)
+        if not rollback or decision.outcome in (Outcome.REFUSED, Outcome.UNKNOWN_JOB, Outcome.WITHDRAWN):
+            return Reply(decision.message, ok=decision.ok)
+        rolled = self.clean_up(job_id, user, email_lookup)
+        return Reply(lines([decision.message, rolled.text]), ok=rolled.ok)
+
+    def clean_up(self, job_id: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:
+        """Delete what a failed or cancelled restore created (the "Clean up" button; the requester or an admin)."""
+        if self.lifecycle is None:
+            return Reply(SlackText("deleting instances is not available here"), ok=False)
+        reply = self.lifecycle.rollback(job_id, user, email_lookup)
+        return Reply(SlackText.escape(reply.text), ok=reply.ok)  # its texts quote the job id as typed
+
+    def job_command(self, text: str, user: str, email_lookup: Callable[[], str | None]) -> Reply | None:
+        """`cancel <job> [--rollback]`, `delete <job>`, `cleanup <job>`: the verbs /rds-restore takes besides a
+        restore, for every surface; None when `text` is a restore request."""
+        words = text.split()
+        verb, args = (words[0], words[1:]) if words else ("", [])
+        if verb not in JOB_VERBS:
+            return None
+        rollback = verb == "cancel" and "--rollback" in args
+        job_ids = [word for word in args if word != "--rollback" or verb != "cancel"]
+        if len(job_ids) != 1:
+            return Reply(SlackText.escape(f"usage: /rds-restore {JOB_VERBS[verb]}"), ok=False)
+        if verb == "cancel":
+            return self.cancel(job_ids[0], user, email_lookup, rollback=rollback)
+        act = self.delete if verb == "delete" else self.clean_up
+        return act(job_ids[0], user, email_lookup)
 
     def delete(self, job_id: str, user: str, email_lookup: Callable[[], str | None]) -> Reply:
         """Delete a restore's instance now (the requester or an admin); the rule is in bot/lifecycle/commands.py."""

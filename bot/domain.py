@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Re-exported (the `as` form tells mypy so): callers take every domain type from here; the list lives apart.
 from bot.audit_actions import AuditAction as AuditAction
 from bot.audit_surface import AuditSurface, current_surface
+from bot.into_target import IntoTarget
 from bot.restore_chain import RestoreChain
 
 
@@ -72,8 +73,10 @@ class RestoreRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     backup: BackupLocation
-    instance_class: str
+    instance_class: str | None = None  # None only with --into (the existing instance keeps its class)
     target_instance_id: str | None = None
+    into_instance_id: str | None = None  # --into: restore onto this existing instance
+    replace: bool = False  # --replace: drop a database of that name there first (--into only)
     database_name: str | None = None
     edition: Edition | None = None
     storage_type: StorageType | None = None
@@ -98,6 +101,11 @@ class RestoreRequest(BaseModel):
     logs: tuple[BackupLocation, ...] = ()
     stop_at: str | None = None
     chain: bool = False  # --chain: `backup` is a prefix; the submit finds the full, differential and logs under it
+
+    @property
+    def destination(self) -> str:
+        """Where it goes, for the acknowledgement: a new instance's class, or the existing instance."""
+        return f"existing instance {self.into_instance_id}" if self.into_instance_id else str(self.instance_class)
 
 
 class RestorePlan(BaseModel):
@@ -135,6 +143,7 @@ class RestorePlan(BaseModel):
     keep_seconds: int | None = None
     final_snapshot: bool | None = None
     chain: RestoreChain | None = None  # restored WITH NORECOVERY after the full, then rds_finish_restore
+    into: IntoTarget | None = None  # set: restore onto an existing instance (bot/into.py); nothing is created
 
     @model_validator(mode="before")
     @classmethod
@@ -347,6 +356,8 @@ class InstanceState(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     # Its VPC security groups: named when the bot cannot reach the endpoint.
     security_group_ids: tuple[str, ...] = ()
+    engine: str | None = None  # sqlserver-se ...: an --into target must run SQL Server
+    engine_version: str | None = None
 
     @property
     def ready(self) -> bool:

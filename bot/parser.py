@@ -22,6 +22,7 @@ USAGE = (
     ' [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--reason "WHY"] [--keep 30m|24h|7d] [--dry-run]'
     " [--diff KEY.bak] [--log KEY.trn]... [--stop-at ISO-8601-TIME]"
     " | /rds-restore --chain PREFIX <instance-class> [--stop-at ISO-8601-TIME] [options]"
+    "; onto an existing instance: /rds-restore <backup> --into <instance> [--db DATABASE] [--replace]"
 )
 # The card shows the reason whole; past this it stops being a reason and starts being a document.
 MAX_REASON_CHARS = 300
@@ -116,6 +117,8 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--log": ("logs", _log),  # repeatable: the logs in the order given
     "--stop-at": ("stop_at", parse_stop_at),
     "--chain": ("chain", str),
+    "--into": ("into_instance_id", str),
+    "--replace": ("replace", None),
 }
 # Flags that may come more than once, collected in order.
 _REPEATABLE = frozenset({"--log"})
@@ -185,6 +188,17 @@ def parse_restore_command(text: str) -> RestoreRequest:
             values[field] = convert(raw)
     if "chain" in values:
         return _chain_request(values.pop("chain"), positional, values)
+    if "into_instance_id" in values:
+        if {"chain", "diff", "logs", "stop_at"} & values.keys():
+            # Not yet: a chain onto an existing instance would mix the two resume rules of restore_start.
+            raise RequestError(
+                "into_instance_id", "--into restores one full backup", "leave out --diff, --log, --chain"
+            )
+        return _into_request(positional, values)
+    if values.get("replace"):
+        raise RequestError(
+            "replace", "--replace drops a database on an existing instance, so it needs --into", f"usage: {USAGE}"
+        )
     if len(positional) < 2:
         missing = "backup" if not positional else "instance_class"
         raise RequestError(missing, "is missing", f"usage: {USAGE}")
@@ -192,6 +206,19 @@ def parse_restore_command(text: str) -> RestoreRequest:
         raise RequestError("command", f"unexpected word {positional[2]!r}", f"usage: {USAGE}")
     backup, instance_class = positional
     return _request(backup=parse_backup(backup), instance_class=instance_class.lower(), **values)
+
+
+def _into_request(positional: list[str], values: dict[str, Any]) -> RestoreRequest:
+    """`<backup> --into <instance>`: the instance exists, so its class is not asked for."""
+    if not positional:
+        raise RequestError("backup", "is missing", f"usage: {USAGE}")
+    if len(positional) > 1:
+        raise RequestError(
+            "instance_class",
+            f"--into restores onto an existing instance, which keeps its class; {positional[1]!r} is not wanted",
+            f"drop {positional[1]!r}, or drop --into to restore onto a new instance",
+        )
+    return _request(backup=parse_backup(positional[0]), instance_class=None, **values)
 
 
 def _request(**fields: Any) -> RestoreRequest:

@@ -11,6 +11,7 @@ import re
 from bot import instance_classes, keep_window, kms_keys, names
 from bot.domain import BackupLocation, Edition, RestorePlan, RestoreRequest, StorageType
 from bot.errors import RequestError
+from bot.into_target import IntoTarget
 from bot.restore_chain import ChainSource, RestoreChain, check_stop_at
 from config.policy_model import Policy
 
@@ -110,6 +111,10 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
     """Apply defaults and every rule that needs no AWS call; RequestError names the first broken one."""
     check_bot_can_reach_instances(policy)
     check_reason(request, policy, drill=drill)
+    if request.into_instance_id is not None:
+        return _plan_into(request, policy, drill=drill)
+    if request.instance_class is None:
+        raise RequestError("instance_class", "is missing", "name a class such as db.m5.large, or use --into")
     region = check_region(request.region or policy.region.default, policy)
     bucket = check_bucket(request.backup.bucket or policy.backups.default_bucket, policy)
     warnings = instance_classes.check_class(request.instance_class)
@@ -192,4 +197,69 @@ def plan_chain(request: RestoreRequest, policy: Policy, *, drill: bool = False) 
         diff=source(request.diff, "diff") if request.diff else None,
         logs=tuple(source(log, "logs") for log in request.logs),
         stop_at=request.stop_at,
+    )
+
+
+# Flags that shape a new instance: an --into instance already has its class, storage, engine and lifetime.
+_NEW_INSTANCE_FLAGS = {
+    "target_instance_id": "--name",
+    "edition": "--edition",
+    "storage_type": "--storage-type",
+    "allocated_storage_gb": "--storage",
+    "iops": "--iops",
+    "storage_throughput": "--throughput",
+    "cores": "--cores",
+    "threads_per_core": "--threads-per-core",
+    "multi_az": "--multi-az",
+    "major_version": "--major-version",
+    "storage_kms_key_arn": "--storage-kms-key",
+    "keep": "--keep",
+}
+
+
+def _plan_into(request: RestoreRequest, policy: Policy, *, drill: bool) -> RestorePlan:
+    """An --into plan: the rules that need no AWS call. The instance's class, engine and version are placeholders
+    here (the policy's defaults) until the preflight reads them from the live instance (bot/into.py)."""
+    if drill:
+        raise RequestError("into_instance_id", "drills always restore onto an instance of their own")
+    for name, flag in _NEW_INSTANCE_FLAGS.items():
+        if getattr(request, name) not in (None, False):
+            raise RequestError(
+                name,
+                f"{flag} shapes a new instance; --into restores onto one that exists and keeps it as it is",
+                f"drop {flag}, or drop --into to restore onto a new instance",
+            )
+    region = check_region(request.region or policy.region.default, policy)
+    bucket = check_bucket(request.backup.bucket or policy.backups.default_bucket, policy)
+    check_kms_keys(request, region, policy)
+    try:
+        instance_id = check_instance_id(request.into_instance_id or "")
+    except RequestError as exc:
+        raise RequestError("into_instance_id", exc.message, exc.hint) from None
+    engine = policy.engine
+    return RestorePlan(
+        backup_bucket=bucket,
+        backup_key=request.backup.key,
+        multi_file=request.backup.multi_file,
+        instance_class="existing",
+        target_instance_id=instance_id,
+        database_name=check_database_name(request.database_name or names.default_database_name(request.backup.key)),
+        edition=engine.edition,
+        major_version=engine.major_version,
+        engine_version=None,
+        license_model=engine.license_model,
+        storage_type=engine.storage_type,
+        allocated_storage_gb=engine.allocated_storage_gb,
+        iops=None,
+        storage_throughput=None,
+        cores=None,
+        threads_per_core=None,
+        multi_az=False,
+        region=region,
+        backup_kms_key_arn=request.backup_kms_key_arn,
+        reason=request.reason,
+        # No keep window: rdsbot deletes only instances its jobs created, and this job creates none.
+        keep_seconds=None,
+        final_snapshot=None,
+        into=IntoTarget(replace=request.replace, allowed_by=""),
     )

@@ -327,6 +327,10 @@ class OptionGroupGateway(Protocol):
         """The option group, and whether this call created it."""
         ...
 
+    def option_names(self, name: str) -> set[str] | None:
+        """The options the group carries (SQLSERVER_BACKUP_RESTORE ...); None when there is no such group."""
+        ...
+
 
 class InstanceGateway(Protocol):
     def find(self, instance_id: str) -> InstanceState | None: ...
@@ -371,6 +375,14 @@ class NativeRestore(Protocol):
         self, instance: InstanceState, database_name: str, step: ChainStep, kms_key_arn: str | None = None
     ) -> int:
         """Send one step of a restore chain (bot/restore_chain.py); the task id."""
+        ...
+
+    def database_exists(self, instance: InstanceState, database_name: str) -> bool:
+        """A database of that name (compared as SQL Server does, case-insensitively) exists, restoring or not."""
+        ...
+
+    def drop_database(self, instance: InstanceState, database_name: str) -> None:
+        """rds_drop_database: an --into --replace drops the old database before restoring over it."""
         ...
 
 

@@ -75,6 +75,7 @@ class RestoreService:
                 "warnings": plan.warnings + checked.notes,
                 "bucket_kms_key_arns": checked.bucket_kms_key_arns,
                 "chain": checked.chain.chain if checked.chain else None,
+                **checked.plan_updates,  # --into: the live instance's class, engine and version
             }
         )
         job = Job(

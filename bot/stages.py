@@ -3,10 +3,11 @@ returns Done or Waiting; the engine persists the outcome before anything else ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from bot import chain_stages, instance_classes, kms_keys, names, server_audit, tags
+from bot import chain_stages, instance_classes, into, kms_keys, names, server_audit, tags
 from bot.chain_plan import CheckedChain, check_chain
 from bot.domain import (
     BackupLocation,
@@ -81,6 +82,7 @@ class Preflight:
     backup: BackupSet
     notes: tuple[str, ...]
     chain: CheckedChain | None = None
+    plan_updates: dict[str, Any] = field(default_factory=dict)  # --into: what the live instance decides
 
     @property
     def bucket_kms_key_arns(self) -> tuple[str, ...]:
@@ -100,9 +102,12 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             f"bucket {backup.bucket} is in {backup.region} but the restore targets {plan.region}",
             "RDS restores only from a bucket in the instance's region; copy the backup or pick that region",
         )
-    _check_backup_size(plan, backup)
     chain = check_chain(plan.chain, plan.region, gateways.backups) if plan.chain else None
     _check_keys(plan, backup.kms_key_arns + (chain.kms_key_arns if chain else ()), gateways, policy)
+    if plan.into is not None:
+        target = into.check_target(plan, gateways.instances, gateways.option_groups, gateways.native_restore, policy)
+        return Preflight(backup=backup, notes=target.notes, plan_updates=target.updates)
+    _check_backup_size(plan, backup)
     notes: list[str] = []
     orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(
         plan.edition.value, plan.engine_version
@@ -271,8 +276,21 @@ def _instance_state(job: Job, ctx: StageContext) -> InstanceState | None:
     return ctx.gateways.instances.find(instance_id)
 
 
+def _existing_instance(job: Job, ctx: StageContext) -> StepResult:
+    """--into: the instance is only read, never created nor listed among what the job created."""
+    state = _ready_instance(job, ctx)
+    job.outputs.instance_arn = state.arn
+    if not state.ready:
+        return Waiting(f"instance {state.status}, option group {state.option_group_status or 'pending'}")
+    job.outputs.endpoint = f"{state.endpoint_address}:{state.endpoint_port}"
+    allowed = job.plan.into.allowed_by if job.plan.into else ""
+    return Done(f"{state.instance_id} reused ({allowed}) at {job.outputs.endpoint}; nothing created")
+
+
 def _instance(job: Job, ctx: StageContext) -> StepResult:
     plan = job.plan
+    if plan.into is not None:
+        return _existing_instance(job, ctx)
     state = _instance_state(job, ctx)
     if state is None:
         state = ctx.gateways.instances.create(
@@ -323,14 +341,16 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     native = ctx.gateways.native_restore
     if plan.chain is not None:
         return Done(chain_stages.send_step(job, state, native, 0))
-    # After a crash between starting the task and recording its id, the task is found, not started again.
+    # A task started before a crash is found, not started again (on an --into instance, only one still running).
     existing = native.find_task(state, plan.database_name)
-    if existing is not None and existing.lifecycle not in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
+    ended = {TaskLifecycle.ERROR, TaskLifecycle.CANCELLED} | ({TaskLifecycle.SUCCESS} if plan.into else set())
+    if existing is not None and existing.lifecycle not in ended:
         job.outputs.task_id = existing.task_id
         return Done(f"task {existing.task_id} already running for {plan.database_name}")
+    dropped = into.clear_the_way(plan, state, native) if plan.into is not None else ""
     task_id = native.start_restore(state, plan.database_name, plan.s3_arn, plan.backup_kms_key_arn)
     job.outputs.task_id = task_id
-    return Done(f"rds_restore_database task {task_id}: {plan.s3_arn} -> {plan.database_name}")
+    return Done(f"{dropped}rds_restore_database task {task_id}: {plan.s3_arn} -> {plan.database_name}")
 
 
 def _restore_wait(job: Job, ctx: StageContext) -> StepResult:
@@ -367,11 +387,22 @@ def _finalize(job: Job, ctx: StageContext) -> StepResult:
     return Done(detail)
 
 
+def _unless_into(stage: Callable[[Job, StageContext], StepResult], reused: str) -> Callable[..., StepResult]:
+    """A creating stage an --into job skips: the existing instance has its own; the detail records the reuse."""
+
+    def run(job: Job, ctx: StageContext) -> StepResult:
+        if job.plan.into is not None:
+            return Done(f"skipped: --into reuses {job.plan.target_instance_id}'s {reused}; nothing created")
+        return stage(job, ctx)
+
+    return run
+
+
 STAGES = {
     StageName.VALIDATE: _validate,
-    StageName.NETWORK: _network,
-    StageName.RESTORE_ROLE: _restore_role,
-    StageName.OPTION_GROUP: _option_group,
+    StageName.NETWORK: _unless_into(_network, "subnet group and security groups"),
+    StageName.RESTORE_ROLE: _unless_into(_restore_role, "option group's restore role"),
+    StageName.OPTION_GROUP: _unless_into(_option_group, "option group"),
     StageName.INSTANCE: _instance,
     StageName.RESTORE_START: _restore_start,
     StageName.RESTORE_WAIT: _restore_wait,

@@ -17,6 +17,7 @@ from bot.domain import Edition, StorageType
 from bot.drills.spec import DrillSpec
 from bot.errors import ConfigError, RequestError
 from bot.strict_model import StrictModel
+from config.targets_policy import TargetsPolicy
 
 EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
 _V = TypeVar("_V")
@@ -350,6 +351,7 @@ class Policy(StrictModel):
     network: NetworkPolicy = NetworkPolicy()
     engine: EnginePolicy = EnginePolicy()
     lifecycle: LifecyclePolicy = LifecyclePolicy()
+    targets: TargetsPolicy = TargetsPolicy()
     drills: tuple[DrillSpec, ...] = ()
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from bot import blocks
 from bot.approvals import Outcome
 from bot.authz import Action, Forbidden
-from bot.commands import ChatCommands, Reply
+from bot.commands import JOB_VERBS, ChatCommands, Reply
 from bot.domain import Job, RestoreRequest
 from bot.slack_text import SlackText, mention, mrkdwn
 from handlers.slack_directory import email_lookup as profile_email
@@ -42,14 +42,14 @@ def register_restore(
     def ack_restore(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         received = commands.clock.now()
         words = command.get("text", "").split()
-        if words[:1] in (["cancel"], ["delete"]):
+        if words[:1] and words[0] in JOB_VERBS:
             verb = words[0]
-            if len(words) != 2:
-                ack(response_type="ephemeral", text=SlackText.escape(f"usage: /rds-restore {verb} <job-id>"))
+            job_ids = [w for w in words[1:] if not (verb == "cancel" and w == "--rollback")]
+            if len(job_ids) != 1:
+                ack(response_type="ephemeral", text=SlackText.escape(f"usage: /rds-restore {JOB_VERBS[verb]}"))
                 return
-            act = cancel_restore if verb == "cancel" else delete_instance
-            lane.submit(f"{verb} by {command['user_id']}", act, words[1], command, received, client)
-            ack(response_type="ephemeral", text=mrkdwn("Checking whether you may {} {}…", verb, words[1]))
+            lane.submit(f"{verb} by {command['user_id']}", job_verb, command, received, client)
+            ack(response_type="ephemeral", text=mrkdwn("Checking whether you may {} {}…", verb, job_ids[0]))
             return
         checked = commands.check_restore(command.get("text", ""), command["user_id"])
         if isinstance(checked, Reply):
@@ -57,7 +57,7 @@ def register_restore(
             return
         lane.submit(f"/rds-restore by {command['user_id']}", submit_restore, checked, command, received)
         backup = checked.backup.display(commands.policy.backups.default_bucket)
-        ack(response_type="ephemeral", text=mrkdwn("Checking {} for a restore to {}…", backup, checked.instance_class))
+        ack(response_type="ephemeral", text=mrkdwn("Checking {} for a restore to {}…", backup, checked.destination))
 
     def submit_restore(checked: RestoreRequest, command: dict[str, Any], received: datetime) -> None:
         result = commands.submit_restore(checked, command["user_id"], command.get("text", ""))
@@ -89,35 +89,40 @@ def register_restore(
         url = str(command.get("response_url") or "")
         notifier.outbox.respond(key, url, received + RESPONSE_URL_VALIDITY, user, text, job_id=job_id)
 
-    def cancel_restore(job_id: str, command: dict[str, Any], received: datetime, client: WebClient) -> None:
-        user = command["user_id"]
-        reply = commands.cancel(job_id, user, email_lookup(client, user))
-        answer(command, received, reply.text, job_id if reply.ok else None)
-        job = commands.job(job_id)
+    def job_verb(command: dict[str, Any], received: datetime, client: WebClient) -> None:
+        """cancel [--rollback], delete, cleanup: the rules are in bot/commands.py."""
+        user, words = command["user_id"], command.get("text", "").split()
+        reply = commands.job_command(" ".join(words), user, email_lookup(client, user))
+        if reply is None:
+            return
+        job_id = next((word for word in words[1:] if word != "--rollback"), None)
+        job = commands.job(job_id) if job_id else None
+        answer(command, received, reply.text, job.id if reply.ok and job is not None else None)
         card_channel = notifier.card_channel(job) if job is not None else None
-        if reply.ok and job is not None and job.started_at is None and card_channel is not None:
+        if words[0] == "cancel" and reply.ok and job is not None and job.started_at is None and card_channel:
             # Withdrawn before approval: the engine never ran it, so the card is brought up to date here.
             when = blocks.slack_date(commands.clock.now())
             withdrawn = mrkdwn("🛑 Withdrawn by {} {}; nothing was created", mention(user), when)
             notifier.card_decided(job, card_channel, withdrawn)
 
-    def delete_instance(job_id: str, command: dict[str, Any], received: datetime, client: WebClient) -> None:
-        user = command["user_id"]
-        reply = commands.delete(job_id, user, email_lookup(client, user))
-        answer(command, received, reply.text, job_id if reply.ok else None)
-
     bolt.command("/rds-restore")(ack_restore)
 
-    def keep_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        lane.submit(f"keep by {body['user']['id']}", keep_instance, body, client)
+    def job_button(verb: str, act: Callable[[str, str, Callable[[], str | None]], Reply]) -> Callable[..., None]:
+        """A button carrying a job id (Keep longer, Clean up): ack at once, act in the slow lane, answer privately."""
 
-    def keep_instance(body: dict[str, Any], client: WebClient) -> None:
-        user, job_id = body["user"]["id"], body["actions"][0]["value"]
-        reply = commands.keep_more(job_id, user, email_lookup(client, user))
-        notifier.outbox.ephemeral(f"user:{user}", body["channel"]["id"], user, reply.text, job_id=job_id)
+        def carry_out(body: dict[str, Any], client: WebClient) -> None:
+            user, job_id = body["user"]["id"], body["actions"][0]["value"]
+            reply = act(job_id, user, email_lookup(client, user))
+            notifier.outbox.ephemeral(f"user:{user}", body["channel"]["id"], user, reply.text, job_id=job_id)
 
-    bolt.action(blocks.KEEP_ACTION)(keep_clicked)
+        def clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+            ack()
+            lane.submit(f"{verb} by {body['user']['id']}", carry_out, body, client)
+
+        return clicked
+
+    bolt.action(blocks.KEEP_ACTION)(job_button("keep", commands.keep_more))
+    bolt.action(blocks.CLEANUP_ACTION)(job_button("cleanup", commands.clean_up))
 
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from bot import blocks, progress_message, render
 from bot.chat_outbox import Delivery, MessageKind, NewMessage, OutboxMessage, OutboxPayload, SlackMethod
-from bot.domain import Job, Stage
+from bot.domain import Job, JobStatus, Stage
 from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import ApprovalRepository, ChatThreads
 from bot.slack_text import SlackText, mention, mrkdwn
@@ -155,7 +155,10 @@ class SlackNotifier:
             text = progress_message.progress_text(job)
             self.outbox.update(key, MessageKind.PROGRESS, channel, progress_ref(job.id), text, job_id=job.id)
         final = progress_message.final_text(job)
-        self.outbox.post(key, MessageKind.FINAL, channel, final, job_id=job.id, thread_ref=card_ref(job.id))
+        # A failed or cancelled restore that made something offers to delete it (an --into job made nothing).
+        failed = job.status in (JobStatus.FAILED, JobStatus.CANCELLED)
+        offer = blocks.cleanup_offer(job, final) if failed and job.created_resources and job.plan.into is None else None
+        self.outbox.post(key, MessageKind.FINAL, channel, final, offer, job_id=job.id, thread_ref=card_ref(job.id))
         self.card_decided(job, channel, self._decision_line(job) + progress_message.card_outcome(job))
         with self._lock:
             self._edits.pop(job.id, None)

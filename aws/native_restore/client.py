@@ -113,6 +113,25 @@ class SqlNativeRestore:
         """rds_drop_database, e.g. a database a NORECOVERY chain left RESTORING."""
         self._run_or_raise(instance, procedures.drop_database(database_name))
 
+    def database_exists(self, instance: InstanceState, database_name: str) -> bool:
+        """DB_ID under the server's collation: names differing only in case are the same database, as RDS's
+        "Database ... already exists" check finds them; a database left RESTORING has an id too."""
+        connection = open_connection(self._connect, instance)
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(procedures.DATABASE_EXISTS, (database_name,))
+                rows = procedures.first_rows(cursor)
+            finally:
+                quietly(cursor.close)
+        except Exception as exc:  # every driver has its own exception tree; the server's words are what matter
+            raise NativeRestoreError(
+                f"cannot look for {database_name} on {instance.instance_id}: {driver_message(exc)}"
+            ) from None
+        finally:
+            quietly(connection.close)
+        return bool(rows and int(rows[0].get("database_found") or 0))
+
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         """The newest restore task for that database, so a resumed job never starts a second one."""
         rows = self._run_or_raise(instance, procedures.task_status_by_database(database_name))

@@ -18,6 +18,8 @@ CANCEL_TASK = "msdb.dbo.rds_cancel_task"
 RESTORE_LOG = "msdb.dbo.rds_restore_log"
 FINISH_RESTORE = "msdb.dbo.rds_finish_restore"
 DROP_DATABASE = "msdb.dbo.rds_drop_database"
+# Not a procedure: whether a database of that name exists, the name bound (pytds sends it as @P1).
+DATABASE_EXISTS = "SELECT CASE WHEN DB_ID(%s) IS NULL THEN 0 ELSE 1 END AS database_found"
 BACKUP_DATABASE = "msdb.dbo.rds_backup_database"
 
 # sysname is nvarchar(128); longer names would be truncated by SQL Server, not refused.

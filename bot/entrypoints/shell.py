@@ -31,7 +31,9 @@ SHELL_HELP = """commands:
   /rds-drill list | run <name> | history <name>   restore drills (run: admins only)
   /rds-doctor                                     check the account, workspace and policy (admins only)
   approve <job>  |  deny <job> [reason]           press the card's buttons
-  cancel <job>                                    call off a restore (the requester or an admin)
+  cancel <job> [--rollback]                       call off a restore (the requester or an admin); --rollback
+                                                  also deletes what it created
+  cleanup <job>                                   delete what a failed or cancelled restore created
   delete <job>                                    delete a restore's instance now (the requester or an admin)
   keep <job>                                      press the reminder's "keep more" button
   as <user>                                       switch identity ({users})
@@ -97,6 +99,7 @@ class ConsoleSession:
             "as": self._switch,
             "cancel": self._cancel,
             "delete": lambda text: self._on_job("delete", text, self.commands.delete),
+            "cleanup": lambda text: self._on_job("cleanup", text, self.commands.clean_up),
             "keep": lambda text: self._on_job("keep", text, self.commands.keep_more),
             "whoami": lambda _: self.say(f"you are {self.current.name} ({self.current.slack_id})"),
             "wait": self._wait,
@@ -110,12 +113,17 @@ class ConsoleSession:
         return True
 
     def _restore(self, text: str) -> None:
+        user = self.current
+        verb = self.commands.job_command(text, user.slack_id, lambda: user.email)
+        if verb is not None:
+            self.say(verb.text)
+            return
         checked = self.commands.check_restore(text, self.current.slack_id)
         if isinstance(checked, Reply):
             self.say(checked.text)
             return
         backup = checked.backup.display(self.commands.policy.backups.default_bucket)
-        self.say(f"(ack) checking {backup} for a restore to {checked.instance_class}…")
+        self.say(f"(ack) checking {backup} for a restore to {checked.destination}…")
         result = self.commands.submit_restore(checked, self.current.slack_id, text)
         if isinstance(result, Reply):
             self.say(result.text)
@@ -168,12 +176,10 @@ class ConsoleSession:
         user = self.current
         self.say(self.doctor.answer(user.slack_id, lambda: user.email))
 
-    def _cancel(self, job_id: str) -> None:
-        if not job_id:
-            self.say("usage: cancel <job>")
-            return
+    def _cancel(self, text: str) -> None:
         user = self.current
-        self.say(self.commands.cancel(job_id, user.slack_id, lambda: user.email).text)
+        reply = self.commands.job_command(f"cancel {text}", user.slack_id, lambda: user.email)
+        self.say(reply.text if reply is not None else "usage: cancel <job> [--rollback]")
 
     def _on_job(self, verb: str, job_id: str, act: Callable[[str, str, Callable[[], str | None]], Reply]) -> None:
         if not job_id:

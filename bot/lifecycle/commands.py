@@ -1,6 +1,7 @@
-"""What people do to a restored instance's life: keep it longer (the reminder's button) and delete it now
-(`/rds-restore delete <job>`). The requester or an admin, through the one Authorizer; every click audited, refusals
-included; a change is a compare-and-set on the lifecycle record, so it never races the runner's own claim."""
+"""What people do to a restored instance's life: keep it longer (the reminder's button), delete it now
+(`/rds-restore delete <job>`) and roll back a failed or cancelled restore (`cancel <job> --rollback`, "Clean up").
+The requester or an admin, through the one Authorizer; every click audited, refusals included; a change is a
+compare-and-set on the lifecycle record, so it never races the runner's own claim."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from bot import keep_window
 from bot.authz import Action, Authorizer, Forbidden
 from bot.clock import Clock
-from bot.domain import AuditAction, AuditEvent, Job
+from bot.domain import AuditAction, AuditEvent, Job, JobStatus
 from bot.lifecycle.model import InstanceLifecycle, LifecyclePhase, new_lifecycle
 from bot.lifecycle.runner import goes_text, snapshot_for
 from bot.ports import AuditLog, Identity, InstanceLifecycles, JobRepository, Notifier
@@ -86,32 +87,96 @@ class LifecycleCommands:
 
     def delete(self, job_id: str, actor: str, email_lookup: Callable[[], str | None]) -> LifecycleReply:
         """Delete the job's instance now (its final snapshot per policy), then the shared resources it used."""
+        allowed = self._may_delete(job_id, actor, email_lookup)
+        if isinstance(allowed, LifecycleReply):
+            return allowed
+        job, identity = allowed
+        if not job.status.finished:
+            return LifecycleReply(
+                f"{job.id} is {job.status}; call it off first with /rds-restore cancel {job.id}", ok=False
+            )
+        return self._claim(job, actor, identity, snapshot_for(job, self.policy), rollback=False)
+
+    def rollback(self, job_id: str, actor: str, email_lookup: Callable[[], str | None]) -> LifecycleReply:
+        """Delete what a failed or cancelled restore created, with no final snapshot (it restored nothing worth
+        keeping). A job still stopping (cancel requested) is claimed now; the runner deletes once it has stopped."""
+        allowed = self._may_delete(job_id, actor, email_lookup)
+        if isinstance(allowed, LifecycleReply):
+            return allowed
+        job, identity = allowed
+        status = job.status
+        if status == JobStatus.SUCCEEDED:
+            why = f"{job.id} succeeded; /rds-restore delete {job.id} deletes its instance (final snapshot per policy)"
+            return LifecycleReply(why, ok=False)
+        if status in (JobStatus.AWAITING_APPROVAL, JobStatus.DENIED, JobStatus.EXPIRED) or (
+            status == JobStatus.CANCELLED and job.started_at is None
+        ):
+            return LifecycleReply(f"{job.id} never started; nothing was created", ok=False)
+        if not status.finished and not job.cancel_requested_by:
+            return LifecycleReply(
+                f"{job.id} is {status}; roll it back with /rds-restore cancel {job.id} --rollback", ok=False
+            )
+        return self._claim(job, actor, identity, None, rollback=True)
+
+    def _may_delete(
+        self, job_id: str, actor: str, email_lookup: Callable[[], str | None]
+    ) -> tuple[Job, Identity] | LifecycleReply:
+        """The job and who asks, or why nothing of it is deleted for them (refusals of the person audited)."""
+        job = self._deletable(job_id)
+        if isinstance(job, LifecycleReply):
+            return job
+        refused = self._authorize(Action.DELETE_INSTANCE, AuditAction.INSTANCE_DELETE_REFUSED, job, actor, email_lookup)
+        return refused if isinstance(refused, LifecycleReply) else (job, refused)
+
+    def _deletable(self, job_id: str) -> Job | LifecycleReply:
+        """The job, or why rdsbot deletes nothing for it: unknown, a drill's, or an --into job's (not its own)."""
         job = self.jobs.get_job(job_id)
         if job is None:
             return LifecycleReply(f"No restore job {job_id!r}; /rds-status lists the recent ones", ok=False)
         if job.is_drill:
             return LifecycleReply(f"{job.id} is a drill's restore; its run deletes its instance", ok=False)
-        refused = self._authorize(Action.DELETE_INSTANCE, AuditAction.INSTANCE_DELETE_REFUSED, job, actor, email_lookup)
-        if isinstance(refused, LifecycleReply):
-            return refused
-        identity = refused
-        if not job.status.finished:
+        if job.plan.into is not None:
             return LifecycleReply(
-                f"{job.id} is {job.status}; call it off first with /rds-restore cancel {job.id}", ok=False
+                f"{job.id} restored into the existing instance {job.plan.target_instance_id}; it created nothing, "
+                "and rdsbot deletes only instances its jobs created",
+                ok=False,
             )
+        return job
+
+    def _claim(
+        self, job: Job, actor: str, identity: Identity, snapshot: str | None, *, rollback: bool
+    ) -> LifecycleReply:
+        """Mark the job's record DELETING for the runner (a compare-and-set, so never twice), audited."""
         for _ in range(_ATTEMPTS):
             record = self._record(job)
             if record.phase == LifecyclePhase.DELETING:
                 return LifecycleReply(f"{record.instance_id} is already being deleted", ok=True)
-            if record.phase.finished and not (record.phase == LifecyclePhase.UNMANAGED and job.created_resources):
+            # A rollback also claims a job that has not stopped yet, or whose record says it made nothing so far.
+            made_nothing = record.phase.finished and not (
+                record.phase == LifecyclePhase.UNMANAGED and job.created_resources
+            )
+            if not rollback and made_nothing:
                 return LifecycleReply(f"nothing to delete for {job.id}: {goes_text(record, job)}", ok=False)
-            snapshot = snapshot_for(job, self.policy)
+            if rollback and record.phase in (LifecyclePhase.DELETED, LifecyclePhase.LEFT_ALONE):
+                return LifecycleReply(f"nothing to roll back for {job.id}: {goes_text(record, job)}", ok=False)
             claimed = record.claimed_by(actor, snapshot, at=self.clock.now())
-            detail = {"instance": record.instance_id, "final_snapshot": snapshot, "iam_user": identity.iam_user}
+            detail = {
+                "instance": record.instance_id,
+                "final_snapshot": snapshot,
+                "iam_user": identity.iam_user,
+                "rollback": rollback,
+            }
             event = self._event(actor, AuditAction.INSTANCE_DELETE_REQUESTED, job.id, detail, identity)
             if self.lifecycles.replace(claimed, [event]):
-                self.notifier.lifecycle_changed(job, claimed, f"🗑 <@{actor}> asked to delete {record.instance_id} now")
+                what = "roll back what it created" if rollback else f"delete {record.instance_id} now"
+                self.notifier.lifecycle_changed(job, claimed, f"🗑 <@{actor}> asked to {what}")
                 self.wake_runner()
+                if rollback:
+                    return LifecycleReply(
+                        f"rolling back {job.id}: deleting what it created (no final snapshot) once it has stopped; "
+                        "the job's thread lists each deletion",
+                        ok=True,
+                    )
                 snap = f", after a final snapshot {snapshot}" if snapshot else ", with no final snapshot (policy)"
                 return LifecycleReply(
                     f"deleting {record.instance_id}{snap}; the job's thread says when it is gone", ok=True

@@ -115,7 +115,8 @@ class LifecycleRunner:
                 if self.lifecycles.replace(reminded, [event]):
                     self.notifier.keep_reminder(job, reminded.model_copy(update={"version": reminded.version + 1}))
                 return
-        if record.phase == LifecyclePhase.DELETING:
+        if record.phase == LifecyclePhase.DELETING and job.status.finished:
+            # A rollback claims a job still being cancelled: its instance goes once the engine has stopped it.
             self._delete_step(record, job)
 
     def _claim(self, record: InstanceLifecycle, job: Job) -> InstanceLifecycle | None:

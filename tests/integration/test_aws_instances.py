@@ -197,3 +197,10 @@ def test_delete_removes_the_instance_and_tolerates_it_being_gone(instances, spec
     instances.delete(spec.instance_id)
 
     assert instances.find(spec.instance_id) is None
+
+
+def test_find_reports_the_engine_an_into_target_must_run(instances, spec):
+    # --into refuses an instance that does not run sqlserver-*: the engine comes from DescribeDBInstances.
+    instances.create(spec)
+    found = instances.find(spec.instance_id)
+    assert found is not None and found.engine == spec.engine and found.engine_version

@@ -125,3 +125,17 @@ def test_group_of_that_name_for_another_engine_is_refused(aws, groups):
 def test_audit_never_runs_under_the_restore_role(groups, audit_role):
     with pytest.raises(StageError, match="SQLSERVER_AUDIT needs its own role"):
         groups.ensure_option_group(SPEC.model_copy(update={"audit_role_arn": audit_role}))
+
+
+def test_an_into_targets_option_group_is_read_not_changed(aws, groups):
+    # The --into preflight reads which options an existing instance's group carries (DescribeOptionGroups only).
+    aws.rds.create_option_group(
+        OptionGroupName="team-plain",
+        EngineName="sqlserver-se",
+        MajorEngineVersion="15.00",
+        OptionGroupDescription="no native restore",
+    )
+    groups.ensure_option_group(SPEC)
+    assert groups.option_names("team-plain") == set()
+    assert groups.option_names(SPEC.name) == {BACKUP_RESTORE, AUDIT}
+    assert groups.option_names("rdsbot-no-such-group") is None

@@ -14,7 +14,7 @@ from bot.domain import (
     TaskLifecycle,
     TaskStatus,
 )
-from bot.errors import AwsError, RequestError, TrailObjectExists
+from bot.errors import AwsError, RequestError, RestoreTaskError, StageError, TrailObjectExists
 from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import (
     AuditRoleSpec,
@@ -60,6 +60,7 @@ class FakeAws:
         self.polls_until_deleted = 0  # looks an instance stays `deleting` after DeleteDBInstance
         self.snapshots: dict[str, dict[str, str]] = {}  # final snapshot name -> the tags it copied
         self._polls: dict[str, int] = {}
+        self._task_instance: dict[int, str] = {}
         self.orderable: set[str] | None = None
         self.account = "123456789012"
         # bucket/key -> the SSE-KMS key HeadObject would report for it
@@ -71,6 +72,9 @@ class FakeAws:
         self.instance_specs: list[InstanceSpec] = []
         self.restore_keys: list[str | None] = []
         self.server_audits: list[ServerAuditSpec] = []
+        # instance id -> its databases; option group -> its options (as RDS's own: SQLSERVER_BACKUP_RESTORE ...)
+        self.databases: dict[str, set[str]] = {}
+        self.option_groups: dict[str, set[str]] = {}
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -131,7 +135,12 @@ class FakeAws:
 
     def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
         self.calls.append("ensure_option_group")
+        self.option_groups.setdefault(spec.name, {"SQLSERVER_BACKUP_RESTORE"})
         return EnsuredOptionGroup(name=spec.name, created=False)
+
+    def option_names(self, name: str) -> set[str] | None:
+        found = self.option_groups.get(name)
+        return None if found is None else set(found)
 
     # InstanceGateway
     def find(self, instance_id: str) -> InstanceState | None:
@@ -147,6 +156,8 @@ class FakeAws:
             instance_class=spec.instance_class,
             option_group_name=spec.option_group_name,
             option_group_status="pending-apply",
+            engine=spec.engine,
+            engine_version="15.00.4415.2.v1",
             tags={**spec.tags, "managed-by": "rdsbot"},  # as aws/instances.py tags every instance
         )
         self.instances[spec.instance_id] = state
@@ -208,10 +219,14 @@ class FakeAws:
     ) -> int:
         self.calls.append("rds_restore_database")
         self.restore_keys.append(kms_key_arn)
+        if self.database_exists(instance, database_name):
+            # "Database ... already exists" (AWS guide "SQLServer.Procedural.Importing", limitations): no task.
+            raise RestoreTaskError(f"Database {database_name} already exists", "already exists")
         task_id = len(self.tasks) + 1
         self.tasks[task_id] = TaskStatus(
             task_id=task_id, database_name=database_name, lifecycle=TaskLifecycle.CREATED, percent_complete=0
         )
+        self._task_instance[task_id] = instance.instance_id
         return task_id
 
     def start_chain_step(
@@ -232,6 +247,18 @@ class FakeAws:
     def tasks_for(self, instance: InstanceState, database_name: str) -> list[TaskStatus]:
         return [t for t in self.tasks.values() if t.database_name == database_name]
 
+    def database_exists(self, instance: InstanceState, database_name: str) -> bool:
+        # Names differing only in case collide under the default collation (same guide).
+        return database_name.casefold() in {d.casefold() for d in self.databases.get(instance.instance_id, set())}
+
+    def drop_database(self, instance: InstanceState, database_name: str) -> None:
+        self.calls.append("rds_drop_database")
+        if not self.database_exists(instance, database_name):
+            # SQL Server message 3701, as the sandbox's rds_drop_database answers.
+            raise StageError(f"Cannot drop the database '{database_name}', because it does not exist.")
+        held = self.databases[instance.instance_id]
+        held -= {d for d in held if d.casefold() == database_name.casefold()}
+
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         matching = [t for t in self.tasks.values() if t.database_name == database_name]
         return matching[-1] if matching else None
@@ -243,6 +270,8 @@ class FakeAws:
             lifecycle = TaskLifecycle.SUCCESS if percent >= 100 else TaskLifecycle.IN_PROGRESS
             task = task.model_copy(update={"percent_complete": percent, "lifecycle": lifecycle})
             self.tasks[task_id] = task
+            if lifecycle == TaskLifecycle.SUCCESS:
+                self.databases.setdefault(self._task_instance.get(task_id, ""), set()).add(task.database_name)
         return task
 
     def cancel(self, instance: InstanceState, task_id: int) -> None:

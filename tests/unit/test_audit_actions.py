@@ -27,6 +27,7 @@ GOLDEN = [
     "approval.expired",
     "approval.ignored",
     "approval.unknown_job",
+    "approval.first_of_two",
     "drill.started",
     "drill.skipped",
     "drill.refused",

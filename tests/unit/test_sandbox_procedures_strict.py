@@ -380,3 +380,18 @@ def test_stopat_shows_in_rds_task_status_and_every_step_is_listed_by_database(wo
     assert f"stopped at {STOP}" in tasks[2].task_info
     assert all("stopped at" not in t.task_info for t in (tasks[0], tasks[1]))
     assert "Prod" in server.databases(target.endpoint_address or "")
+
+
+def test_database_exists_compares_names_as_sql_server_does_and_counts_a_restoring_database(world):
+    # AWS guide "SQLServer.Procedural.Importing" (limitations): a database of the same name must not exist, and
+    # names differing only by case collide; DB_ID finds a database left RESTORING too (rds_drop_database drops it).
+    clock, _, _, client = world
+    target = instance()
+    assert client.database_exists(target, "Prod") is False
+    client.start_task(target, procedures.restore_database("Prod", ARN, with_norecovery=True))
+    finish_all(clock)
+    assert client.database_exists(target, "prod") is True  # RESTORING, and in another case
+    client.drop_database(target, "PROD")
+    assert client.database_exists(target, "Prod") is False
+    with pytest.raises(procedures.NativeRestoreError, match="does not exist"):
+        client.drop_database(target, "Prod")

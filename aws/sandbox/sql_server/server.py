@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws.native_restore.procedures import RESTORE_DATABASE, RESTORE_LOG, TASK_STATUS
+from aws.native_restore.procedures import DATABASE_EXISTS, RESTORE_DATABASE, RESTORE_LOG, TASK_STATUS
 from aws.sandbox.backup_content import read_manifest, s3_objects_exist
 from aws.sandbox.sql_server.aws_view import AwsView, EndpointAwsView, MemoryAwsView, bucket_and_key, instance_region
 from aws.sandbox.sql_server.connection import SandboxConnection
@@ -110,6 +110,8 @@ class SandboxSqlServer:
         check = CHECK_STATEMENTS.get(sql)
         if check is not None:
             return self._check(instance, check, params)
+        if sql == DATABASE_EXISTS:
+            return self._database_exists(instance, params)
         if (use := _USE.match(sql)) is not None:
             return self._use(instance, session, use["database"])
         if sql in AUDIT_QUERIES or is_audit_ddl(sql):
@@ -145,6 +147,16 @@ class SandboxSqlServer:
                 )
             session.database = database
             return [ResultSet(None, [])]
+
+    def _database_exists(self, instance: InstanceState, params: Sequence[SqlParam]) -> list[ResultSet]:
+        """DB_ID(name): compared under the default case-insensitive collation, and a RESTORING database counts."""
+        if len(params) != 1 or not isinstance(params[0], str):
+            raise SandboxSqlError(8144, "the database_exists query takes 1 bound string")
+        with self._shared.open() as state:
+            state.calls.append(SandboxCall("database_exists", {"name": params[0]}))
+            server = self._instance_state(state, instance)
+            found = server.has_database(params[0]) or server.is_restoring(params[0])
+            return [ResultSet(("database_found",), [(1 if found else 0,)])]
 
     def _server_audit(
         self, instance: InstanceState, session: Session, sql: str, params: Sequence[SqlParam]

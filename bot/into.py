@@ -1,0 +1,136 @@
+"""`--into`: restore onto an instance that exists. Which instances may be a target, what is read from the live
+instance at request time, and the database check before the restore. Pure over the ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from bot import tags
+from bot.domain import Edition, InstanceState, RestorePlan
+from bot.errors import RdsbotError, RequestError, StageError
+from bot.into_target import IntoTarget
+from bot.ports import InstanceGateway, NativeRestore, OptionGroupGateway
+from config.policy_model import Policy
+
+# The option rds_restore_database needs in the instance's option group (AWS guide
+# "SQLServer.Procedural.Importing.Native.Enabling").
+BACKUP_RESTORE_OPTION = "SQLSERVER_BACKUP_RESTORE"
+
+
+@dataclass(frozen=True)
+class IntoCheck:
+    """What the preflight learned: the plan fields the live instance decides, and remarks for the card."""
+
+    updates: dict[str, Any]
+    notes: tuple[str, ...]
+
+
+def allowed_by(state: InstanceState, policy: Policy) -> str:
+    """Why rdsbot may restore onto this instance, or RequestError naming the policy key that would allow it."""
+    if tags.is_drill_instance(state.tags):
+        raise RequestError(
+            "into_instance_id", f"{state.instance_id} is a restore drill's instance; its drill deletes it", None
+        )
+    if state.tags.get(tags.MANAGED_BY) == tags.MANAGED_BY_VALUE:
+        return f"tag {tags.MANAGED_BY}={tags.MANAGED_BY_VALUE}"
+    for pattern in policy.targets.existing_instances:
+        if fnmatchcase(state.instance_id, pattern):
+            return f"targets.existing_instances {pattern}"
+    raise RequestError(
+        "into_instance_id",
+        f"{state.instance_id} was not made by rdsbot and matches no pattern in targets.existing_instances",
+        "an operator may list it (or a pattern such as staging-*) in the policy's targets.existing_instances",
+    )
+
+
+def live_instance(plan: RestorePlan, instances: InstanceGateway) -> InstanceState:
+    """The --into instance as DescribeDBInstances shows it now; RequestError when it is absent or not SQL Server."""
+    state = instances.find(plan.target_instance_id)
+    if state is None:
+        raise RequestError(
+            "into_instance_id",
+            f"no RDS instance {plan.target_instance_id} in {plan.region}",
+            "check the name; --region picks another allowed region",
+        )
+    if not (state.engine or "").startswith("sqlserver-"):
+        raise RequestError(
+            "into_instance_id",
+            f"{state.instance_id} runs {state.engine or 'an unknown engine'}, not SQL Server",
+            "rdsbot restores native SQL Server backups only",
+        )
+    return state
+
+
+def check_target(
+    plan: RestorePlan,
+    instances: InstanceGateway,
+    option_groups: OptionGroupGateway,
+    native: NativeRestore,
+    policy: Policy,
+) -> IntoCheck:
+    """Every request-time check of an --into target; nothing is changed on AWS."""
+    into = plan.into or IntoTarget()
+    state = live_instance(plan, instances)
+    allowed = allowed_by(state, policy)
+    group = state.option_group_name
+    options = option_groups.option_names(group) if group else None
+    if BACKUP_RESTORE_OPTION not in (options or set()):
+        raise RequestError(
+            "into_instance_id",
+            f"{state.instance_id}'s option group {group or '(none)'} lacks {BACKUP_RESTORE_OPTION}, so RDS would "
+            "refuse rds_restore_database there",
+            f"an admin may add {BACKUP_RESTORE_OPTION} (with IAM_ROLE_ARN) to {group or 'its option group'}; "
+            "rdsbot does not change another instance's option group",
+        )
+    notes: list[str] = []
+    if state.status != "available":
+        notes.append(f"{state.instance_id} is {state.status}; the restore waits until it is available")
+    existed = database_exists(state, plan.database_name, native, notes)
+    if existed and not into.replace:
+        raise RequestError(
+            "replace",
+            f"database {plan.database_name} already exists on {state.instance_id}",
+            "add --replace to drop it (rds_drop_database) and restore over it, or choose another name with --db",
+        )
+    edition = Edition(state.engine) if state.engine in {e.value for e in Edition} else plan.edition
+    version = state.engine_version or ""
+    updates: dict[str, Any] = {
+        "instance_class": state.instance_class,
+        "edition": edition,
+        "engine_version": version or None,
+        "major_version": ".".join(version.split(".")[:2]) if version else plan.major_version,
+        "into": into.model_copy(update={"allowed_by": allowed, "option_group": group, "database_existed": existed}),
+    }
+    return IntoCheck(updates=updates, notes=tuple(notes))
+
+
+def database_exists(state: InstanceState, name: str, native: NativeRestore, notes: list[str]) -> bool | None:
+    """Ask the instance; None (with a note) when it cannot be reached now. Not refusing then is safe: the restore
+    stage asks again before anything runs, and RDS itself refuses to restore over an existing database."""
+    if not state.endpoint_address:
+        notes.append(f"{state.instance_id} has no endpoint yet; whether {name} exists is checked before the restore")
+        return None
+    try:
+        return native.database_exists(state, name)
+    except RdsbotError as exc:
+        notes.append(
+            f"could not check whether {name} exists on {state.instance_id} ({exc}); checked again before the restore"
+        )
+        return None
+
+
+def clear_the_way(plan: RestorePlan, state: InstanceState, native: NativeRestore) -> str:
+    """Right before an --into restore: refuse over an existing database, or drop it for --replace. Returns what
+    was done, for the stage's audited detail."""
+    into = plan.into or IntoTarget()
+    if not native.database_exists(state, plan.database_name):
+        return ""
+    if not into.replace:
+        raise StageError(
+            f"database {plan.database_name} appeared on {state.instance_id} after the request; nothing was "
+            "changed. Ask again with --replace to drop it first, or choose another --db"
+        )
+    native.drop_database(state, plan.database_name)
+    return f"dropped {plan.database_name} with rds_drop_database (--replace); "

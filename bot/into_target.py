@@ -1,0 +1,19 @@
+"""`--into`: a restore onto an instance that already exists, and what rdsbot learned about it at request time.
+Pure: the model only; the rules live in bot/into.py."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class IntoTarget(BaseModel):
+    """What an `--into` plan carries besides the usual plan fields (which take the live instance's class, engine
+    and version). An `--into` job creates and deletes no instance, network or option group: it only restores."""
+
+    model_config = ConfigDict(frozen=True)
+
+    replace: bool = False  # --replace: rds_drop_database the database of that name first
+    allowed_by: str = ""  # "tag managed-by=rdsbot" or "targets.existing_instances <pattern>": shown on the card
+    option_group: str | None = None  # the instance's option group, which carries SQLSERVER_BACKUP_RESTORE
+    # Whether the database existed when requested: True, False, or None when the bot could not reach the instance.
+    database_existed: bool | None = None

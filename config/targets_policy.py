@@ -1,0 +1,28 @@
+"""`targets`: which existing instances `/rds-restore ... --into <instance>` may restore onto, and how many admins
+approve a `--replace`. Kept apart from policy_model.py, which is at its size limit."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from bot.strict_model import StrictModel
+
+
+class TargetsPolicy(StrictModel):
+    # Shell-style name patterns (fnmatch, whole name, case-sensitive as RDS ids are lower case), e.g. "staging-*":
+    # instances rdsbot did not make that --into may restore onto. Instances tagged managed-by=rdsbot need none.
+    # The bot logs in with the instance's RDS-managed master secret: its IAM policy must allow reading that
+    # secret (the shipped one allows db:rdsbot-* instances only).
+    existing_instances: tuple[str, ...] = ()
+    # How many admins (other than the requester) must approve an --into --replace, which drops a database.
+    replace_approvers: int = Field(1, ge=1, le=2)
+
+    @field_validator("existing_instances")
+    @classmethod
+    def _names_something(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            if not pattern.strip("*?"):
+                raise ValueError(f"{pattern!r} would match every instance; name instances or a prefix like staging-*")
+            if pattern != pattern.lower():
+                raise ValueError(f"{pattern!r}: RDS instance identifiers are lower case")
+        return patterns
