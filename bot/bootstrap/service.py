@@ -52,9 +52,12 @@ class Service:
 
 
 def _drain(runtime: SlackRuntime, seconds: float) -> bool:
-    sent = runtime.outbox.drain(seconds)
-    runtime.outbox.stop()
-    return sent
+    """What waits is sent while time allows; the sender stops either way (with the store unreachable the drain
+    raises, and a sender left running would outlive the process's shutdown)."""
+    try:
+        return runtime.outbox.drain(seconds)
+    finally:
+        runtime.outbox.stop()
 
 
 def build_service(
