@@ -16,8 +16,7 @@ from typing import Any, Generic, TypeVar
 from aws.errors import aws_call
 from bot.errors import AwsError
 from bot.ports import Identity
-from bot.tags import EMAIL as EMAIL_TAG
-from bot.tags import SLACK_USER_ID as SLACK_ID_TAG
+from bot.tags import EMAIL as EMAIL_TAG, SLACK_USER_ID as SLACK_ID_TAG
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.audit_chain import ChainLink
 from bot.audit_layout import DayClose
+from bot.aws_ports import (  # the AWS gateways and their specs, re-exported
+    AccountIdentity as AccountIdentity,
+    AuditRoleSpec as AuditRoleSpec,
+    BackupStore as BackupStore,
+    EnsuredOptionGroup as EnsuredOptionGroup,
+    InstanceGateway as InstanceGateway,
+    InstanceSpec as InstanceSpec,
+    NativeRestore as NativeRestore,
+    NetworkGateway as NetworkGateway,
+    NetworkSpec as NetworkSpec,
+    OptionGroupGateway as OptionGroupGateway,
+    OptionGroupSpec as OptionGroupSpec,
+    RoleGateway as RoleGateway,
+    RolePlacement as RolePlacement,
+    RoleSpec as RoleSpec,
+    ServerAuditGateway as ServerAuditGateway,
+)
 from bot.chat_outbox import (
     SlackOutboxRepository as SlackOutboxRepository,  # the Slack outbox's port lives beside its rules
 )
@@ -21,22 +38,16 @@ from bot.domain import (
     Approval,
     ApprovalDecision,
     AuditEvent,
-    BackupLocation,
-    BackupSet,
     EngineBookkeeping,
     ExpectedStatus,
     InstanceState,
     Job,
     JobStatus,
-    NetworkPlacement,
     Stage,
     StageOutputs,
-    TaskStatus,
 )
 from bot.drills.spec import DrillCheck
 from bot.lifecycle.model import InstanceLifecycle
-from bot.restore_chain import ChainStep, ListedObject
-from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.slack_text import SlackText
 
 if TYPE_CHECKING:
@@ -194,204 +205,6 @@ class InstanceLifecycles(Protocol):
         ...
 
     def for_jobs(self, job_ids: Sequence[str]) -> dict[str, InstanceLifecycle]: ...
-
-
-class NetworkSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    vpc_id: str | None = None  # None: the region's default VPC
-    subnet_ids: tuple[str, ...] = ()  # empty: every default-for-AZ subnet of the VPC
-    # Where rdsbot runs: security group ids (sg-...) and/or CIDRs; it logs in on `port` to run the restore.
-    bot_sources: tuple[str, ...] = ()
-    allowed_source_security_groups: tuple[str, ...] = ()
-    allowed_cidrs: tuple[str, ...] = ()
-    port: int = 1433
-
-
-class RolePlacement(BaseModel):
-    """Where rdsbot's IAM roles live: under their own path, capped by a permissions boundary when configured."""
-
-    model_config = ConfigDict(frozen=True)
-
-    path: str = "/rdsbot/"
-    permissions_boundary_arn: str | None = None
-    # RDS resources (relative to arn:<partition>:rds:*:<account>:) that may make RDS assume the role: the trust
-    # policy's aws:SourceArn. Instance names are the requester's choice (--name), so any instance; option groups
-    # are always rdsbot's own.
-    source_resources: tuple[str, ...] = ("db:*", "og:rdsbot-*")
-
-
-class RoleSpec(BaseModel):
-    """The role in SQLSERVER_BACKUP_RESTORE: read the backup buckets, never write them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    role_name: str
-    backup_buckets: tuple[str, ...]
-    kms_key_arns: tuple[str, ...] = ()
-    placement: RolePlacement = RolePlacement()
-
-
-class AuditRoleSpec(BaseModel):
-    """The role in SQLSERVER_AUDIT: put audit files under one key prefix of the audit bucket, nothing else."""
-
-    model_config = ConfigDict(frozen=True)
-
-    role_name: str
-    bucket: str
-    key_prefix: str  # no leading or trailing slash
-    placement: RolePlacement = RolePlacement()
-
-
-class OptionGroupSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    engine: str  # sqlserver-se ...
-    major_version: str  # 15.00
-    role_arn: str
-    audit_s3_bucket_arn: str | None  # arn:aws:s3:::bucket/prefix; None: no SQLSERVER_AUDIT
-    audit_role_arn: str | None = None  # the role in SQLSERVER_AUDIT; never the restore role
-    audit_retention_hours: int = 0
-    audit_compression: bool = True  # ENABLE_COMPRESSION: .zip files (RDS's default) or plain .sqlaudit
-
-
-class EnsuredOptionGroup(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    created: bool  # this call created it (a job records what it leaves behind; drills clean up what they made)
-
-
-class InstanceSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    instance_id: str
-    instance_class: str
-    engine: str
-    engine_version: str | None
-    license_model: str
-    storage_type: str
-    allocated_storage_gb: int
-    iops: int | None = None
-    storage_throughput: int | None = None
-    cores: int | None = None
-    threads_per_core: int | None = None
-    multi_az: bool = False
-    kms_key_id: str | None = None
-    subnet_group_name: str
-    security_group_ids: tuple[str, ...]
-    option_group_name: str
-    master_username: str = "rdsadmin_restore"
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class BackupStore(Protocol):
-    def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
-        """The object(s) behind a location; RequestError(field='backup') when missing or more than 10 files."""
-        ...
-
-    def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None: ...
-
-    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
-        """Every object under the prefix with its LastModified (a --chain request picks its files from them)."""
-        ...
-
-    def console_url(self, bucket: str, key_or_prefix: str) -> str: ...
-
-    def presigned_url(self, bucket: str, key: str, expires_seconds: int = 900) -> str: ...
-
-
-class AccountIdentity(Protocol):
-    def account_id(self) -> str:
-        """The AWS account the bot runs as (sts:GetCallerIdentity), asked once and remembered."""
-        ...
-
-
-class NetworkGateway(Protocol):
-    def ensure_placement(self, spec: NetworkSpec) -> NetworkPlacement: ...
-
-
-class RoleGateway(Protocol):
-    def ensure_restore_role(self, spec: RoleSpec) -> str:
-        """The role's ARN."""
-        ...
-
-    def ensure_audit_role(self, spec: AuditRoleSpec) -> str:
-        """The role's ARN."""
-        ...
-
-
-class OptionGroupGateway(Protocol):
-    def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
-        """The option group, and whether this call created it."""
-        ...
-
-    def option_names(self, name: str) -> set[str] | None:
-        """The options the group carries (SQLSERVER_BACKUP_RESTORE ...); None when there is no such group."""
-        ...
-
-
-class InstanceGateway(Protocol):
-    def find(self, instance_id: str) -> InstanceState | None: ...
-
-    def create(self, spec: InstanceSpec) -> InstanceState: ...
-
-    def describe_many(self, instance_ids: list[str]) -> dict[str, InstanceState]:
-        """One DescribeDBInstances call for all the ids (missing ids are absent from the result)."""
-        ...
-
-    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
-        """Classes RDS can order for the engine here; None when the region answers nothing for it."""
-        ...
-
-    def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
-        """Delete the instance, with a final snapshot of that name when given; gone or going counts as done."""
-        ...
-
-
-class NativeRestore(Protocol):
-    """msdb.dbo.rds_restore_database and friends, on a running instance."""
-
-    def start_restore(
-        self, instance: InstanceState, database_name: str, s3_arn: str, kms_key_arn: str | None = None
-    ) -> int:
-        """The task id."""
-        ...
-
-    def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
-        """The newest restore task for that database, so a resumed job never starts a second one."""
-        ...
-
-    def task_status(self, instance: InstanceState, task_id: int) -> TaskStatus: ...
-
-    def cancel(self, instance: InstanceState, task_id: int) -> None: ...
-
-    def tasks_for(self, instance: InstanceState, database_name: str) -> list[TaskStatus]:
-        """Every task RDS remembers on that database (rds_task_status @db_name): a chain finds its sent steps."""
-        ...
-
-    def start_chain_step(
-        self, instance: InstanceState, database_name: str, step: ChainStep, kms_key_arn: str | None = None
-    ) -> int:
-        """Send one step of a restore chain (bot/restore_chain.py); the task id."""
-        ...
-
-    def database_exists(self, instance: InstanceState, database_name: str) -> bool:
-        """A database of that name (compared as SQL Server does, case-insensitively) exists, restoring or not."""
-        ...
-
-    def drop_database(self, instance: InstanceState, database_name: str) -> None:
-        """rds_drop_database: an --into --replace drops the old database before restoring over it."""
-        ...
-
-
-class ServerAuditGateway(Protocol):
-    """The SQL Server Audit inside a running instance: the server audit and its specification, switched on."""
-
-    def ensure_server_audit(self, instance: InstanceState, spec: ServerAuditSpec) -> ServerAuditState:
-        """Create what is missing, switch both on, and return what the status views show; idempotent."""
-        ...
 
 
 class Notifier(Protocol):

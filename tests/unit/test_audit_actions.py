@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.audit_actions import AuditAction
-from bot.domain import AuditAction as ReExported
-from bot.domain import AuditEvent
+from bot.domain import AuditAction as ReExported, AuditEvent
 
 # Written out by hand, never derived from the enum: these strings are hashed into days already shipped to S3.
 GOLDEN = [
