@@ -50,6 +50,11 @@ HELP = SlackText.escape(HELP_TEXT)  # `<backup>` and `<job-id>` would otherwise 
 JOB_VERBS = {"cancel": "cancel <job-id> [--rollback]", "delete": "delete <job-id>", "cleanup": "cleanup <job-id>"}
 
 
+def job_ids_of(verb: str, args: list[str]) -> list[str]:
+    """The job ids a job verb names: `--rollback` is a flag of cancel, and a word like any other elsewhere."""
+    return [word for word in args if word != "--rollback" or verb != "cancel"]
+
+
 @dataclass
 class ChatCommands:
     policy: Policy
@@ -116,7 +121,7 @@ class ChatCommands:
         if verb not in JOB_VERBS:
             return None
         rollback = verb == "cancel" and "--rollback" in args
-        job_ids = [word for word in args if word != "--rollback" or verb != "cancel"]
+        job_ids = job_ids_of(verb, args)
         if len(job_ids) != 1:
             return Reply(SlackText.escape(f"usage: /rds-restore {JOB_VERBS[verb]}"), ok=False)
         if verb == "cancel":

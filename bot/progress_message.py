@@ -16,14 +16,6 @@ from bot import render
 from bot.domain import Job, JobStatus, StageName, StageStatus
 from bot.slack_text import SlackText, lines, mention, mrkdwn
 
-_MARK = {StageStatus.PENDING: "·", StageStatus.RUNNING: "…", StageStatus.SUCCEEDED: "✓", StageStatus.FAILED: "✗"}
-BAR_WIDTH = 20
-
-
-def bar(percent: int) -> str:
-    filled = max(0, min(BAR_WIDTH, percent * BAR_WIDTH // 100))
-    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent}%"
-
 
 def progress_text(job: Job) -> SlackText:
     """The checklist: one line per stage with its mark and duration, the restore's bar on its line (Slack mrkdwn:
@@ -31,11 +23,11 @@ def progress_text(job: Job) -> SlackText:
     plan = job.plan
     text = [f"[{job.id}] restoring {plan.database_name} onto {plan.target_instance_id}: {job.status}"]
     for stage in job.stages:
-        line = f"{_MARK[stage.status]} {stage.name}"
+        line = f"{render.STAGE_MARK[stage.status]} {stage.name}"
         if stage.status == StageStatus.SUCCEEDED:
             line += f" ({render.duration(stage.seconds)})"
         if stage.name == StageName.RESTORE_WAIT and stage.status != StageStatus.PENDING:
-            line += f" {bar(100 if stage.status == StageStatus.SUCCEEDED else job.percent_complete)}"
+            line += f" {render.progress_bar(100 if stage.status == StageStatus.SUCCEEDED else job.percent_complete)}"
             line += render.chain_step(job)
         if stage.status == StageStatus.FAILED and stage.error:
             line += f": {stage.error}"

@@ -12,12 +12,7 @@ from bot.keep_window import format_duration
 from bot.server_audit import audit_link_text
 from bot.slack_text import SlackText, lines, mrkdwn
 
-_MARK = {StageStatus.PENDING: "·", StageStatus.RUNNING: "…", StageStatus.SUCCEEDED: "✓", StageStatus.FAILED: "✗"}
-
-
-def escape_slack(text: str) -> SlackText:
-    """User text made inert in Slack mrkdwn, escaped once (bot/slack_text.py)."""
-    return SlackText.escape(text)
+STAGE_MARK = {StageStatus.PENDING: "·", StageStatus.RUNNING: "…", StageStatus.SUCCEEDED: "✓", StageStatus.FAILED: "✗"}
 
 
 def utc_time(at: datetime | None) -> str:
@@ -55,7 +50,7 @@ def elapsed(job: Job, now: datetime) -> float | None:
 
 def stage_line(job: Job, stage: Stage) -> SlackText:
     """One line per stage transition: `[job] ✓ network (1.2s) vpc-..., ...`."""
-    text = f"[{job.id}] {_MARK[stage.status]} {stage.name}"
+    text = f"[{job.id}] {STAGE_MARK[stage.status]} {stage.name}"
     if stage.status == StageStatus.SUCCEEDED:
         text += f" ({duration(stage.seconds)})"
     if stage.status == StageStatus.FAILED and stage.error:
@@ -63,10 +58,17 @@ def stage_line(job: Job, stage: Stage) -> SlackText:
     return SlackText.escape(f"{text} {stage.detail}".rstrip())
 
 
+BAR_WIDTH = 20
+
+
+def progress_bar(percent: int) -> str:
+    """`[##########..........] 50%`: the one bar of the console's progress line and Slack's living message."""
+    filled = max(0, min(BAR_WIDTH, percent * BAR_WIDTH // 100))
+    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent}%"
+
+
 def progress_line(job: Job, percent: int) -> SlackText:
-    filled = percent // 5
-    bar = f"[{'#' * filled}{'.' * (20 - filled)}]"
-    return mrkdwn("[{}] restoring {}: {} {}%{}", job.id, job.plan.database_name, bar, percent, chain_step(job))
+    return mrkdwn("[{}] restoring {}: {}{}", job.id, job.plan.database_name, progress_bar(percent), chain_step(job))
 
 
 def chain_step(job: Job) -> str:
@@ -156,5 +158,7 @@ def timeline(job: Job, goes: str | None = None) -> SlackText:
     for stage in job.stages:
         at = stage.started_at.strftime("%H:%M:%S") if stage.started_at else "--:--:--"
         detail = stage.error or stage.detail
-        text.append(f"  {_MARK[stage.status]} {at} {stage.name:<13} {duration(stage.seconds):>8}  {detail}".rstrip())
+        text.append(
+            f"  {STAGE_MARK[stage.status]} {at} {stage.name:<13} {duration(stage.seconds):>8}  {detail}".rstrip()
+        )
     return lines(text)

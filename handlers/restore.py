@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from bot import blocks
 from bot.approvals import Outcome
 from bot.authz import Action, Forbidden
-from bot.commands import JOB_VERBS, ChatCommands, Reply
+from bot.commands import JOB_VERBS, ChatCommands, Reply, job_ids_of
 from bot.domain import Job, RestoreRequest
 from bot.slack_text import SlackText, mention, mrkdwn
 from handlers.slack_directory import email_lookup as profile_email
@@ -44,7 +44,7 @@ def register_restore(
         words = command.get("text", "").split()
         if words[:1] and words[0] in JOB_VERBS:
             verb = words[0]
-            job_ids = [w for w in words[1:] if not (verb == "cancel" and w == "--rollback")]
+            job_ids = job_ids_of(verb, words[1:])
             if len(job_ids) != 1:
                 ack(response_type="ephemeral", text=SlackText.escape(f"usage: /rds-restore {JOB_VERBS[verb]}"))
                 return
@@ -95,8 +95,8 @@ def register_restore(
         reply = commands.job_command(" ".join(words), user, email_lookup(client, user))
         if reply is None:
             return
-        job_id = next((word for word in words[1:] if word != "--rollback"), None)
-        job = commands.job(job_id) if job_id else None
+        job_ids = job_ids_of(words[0], words[1:])
+        job = commands.job(job_ids[0]) if len(job_ids) == 1 else None
         answer(command, received, reply.text, job.id if reply.ok and job is not None else None)
         card_channel = notifier.card_channel(job) if job is not None else None
         if words[0] == "cancel" and reply.ok and job is not None and job.started_at is None and card_channel:

@@ -12,6 +12,7 @@ from bot import blocks, card_facts, render
 from bot.domain import Job, JobStatus, StageOutputs
 from bot.parser import parse_restore_command
 from bot.service import RestoreService
+from bot.slack_text import SlackText
 from config.policy_model import parse_policy
 from tests.support.factories import BOT_NETWORK, make_plan
 from tests.unit.fakes import FakeAws, FakeClock
@@ -99,8 +100,8 @@ def test_no_reason_is_said_plainly() -> None:
 
 
 def test_escaping_touches_only_ampersand_and_angle_brackets_and_ampersand_first() -> None:
-    assert render.escape_slack("a&b <c> 'd' \"e\" *f* _g_") == "a&amp;b &lt;c&gt; 'd' \"e\" *f* _g_"
-    assert render.escape_slack("&lt;") == "&amp;lt;"  # typed literally, shown literally
+    assert SlackText.escape("a&b <c> 'd' \"e\" *f* _g_") == "a&amp;b &lt;c&gt; 'd' \"e\" *f* _g_"
+    assert SlackText.escape("&lt;") == "&amp;lt;"  # typed literally, shown literally
 
 
 def test_slack_times_are_date_tokens_with_a_utc_fallback_whatever_the_zone_given() -> None:
