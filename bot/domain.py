@@ -12,6 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Re-exported (the `as` form tells mypy so): callers take every domain type from here; the list lives apart.
 from bot.audit_actions import AuditAction as AuditAction
 from bot.audit_surface import AuditSurface, current_surface
+from bot.aws_values import (
+    BackupSet as BackupSet,
+    InstanceState as InstanceState,
+    NetworkPlacement as NetworkPlacement,
+    TaskLifecycle as TaskLifecycle,
+    TaskStatus as TaskStatus,
+)
 from bot.into_target import IntoTarget
 from bot.restore_chain import RestoreChain
 
@@ -316,82 +323,6 @@ class Job(BaseModel):
 
 
 # Values exchanged with the AWS ports.
-
-
-class BackupSet(BaseModel):
-    """The object(s) a restore reads: one .bak, or up to 10 files sharing a prefix."""
-
-    model_config = ConfigDict(frozen=True)
-
-    bucket: str
-    keys: tuple[str, ...]
-    total_bytes: int
-    region: str
-    # The SSE-KMS keys (full ARNs, as HeadObject names them) the files are stored under; empty for SSE-S3.
-    kms_key_arns: tuple[str, ...] = ()
-    last_modified: datetime | None = None  # the newest file's time, when the lookup knows it (drills age it)
-
-
-class NetworkPlacement(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    vpc_id: str
-    subnet_group_name: str
-    security_group_id: str
-    created: tuple[str, ...] = ()  # "subnet_group", "security_group" when this call created them
-
-
-class InstanceState(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    instance_id: str
-    status: str
-    instance_class: str
-    option_group_name: str | None = None
-    option_group_status: str | None = None
-    endpoint_address: str | None = None
-    endpoint_port: int | None = None
-    master_secret_arn: str | None = None
-    arn: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    # Its VPC security groups: named when the bot cannot reach the endpoint.
-    security_group_ids: tuple[str, ...] = ()
-    engine: str | None = None  # sqlserver-se ...: an --into target must run SQL Server
-    engine_version: str | None = None
-
-    @property
-    def ready(self) -> bool:
-        """Available and its option group applied: only then will rds_restore_database work."""
-        return self.status == "available" and self.option_group_status in (None, "in-sync")
-
-
-class TaskLifecycle(StrEnum):
-    CREATED = "CREATED"
-    IN_PROGRESS = "IN_PROGRESS"
-    SUCCESS = "SUCCESS"
-    ERROR = "ERROR"
-    CANCEL_REQUESTED = "CANCEL_REQUESTED"
-    CANCELLED = "CANCELLED"
-
-
-class TaskStatus(BaseModel):
-    """One row of msdb.dbo.rds_task_status, read by column name."""
-
-    model_config = ConfigDict(frozen=True)
-
-    task_id: int
-    database_name: str
-    lifecycle: TaskLifecycle
-    percent_complete: int
-    task_info: str = ""
-    # task_info in plain words, filled by the driver when the task did not succeed.
-    reason: str = ""
-    task_type: str = "RESTORE_DB"
-    s3_object_arn: str | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.lifecycle in {TaskLifecycle.SUCCESS, TaskLifecycle.ERROR, TaskLifecycle.CANCELLED}
 
 
 class ApprovalDecision(StrEnum):

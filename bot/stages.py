@@ -4,169 +4,37 @@ returns Done or Waiting; the engine persists the outcome before anything else ha
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from bot import chain_stages, instance_classes, into, kms_keys, names, server_audit, tags
-from bot.chain_plan import CheckedChain, check_chain
+from bot import chain_stages, into, names, server_audit, tags
 from bot.domain import (
-    BackupLocation,
-    BackupSet,
-    Edition,
     InstanceState,
     Job,
-    RestorePlan,
     StageName,
     TaskLifecycle,
 )
-from bot.errors import RequestError, RestoreTaskError, StageError
+from bot.errors import RestoreTaskError, StageError
 from bot.ports import (
-    AccountIdentity,
     AuditRoleSpec,
-    BackupStore,
-    InstanceGateway,
     InstanceSpec,
-    NativeRestore,
-    NetworkGateway,
     NetworkSpec,
-    OptionGroupGateway,
     OptionGroupSpec,
-    RoleGateway,
     RolePlacement,
     RoleSpec,
-    ServerAuditGateway,
+)
+
+# Re-exported (the `as` form tells mypy so): callers take the stage vocabulary and preflight from here.
+from bot.preflight import Preflight as Preflight, preflight as preflight
+from bot.stage_context import (
+    Done as Done,
+    Gateways as Gateways,
+    StageContext as StageContext,
+    StepResult as StepResult,
+    Waiting as Waiting,
 )
 from config.policy_model import Policy
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Gateways:
-    """The AWS side of one region, as ports."""
-
-    backups: BackupStore
-    network: NetworkGateway
-    roles: RoleGateway
-    option_groups: OptionGroupGateway
-    instances: InstanceGateway
-    native_restore: NativeRestore
-    identity: AccountIdentity
-    server_audit: ServerAuditGateway
-
-
-@dataclass(frozen=True)
-class Done:
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Waiting:
-    detail: str
-    percent: int | None = None
-
-
-StepResult = Done | Waiting
-
-
-@dataclass
-class StageContext:
-    gateways: Gateways
-    policy: Policy
-    # One batched DescribeDBInstances per engine tick feeds every job waiting on an instance.
-    instance_states: dict[str, InstanceState] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Preflight:
-    backup: BackupSet
-    notes: tuple[str, ...]
-    chain: CheckedChain | None = None
-    plan_updates: dict[str, Any] = field(default_factory=dict)  # --into: what the live instance decides
-
-    @property
-    def bucket_kms_key_arns(self) -> tuple[str, ...]:
-        """The SSE-KMS keys of every object the restore reads: the full backup's, then the chain's."""
-        chain_keys = self.chain.kms_key_arns if self.chain else ()
-        return self.backup.kms_key_arns + tuple(k for k in chain_keys if k not in self.backup.kms_key_arns)
-
-
-def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Preflight:
-    """The read-only AWS checks: backup present (at most 10 files), same region, fits the edition and the storage,
-    its SSE-KMS keys and the requested keys of an allowed account, class orderable."""
-    location = BackupLocation(bucket=plan.backup_bucket, key=plan.backup_key, multi_file=plan.multi_file)
-    backup = gateways.backups.resolve(location, policy.backups.default_bucket)
-    if backup.region != plan.region:
-        raise RequestError(
-            "backup",
-            f"bucket {backup.bucket} is in {backup.region} but the restore targets {plan.region}",
-            "RDS restores only from a bucket in the instance's region; copy the backup or pick that region",
-        )
-    chain = check_chain(plan.chain, plan.region, gateways.backups) if plan.chain else None
-    _check_keys(plan, backup.kms_key_arns + (chain.kms_key_arns if chain else ()), gateways, policy)
-    if plan.into is not None:
-        target = into.check_target(plan, gateways.instances, gateways.option_groups, gateways.native_restore, policy)
-        return Preflight(backup=backup, notes=target.notes, plan_updates=target.updates)
-    _check_backup_size(plan, backup)
-    notes: list[str] = []
-    orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(
-        plan.edition.value, plan.engine_version
-    )
-    if not orderable:
-        orderable = instance_classes.BUILTIN_ORDERABLE[plan.edition]
-        notes.append(
-            f"{plan.region} listed no orderable classes for {plan.edition.value}; "
-            "checked against rdsbot's built-in table"
-        )
-    if plan.instance_class not in orderable:
-        suggestion = instance_classes.suggest_orderable(plan.instance_class, orderable)
-        raise RequestError(
-            "instance_class",
-            f"{plan.instance_class} is not orderable for {plan.edition.value} in {plan.region}",
-            f"try {suggestion}" if suggestion else None,
-        )
-    return Preflight(backup=backup, notes=tuple(notes), chain=chain)
-
-
-# SQL Server Express holds at most 10 GB per database (AWS guide "SQLServer.Procedural.Importing", limitations).
-EXPRESS_MAX_BYTES = 10 * 2**30
-MAX_STORAGE_GB = 16384
-
-
-def _check_backup_size(plan: RestorePlan, backup: BackupSet) -> None:
-    size_gib = backup.total_bytes / 2**30
-    if plan.edition == Edition.EXPRESS and backup.total_bytes > EXPRESS_MAX_BYTES:
-        raise RequestError(
-            "edition",
-            f"the backup holds {size_gib:.1f} GiB and SQL Server Express restores at most 10 GB per database",
-            "use --edition web, se or ee",
-        )
-    if plan.allocated_storage_gb * 2**30 < backup.total_bytes:
-        # A restored database takes at least the backup's size; a quarter more leaves room for its log.
-        suggested = min(MAX_STORAGE_GB, max(20, -(-backup.total_bytes * 5 // (4 * 2**30))))
-        raise RequestError(
-            "allocated_storage_gb",
-            f"{plan.allocated_storage_gb} GiB of storage cannot hold the {size_gib:.1f} GiB backup",
-            f"ask for --storage {suggested} or more",
-        )
-
-
-def _check_keys(plan: RestorePlan, bucket_keys: tuple[str, ...], gateways: Gateways, policy: Policy) -> None:
-    """The bucket's SSE-KMS keys like the requested ones; with no kms.allowed_accounts, only the bot's account."""
-    requested = {"backup_kms_key_arn": plan.backup_kms_key_arn, "storage_kms_key_arn": plan.storage_kms_key_arn}
-    keys = [(name, key) for name, key in requested.items() if key] + [("backup", k) for k in bucket_keys]
-    if not keys:
-        return
-    accounts = policy.kms.allowed_accounts or (gateways.identity.account_id(),)
-    for name, key in keys:
-        try:
-            kms_keys.check_key_arn(name, key, plan.region, accounts)
-        except RequestError as exc:
-            if name != "backup":
-                raise
-            raise RequestError(
-                "backup", f"the backup is stored with SSE-KMS, and its {exc.message}", exc.hint
-            ) from None
 
 
 def _needed(value: _T | None, name: str) -> _T:
