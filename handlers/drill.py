@@ -12,6 +12,7 @@ from bot.drills.chart import TrendChart
 from bot.drills.commands import DrillCommands
 from bot.slack_text import SlackText, mrkdwn
 from handlers.outbox import SlackOutbox
+from handlers.requester_reply import answer_after_ack
 from handlers.slack_directory import email_lookup
 from handlers.slow_lane import SlowLane
 from handlers.workspace import OwnWorkspace
@@ -48,8 +49,11 @@ def _report_ref(run_id: str) -> str:
     return f"drill:{run_id}:report"
 
 
-def register_drill(bolt: App, drill_commands: DrillCommands, lane: SlowLane, own: OwnWorkspace) -> None:
-    """Register /rds-drill; the drills themselves are started by `rdsbot serve`, not here."""
+def register_drill(
+    bolt: App, drill_commands: DrillCommands, lane: SlowLane, own: OwnWorkspace, outbox: SlackOutbox
+) -> None:
+    """Register /rds-drill; the drills themselves are started by `rdsbot serve`, not here. list, history and help
+    read the store (runs, the scheduler's next run): an empty ack, the answer from the slow lane."""
 
     def drill(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         text = command.get("text", "")
@@ -59,8 +63,7 @@ def register_drill(bolt: App, drill_commands: DrillCommands, lane: SlowLane, own
             # Authorization (IAM membership) and the backup lookup talk to AWS: after the ack, in the slow lane.
             lane.submit(f"/rds-drill run by {command['user_id']}", run_drill, command, respond, client)
             return
-        reply = drill_commands.answer(text)
-        ack(response_type="ephemeral", text=mrkdwn("```{}```", reply.text) if reply.ok else reply.text)
+        answer_after_ack(ack, command, lane, outbox, drill_commands.clock, drill_commands.answer)
 
     def run_drill(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         words = command.get("text", "").split()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -21,14 +21,13 @@ from bot.authz import Action, Forbidden
 from bot.commands import JOB_VERBS, ChatCommands, Reply, job_ids_of
 from bot.domain import Job, RestoreRequest
 from bot.slack_text import SlackText, mention, mrkdwn
+from handlers.requester_reply import RESPONSE_URL_VALIDITY, reply_to_requester
 from handlers.slack_directory import email_lookup as profile_email
 from handlers.slack_notifier import SlackNotifier, requester_key
 from handlers.slow_lane import SlowLane
 from handlers.workspace import OwnWorkspace
 
 log = logging.getLogger(__name__)
-# Slack: a response_url takes up to 5 answers within 30 minutes (https://docs.slack.dev/interactivity/handling-user-interaction).
-RESPONSE_URL_VALIDITY = timedelta(minutes=30)
 
 
 def register_restore(
@@ -82,12 +81,10 @@ def register_restore(
         )
         answer(command, received, waiting, job.id)
 
-    def answer(command: dict[str, Any], received: datetime, text: str, job_id: str | None = None) -> None:
+    def answer(command: dict[str, Any], received: datetime, text: SlackText, job_id: str | None = None) -> None:
         """The requester's follow-up, through the outbox: the response_url while valid, else a DM."""
-        user = command["user_id"]
-        key = requester_key(job_id) if job_id else f"user:{user}"
-        url = str(command.get("response_url") or "")
-        notifier.outbox.respond(key, url, received + RESPONSE_URL_VALIDITY, user, text, job_id=job_id)
+        key = requester_key(job_id) if job_id else None
+        reply_to_requester(notifier.outbox, command, received, text, key=key, job_id=job_id)
 
     def job_verb(command: dict[str, Any], received: datetime, client: WebClient) -> None:
         """cancel [--rollback], delete, cleanup: the rules are in bot/commands.py."""

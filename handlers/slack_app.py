@@ -67,8 +67,8 @@ def bolt_app(
     bolt.use(one_workspace(own))  # before every listener: another team's request runs none of them
     register_restore(bolt, commands, notifier, lane, own)
     register_status(bolt, commands, lane, notifier.outbox, own)
-    register_audit(bolt, commands)
-    register_drill(bolt, drill_commands, lane, own)
+    register_audit(bolt, commands, lane, notifier.outbox)
+    register_drill(bolt, drill_commands, lane, own, notifier.outbox)
     if doctor is not None:
         register_doctor(bolt, doctor, lane, own)
     return bolt

@@ -12,6 +12,7 @@ after the ack, in the slow lane, and answered through the durable outbox.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -20,9 +21,9 @@ from slack_sdk import WebClient
 from bot.authz import Action, Forbidden
 from bot.chat_outbox import dead_letter_report
 from bot.commands import ChatCommands
-from bot.slack_text import SlackText, mrkdwn
+from bot.slack_text import mrkdwn
 from handlers.outbox import SlackOutbox
-from handlers.restore import RESPONSE_URL_VALIDITY
+from handlers.requester_reply import reply_to_requester
 from handlers.slack_directory import email_lookup
 from handlers.slow_lane import SlowLane
 from handlers.workspace import OwnWorkspace
@@ -63,7 +64,8 @@ def register_status(
         text = command.get("text", "").strip()
         if text == DEAD_LETTERS and outbox is not None and own is not None:
             ack(response_type="ephemeral", text="Listing the Slack messages that could not be delivered…")
-            lane.submit(f"/rds-status dead-letters by {command['user_id']}", dead_letters, command, client)
+            received = commands.clock.now()
+            lane.submit(f"/rds-status dead-letters by {command['user_id']}", dead_letters, command, received, client)
             return
         # No text in the ack: the answer follows within a moment, and Slack shows nothing for an empty ack.
         ack()
@@ -77,7 +79,7 @@ def register_status(
         for respond in responders:
             respond(response_type="ephemeral", replace_original=False, text=shown)
 
-    def dead_letters(command: dict[str, Any], client: WebClient) -> None:
+    def dead_letters(command: dict[str, Any], received: datetime, client: WebClient) -> None:
         assert outbox is not None and own is not None  # registered only with both
         user = command["user_id"]
         try:
@@ -85,7 +87,6 @@ def register_status(
             text = mrkdwn("```{}```", dead_letter_report(outbox.repository))
         except Forbidden as refused:
             text = mrkdwn("Refused: {}", refused.reason)
-        expires = commands.clock.now() + RESPONSE_URL_VALIDITY
-        outbox.respond(f"user:{user}", str(command.get("response_url") or ""), expires, user, SlackText(text))
+        reply_to_requester(outbox, command, received, text)
 
     bolt.command("/rds-status")(ack_status)

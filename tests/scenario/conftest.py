@@ -61,7 +61,12 @@ class Story:
 
     def status(self, text: str, user: str, response_id: str) -> str:
         """/rds-status: an empty ack at once, then the answer through the response_url."""
-        status, body = self.command("/rds-status", text, user, response_id)
+        return self.answered("/rds-status", text, user, response_id)
+
+    def answered(self, command: str, text: str, user: str, response_id: str) -> str:
+        """A command that only reads the store (/rds-status, /rds-audit, /rds-drill list and history): an empty
+        ack at once, then the answer through the response_url."""
+        status, body = self.command(command, text, user, response_id)
         assert status == 200 and body == "", (status, body)
         return str(self.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == response_id).body["text"])
 

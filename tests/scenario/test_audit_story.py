@@ -24,7 +24,7 @@ from tests.scenario.audit_fixtures import (
     shipper_of,
     trail_days,
 )
-from tests.scenario.conftest import ALICE, BOB, BOT_TOKEN, Story, ephemeral_text
+from tests.scenario.conftest import ALICE, BOB, BOT_TOKEN, Story
 from tests.support.slack_requests import SIGNING_SECRET
 
 AUDIT_BUCKET = "rdsbot-audit"
@@ -150,19 +150,16 @@ def test_a_restore_completes_through_an_s3_outage_and_every_event_then_ships_onc
 def test_audit_command_shows_a_jobs_events_in_order_and_todays_decisions(story: Story):
     job_id = restore(story)
     denied = deny(story, reason="change freeze")
-    _, body = story.command("/rds-audit", job_id, BOB)
-    trail = ephemeral_text(body)
+    trail = story.answered("/rds-audit", job_id, BOB, "trail")
     actions = [e.action for e in story.app.store.audit.audit_events(job_id)]
     positions = [trail.index(f" {action} {job_id}") for action in dict.fromkeys(actions)]
     assert positions == sorted(positions) and "U0BOB (bob) job.approved" in trail
     assert "aws=CreateDBInstance" in trail
 
-    _, body = story.command("/rds-audit", "", ALICE)
-    decisions = ephemeral_text(body)
+    decisions = story.answered("/rds-audit", "", ALICE, "decisions")
     assert f"job.approved {job_id}" in decisions and f"job.denied {denied} reason=change freeze" in decisions
     assert "approval.refused" not in decisions and "stage.started" not in decisions
-    _, body = story.command("/rds-audit", "j-nope", ALICE)
-    assert "no audit events for j-nope" in ephemeral_text(body)
+    assert "no audit events for j-nope" in story.answered("/rds-audit", "j-nope", ALICE, "nope")
 
 
 def test_nothing_secret_reaches_the_trail_the_logs_s3_or_chat(story: Story, caplog: pytest.LogCaptureFixture):

@@ -23,9 +23,8 @@ def drive_drills(story: Story) -> None:
 
 
 def test_admins_run_a_drill_from_slack_and_its_report_and_cleanup_reach_the_channel(story: Story):
-    status, body = story.command("/rds-drill", "list", ALICE)
-    listed = ephemeral_text(body)
-    assert status == 200 and "prod-nightly: `30 4 * * *` Europe/Berlin" in listed and "last: never run" in listed
+    listed = story.answered("/rds-drill", "list", ALICE, "list")
+    assert "prod-nightly: `30 4 * * *` Europe/Berlin" in listed and "last: never run" in listed
 
     story.command("/rds-drill", "run prod-nightly", CAROL, response_id="carol")
     refused = story.slack.wait_for(RESPONSE_URL, lambda c: c.response_id == "carol")
@@ -52,8 +51,8 @@ def test_admins_run_a_drill_from_slack_and_its_report_and_cleanup_reach_the_chan
     file_id = json.loads(chart.body["files"])[0]["id"]
     assert (story.slack.uploaded(file_id) or b"").startswith(b"\x89PNG\r\n\x1a\n")
     assert "time-to-restore for the last 1 run(s) of drill prod-nightly" in (story.slack.alt_text(file_id) or "")
-    _, body = story.command("/rds-drill", "history prod-nightly", ALICE)
-    assert "PASSED" in ephemeral_text(body) and "trend (last 1" in ephemeral_text(body)
+    history = story.answered("/rds-drill", "history prod-nightly", ALICE, "history")
+    assert "PASSED" in history and "trend (last 1" in history
     refusals = [e for e in story.app.store.audit.audit_events() if e.action == "drill.refused"]
     assert [e.actor for e in refusals] == [CAROL]
 
