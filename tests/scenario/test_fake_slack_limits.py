@@ -5,7 +5,9 @@ https://docs.slack.dev/messaging/message-metadata (metadata returned only when a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -102,3 +104,17 @@ def test_history_and_replies_want_an_id_and_replies_list_the_thread_in_order(fak
     replies = web(fake).conversations_replies(channel=parent["channel"], ts=parent["ts"])["messages"]
     history = web(fake).conversations_history(channel=parent["channel"])["messages"]
     assert [m["text"] for m in replies] == ["card", "reply"] and [m["text"] for m in history] == ["card"]
+
+
+def test_a_held_answer_has_taken_effect_and_arrives_only_when_released(fake: FakeSlackApi) -> None:
+    fake.hold_next_answer("chat.postMessage")
+    answers: list[Any] = []
+    client = threading.Thread(target=lambda: answers.append(web(fake).chat_postMessage(channel="#a", text="slow")))
+    client.start()
+    fake.wait_for("chat.postMessage")  # recorded, and kept in the channel, before any answer went back
+    history = web(fake).conversations_history(channel=fake.channel_id("#a"))["messages"]
+    assert [m["text"] for m in history] == ["slow"] and answers == []  # nothing answered until released
+    assert web(fake).chat_postMessage(channel="#a", text="next")["ok"]  # only the next call was held
+    fake.release_held()
+    client.join(10)
+    assert not client.is_alive() and answers[0]["ts"] == history[0]["ts"]

@@ -20,7 +20,7 @@ from config.policy_model import load_policy
 from config.settings import Settings
 from tests.integration.store_fixtures import postgres_schema
 from tests.scenario.conftest import BOT_TOKEN
-from tests.scenario.test_service_lifecycle import write_policy
+from tests.scenario.served_bot import write_policy
 from tests.support.fake_slack import FakeSlackApi
 from tests.support.slack_requests import SIGNING_SECRET
 from tests.support.tcp_proxy import TcpProxy

@@ -5,6 +5,7 @@ parsed as slack_sdk sends it (JSON, a form, multipart)."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.parser import BytesParser
@@ -75,6 +76,7 @@ class Answer:
     body: bytes
     content_type: str = "application/json; charset=utf-8"
     retry_after: int | None = None
+    held: threading.Event | None = None  # set: the answer may go (hold_next_answer)
 
     @classmethod
     def json(cls, payload: Mapping[str, Any], status: int = 200) -> Answer:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -57,6 +58,14 @@ class _Handler(BaseHTTPRequestHandler):
             # Close without a status line: the client sees "Remote end closed connection without response".
             self.close_connection = True
             return
+        if answer.held is not None:
+            answer.held.wait()  # the call has taken effect; its answer waits for release_held()
+        try:
+            self._write(answer)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (or was killed) while the answer was held
+
+    def _write(self, answer: Answer) -> None:
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
@@ -83,6 +92,7 @@ class FakeSlackApi(ChatMethods, DirectoryMethods, FileMethods):
         self.scopes = list(scopes) if scopes is not None else None
         self.limits = RateLimits()
         self.down = False  # Slack unreachable: HTTP 500 for every request, nothing kept
+        self._held: list[threading.Event] = []
         super().__init__(users, usergroups)
         self._server = _Server(self)
         self.root_url = f"http://127.0.0.1:{self._server.server_port}"
@@ -123,6 +133,7 @@ class FakeSlackApi(ChatMethods, DirectoryMethods, FileMethods):
 
     def stop(self) -> None:
         """Stop serving and free the port."""
+        self.release_held()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
@@ -147,6 +158,20 @@ class FakeSlackApi(ChatMethods, DirectoryMethods, FileMethods):
         """Answer every later call of `method` with this JSON (e.g. {"ok": False, "error": "channel_not_found"})."""
         with self._lock:
             self._scripted[method] = dict(payload)
+
+    def hold_next_answer(self, method: str, times: int = 1) -> None:
+        """The next `times` calls of `method` take effect at once (a post is kept, the call recorded) but their
+        answers wait until `release_held()`: a request in flight for as long as the test wants, e.g. across a kill
+        of the client."""
+        with self._lock:
+            self._holding[method] = self._holding.get(method, 0) + times
+
+    def release_held(self) -> None:
+        """Let every held answer go (to a client that may be gone)."""
+        with self._lock:
+            held, self._held = self._held, []
+        for event in held:
+            event.set()
 
     def lose_next_answer(self, method: str, times: int = 1) -> None:
         """The next `times` calls of `method` take effect (a post is kept) but the connection closes unanswered:
@@ -204,6 +229,10 @@ class FakeSlackApi(ChatMethods, DirectoryMethods, FileMethods):
         self._faults: dict[str, list[Fault]] = {}
         self._scripted: dict[str, dict[str, Any]] = {}
         self._lost: dict[str, int] = {}
+        self._holding: dict[str, int] = {}
+        for event in self._held:
+            event.set()  # reset() strands no held answer
+        self._held = []
         self.limits.reset()
         super()._reset_state()
 
@@ -234,6 +263,11 @@ class FakeSlackApi(ChatMethods, DirectoryMethods, FileMethods):
                 if self._lost.get(method):
                     self._lost[method] -= 1
                     answer = None  # it happened; the answer never arrives
+                elif self._holding.get(method):
+                    self._holding[method] -= 1
+                    held = threading.Event()
+                    answer = replace(answer, held=held)
+                    self._held.append(held)
             elif fault.status == DROPPED:
                 answer = None
             else:
