@@ -12,7 +12,8 @@ As strict as Slack where rdsbot depends on it (each with a test in tests/scenari
   `include_all_metadata` (https://docs.slack.dev/messaging/message-metadata) (chat.py);
 - files shared only to a channel id, alt_txt at most 1000 characters (files.py);
 - `down`: every request answered HTTP 500, nothing kept; `lose_next_answer`: the call takes effect, the answer is
-  lost (http_surface.py).
+  lost; `hold_next_answer`: the call takes effect, its answer waits for `release_held()` (a request in flight
+  across a kill of the client) (http_surface.py).
 Lenient still: any channel not deleted exists and the bot is in it.
 
 The modules, by concern: calls (ids, the recorded call, body parsing), state (the workspace: users, groups,

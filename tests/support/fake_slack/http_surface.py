@@ -1,7 +1,8 @@
 """The fake Slack's HTTP surface: a threaded server on a free loopback port, the Web API methods dispatched by
 path, response_url posts (5 uses, as Slack allows), every request recorded, and the failures a test switches on:
 `down` (every request answered HTTP 500, nothing kept), `fail_next` (a status or a dropped connection), a scripted
-answer, `lose_next_answer` (the call takes effect, its answer never arrives) and the rate limits (limits.py)."""
+answer, `lose_next_answer` (the call takes effect, its answer never arrives), `hold_next_answer` (it takes
+effect, its answer waits for `release_held()`) and the rate limits (limits.py)."""
 
 from __future__ import annotations
 
