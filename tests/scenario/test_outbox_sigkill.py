@@ -22,16 +22,9 @@ from bot.blocks import APPROVE_ACTION
 from bot.chat_outbox import MARKER_EVENT
 from bot.domain import JobStatus
 from handlers.server import EVENTS_PATH
+from tests.scenario import served_bot as served
 from tests.scenario.conftest import ALICE, BOB
-from tests.scenario.served_bot import (
-    ServiceEnv,
-    free_port,
-    read_all,
-    service_environment,
-    serving,
-    wait_job,
-    wait_job_thread,
-)
+from tests.scenario.served_bot import ServiceEnv
 from tests.support.fake_slack import FakeSlackApi, RecordedCall
 from tests.support.slack_requests import block_action, post, slash_command
 from tests.support.waiting import eventually
@@ -44,7 +37,7 @@ QUEUED = 4  # the job's writes waiting at the kill: the held progress post, its 
 
 @pytest.fixture
 def service_env(aws: AwsClients, tmp_path: Path) -> Iterator[ServiceEnv]:
-    with service_environment(tmp_path, restore_seconds=1.0) as env:
+    with served.service_environment(tmp_path, restore_seconds=1.0) as env:
         yield env
 
 
@@ -63,8 +56,8 @@ def test_sigkill_with_slack_writes_in_flight_and_queued_then_a_restart_delivers_
     service_env: ServiceEnv,
 ) -> None:
     env, slack, store = service_env
-    port = free_port()
-    with serving(env, port) as first:
+    port = served.free_port()
+    with served.serving(env, port) as first:
         url = f"http://127.0.0.1:{port}"
         request = slash_command(
             "/rds-restore", "prod-backup.bak db.m5.large", user_id=ALICE, response_url=slack.response_url("r1")
@@ -72,14 +65,14 @@ def test_sigkill_with_slack_writes_in_flight_and_queued_then_a_restart_delivers_
         assert post(url + EVENTS_PATH, request.body, request.headers)[0] == 200
         card = slack.wait_for("chat.postMessage", lambda c: c.field("blocks") is not None, timeout=30)
         job_id = next(e["value"] for b in card.field("blocks") if b["type"] == "actions" for e in b["elements"])
-        channel, card_ts = wait_job_thread(store, job_id)
+        channel, card_ts = served.wait_job_thread(store, job_id)
 
         slack.hold_next_answer("chat.postMessage")  # the next post is the progress message, in the card's thread
         click = block_action(APPROVE_ACTION, job_id, BOB, channel, card_ts, response_url=slack.response_url("click"))
         assert post(url + EVENTS_PATH, click.body, click.headers)[0] == 200
         slack.wait_for("chat.postMessage", lambda c: c.body.get("thread_ts") == card_ts, timeout=30)
         slack.down = True  # the sender is blocked in the held call: nothing else of the job has gone out
-        wait_job(store, job_id, "succeeded", lambda j: j.status == JobStatus.SUCCEEDED)
+        served.wait_job(store, job_id, "succeeded", lambda j: j.status == JobStatus.SUCCEEDED)
         # Waiting: the progress post (claimed, unconfirmed), its last edit (interim ones fold into it), the final
         # message and the card's update, queued in that order after the job is saved as succeeded. Kill only once
         # all four are in the store: a kill between the save and the queueing loses them (see the report).
@@ -87,13 +80,13 @@ def test_sigkill_with_slack_writes_in_flight_and_queued_then_a_restart_delivers_
 
         first.send_signal(signal.SIGKILL)
         assert first.wait(30) == -signal.SIGKILL
-        read_all(first)
+        served.read_all(first)
     queued_at_kill = store.slack_outbox.depth()
     assert queued_at_kill == QUEUED
     slack.release_held()  # to a process that is gone
     slack.down = False
 
-    with serving(env, free_port()):
+    with served.serving(env, served.free_port()):
         eventually(lambda: store.slack_outbox.depth() == 0, DELIVERY_DEADLINE, "the restart delivered what waited")
 
     thread = slack.thread(channel, card_ts)
