@@ -33,7 +33,7 @@ def allowed_by(state: InstanceState, policy: Policy) -> str:
         raise RequestError(
             "into_instance_id", f"{state.instance_id} is a restore drill's instance; its drill deletes it", None
         )
-    if state.tags.get(tags.MANAGED_BY) == tags.MANAGED_BY_VALUE:
+    if tags.made_by_rdsbot(state.tags):
         return f"tag {tags.MANAGED_BY}={tags.MANAGED_BY_VALUE}"
     for pattern in policy.targets.existing_instances:
         if fnmatchcase(state.instance_id, pattern):

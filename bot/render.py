@@ -91,6 +91,8 @@ def completion(job: Job) -> SlackText:
         if job.outputs.sqlserver_audit_url:
             link_text = audit_link_text(job.outputs.sqlserver_audit_extension or ".zip")
             text.append(f"  {link_text}: {job.outputs.sqlserver_audit_url}")
+        if job.outputs.server_audit_skipped:
+            text.append(f"  SQL Server Audit: {job.outputs.server_audit_skipped}")
     else:
         text.append(f"[{job.id}] {job.status} after {total}: {job.error}")
         left = ", ".join(f"{kind} {name}" for kind, name in job.created_resources.items()) or "nothing"

@@ -243,7 +243,15 @@ def _finalize(job: Job, ctx: StageContext) -> StepResult:
         f"#database:id={plan.target_instance_id};is-cluster=false"
     )
     detail = f"{plan.database_name} restored on {job.outputs.endpoint}"
-    if audit.bucket:
+    if audit.bucket and plan.into is not None and not tags.made_by_rdsbot(_ready_instance(job, ctx).tags):
+        # A server audit is instance-wide and outlives the restore: on an instance rdsbot did not make, creating
+        # one would change its owner's auditing, so rdsbot leaves it alone and says so.
+        job.outputs.server_audit_skipped = (
+            f"not switched on: {plan.target_instance_id} was not made by rdsbot (no {tags.MANAGED_BY} tag), "
+            "so its server audits are its owner's"
+        )
+        detail += f"; SQL Server Audit {job.outputs.server_audit_skipped}"
+    elif audit.bucket:
         # SQLSERVER_AUDIT ships only what a server audit writes: without one the linked folder stays empty.
         started = ctx.gateways.server_audit.ensure_server_audit(_ready_instance(job, ctx), audit.server_audit.spec())
         job.outputs.sqlserver_audit_url = ctx.gateways.backups.console_url(
