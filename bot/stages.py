@@ -208,7 +208,14 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     state = _ready_instance(job, ctx)
     native = ctx.gateways.native_restore
     if plan.chain is not None:
-        return Done(chain_stages.send_step(job, state, native, 0))
+        if plan.into is not None and job.outputs.task_floor is None:
+            # Saved before step 1 is sent: a resumed job then tells its own step 1 from an earlier restore of
+            # the same backup into this name, which an existing instance's task history may well hold.
+            floor = max((task.task_id for task in native.tasks_for(state, plan.database_name)), default=0)
+            job.outputs.task_floor = floor
+            return Waiting(f"{plan.database_name}'s tasks up to {floor} are earlier restores'; the chain's follow")
+        clear = (lambda: into.clear_the_way(plan, state, native)) if plan.into is not None else None
+        return Done(chain_stages.send_step(job, state, native, 0, before_sending=clear))
     # A task started before a crash is found, not started again (on an --into instance, only one still running).
     existing = native.find_task(state, plan.database_name)
     ended = {TaskLifecycle.ERROR, TaskLifecycle.CANCELLED} | ({TaskLifecycle.SUCCESS} if plan.into else set())
