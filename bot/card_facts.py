@@ -143,6 +143,7 @@ def _into_lines(job: Job, style: CardStyle) -> list[str]:
         f"Instance: {plan.instance_class}, {plan.edition.value} {plan.engine_version or plan.major_version}, "
         f"option group {into.option_group}; rdsbot creates, changes and deletes no instance, network or option group",
         f"Region: {plan.region}",
+        *_chain_lines(job),
         *_key_lines(job)[1:],
     ]
 
