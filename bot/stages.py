@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from bot import chain_stages, into, names, server_audit, tags
+from bot import chain_stages, into, into_option_group, names, server_audit, tags
 from bot.domain import (
     InstanceState,
     Job,
@@ -99,9 +99,9 @@ def _audit_role(ctx: StageContext) -> str | None:
     )
 
 
-def _restore_role(job: Job, ctx: StageContext) -> StepResult:
+def _ensure_restore_role(job: Job, ctx: StageContext) -> str:
     plan = job.plan
-    role_arn = ctx.gateways.roles.ensure_restore_role(
+    job.outputs.role_arn = ctx.gateways.roles.ensure_restore_role(
         RoleSpec(
             role_name=names.restore_role_name(plan.role_kms_key_arns),
             backup_buckets=ctx.policy.backups.buckets,
@@ -109,9 +109,19 @@ def _restore_role(job: Job, ctx: StageContext) -> StepResult:
             placement=_role_placement(ctx.policy),
         )
     )
-    job.outputs.role_arn = role_arn
+    return job.outputs.role_arn
+
+
+def _restore_role(job: Job, ctx: StageContext) -> StepResult:
+    role_arn = _ensure_restore_role(job, ctx)
     job.outputs.audit_role_arn = _audit_role(ctx)
     return Done(role_arn)
+
+
+def _into_restore_role(job: Job, ctx: StageContext) -> StepResult:
+    """--into with a new option group: the restore role its SQLSERVER_BACKUP_RESTORE names; no audit role, since
+    the copy adds no SQLSERVER_AUDIT."""
+    return Done(f"{_ensure_restore_role(job, ctx)} (for {job.plan.target_instance_id}'s new option group)")
 
 
 def _option_group(job: Job, ctx: StageContext) -> StepResult:
@@ -270,13 +280,20 @@ def _finalize(job: Job, ctx: StageContext) -> StepResult:
     return Done(detail)
 
 
-def _unless_into(stage: Callable[[Job, StageContext], StepResult], reused: str) -> Callable[..., StepResult]:
-    """A creating stage an --into job skips: the existing instance has its own; the detail records the reuse."""
+_Stage = Callable[[Job, StageContext], StepResult]
+
+
+def _unless_into(stage: _Stage, reused: str, option_group_change: _Stage | None = None) -> _Stage:
+    """A creating stage an --into job skips (the existing instance has its own; the detail records the reuse),
+    unless the job gives the instance a new option group and the stage has a part in it."""
 
     def run(job: Job, ctx: StageContext) -> StepResult:
-        if job.plan.into is not None:
-            return Done(f"skipped: --into reuses {job.plan.target_instance_id}'s {reused}; nothing created")
-        return stage(job, ctx)
+        into = job.plan.into
+        if into is None:
+            return stage(job, ctx)
+        if option_group_change is not None and into.new_option_group is not None:
+            return option_group_change(job, ctx)
+        return Done(f"skipped: --into reuses {job.plan.target_instance_id}'s {reused}; nothing created")
 
     return run
 
@@ -284,8 +301,8 @@ def _unless_into(stage: Callable[[Job, StageContext], StepResult], reused: str) 
 STAGES = {
     StageName.VALIDATE: _validate,
     StageName.NETWORK: _unless_into(_network, "subnet group and security groups"),
-    StageName.RESTORE_ROLE: _unless_into(_restore_role, "option group's restore role"),
-    StageName.OPTION_GROUP: _unless_into(_option_group, "option group"),
+    StageName.RESTORE_ROLE: _unless_into(_restore_role, "option group's restore role", _into_restore_role),
+    StageName.OPTION_GROUP: _unless_into(_option_group, "option group", into_option_group.apply_new_option_group),
     StageName.INSTANCE: _instance,
     StageName.RESTORE_START: _restore_start,
     StageName.RESTORE_WAIT: _restore_wait,

@@ -14,6 +14,11 @@ class TargetsPolicy(StrictModel):
     # The bot logs in with the instance's RDS-managed master secret: its IAM policy must allow reading that
     # secret (the shipped one allows db:rdsbot-* instances only).
     existing_instances: tuple[str, ...] = ()
+    # An --into target whose option group lacks SQLSERVER_BACKUP_RESTORE: true lets rdsbot give the instance a new
+    # option group (rdsbot-into-<instance>-<major>: a copy of its current group's options plus that option with
+    # the restore role), applied with ModifyDBInstance at once; the card says so and the job records the previous
+    # group to put back. false (the default): such a target is refused before any card, naming this key.
+    allow_option_group_change: bool = False
     # Deprecated: the old name of approvals.replace_approvers, still read (rdsbot doctor warns); giving both with
     # different values is an error.
     replace_approvers: int | None = Field(None, ge=1, le=2)

@@ -22,6 +22,7 @@ from bot.ports import (
     InstanceSpec,
     InstanceUse,
     NetworkSpec,
+    OptionGroupCopySpec,
     OptionGroupSpec,
     RoleSpec,
     ThreadRef,
@@ -75,6 +76,7 @@ class FakeAws:
         # instance id -> its databases; option group -> its options (as RDS's own: SQLSERVER_BACKUP_RESTORE ...)
         self.databases: dict[str, set[str]] = {}
         self.option_groups: dict[str, set[str]] = {}
+        self.option_group_copies: list[OptionGroupCopySpec] = []
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -141,6 +143,26 @@ class FakeAws:
     def option_names(self, name: str) -> set[str] | None:
         found = self.option_groups.get(name)
         return None if found is None else set(found)
+
+    def ensure_copy(self, spec: OptionGroupCopySpec) -> EnsuredOptionGroup:
+        self.calls.append("ensure_copy_option_group")
+        self.option_group_copies.append(spec)
+        created = spec.name not in self.option_groups
+        copied = self.option_groups.get(spec.source or "", set())
+        self.option_groups[spec.name] = {*copied, "SQLSERVER_BACKUP_RESTORE"}
+        return EnsuredOptionGroup(name=spec.name, created=created)
+
+    def apply_option_group(self, instance_id: str, option_group: str) -> None:
+        """As ModifyDBInstance with OptionGroupName and ApplyImmediately: the group must exist; the instance is
+        `modifying`, its new group `pending-apply`, until `polls_until_available` looks have passed."""
+        self.calls.append("apply_option_group")
+        if option_group not in self.option_groups:
+            raise AwsError("ModifyDBInstance", "OptionGroupNotFoundFault", f"{option_group} not found")
+        state = self.instances[instance_id]
+        self._polls[instance_id] = 0
+        self.instances[instance_id] = state.model_copy(
+            update={"status": "modifying", "option_group_name": option_group, "option_group_status": "pending-apply"}
+        )
 
     # InstanceGateway
     def find(self, instance_id: str) -> InstanceState | None:
@@ -316,6 +338,8 @@ class FakeAws:
                 "ensure_restore_role",
                 "ensure_audit_role",
                 "ensure_option_group",
+                "ensure_copy_option_group",
+                "apply_option_group",
                 "create_instance",
                 "delete_instance",
                 "rds_restore_database",
