@@ -52,7 +52,10 @@ def _restore_into(settings: Settings) -> Any:
 
 
 def test_the_shipped_policy_suffices_to_give_an_into_instance_its_new_option_group(
-    settings, enforce_iam, aws, monkeypatch
+    settings,
+    enforce_iam,  # noqa: F811 (the fixture)
+    aws,
+    monkeypatch,
 ):
     enforce_iam(moto_variant(shipped_policy()), monkeypatch)
 
@@ -62,7 +65,12 @@ def test_the_shipped_policy_suffices_to_give_an_into_instance_its_new_option_gro
     assert done.outputs.option_group == NEW_GROUP
 
 
-def test_without_modify_db_instance_the_change_is_denied(settings, enforce_iam, aws, monkeypatch):
+def test_without_modify_db_instance_the_change_is_denied(
+    settings,
+    enforce_iam,  # noqa: F811 (the fixture)
+    aws,
+    monkeypatch,
+):
     enforce_iam(moto_variant(shipped_policy(), without="rds:ModifyDBInstance"), monkeypatch)
 
     done = _restore_into(settings)
