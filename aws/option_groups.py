@@ -96,15 +96,7 @@ class OptionGroups:
         group = self._describe(spec.name)
         created = group is None
         if group is None:
-            with aws_call("CreateOptionGroup"):
-                self._rds.create_option_group(
-                    OptionGroupName=spec.name,
-                    EngineName=spec.engine,
-                    MajorEngineVersion=spec.major_version,
-                    OptionGroupDescription=f"rdsbot native restore for {spec.engine} {spec.major_version}",
-                    Tags=tags.aws_tag_list(tags.MANAGED),
-                )
-            log.info("created option group %s", spec.name)
+            self._create(spec.name, spec.engine, spec.major_version, "native restore")
             current: dict[str, dict[str, str]] = {}
         else:
             if (group["EngineName"], group["MajorEngineVersion"]) != (spec.engine, spec.major_version):
@@ -150,15 +142,7 @@ class OptionGroups:
                 )
         created = group is None
         if group is None:
-            with aws_call("CreateOptionGroup"):
-                self._rds.create_option_group(
-                    OptionGroupName=spec.name,
-                    EngineName=spec.engine,
-                    MajorEngineVersion=spec.major_version,
-                    OptionGroupDescription=f"rdsbot: {spec.source or 'no group'}'s options plus {BACKUP_RESTORE}",
-                    Tags=tags.aws_tag_list(tags.MANAGED),
-                )
-            log.info("created option group %s, a copy of %s", spec.name, spec.source)
+            self._create(spec.name, spec.engine, spec.major_version, f"{spec.source}'s options plus {BACKUP_RESTORE}")
         wanted = [
             *copied_configurations(source),
             {"OptionName": BACKUP_RESTORE, "OptionSettings": [{"Name": "IAM_ROLE_ARN", "Value": spec.role_arn}]},
@@ -171,6 +155,18 @@ class OptionGroups:
                 )
             log.info("option group %s: set %s", spec.name, [o["OptionName"] for o in include])
         return EnsuredOptionGroup(name=spec.name, created=created)
+
+    def _create(self, name: str, engine: str, major_version: str, purpose: str) -> None:
+        """An empty option group, tagged as rdsbot's (CreateOptionGroup; the options come with ModifyOptionGroup)."""
+        with aws_call("CreateOptionGroup"):
+            self._rds.create_option_group(
+                OptionGroupName=name,
+                EngineName=engine,
+                MajorEngineVersion=major_version,
+                OptionGroupDescription=f"rdsbot {purpose} for {engine} {major_version}",
+                Tags=tags.aws_tag_list(tags.MANAGED),
+            )
+        log.info("created option group %s (%s)", name, purpose)
 
     def option_names(self, name: str) -> set[str] | None:
         """The options `name` carries, or None when no such group exists (an --into target's group)."""

@@ -10,13 +10,11 @@ from typing import Any
 import pytest
 
 from aws.clients import AwsClients
-from aws.sandbox.moto_seed import seed_sandbox
 from bot.bootstrap import build
 from bot.domain import JobStatus
 from bot.parser import parse_restore_command
-from config.policy_model import load_policy
 from config.settings import Settings
-from tests.integration.test_into_option_group_change import INSTANCE, NEW_GROUP, team_instance, write_policy
+from tests.integration.test_into_option_group_change import INSTANCE, NEW_GROUP, team_world
 from tests.integration.test_restore_as_least_privileged_user import (  # noqa: F401 (enforce_iam is a fixture)
     enforce_iam,
     moto_variant,
@@ -26,18 +24,7 @@ from tests.integration.test_restore_as_least_privileged_user import (  # noqa: F
 
 @pytest.fixture
 def settings(aws: AwsClients, tmp_path: Path) -> Settings:
-    path = write_policy(tmp_path, allow=True)
-    policy = load_policy(path)
-    seed_sandbox(policy)
-    team_instance(aws, policy)
-    return Settings(
-        config=path,
-        database_url=f"sqlite:///{tmp_path / 'jobs.db'}",
-        sqlserver_driver="sandbox",
-        sandbox_restore_seconds=0.3,
-        sandbox_state_path=tmp_path / "sandbox.json",
-        poll_seconds=0.05,
-    )
+    return team_world(aws, f"sqlite:///{tmp_path / 'jobs.db'}", tmp_path)
 
 
 def _restore_into(settings: Settings) -> Any:

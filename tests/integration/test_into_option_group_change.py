@@ -61,8 +61,8 @@ def team_instance(aws: AwsClients, policy: Policy, engine_version: str = "15.00.
     )
 
 
-@pytest.fixture
-def into_settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:
+def team_world(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:
+    """The sandbox seeded, the team's instance made, and settings whose policy allows the option group change."""
     path = write_policy(tmp_path, allow=True)
     policy = load_policy(path)
     seed_sandbox(policy)
@@ -75,6 +75,11 @@ def into_settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Setting
         sandbox_state_path=tmp_path / "sandbox.json",
         poll_seconds=0.05,
     )
+
+
+@pytest.fixture
+def into_settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:
+    return team_world(aws, database_url, tmp_path)
 
 
 def group_of(aws: AwsClients, instance_id: str = INSTANCE) -> str:
