@@ -178,7 +178,9 @@ def approve_confirmation(job: Job) -> str:
     multi_az = ", Multi-AZ" if plan.multi_az else ""
     if plan.into is not None:
         verb = "drops and restores" if plan.into.replace else "restores"
-        return f"This {verb} {plan.database_name} on the existing instance {plan.target_instance_id}."[:300]
+        changes = f", after giving it option group {plan.into.new_option_group}" if plan.into.new_option_group else ""
+        text = f"This {verb} {plan.database_name} on the existing instance {plan.target_instance_id}{changes}."
+        return text[:CONFIRM_TEXT_CHARS]
     text = (
         f"This creates {plan.target_instance_id} ({plan.instance_class}, {_storage(job)}{multi_az}) in {plan.region} "
         f"and restores {plan.database_name} onto it. RDS bills for the instance from the moment it exists until "

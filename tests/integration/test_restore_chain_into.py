@@ -20,7 +20,7 @@ from tests.integration.test_restore_chain_end_to_end import (
     chain_settings,  # noqa: F401 (a fixture)
     run_to_success,
 )
-from tests.integration.test_restore_end_to_end import SimulatedCrash, sql, started
+from tests.integration.test_restore_end_to_end import CrashOn, SimulatedCrash, sql, started
 
 DROP = "msdb.dbo.rds_drop_database"
 _CHAIN_FLAGS = CHAIN.removeprefix("chain/full.bak db.m5.large")
@@ -67,6 +67,26 @@ def test_a_chain_into_an_existing_instance_resumes_after_a_crash_without_a_secon
     first.close()
 
     second, _ = started(chain_settings)
+    run_to_success(second, job.id)
+    new_calls = [c.procedure for c in sql(second).calls[start:]]
+    assert new_calls.count(DROP) == 1
+    assert chain_calls(second)[-5:] == EXPECTED and len(chain_calls(second)) == 10
+
+
+def test_a_chain_into_an_existing_instance_killed_while_waiting_mid_chain_resumes_from_the_saved_step(
+    chain_settings: Settings,  # noqa: F811
+):
+    first, _ = started(chain_settings)
+    instance_id, start = first_restore(first)
+    first.notifier.add(CrashOn(percent=50))  # past the middle of the chain: step 3 of 5 under way
+    job = first.service.submit(parse_restore_command(into_chain(instance_id)), "U0ALICE", approved=True).job
+    with pytest.raises(SimulatedCrash):
+        first.engine.run_until_idle(timeout_seconds=60)
+    first.close()
+
+    second, _ = started(chain_settings)
+    halfway = second.store.jobs.get_job(job.id)
+    assert halfway is not None and len(halfway.outputs.chain_tasks or ()) >= 3
     run_to_success(second, job.id)
     new_calls = [c.procedure for c in sql(second).calls[start:]]
     assert new_calls.count(DROP) == 1

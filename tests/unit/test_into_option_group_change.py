@@ -69,6 +69,10 @@ def test_the_card_says_which_group_is_copied_created_and_applied_with_which_role
         "ModifyDBInstance (ApplyImmediately; no reboot). rdsbot never puts the old group back; the job records it"
     ]
     assert not any("changes and deletes no instance, network or option group" in line for line in lines)
+    confirm = card_facts.approve_confirmation(job)
+    assert confirm == (
+        f"This restores prod_backup on the existing instance rdsbot-staging-1, after giving it option group {NEW_GROUP}."
+    )
 
 
 def test_on_approval_a_copy_is_applied_waited_for_and_the_previous_group_recorded():
