@@ -71,7 +71,8 @@ def test_the_card_says_which_group_is_copied_created_and_applied_with_which_role
     assert not any("changes and deletes no instance, network or option group" in line for line in lines)
     confirm = card_facts.approve_confirmation(job)
     assert confirm == (
-        f"This restores prod_backup on the existing instance rdsbot-staging-1, after giving it option group {NEW_GROUP}."
+        "This restores prod_backup on the existing instance rdsbot-staging-1, "
+        f"after giving it option group {NEW_GROUP}."
     )
 
 
