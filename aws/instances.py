@@ -161,6 +161,15 @@ class Instances:
             raise
         log.info("deleting RDS instance %s", instance_id)
 
+    def apply_option_group(self, instance_id: str, option_group: str) -> None:
+        """Give the instance `option_group` now (API reference "API_ModifyDBInstance": OptionGroupName, applied at
+        once with ApplyImmediately, else in the next maintenance window; no outage for SQL Server options)."""
+        with aws_call("ModifyDBInstance"):
+            self._rds.modify_db_instance(
+                DBInstanceIdentifier=instance_id, OptionGroupName=option_group, ApplyImmediately=True
+            )
+        log.info("applying option group %s to %s", option_group, instance_id)
+
     def _adopt(self, existing: InstanceState, spec: InstanceSpec) -> InstanceState:
         # Our own earlier attempt (a resumed job) is adopted; anything else is not ours to restore onto.
         job_id = spec.tags.get(rdsbot_tags.JOB_ID, "")

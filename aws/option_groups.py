@@ -11,7 +11,7 @@ from typing import Any
 from aws.errors import aws_call, is_not_found
 from bot import tags
 from bot.errors import AwsError, StageError
-from bot.ports import EnsuredOptionGroup, OptionGroupSpec
+from bot.ports import EnsuredOptionGroup, OptionGroupCopySpec, OptionGroupSpec
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,43 @@ def current_options(group: dict[str, Any]) -> dict[str, dict[str, str]]:
     }
 
 
+def copied_configurations(source: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The OptionsToInclude that give a new group `source`'s options as they are set (a DescribeOptionGroups entry;
+    None: no options, as a default group has). Settings RDS reports as not modifiable are its own, not copied."""
+    configurations = []
+    for option in (source or {}).get("Options", []):
+        if option["OptionName"] == BACKUP_RESTORE:
+            continue  # replaced by the one naming rdsbot's restore role
+        config: dict[str, Any] = {"OptionName": option["OptionName"]}
+        settings = [
+            {"Name": s["Name"], "Value": s["Value"]}
+            for s in option.get("OptionSettings", [])
+            if "Value" in s and s.get("IsModifiable", True)
+        ]
+        if settings:
+            config["OptionSettings"] = settings
+        if option.get("OptionVersion"):
+            config["OptionVersion"] = option["OptionVersion"]
+        if option.get("Port"):
+            config["Port"] = option["Port"]
+        groups = [m["VpcSecurityGroupId"] for m in option.get("VpcSecurityGroupMemberships", [])]
+        if groups:
+            config["VpcSecurityGroupMemberships"] = groups
+        configurations.append(config)
+    return configurations
+
+
+def _missing(configurations: list[dict[str, Any]], current: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """The configurations the group does not carry yet, as set: only the settings named are compared."""
+    return [
+        config
+        for config in configurations
+        if config["OptionName"] not in current
+        or not {s["Name"]: s["Value"] for s in config.get("OptionSettings", [])}.items()
+        <= current[config["OptionName"]].items()
+    ]
+
+
 class OptionGroups:
     """OptionGroupGateway over RDS."""
 
@@ -59,15 +96,7 @@ class OptionGroups:
         group = self._describe(spec.name)
         created = group is None
         if group is None:
-            with aws_call("CreateOptionGroup"):
-                self._rds.create_option_group(
-                    OptionGroupName=spec.name,
-                    EngineName=spec.engine,
-                    MajorEngineVersion=spec.major_version,
-                    OptionGroupDescription=f"rdsbot native restore for {spec.engine} {spec.major_version}",
-                    Tags=tags.aws_tag_list(tags.MANAGED),
-                )
-            log.info("created option group %s", spec.name)
+            self._create(spec.name, spec.engine, spec.major_version, "native restore")
             current: dict[str, dict[str, str]] = {}
         else:
             if (group["EngineName"], group["MajorEngineVersion"]) != (spec.engine, spec.major_version):
@@ -95,6 +124,49 @@ class OptionGroups:
                 self._rds.modify_option_group(OptionGroupName=spec.name, ApplyImmediately=True, **changes)
             log.info("option group %s: set %s, removed %s", spec.name, [o["OptionName"] for o in include], remove)
         return EnsuredOptionGroup(name=spec.name, created=created)
+
+    def ensure_copy(self, spec: OptionGroupCopySpec) -> EnsuredOptionGroup:
+        """An --into instance's new group: `spec.source`'s options plus SQLSERVER_BACKUP_RESTORE with the restore
+        role, created or brought in line. The source is only read: RDS cannot modify a default option group, and a
+        shared one serves other instances (AWS guide "USER_WorkingWithOptionGroups")."""
+        source = self._describe(spec.source) if spec.source else None  # moto has no default groups: None
+        group = self._describe(spec.name)
+        for found in (source, group):
+            if found is not None and (found["EngineName"], found["MajorEngineVersion"]) != (
+                spec.engine,
+                spec.major_version,
+            ):
+                raise StageError(
+                    f"option group {found['OptionGroupName']} is for {found['EngineName']} "
+                    f"{found['MajorEngineVersion']}, not {spec.engine} {spec.major_version} as {spec.name} must be"
+                )
+        created = group is None
+        if group is None:
+            self._create(spec.name, spec.engine, spec.major_version, f"{spec.source}'s options plus {BACKUP_RESTORE}")
+        wanted = [
+            *copied_configurations(source),
+            {"OptionName": BACKUP_RESTORE, "OptionSettings": [{"Name": "IAM_ROLE_ARN", "Value": spec.role_arn}]},
+        ]
+        include = _missing(wanted, current_options(group or {}))
+        if include:
+            with aws_call("ModifyOptionGroup"):
+                self._rds.modify_option_group(
+                    OptionGroupName=spec.name, OptionsToInclude=include, ApplyImmediately=True
+                )
+            log.info("option group %s: set %s", spec.name, [o["OptionName"] for o in include])
+        return EnsuredOptionGroup(name=spec.name, created=created)
+
+    def _create(self, name: str, engine: str, major_version: str, purpose: str) -> None:
+        """An empty option group, tagged as rdsbot's (CreateOptionGroup; the options come with ModifyOptionGroup)."""
+        with aws_call("CreateOptionGroup"):
+            self._rds.create_option_group(
+                OptionGroupName=name,
+                EngineName=engine,
+                MajorEngineVersion=major_version,
+                OptionGroupDescription=f"rdsbot {purpose} for {engine} {major_version}",
+                Tags=tags.aws_tag_list(tags.MANAGED),
+            )
+        log.info("created option group %s (%s)", name, purpose)
 
     def option_names(self, name: str) -> set[str] | None:
         """The options `name` carries, or None when no such group exists (an --into target's group)."""

@@ -99,6 +99,10 @@ CALLS: dict[str, Call] = {
     "rds:describe_option_groups": Call("rds:DescribeOptionGroups"),
     "rds:describe_option_group_options": Call("rds:DescribeOptionGroupOptions"),  # the doctor
     "rds:describe_orderable_db_instance_options": Call("rds:DescribeOrderableDBInstanceOptions"),
+    # An --into instance's new option group (OptionGroupName): IAM authorizes it on the db and on the og resource
+    # (Service Authorization Reference 'list_amazonrds', ModifyDBInstance: db*, og), so the shipped policy names
+    # both, the og as rdsbot-into-* only.
+    "rds:modify_db_instance": Call("rds:ModifyDBInstance"),
     "rds:modify_db_subnet_group": Call("rds:ModifyDBSubnetGroup"),
     "rds:modify_option_group": Call(
         "rds:ModifyOptionGroup",

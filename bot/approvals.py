@@ -27,7 +27,7 @@ class Outcome(StrEnum):
     WITHDRAWN = "withdrawn"  # cancelled before approval: nothing was created
     CANCELLING = "cancelling"  # the engine will stop the job at its next step
     NOT_CANCELLABLE = "not_cancellable"
-    FIRST_OF_TWO = "first_of_two"  # an --into --replace needs one more admin (targets.replace_approvers)
+    FIRST_OF_TWO = "first_of_two"  # an --into --replace needs one more admin (approvals.replace_approvers)
 
 
 @dataclass(frozen=True)
@@ -143,10 +143,10 @@ class Decisions:
         )
 
     def _first_of_two(self, job: Job, actor: str, identity: Identity, reason: str | None) -> Decision | None:
-        """An --into --replace drops a database: with targets.replace_approvers 2 the first admin's approval is
+        """An --into --replace drops a database: with approvals.replace_approvers 2 the first admin's approval is
         recorded and the card waits for a second, different admin (the requester never counts). None: go ahead."""
         into = job.plan.into
-        if into is None or not into.replace or self.policy.targets.replace_approvers < 2:
+        if into is None or not into.replace or self.policy.approvals.replace_approvers < 2:
             return None
         earlier = {a.actor for a in self.approvals.approvals(job.id) if a.decision == ApprovalDecision.APPROVED}
         if earlier - {actor}:
@@ -166,7 +166,7 @@ class Decisions:
             Outcome.FIRST_OF_TWO,
             mrkdwn(
                 "approved by {} (1 of 2): --replace drops {} on {}, so another admin must approve too "
-                "(targets.replace_approvers)",
+                "(approvals.replace_approvers)",
                 mention(actor),
                 job.plan.database_name,
                 job.plan.target_instance_id,

@@ -33,7 +33,7 @@ class AuditAction(StrEnum):
     APPROVAL_EXPIRED = "approval.expired"
     APPROVAL_IGNORED = "approval.ignored"
     APPROVAL_UNKNOWN_JOB = "approval.unknown_job"
-    # The first of two approvals an --into --replace needs (targets.replace_approvers): the job still waits.
+    # The first of two approvals an --into --replace needs (approvals.replace_approvers): the job still waits.
     APPROVAL_FIRST_OF_TWO = "approval.first_of_two"
 
     # Restore drills.

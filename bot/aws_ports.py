@@ -76,6 +76,19 @@ class OptionGroupSpec(BaseModel):
     audit_compression: bool = True  # ENABLE_COMPRESSION: .zip files (RDS's default) or plain .sqlaudit
 
 
+class OptionGroupCopySpec(BaseModel):
+    """An --into instance's new option group: `source`'s options (none when it is None or a default group) plus
+    SQLSERVER_BACKUP_RESTORE naming `role_arn`, for the source's engine and major version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    source: str | None
+    engine: str  # sqlserver-se ...
+    major_version: str  # 15.00
+    role_arn: str
+
+
 class EnsuredOptionGroup(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -151,6 +164,10 @@ class OptionGroupGateway(Protocol):
         """The options the group carries (SQLSERVER_BACKUP_RESTORE ...); None when there is no such group."""
         ...
 
+    def ensure_copy(self, spec: OptionGroupCopySpec) -> EnsuredOptionGroup:
+        """The copy with SQLSERVER_BACKUP_RESTORE, created or brought in line; never changes `spec.source`."""
+        ...
+
 
 class InstanceGateway(Protocol):
     def find(self, instance_id: str) -> InstanceState | None: ...
@@ -167,6 +184,10 @@ class InstanceGateway(Protocol):
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
         """Delete the instance, with a final snapshot of that name when given; gone or going counts as done."""
+        ...
+
+    def apply_option_group(self, instance_id: str, option_group: str) -> None:
+        """ModifyDBInstance OptionGroupName, applied immediately (an --into instance's new option group)."""
         ...
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot import chain_stages, render
+from bot import chain_stages, into_option_group, names, render
 from bot.domain import STAGE_ORDER, Job
 from bot.into_target import IntoTarget
 from bot.keep_window import format_duration
@@ -141,10 +141,27 @@ def _into_lines(job: Job, style: CardStyle) -> list[str]:
         f"Target: existing instance {plan.target_instance_id} ({into.allowed_by}) / database {plan.database_name}, "
         f"{existed[into.database_existed]}",
         f"Instance: {plan.instance_class}, {plan.edition.value} {plan.engine_version or plan.major_version}, "
-        f"option group {into.option_group}; rdsbot creates, changes and deletes no instance, network or option group",
+        + (
+            f"option group {into.option_group}; rdsbot creates, changes and deletes no instance, network or option "
+            "group"
+            if into.new_option_group is None
+            else "rdsbot creates and deletes no instance or network; it changes the option group (next line)"
+        ),
+        *_option_group_change(job),
         f"Region: {plan.region}",
+        *_chain_lines(job),
         *_key_lines(job)[1:],
     ]
+
+
+def _option_group_change(job: Job) -> list[str]:
+    """An --into card whose instance gets a new option group (targets.allow_option_group_change) says exactly what
+    changes, before anyone approves it."""
+    into = job.plan.into
+    if into is None or into.new_option_group is None:
+        return []
+    role = names.restore_role_name(job.plan.role_kms_key_arns)
+    return [f"CHANGES option group: {into_option_group.change_summary(job.plan.target_instance_id, into, role)}"]
 
 
 def deadline_line(job: Job, expires: datetime, style: CardStyle) -> str:
@@ -161,7 +178,9 @@ def approve_confirmation(job: Job) -> str:
     multi_az = ", Multi-AZ" if plan.multi_az else ""
     if plan.into is not None:
         verb = "drops and restores" if plan.into.replace else "restores"
-        return f"This {verb} {plan.database_name} on the existing instance {plan.target_instance_id}."[:300]
+        changes = f", after giving it option group {plan.into.new_option_group}" if plan.into.new_option_group else ""
+        text = f"This {verb} {plan.database_name} on the existing instance {plan.target_instance_id}{changes}."
+        return text[:CONFIRM_TEXT_CHARS]
     text = (
         f"This creates {plan.target_instance_id} ({plan.instance_class}, {_storage(job)}{multi_az}) in {plan.region} "
         f"and restores {plan.database_name} onto it. RDS bills for the instance from the moment it exists until "

@@ -6,6 +6,7 @@ its task id never sends that step twice. The task ids are saved per step (StageO
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain import InstanceState, Job, RestorePlan, TaskLifecycle, TaskStatus
@@ -42,20 +43,31 @@ def _already_sent(tasks: list[TaskStatus], step: ChainStep, after: int | None) -
     return max(filter(matches, tasks), key=lambda task: task.task_id, default=None)
 
 
-def send_step(job: Job, instance: InstanceState, native: NativeRestore, index: int) -> str:
-    """Send step `index` unless its task exists already; record its task id; say what happened."""
+def send_step(
+    job: Job,
+    instance: InstanceState,
+    native: NativeRestore,
+    index: int,
+    before_sending: Callable[[], str] | None = None,
+) -> str:
+    """Send step `index` unless its task exists already; record its task id; say what happened. `before_sending`
+    runs only when the step is really sent (--into --replace: the drop), and says what it did."""
     plan = job.plan
     steps = steps_of(plan)
     step = steps[index]
     sent = (job.outputs.chain_tasks or ())[:index]
-    found = _already_sent(native.tasks_for(instance, plan.database_name), step, sent[-1] if sent else None)
+    # Step 1 of an --into chain comes after the floor saved before it: older tasks are other restores'.
+    after = sent[-1] if sent else job.outputs.task_floor
+    found = _already_sent(native.tasks_for(instance, plan.database_name), step, after)
+    done = ""
     if found is not None:
         task_id, how = found.task_id, "found, not sent again"
     else:
+        done = before_sending() if before_sending is not None else ""
         task_id, how = native.start_chain_step(instance, plan.database_name, step, plan.backup_kms_key_arn), "sent"
     job.outputs.chain_tasks = (*sent, task_id)
     job.outputs.task_id = task_id  # what a cancel stops
-    return f"step {index + 1} of {len(steps)}: {step.label()}: task {task_id} {how}"
+    return f"{done}step {index + 1} of {len(steps)}: {step.label()}: task {task_id} {how}"
 
 
 def restoring_hint(plan: RestorePlan) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.authz import Action, Authorizer, Forbidden
 from bot.slack_text import SlackText, mrkdwn
+from config.approvals_policy import DEPRECATED_REPLACE_APPROVERS
 from config.policy_model import Policy
 
 
@@ -154,6 +155,16 @@ def policy_consistency(policy: Policy) -> list[CheckResult]:
         )
     if not policy.approvals.channel:
         results.append(fail(area, "approvals channel", "approvals.channel", "empty", "set approvals.channel"))
+    if policy.targets.replace_approvers is not None:
+        results.append(
+            warn(
+                area,
+                "deprecated key",
+                DEPRECATED_REPLACE_APPROVERS,
+                f"is the old name of approvals.replace_approvers (read as {policy.approvals.replace_approvers})",
+                f"rename {DEPRECATED_REPLACE_APPROVERS} to approvals.replace_approvers",
+            )
+        )
     results.append(
         ok(
             area,

@@ -268,6 +268,13 @@ class StageOutputs(BaseModel):
     console_url: str | None = None
     sqlserver_audit_url: str | None = None
     sqlserver_audit_extension: str | None = None  # .zip or .sqlaudit, as ENABLE_COMPRESSION makes RDS upload them
+    # Why the finalize stage left SQL Server Audit alone: an --into instance rdsbot did not make is its owner's.
+    server_audit_skipped: str | None = None
+    # --into with a new option group: the instance's group before rdsbot applied its own, to put it back with.
+    previous_option_group: str | None = None
+    # An --into chain: the newest task of the database's name before the chain, so step 1 of this job is told
+    # apart from an earlier restore of the same backup (RDS keeps 36 days of task history).
+    task_floor: int | None = None
     audit_record_key: str | None = None
     audit_record_console_url: str | None = None
     # A presigned link is a short-lived credential: excluded from every dump, so it reaches chat through the

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bot import tags
+from bot import names, tags
 from bot.domain import Edition, InstanceState, RestorePlan
 from bot.errors import RdsbotError, RequestError, StageError
 from bot.into_target import IntoTarget
@@ -33,7 +33,7 @@ def allowed_by(state: InstanceState, policy: Policy) -> str:
         raise RequestError(
             "into_instance_id", f"{state.instance_id} is a restore drill's instance; its drill deletes it", None
         )
-    if state.tags.get(tags.MANAGED_BY) == tags.MANAGED_BY_VALUE:
+    if tags.made_by_rdsbot(state.tags):
         return f"tag {tags.MANAGED_BY}={tags.MANAGED_BY_VALUE}"
     for pattern in policy.targets.existing_instances:
         if fnmatchcase(state.instance_id, pattern):
@@ -75,15 +75,12 @@ def check_target(
     state = live_instance(plan, instances)
     allowed = allowed_by(state, policy)
     group = state.option_group_name
+    version = state.engine_version or ""
+    major = ".".join(version.split(".")[:2]) if version else plan.major_version
     options = option_groups.option_names(group) if group else None
+    change: dict[str, Any] = {}
     if BACKUP_RESTORE_OPTION not in (options or set()):
-        raise RequestError(
-            "into_instance_id",
-            f"{state.instance_id}'s option group {group or '(none)'} lacks {BACKUP_RESTORE_OPTION}, so RDS would "
-            "refuse rds_restore_database there",
-            f"an admin may add {BACKUP_RESTORE_OPTION} (with IAM_ROLE_ARN) to {group or 'its option group'}; "
-            "rdsbot does not change another instance's option group",
-        )
+        change = option_group_change(state, options, major, policy)
     notes: list[str] = []
     if state.status != "available":
         notes.append(f"{state.instance_id} is {state.status}; the restore waits until it is available")
@@ -95,15 +92,35 @@ def check_target(
             "add --replace to drop it (rds_drop_database) and restore over it, or choose another name with --db",
         )
     edition = Edition(state.engine) if state.engine in {e.value for e in Edition} else plan.edition
-    version = state.engine_version or ""
+    learned = {"allowed_by": allowed, "option_group": group, "database_existed": existed, **change}
     updates: dict[str, Any] = {
         "instance_class": state.instance_class,
         "edition": edition,
         "engine_version": version or None,
-        "major_version": ".".join(version.split(".")[:2]) if version else plan.major_version,
-        "into": into.model_copy(update={"allowed_by": allowed, "option_group": group, "database_existed": existed}),
+        "major_version": major,
+        "into": into.model_copy(update=learned),
     }
     return IntoCheck(updates=updates, notes=tuple(notes))
+
+
+def option_group_change(state: InstanceState, options: set[str] | None, major: str, policy: Policy) -> dict[str, Any]:
+    """The new option group an instance lacking SQLSERVER_BACKUP_RESTORE gets, when targets.allow_option_group_change
+    allows one; otherwise RequestError naming the key. RDS cannot modify a default option group, and changing the
+    instance's own group would change every instance sharing it, so the new group is a copy (AWS guide
+    "USER_WorkingWithOptionGroups"; "SQLServer.Procedural.Importing.Native.Enabling" for the option)."""
+    group = state.option_group_name or "(none)"
+    if not policy.targets.allow_option_group_change:
+        raise RequestError(
+            "into_instance_id",
+            f"{state.instance_id}'s option group {group} lacks {BACKUP_RESTORE_OPTION}, so RDS would refuse "
+            "rds_restore_database there, and targets.allow_option_group_change is false",
+            "an operator may set targets.allow_option_group_change: true to let rdsbot apply a copy of the group "
+            f"with {BACKUP_RESTORE_OPTION}, or an admin may add {BACKUP_RESTORE_OPTION} (with IAM_ROLE_ARN) to {group}",
+        )
+    return {
+        "new_option_group": names.into_option_group_name(state.instance_id, major),
+        "copied_options": tuple(sorted(options or ())),
+    }
 
 
 def database_exists(state: InstanceState, name: str, native: NativeRestore, notes: list[str]) -> bool | None:

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict
 
 class IntoTarget(BaseModel):
     """What an `--into` plan carries besides the usual plan fields (which take the live instance's class, engine
-    and version). An `--into` job creates and deletes no instance, network or option group: it only restores."""
+    and version). An `--into` job creates and deletes no instance or network, and deletes no option group: at most
+    it gives the instance a new option group when the policy allows (new_option_group)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -17,3 +18,8 @@ class IntoTarget(BaseModel):
     option_group: str | None = None  # the instance's option group, which carries SQLSERVER_BACKUP_RESTORE
     # Whether the database existed when requested: True, False, or None when the bot could not reach the instance.
     database_existed: bool | None = None
+    # Set when option_group lacks SQLSERVER_BACKUP_RESTORE and targets.allow_option_group_change allows a new one:
+    # the group rdsbot creates and applies (a copy of option_group's options, named in copied_options, plus
+    # SQLSERVER_BACKUP_RESTORE). The only change an --into job makes to the instance; it is never undone by rdsbot.
+    new_option_group: str | None = None
+    copied_options: tuple[str, ...] = ()

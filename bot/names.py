@@ -57,6 +57,13 @@ def sqlserver_audit_prefix(audit_prefix: str) -> str:
     return f"{audit_prefix}/sqlserver"
 
 
+def into_option_group_name(instance_id: str, major_version: str) -> str:
+    """The option group rdsbot gives an --into instance lacking SQLSERVER_BACKUP_RESTORE: one per instance and
+    major version (an option group serves one engine major version). Instance ids have no '--' and no trailing '-',
+    so neither has this name (the CreateOptionGroup rules)."""
+    return f"rdsbot-into-{instance_id}-{major_version.replace('.', '-')}"
+
+
 def option_group_name(edition_short: str, major_version: str, role_kms_keys: tuple[str, ...]) -> str:
     """The option group names the restore role, so it follows the role's keys."""
     return f"rdsbot-sqlserver-{edition_short}-{major_version.replace('.', '-')}{_suffix(role_kms_keys)}"

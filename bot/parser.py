@@ -23,6 +23,7 @@ USAGE = (
     " [--diff KEY.bak] [--log KEY.trn]... [--stop-at ISO-8601-TIME]"
     " | /rds-restore --chain PREFIX <instance-class> [--stop-at ISO-8601-TIME] [options]"
     "; onto an existing instance: /rds-restore <backup> --into <instance> [--db DATABASE] [--replace]"
+    " (a chain too: --diff, --log, --stop-at, or --chain PREFIX --into <instance>)"
 )
 # The card shows the reason whole; past this it stops being a reason and starts being a document.
 MAX_REASON_CHARS = 300
@@ -189,11 +190,6 @@ def parse_restore_command(text: str) -> RestoreRequest:
     if "chain" in values:
         return _chain_request(values.pop("chain"), positional, values)
     if "into_instance_id" in values:
-        if {"chain", "diff", "logs", "stop_at"} & values.keys():
-            # Not yet: a chain onto an existing instance would mix the two resume rules of restore_start.
-            raise RequestError(
-                "into_instance_id", "--into restores one full backup", "leave out --diff, --log, --chain"
-            )
         return _into_request(positional, values)
     if values.get("replace"):
         raise RequestError(
@@ -233,8 +229,16 @@ def _chain_request(prefix: str, positional: list[str], values: dict[str, Any]) -
     """`--chain PREFIX <class>`: the full, differential and logs are found under PREFIX when the request is checked."""
     if "diff" in values or "logs" in values:
         raise RequestError("chain", "--chain finds the differential and the logs itself", "leave out --diff and --log")
-    if len(positional) != 1:
-        raise RequestError("chain", "--chain takes the instance class as its only other word", f"usage: {USAGE}")
+    into = "into_instance_id" in values
+    if len(positional) != (0 if into else 1):
+        raise RequestError(
+            "chain",
+            "--chain with --into takes no other word: the instance keeps its class"
+            if into
+            else "--chain takes the instance class as its only other word",
+            f"usage: {USAGE}",
+        )
     location = parse_backup(prefix + "*", "chain")  # a prefix, as a multi-file backup's is written
     backup = location.model_copy(update={"multi_file": False})
-    return _request(backup=backup, instance_class=positional[0].lower(), chain=True, **values)
+    instance_class = None if into else positional[0].lower()
+    return _request(backup=backup, instance_class=instance_class, chain=True, **values)

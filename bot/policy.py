@@ -7,6 +7,7 @@ What needs AWS to answer (object exists, bucket region, orderability) is checked
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from bot import instance_classes, keep_window, kms_keys, names
 from bot.domain import BackupLocation, Edition, RestorePlan, RestoreRequest, StorageType
@@ -151,13 +152,14 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
     if not drill:  # a drill's instance goes with its run (keep_minutes), never by a restore's window
         lifecycle = policy.lifecycle
         keep = keep_window.check_keep(request.keep, lifecycle.default_keep, lifecycle.max_keep)
-    return RestorePlan(
-        backup_bucket=bucket,
-        backup_key=request.backup.key,
-        multi_file=request.backup.multi_file,
+    return _build_plan(
+        request,
+        region=region,
+        bucket=bucket,
+        database=database,
+        chain=plan_chain(request, policy, drill=drill),
         instance_class=request.instance_class,
         target_instance_id=instance_id,
-        database_name=database,
         edition=edition,
         major_version=major_version,
         engine_version=engine_version,
@@ -169,14 +171,28 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
         cores=request.cores,
         threads_per_core=request.threads_per_core,
         multi_az=request.multi_az,
-        region=region,
-        backup_kms_key_arn=request.backup_kms_key_arn,
         storage_kms_key_arn=request.storage_kms_key_arn,
-        reason=request.reason,
         warnings=tuple(warnings),
         keep_seconds=None if keep is None else int(keep.total_seconds()),
         final_snapshot=None if keep is None else policy.lifecycle.final_snapshot,
-        chain=plan_chain(request, policy, drill=drill),
+    )
+
+
+def _build_plan(
+    request: RestoreRequest, *, region: str, bucket: str, database: str, chain: RestoreChain | None, **shape: Any
+) -> RestorePlan:
+    """The one RestorePlan constructor: what every plan takes from the request (backup, database, region, the
+    backup's key, the reason, the chain) and `shape`, the instance's fields (a new one's, or an --into one's)."""
+    return RestorePlan(
+        backup_bucket=bucket,
+        backup_key=request.backup.key,
+        multi_file=request.backup.multi_file,
+        database_name=database,
+        region=region,
+        backup_kms_key_arn=request.backup_kms_key_arn,
+        reason=request.reason,
+        chain=chain,
+        **shape,
     )
 
 
@@ -237,13 +253,14 @@ def _plan_into(request: RestoreRequest, policy: Policy, *, drill: bool) -> Resto
     except RequestError as exc:
         raise RequestError("into_instance_id", exc.message, exc.hint) from None
     engine = policy.engine
-    return RestorePlan(
-        backup_bucket=bucket,
-        backup_key=request.backup.key,
-        multi_file=request.backup.multi_file,
+    return _build_plan(
+        request,
+        region=region,
+        bucket=bucket,
+        database=check_database_name(request.database_name or names.default_database_name(request.backup.key)),
+        chain=plan_chain(request, policy),
         instance_class="existing",
         target_instance_id=instance_id,
-        database_name=check_database_name(request.database_name or names.default_database_name(request.backup.key)),
         edition=engine.edition,
         major_version=engine.major_version,
         engine_version=None,
@@ -255,9 +272,6 @@ def _plan_into(request: RestoreRequest, policy: Policy, *, drill: bool) -> Resto
         cores=None,
         threads_per_core=None,
         multi_az=False,
-        region=region,
-        backup_kms_key_arn=request.backup_kms_key_arn,
-        reason=request.reason,
         # No keep window: rdsbot deletes only instances its jobs created, and this job creates none.
         keep_seconds=None,
         final_snapshot=None,

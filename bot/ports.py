@@ -24,6 +24,7 @@ from bot.aws_ports import (  # the AWS gateways and their specs, re-exported
     NativeRestore as NativeRestore,
     NetworkGateway as NetworkGateway,
     NetworkSpec as NetworkSpec,
+    OptionGroupCopySpec as OptionGroupCopySpec,
     OptionGroupGateway as OptionGroupGateway,
     OptionGroupSpec as OptionGroupSpec,
     RoleGateway as RoleGateway,

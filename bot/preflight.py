@@ -42,7 +42,7 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
     _check_keys(plan, backup.kms_key_arns + (chain.kms_key_arns if chain else ()), gateways, policy)
     if plan.into is not None:
         target = into.check_target(plan, gateways.instances, gateways.option_groups, gateways.native_restore, policy)
-        return Preflight(backup=backup, notes=target.notes, plan_updates=target.updates)
+        return Preflight(backup=backup, notes=target.notes, plan_updates=target.updates, chain=chain)
     _check_backup_size(plan, backup)
     notes: list[str] = []
     orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(

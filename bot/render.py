@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from bot import chain_stages
+from bot import chain_stages, into_option_group
 from bot.domain import Job, JobStatus, Stage, StageStatus
 from bot.keep_window import format_duration
 from bot.server_audit import audit_link_text
@@ -91,10 +91,13 @@ def completion(job: Job) -> SlackText:
         if job.outputs.sqlserver_audit_url:
             link_text = audit_link_text(job.outputs.sqlserver_audit_extension or ".zip")
             text.append(f"  {link_text}: {job.outputs.sqlserver_audit_url}")
+        if job.outputs.server_audit_skipped:
+            text.append(f"  SQL Server Audit: {job.outputs.server_audit_skipped}")
     else:
         text.append(f"[{job.id}] {job.status} after {total}: {job.error}")
         left = ", ".join(f"{kind} {name}" for kind, name in job.created_resources.items()) or "nothing"
         text.append(f"  left behind: {left}")
+    text.extend(_option_group_changed(job))
     keep = job.plan.keep
     if keep is not None and job.finished_at is not None and job.created_resources and not job.is_drill:
         what = f"{job.plan.target_instance_id}" if "instance" in job.created_resources else "what it created"
@@ -108,6 +111,19 @@ def completion(job: Job) -> SlackText:
         text.append(f"  rdsbot audit record in the S3 console: {job.outputs.audit_record_console_url}")
     text.append("  stages: " + ", ".join(f"{s.name} {duration(s.seconds)}" for s in job.stages if s.started_at))
     return lines(text)
+
+
+def _option_group_changed(job: Job) -> list[str]:
+    """An --into job that gave the instance a new option group says so at the end, success or not, with the way back."""
+    previous = job.outputs.previous_option_group
+    into = job.plan.into
+    if previous is None or into is None:
+        return []
+    instance_id = job.plan.target_instance_id
+    return [
+        f"  option group: rdsbot applied {into.new_option_group} to {instance_id} (was {previous}) and never puts "
+        f"the old one back; to do so: {into_option_group.put_back_command(instance_id, previous)}"
+    ]
 
 
 def expired(job: Job, deadline: datetime) -> SlackText:

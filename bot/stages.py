@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from bot import chain_stages, into, names, server_audit, tags
+from bot import chain_stages, into, into_option_group, names, server_audit, tags
 from bot.domain import (
     InstanceState,
     Job,
@@ -99,9 +99,9 @@ def _audit_role(ctx: StageContext) -> str | None:
     )
 
 
-def _restore_role(job: Job, ctx: StageContext) -> StepResult:
+def _ensure_restore_role(job: Job, ctx: StageContext) -> str:
     plan = job.plan
-    role_arn = ctx.gateways.roles.ensure_restore_role(
+    job.outputs.role_arn = ctx.gateways.roles.ensure_restore_role(
         RoleSpec(
             role_name=names.restore_role_name(plan.role_kms_key_arns),
             backup_buckets=ctx.policy.backups.buckets,
@@ -109,9 +109,19 @@ def _restore_role(job: Job, ctx: StageContext) -> StepResult:
             placement=_role_placement(ctx.policy),
         )
     )
-    job.outputs.role_arn = role_arn
+    return job.outputs.role_arn
+
+
+def _restore_role(job: Job, ctx: StageContext) -> StepResult:
+    role_arn = _ensure_restore_role(job, ctx)
     job.outputs.audit_role_arn = _audit_role(ctx)
     return Done(role_arn)
+
+
+def _into_restore_role(job: Job, ctx: StageContext) -> StepResult:
+    """--into with a new option group: the restore role its SQLSERVER_BACKUP_RESTORE names; no audit role, since
+    the copy adds no SQLSERVER_AUDIT."""
+    return Done(f"{_ensure_restore_role(job, ctx)} (for {job.plan.target_instance_id}'s new option group)")
 
 
 def _option_group(job: Job, ctx: StageContext) -> StepResult:
@@ -208,7 +218,14 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     state = _ready_instance(job, ctx)
     native = ctx.gateways.native_restore
     if plan.chain is not None:
-        return Done(chain_stages.send_step(job, state, native, 0))
+        if plan.into is not None and job.outputs.task_floor is None:
+            # Saved before step 1 is sent: a resumed job then tells its own step 1 from an earlier restore of
+            # the same backup into this name, which an existing instance's task history may well hold.
+            floor = max((task.task_id for task in native.tasks_for(state, plan.database_name)), default=0)
+            job.outputs.task_floor = floor
+            return Waiting(f"{plan.database_name}'s tasks up to {floor} are earlier restores'; the chain's follow")
+        clear = (lambda: into.clear_the_way(plan, state, native)) if plan.into is not None else None
+        return Done(chain_stages.send_step(job, state, native, 0, before_sending=clear))
     # A task started before a crash is found, not started again (on an --into instance, only one still running).
     existing = native.find_task(state, plan.database_name)
     ended = {TaskLifecycle.ERROR, TaskLifecycle.CANCELLED} | ({TaskLifecycle.SUCCESS} if plan.into else set())
@@ -243,7 +260,15 @@ def _finalize(job: Job, ctx: StageContext) -> StepResult:
         f"#database:id={plan.target_instance_id};is-cluster=false"
     )
     detail = f"{plan.database_name} restored on {job.outputs.endpoint}"
-    if audit.bucket:
+    if audit.bucket and plan.into is not None and not tags.made_by_rdsbot(_ready_instance(job, ctx).tags):
+        # A server audit is instance-wide and outlives the restore: on an instance rdsbot did not make, creating
+        # one would change its owner's auditing, so rdsbot leaves it alone and says so.
+        job.outputs.server_audit_skipped = (
+            f"not switched on: {plan.target_instance_id} was not made by rdsbot (no {tags.MANAGED_BY} tag), "
+            "so its server audits are its owner's"
+        )
+        detail += f"; SQL Server Audit {job.outputs.server_audit_skipped}"
+    elif audit.bucket:
         # SQLSERVER_AUDIT ships only what a server audit writes: without one the linked folder stays empty.
         started = ctx.gateways.server_audit.ensure_server_audit(_ready_instance(job, ctx), audit.server_audit.spec())
         job.outputs.sqlserver_audit_url = ctx.gateways.backups.console_url(
@@ -255,13 +280,20 @@ def _finalize(job: Job, ctx: StageContext) -> StepResult:
     return Done(detail)
 
 
-def _unless_into(stage: Callable[[Job, StageContext], StepResult], reused: str) -> Callable[..., StepResult]:
-    """A creating stage an --into job skips: the existing instance has its own; the detail records the reuse."""
+_Stage = Callable[[Job, StageContext], StepResult]
+
+
+def _unless_into(stage: _Stage, reused: str, option_group_change: _Stage | None = None) -> _Stage:
+    """A creating stage an --into job skips (the existing instance has its own; the detail records the reuse),
+    unless the job gives the instance a new option group and the stage has a part in it."""
 
     def run(job: Job, ctx: StageContext) -> StepResult:
-        if job.plan.into is not None:
-            return Done(f"skipped: --into reuses {job.plan.target_instance_id}'s {reused}; nothing created")
-        return stage(job, ctx)
+        into = job.plan.into
+        if into is None:
+            return stage(job, ctx)
+        if option_group_change is not None and into.new_option_group is not None:
+            return option_group_change(job, ctx)
+        return Done(f"skipped: --into reuses {job.plan.target_instance_id}'s {reused}; nothing created")
 
     return run
 
@@ -269,8 +301,8 @@ def _unless_into(stage: Callable[[Job, StageContext], StepResult], reused: str) 
 STAGES = {
     StageName.VALIDATE: _validate,
     StageName.NETWORK: _unless_into(_network, "subnet group and security groups"),
-    StageName.RESTORE_ROLE: _unless_into(_restore_role, "option group's restore role"),
-    StageName.OPTION_GROUP: _unless_into(_option_group, "option group"),
+    StageName.RESTORE_ROLE: _unless_into(_restore_role, "option group's restore role", _into_restore_role),
+    StageName.OPTION_GROUP: _unless_into(_option_group, "option group", into_option_group.apply_new_option_group),
     StageName.INSTANCE: _instance,
     StageName.RESTORE_START: _restore_start,
     StageName.RESTORE_WAIT: _restore_wait,

@@ -40,6 +40,11 @@ def not_made_by_job(instance_id: str, job_id: str) -> str:
     return f"an RDS instance named {instance_id} already exists and was not created by job {job_id}"
 
 
+def made_by_rdsbot(tags: Mapping[str, str]) -> bool:
+    """Tagged managed-by=rdsbot: some job of rdsbot's made it (an --into target may be another's instance)."""
+    return tags.get(MANAGED_BY) == MANAGED_BY_VALUE
+
+
 def is_drill_instance(tags: Mapping[str, str]) -> bool:
     """Tagged as a drill's instance, so the sweeper may remove it."""
     return tags.get(DRILL) == TRUE

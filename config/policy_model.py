@@ -17,6 +17,7 @@ from bot.domain import Edition, StorageType
 from bot.drills.spec import DrillSpec
 from bot.errors import ConfigError, RequestError
 from bot.strict_model import StrictModel
+from config.approvals_policy import ApprovalPolicy, adopt_deprecated_replace_approvers
 from config.targets_policy import TargetsPolicy
 
 EXAMPLE_POLICY = Path(__file__).with_name("rdsbot.example.yaml")
@@ -190,16 +191,6 @@ class RolesPolicy(StrictModel):
     permissions_boundary_arn: str | None = Field(None, pattern=_POLICY_ARN)
 
 
-class ApprovalPolicy(StrictModel):
-    admin_iam_group: str = "rds-admins"
-    admin_slack_usergroup: str | None = None
-    channel: str = "#rds-approvals"
-    expiry_minutes: int = Field(60, ge=1, le=24 * 60)
-    two_person_rule: bool = True
-    # Every request must say why (--reason "..."), refused before the card otherwise; drills are exempt.
-    require_reason: bool = False
-
-
 _SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 
 
@@ -353,6 +344,11 @@ class Policy(StrictModel):
     lifecycle: LifecyclePolicy = LifecyclePolicy()
     targets: TargetsPolicy = TargetsPolicy()
     drills: tuple[DrillSpec, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_keys(cls, data: Any) -> Any:
+        return adopt_deprecated_replace_approvers(data)
 
     @model_validator(mode="after")
     def _drills_fit_the_policy(self) -> Policy:

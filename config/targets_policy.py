@@ -1,5 +1,5 @@
-"""`targets`: which existing instances `/rds-restore ... --into <instance>` may restore onto, and how many admins
-approve a `--replace`. Kept apart from policy_model.py, which is at its size limit."""
+"""`targets`: which existing instances `/rds-restore ... --into <instance>` may restore onto, and whether rdsbot
+may give one a new option group. Kept apart from policy_model.py, which is at its size limit."""
 
 from __future__ import annotations
 
@@ -14,8 +14,14 @@ class TargetsPolicy(StrictModel):
     # The bot logs in with the instance's RDS-managed master secret: its IAM policy must allow reading that
     # secret (the shipped one allows db:rdsbot-* instances only).
     existing_instances: tuple[str, ...] = ()
-    # How many admins (other than the requester) must approve an --into --replace, which drops a database.
-    replace_approvers: int = Field(1, ge=1, le=2)
+    # An --into target whose option group lacks SQLSERVER_BACKUP_RESTORE: true lets rdsbot give the instance a new
+    # option group (rdsbot-into-<instance>-<major>: a copy of its current group's options plus that option with
+    # the restore role), applied with ModifyDBInstance at once; the card says so and the job records the previous
+    # group to put back. false (the default): such a target is refused before any card, naming this key.
+    allow_option_group_change: bool = False
+    # Deprecated: the old name of approvals.replace_approvers, still read (rdsbot doctor warns); giving both with
+    # different values is an error.
+    replace_approvers: int | None = Field(None, ge=1, le=2)
 
     @field_validator("existing_instances")
     @classmethod

@@ -16,7 +16,7 @@ def apply_aws_rules() -> None:
     global _applied
     if _applied:
         return
-    from moto.rds.exceptions import InvalidParameterCombination
+    from moto.rds.exceptions import InvalidParameterCombination, OptionGroupNotFoundFaultError
     from moto.rds.responses import RDSResponse
 
     lenient = RDSResponse.delete_db_instance
@@ -34,4 +34,30 @@ def apply_aws_rules() -> None:
         return lenient(self)
 
     RDSResponse.delete_db_instance = delete_db_instance  # type: ignore[method-assign]
+
+    lenient_modify = RDSResponse.modify_db_instance
+
+    def modify_db_instance(self: Any) -> Any:
+        # AWS guide 'USER_WorkingWithOptionGroups': an option group serves one engine and major version, and only an
+        # instance of those may use it; API reference 'API_ModifyDBInstance': OptionGroupName must name an option
+        # group there is (OptionGroupNotFoundFault). moto sets any name on any instance.
+        name = self.params.get("OptionGroupName")
+        instance = self.backend.databases.get(self.params.get("DBInstanceIdentifier"))
+        if name is not None and instance is not None:
+            major = ".".join(str(instance.engine_version).split(".")[:2])
+            group = self.backend.option_groups.get(name)
+            if group is not None:
+                serves = (group.engine_name, group.major_engine_version)
+            elif name == f"default:{instance.engine}-{major.replace('.', '-')}":
+                serves = (instance.engine, major)  # RDS's default group for the instance (moto lists none)
+            else:
+                raise OptionGroupNotFoundFaultError(name)
+            if serves != (instance.engine, major):
+                raise InvalidParameterCombination(
+                    f"The option group {name} is for {serves[0]} {serves[1]} and cannot be used with this DB "
+                    f"instance ({instance.engine} {major})"
+                )
+        return lenient_modify(self)
+
+    RDSResponse.modify_db_instance = modify_db_instance  # type: ignore[method-assign]
     _applied = True

@@ -26,6 +26,8 @@ from bot.slack_text import SlackText, plain
 
 SHELL_HELP = """commands:
   /rds-restore <backup> <instance-class> [flags]   request a restore (/rds-restore help for the flags)
+  /rds-restore <backup> --into <instance> [--replace] [--diff/--log/--stop-at]
+                                                  restore (a chain too) onto an existing instance
   /rds-status [job]                               recent jobs, or one job's stage timeline
   /rds-audit [job]                                a job's audit trail, or today's decisions
   /rds-drill list | run <name> | history <name>   restore drills (run: admins only)

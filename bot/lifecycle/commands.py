@@ -136,9 +136,13 @@ class LifecycleCommands:
         if job.is_drill:
             return LifecycleReply(f"{job.id} is a drill's restore; its run deletes its instance", ok=False)
         if job.plan.into is not None:
+            # Nor is anything on it reverted: a new option group the job applied stays (its previous one is in
+            # the job's completion message and audit trail, for an operator to put back).
+            applied = job.plan.into.new_option_group
+            stays = f"; the option group {applied} it applied stays" if applied else ""
             return LifecycleReply(
                 f"{job.id} restored into the existing instance {job.plan.target_instance_id}; it created nothing, "
-                "and rdsbot deletes only instances its jobs created",
+                f"and rdsbot deletes only instances its jobs created{stays}",
                 ok=False,
             )
         return job

@@ -14,21 +14,27 @@ from bot.domain import (
     TaskLifecycle,
     TaskStatus,
 )
-from bot.errors import AwsError, RequestError, RestoreTaskError, StageError, TrailObjectExists
+from bot.errors import AwsError, RequestError, RestoreTaskError, StageError
 from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import (
     AuditRoleSpec,
     EnsuredOptionGroup,
     InstanceSpec,
-    InstanceUse,
     NetworkSpec,
+    OptionGroupCopySpec,
     OptionGroupSpec,
     RoleSpec,
-    ThreadRef,
 )
 from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
+
+# Re-exported: the stores' fakes live beside, and tests import them from here as always.
+from tests.unit.fake_stores import (
+    FakeSharedResources as FakeSharedResources,
+    MemoryChatThreads as MemoryChatThreads,
+    WriteOnceSink as WriteOnceSink,
+)
 
 # DBSnapshotIdentifier (AWS API reference 'API_DeleteDBInstance', FinalDBSnapshotIdentifier): 1-255 letters, digits,
 # hyphens; a letter first; no two hyphens in a row; no hyphen last.
@@ -75,6 +81,7 @@ class FakeAws:
         # instance id -> its databases; option group -> its options (as RDS's own: SQLSERVER_BACKUP_RESTORE ...)
         self.databases: dict[str, set[str]] = {}
         self.option_groups: dict[str, set[str]] = {}
+        self.option_group_copies: list[OptionGroupCopySpec] = []
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -141,6 +148,26 @@ class FakeAws:
     def option_names(self, name: str) -> set[str] | None:
         found = self.option_groups.get(name)
         return None if found is None else set(found)
+
+    def ensure_copy(self, spec: OptionGroupCopySpec) -> EnsuredOptionGroup:
+        self.calls.append("ensure_copy_option_group")
+        self.option_group_copies.append(spec)
+        created = spec.name not in self.option_groups
+        copied = self.option_groups.get(spec.source or "", set())
+        self.option_groups[spec.name] = {*copied, "SQLSERVER_BACKUP_RESTORE"}
+        return EnsuredOptionGroup(name=spec.name, created=created)
+
+    def apply_option_group(self, instance_id: str, option_group: str) -> None:
+        """As ModifyDBInstance with OptionGroupName and ApplyImmediately: the group must exist; the instance is
+        `modifying`, its new group `pending-apply`, until `polls_until_available` looks have passed."""
+        self.calls.append("apply_option_group")
+        if option_group not in self.option_groups:
+            raise AwsError("ModifyDBInstance", "OptionGroupNotFoundFault", f"{option_group} not found")
+        state = self.instances[instance_id]
+        self._polls[instance_id] = 0
+        self.instances[instance_id] = state.model_copy(
+            update={"status": "modifying", "option_group_name": option_group, "option_group_status": "pending-apply"}
+        )
 
     # InstanceGateway
     def find(self, instance_id: str) -> InstanceState | None:
@@ -316,6 +343,8 @@ class FakeAws:
                 "ensure_restore_role",
                 "ensure_audit_role",
                 "ensure_option_group",
+                "ensure_copy_option_group",
+                "apply_option_group",
                 "create_instance",
                 "delete_instance",
                 "rds_restore_database",
@@ -346,72 +375,3 @@ class RecordingNotifier:
 
     def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
         self.messages.append(f"lifecycle {job.id} {lifecycle.phase}: {text}")
-
-
-class MemoryChatThreads:
-    """ChatThreads in a dict, keyed like the table: (job id, surface)."""
-
-    def __init__(self) -> None:
-        self.threads: dict[tuple[str, str], ThreadRef] = {}
-
-    def save(self, job_id: str, surface: str, channel: str, thread_ts: str) -> None:
-        self.threads[(job_id, surface)] = ThreadRef(surface=surface, channel=channel, thread_ts=thread_ts)
-
-    def find(self, job_id: str, surface: str) -> ThreadRef | None:
-        return self.threads.get((job_id, surface))
-
-
-class FakeSharedResources:
-    """DrillResources that records what it deleted; the option group refuses `busy_option_group` times first, as
-    RDS does while a snapshot still refers to it."""
-
-    def __init__(self, *users: InstanceUse, busy_option_group: int = 0) -> None:
-        self.users = list(users)
-        self.busy_option_group = busy_option_group
-        self.deleted: list[str] = []
-
-    def instances(self) -> list[InstanceUse]:
-        return self.users
-
-    def option_group_exists(self, name: str) -> bool:
-        return True
-
-    def delete_option_group(self, name: str) -> None:
-        if self.busy_option_group:
-            self.busy_option_group -= 1
-            raise AwsError("DeleteOptionGroup", "InvalidOptionGroupStateFault", "in use by a snapshot")
-        self.deleted.append(name)
-
-    def delete_subnet_group(self, name: str) -> None:
-        self.deleted.append(name)
-
-    def delete_security_group(self, group_id: str) -> None:
-        self.deleted.append(group_id)
-
-
-class WriteOnceSink:
-    """An AuditSink in memory, as strict as S3 with If-None-Match: * (AWS S3 guide "conditional-writes"): a put
-    on a key it holds is refused, whatever the bytes. `objects` is open to tests that play the forger."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def put_new(self, key: str, body: bytes) -> None:
-        if key in self.objects:
-            raise TrailObjectExists(self.location(key))
-        self.objects[key] = bytes(body)
-
-    def read(self, key: str) -> bytes | None:
-        return self.objects.get(key)
-
-    def keys(self, prefix: str) -> list[str]:
-        return sorted(key for key in self.objects if key.startswith(prefix))
-
-    def presigned_url(self, key: str, expires_seconds: int) -> str:
-        return f"https://presigned.example/{key}?expires={expires_seconds}"
-
-    def console_url(self, key_or_prefix: str) -> str:
-        return f"https://console.example/{key_or_prefix}"
-
-    def location(self, key: str) -> str:
-        return f"s3://trail/{key}"

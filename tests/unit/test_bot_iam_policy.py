@@ -135,3 +135,15 @@ def test_final_snapshots_are_allowed_only_of_rdsbot_instances_under_rdsbot_names
     assert allows(policy, "rds:CreateDBSnapshot", f"{account}:db:rdsbot-sales-j1")
     assert not allows(policy, "rds:CreateDBSnapshot", f"{account}:db:prod-sales")
     assert not allows(policy, "rds:CreateDBSnapshot", f"{account}:snapshot:prod-nightly")
+
+
+def test_an_into_instance_may_be_given_only_rdsbots_own_into_option_groups():
+    # ModifyDBInstance with OptionGroupName is authorized on the db and the og resource (Service Authorization
+    # Reference 'list_amazonrds'; aws/permissions.py): both are named, the og as rdsbot-into-* only.
+    policy = document("rdsbot-iam-policy.json")
+    account = "arn:aws:rds:us-east-1:111122223333"
+    assert allows(policy, "rds:ModifyDBInstance", f"{account}:db:rdsbot-staging-1")
+    assert allows(policy, "rds:ModifyDBInstance", f"{account}:og:rdsbot-into-rdsbot-staging-1-15-00")
+    assert not allows(policy, "rds:ModifyDBInstance", f"{account}:og:default:sqlserver-se-15-00")
+    assert not allows(policy, "rds:ModifyDBInstance", f"{account}:og:team-sqlserver-se-15")
+    assert not allows(policy, "rds:ModifyDBInstance", f"{account}:db:prod-sales")

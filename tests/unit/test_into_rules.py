@@ -190,8 +190,21 @@ def decisions_for(policy, store, clock):
     return Decisions(store.jobs, store.approvals, store.audit, Authorizer(directory, policy), policy, clock, no_engine)
 
 
-def test_a_replace_waits_for_a_second_admin_when_the_policy_asks_for_two():
-    policy = POLICY.model_copy(update={"targets": POLICY.targets.model_copy(update={"replace_approvers": 2})})
+TWO_FOR_REPLACE = {"approvals": {"replace_approvers": 2}}
+# The deprecated spelling keeps working: configs written before the issue named approvals.replace_approvers.
+TWO_FOR_REPLACE_OLD_KEY = {"targets": {"existing_instances": ["rdsbot-staging-*"], "replace_approvers": 2}}
+
+
+@pytest.mark.parametrize("keys", [TWO_FOR_REPLACE, TWO_FOR_REPLACE_OLD_KEY], ids=["approvals", "deprecated-targets"])
+def test_a_replace_waits_for_a_second_admin_when_the_policy_asks_for_two(keys):
+    policy = parse_policy(
+        {
+            "backups": {"default_bucket": "rdsbot-backups"},
+            "network": BOT_NETWORK,
+            "targets": {"existing_instances": ["rdsbot-staging-*"]},
+            **keys,
+        }
+    )
     aws, store, clock, service = world(policy)
     existing(aws, databases={"prod_backup"})
     decisions = decisions_for(policy, store, clock)

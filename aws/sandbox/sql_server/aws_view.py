@@ -41,6 +41,11 @@ class AwsView(Protocol):
 
     def engine(self, instance: InstanceState) -> str | None: ...
 
+    def backup_restore_enabled(self, instance: InstanceState) -> bool:
+        """The instance's option group carries SQLSERVER_BACKUP_RESTORE (AWS guide
+        "SQLServer.Procedural.Importing.Native.Enabling": without it the rds_ backup and restore procedures fail)."""
+        ...
+
     def object_exists(self, bucket: str, key: str) -> bool: ...
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None: ...
@@ -55,6 +60,7 @@ class MemoryAwsView:
     regions: dict[str, str] = field(default_factory=dict)
     key_problems: dict[str, str] = field(default_factory=dict)
     engines: dict[str, str] = field(default_factory=dict)  # instance id -> engine
+    without_backup_restore: set[str] = field(default_factory=set)  # instance ids whose group lacks the option
 
     def matched_objects(self, s3_arn: str) -> list[tuple[str, int]]:
         bucket, key = bucket_and_key(s3_arn)
@@ -72,6 +78,9 @@ class MemoryAwsView:
 
     def engine(self, instance: InstanceState) -> str | None:
         return self.engines.get(instance.instance_id)
+
+    def backup_restore_enabled(self, instance: InstanceState) -> bool:
+        return instance.instance_id not in self.without_backup_restore
 
     def object_exists(self, bucket: str, key: str) -> bool:
         return f"{bucket}/{key}" in self.objects
@@ -123,6 +132,15 @@ class EndpointAwsView:
         except Exception:
             return None
         return str(found[0]["Engine"]) if found else None
+
+    def backup_restore_enabled(self, instance: InstanceState) -> bool:
+        if not instance.option_group_name:
+            return False
+        try:
+            groups = self._rds.describe_option_groups(OptionGroupName=instance.option_group_name)["OptionGroupsList"]
+        except Exception:  # a default group (moto lists none) carries no options
+            return False
+        return any(o["OptionName"] == "SQLSERVER_BACKUP_RESTORE" for g in groups for o in g.get("Options", []))
 
     def object_exists(self, bucket: str, key: str) -> bool:
         try:

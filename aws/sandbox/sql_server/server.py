@@ -15,14 +15,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws.native_restore.procedures import DATABASE_EXISTS, RESTORE_DATABASE, RESTORE_LOG, TASK_STATUS
+from aws.native_restore.procedures import (
+    BACKUP_DATABASE,
+    DATABASE_EXISTS,
+    FINISH_RESTORE,
+    RESTORE_DATABASE,
+    RESTORE_LOG,
+    TASK_STATUS,
+)
 from aws.sandbox.backup_content import read_manifest, s3_objects_exist
 from aws.sandbox.sql_server.aws_view import AwsView, EndpointAwsView, MemoryAwsView, bucket_and_key, instance_region
 from aws.sandbox.sql_server.connection import SandboxConnection
 from aws.sandbox.sql_server.drill_checks import CHECK_STATEMENTS, answer_check, require_bound_strings
 from aws.sandbox.sql_server.procedure_calls import MAX_FILES, check_signature, parse_call, short_name
 from aws.sandbox.sql_server.reachability import SecurityGroupReachability
-from aws.sandbox.sql_server.restore_procedures import Procedures
+from aws.sandbox.sql_server.restore_procedures import OPTION_NOT_ENABLED, Procedures
 from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, Session, SqlParam
 from aws.sandbox.sql_server.server_audits import AUDIT_QUERIES, answer, is_audit_ddl, run_ddl
 from aws.sandbox.sql_server.state_file import EmulatedInstance, EmulatorState, RestoreTask, SandboxCall, SharedState
@@ -32,6 +39,8 @@ from bot.domain import InstanceState
 
 MAX_RECORDED_CALLS = 10_000
 EXPRESS_MAX_BYTES = 10 * 2**30
+# The procedures the SQLSERVER_BACKUP_RESTORE option provides (rds_drop_database and rds_task_status are not its).
+_NEED_BACKUP_RESTORE_OPTION = {RESTORE_DATABASE, RESTORE_LOG, FINISH_RESTORE, BACKUP_DATABASE}
 _USE = re.compile(r"^\s*USE\s+\[?(?P<database>\w+)\]?\s*;?\s*$", re.I)
 
 
@@ -130,6 +139,8 @@ class SandboxSqlServer:
             advance(self, server, now)
             if procedure == TASK_STATUS:
                 return [status_set(server, bound, now)]
+            if procedure in _NEED_BACKUP_RESTORE_OPTION and not self.aws.backup_restore_enabled(instance):
+                raise SandboxSqlError(50000, OPTION_NOT_ENABLED)
             sets = Procedures(server, instance, now, self.restore_seconds, self._backup_content).run(procedure, bound)
             if procedure in (RESTORE_DATABASE, RESTORE_LOG):
                 # Read now, not when a status poll starts the task: the region and engine RDS checks it against.
