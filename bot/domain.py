@@ -19,6 +19,7 @@ from bot.aws_values import (
     TaskLifecycle as TaskLifecycle,
     TaskStatus as TaskStatus,
 )
+from bot.backup_target import BackupTarget
 from bot.into_target import IntoTarget
 from bot.restore_chain import RestoreChain
 
@@ -151,6 +152,13 @@ class RestorePlan(BaseModel):
     final_snapshot: bool | None = None
     chain: RestoreChain | None = None  # restored WITH NORECOVERY after the full, then rds_finish_restore
     into: IntoTarget | None = None  # set: restore onto an existing instance (bot/into.py); nothing is created
+    # set: the job is a /rds-backup of `database_name` on the existing `target_instance_id` (bot/backup_stages.py);
+    # the instance fields are the live instance's, and nothing is created but the S3 object(s).
+    backup: BackupTarget | None = None
+
+    @property
+    def kind(self) -> JobKind:
+        return JobKind.BACKUP if self.backup is not None else JobKind.RESTORE
 
     @model_validator(mode="before")
     @classmethod
@@ -180,8 +188,15 @@ class RestorePlan(BaseModel):
         return f"arn:aws:s3:::{self.backup_bucket}/{self.backup_key}{'*' if self.multi_file else ''}"
 
 
+class JobKind(StrEnum):
+    """What a job does: the discriminator the engine, card, progress, status and audit read (RestorePlan.kind)."""
+
+    RESTORE = "restore"
+    BACKUP = "backup"
+
+
 class StageName(StrEnum):
-    """The ordered stages of a restore; the order of this enum is the order they run in."""
+    """Every stage of either kind of job; STAGE_ORDER and BACKUP_STAGE_ORDER say which run, in which order."""
 
     VALIDATE = "validate"
     NETWORK = "network"
@@ -190,10 +205,33 @@ class StageName(StrEnum):
     INSTANCE = "instance"
     RESTORE_START = "restore_start"
     RESTORE_WAIT = "restore_wait"
+    BACKUP_START = "backup_start"
+    BACKUP_WAIT = "backup_wait"
     FINALIZE = "finalize"
 
 
-STAGE_ORDER: tuple[StageName, ...] = tuple(StageName)
+STAGE_ORDER: tuple[StageName, ...] = (
+    StageName.VALIDATE,
+    StageName.NETWORK,
+    StageName.RESTORE_ROLE,
+    StageName.OPTION_GROUP,
+    StageName.INSTANCE,
+    StageName.RESTORE_START,
+    StageName.RESTORE_WAIT,
+    StageName.FINALIZE,
+)
+BACKUP_STAGE_ORDER: tuple[StageName, ...] = (
+    StageName.VALIDATE,
+    StageName.BACKUP_START,
+    StageName.BACKUP_WAIT,
+    StageName.FINALIZE,
+)
+# The stages that wait on an rds_* task: progress percent, and the task a cancel stops.
+TASK_WAIT_STAGES = frozenset({StageName.RESTORE_WAIT, StageName.BACKUP_WAIT})
+
+
+def stage_order(kind: JobKind) -> tuple[StageName, ...]:
+    return BACKUP_STAGE_ORDER if kind == JobKind.BACKUP else STAGE_ORDER
 
 
 class StageStatus(StrEnum):
@@ -269,6 +307,10 @@ class StageOutputs(BaseModel):
     sqlserver_audit_url: str | None = None
     sqlserver_audit_extension: str | None = None  # .zip or .sqlaudit, as ENABLE_COMPRESSION makes RDS upload them
     audit_record_key: str | None = None
+    # A backup's object(s) as s3:// URLs, in file order, with backup_bytes their total (read back at finalize).
+    backup_objects: tuple[str, ...] | None = None
+    # The backup tasks rds_task_status listed for the database at validate: any other to the same ARN is ours.
+    prior_backup_tasks: tuple[int, ...] | None = None
     audit_record_console_url: str | None = None
     # A presigned link is a short-lived credential: excluded from every dump, so it reaches chat through the
     # in-memory job only, never the store or the audit trail.
@@ -299,7 +341,7 @@ class Job(BaseModel):
     requester: str
     plan: RestorePlan
     status: JobStatus = JobStatus.QUEUED
-    stages: list[Stage] = Field(default_factory=lambda: [Stage(name=n) for n in STAGE_ORDER])
+    stages: list[Stage] = Field(default_factory=list)
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -312,6 +354,21 @@ class Job(BaseModel):
     percent_complete: int = 0
     # Who asked to cancel; set only through the store's request_cancel, read by the engine at each step.
     cancel_requested_by: str | None = None
+
+    @property
+    def kind(self) -> JobKind:
+        return self.plan.kind
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stages_of_its_kind(cls, data: Any) -> Any:
+        # A new job gets its kind's stage table; a stored one keeps the stages it was saved with.
+        if isinstance(data, dict) and "stages" not in data:
+            plan = data.get("plan")
+            backup = plan.backup if isinstance(plan, RestorePlan) else (plan or {}).get("backup")
+            kind = JobKind.BACKUP if backup is not None else JobKind.RESTORE
+            data = {**data, "stages": [Stage(name=n) for n in stage_order(kind)]}
+        return data
 
     def stage(self, name: StageName) -> Stage:
         return next(s for s in self.stages if s.name == name)

@@ -39,7 +39,7 @@ _RETIRED = {
     ),
 }
 
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _storage_type(text: str) -> StorageType:
         raise RequestError("storage_type", f"{text!r} is not a storage type", "use gp2, gp3, io1 or io2") from None
 
 
-def _reason(text: str) -> str:
+def read_reason(text: str) -> str:
     reason = " ".join(text.split())  # one line on the card, whatever was pasted
     if not reason:
         raise RequestError("reason", "--reason is empty", 'say why, e.g. --reason "INC-1234: check last night\'s data"')
@@ -110,7 +110,7 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--major-version": ("major_version", str),
     "--backup-kms-key": ("backup_kms_key_arn", str),
     "--storage-kms-key": ("storage_kms_key_arn", str),
-    "--reason": ("reason", _reason),
+    "--reason": ("reason", read_reason),
     "--keep": ("keep", parse_duration),
     "--dry-run": ("dry_run", None),
     "--diff": ("diff", _diff),
@@ -132,7 +132,7 @@ def parse_backup(text: str, field: str = "backup", suffix: str = ".bak") -> Back
     bucket: str | None = None
     if body.startswith("s3://"):
         bucket, _, body = body[len("s3://") :].partition("/")
-        if not _BUCKET.fullmatch(bucket):
+        if not BUCKET_NAME.fullmatch(bucket):
             raise RequestError(field, f"{bucket!r} is not an S3 bucket name", f"write s3://bucket/path/file{suffix}")
     key = body.lstrip("/")
     example = "prod-log" if suffix == ".trn" else "prod-backup"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from bot.backup_target import BackupGrant, BackupTarget, BackupType
 from bot.domain import (
     BackupLocation,
     BackupSet,
@@ -75,6 +76,14 @@ class FakeAws:
         # instance id -> its databases; option group -> its options (as RDS's own: SQLSERVER_BACKUP_RESTORE ...)
         self.databases: dict[str, set[str]] = {}
         self.option_groups: dict[str, set[str]] = {}
+        # /rds-backup: bucket -> region (default: self.region); option group -> IAM_ROLE_ARN; what was granted;
+        # database -> its state_desc where not ONLINE; a role's missing permissions (None: cannot evaluate).
+        self.bucket_regions: dict[str, str] = {}
+        self.backup_roles: dict[str, str] = {}
+        self.grants: list[tuple[str, BackupGrant]] = []
+        self.database_states: dict[str, str] = {}
+        self.role_gaps: list[str] | None = []
+        self.backups: dict[int, BackupTarget] = {}
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -99,6 +108,13 @@ class FakeAws:
     def account_id(self) -> str:
         self.calls.append("account_id")
         return self.account
+
+    def bucket_region(self, bucket: str) -> str:
+        return self.bucket_regions.get(bucket, self.region)
+
+    def existing_objects(self, bucket: str, keys: tuple[str, ...]) -> dict[str, int]:
+        self.calls.append("existing_objects")
+        return {key: self.objects[f"{bucket}/{key}"] for key in keys if f"{bucket}/{key}" in self.objects}
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
         return None
@@ -251,6 +267,39 @@ class FakeAws:
         # Names differing only in case collide under the default collation (same guide).
         return database_name.casefold() in {d.casefold() for d in self.databases.get(instance.instance_id, set())}
 
+    def database_state(self, instance: InstanceState, database_name: str) -> str | None:
+        if not self.database_exists(instance, database_name):
+            return None
+        return self.database_states.get(database_name, "ONLINE")
+
+    def start_backup(
+        self, instance: InstanceState, database_name: str, target: BackupTarget, kms_key_arn: str | None
+    ) -> int:
+        self.calls.append("rds_backup_database")
+        task_id = len(self.tasks) + 1
+        task_type = "BACKUP_DB" if target.backup_type == BackupType.FULL else "BACKUP_DB_DIFFERENTIAL"
+        self.tasks[task_id] = TaskStatus(
+            task_id=task_id,
+            database_name=database_name,
+            lifecycle=TaskLifecycle.CREATED,
+            percent_complete=0,
+            task_type=task_type,
+            s3_object_arn=target.s3_arn,
+        )
+        self.backups[task_id] = target
+        return task_id
+
+    def grant_backup_writes(self, role_arn: str, grant: BackupGrant) -> None:
+        self.calls.append("grant_backup_writes")
+        self.grants.append((role_arn, grant))
+
+    def missing_backup_permissions(self, role_arn: str, grant: BackupGrant) -> list[str] | None:
+        self.calls.append("missing_backup_permissions")
+        return self.role_gaps
+
+    def backup_restore_role(self, name: str) -> str | None:
+        return self.backup_roles.get(name)
+
     def drop_database(self, instance: InstanceState, database_name: str) -> None:
         self.calls.append("rds_drop_database")
         if not self.database_exists(instance, database_name):
@@ -270,7 +319,11 @@ class FakeAws:
             lifecycle = TaskLifecycle.SUCCESS if percent >= 100 else TaskLifecycle.IN_PROGRESS
             task = task.model_copy(update={"percent_complete": percent, "lifecycle": lifecycle})
             self.tasks[task_id] = task
-            if lifecycle == TaskLifecycle.SUCCESS:
+            if lifecycle == TaskLifecycle.SUCCESS and task_id in self.backups:
+                target = self.backups[task_id]
+                for key in target.object_keys():
+                    self.objects[f"{target.bucket}/{key}"] = 1000
+            elif lifecycle == TaskLifecycle.SUCCESS:
                 self.databases.setdefault(self._task_instance.get(task_id, ""), set()).add(task.database_name)
         return task
 

@@ -1,0 +1,59 @@
+"""/rds-backup: ack with only the pure part done (parse, policy), check the instance, database and destination in
+the slow lane, then the same approval card, buttons, living message and outbox as a restore (handlers/restore.py
+serves the buttons: they carry only the job id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import blocks
+from bot.backup_request import BackupRequest
+from bot.commands import ChatCommands, Reply
+from bot.slack_text import mrkdwn
+from handlers.restore import RESPONSE_URL_VALIDITY
+from handlers.slack_notifier import SlackNotifier, requester_key
+from handlers.slow_lane import SlowLane
+
+
+def register_backup(bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane) -> None:
+    channel = commands.policy.approvals.channel
+
+    def answer(command: dict[str, Any], received: datetime, text: str, job_id: str | None = None) -> None:
+        """The requester's follow-up, through the outbox: the response_url while valid, else a DM."""
+        user = command["user_id"]
+        key = requester_key(job_id) if job_id else f"user:{user}"
+        url = str(command.get("response_url") or "")
+        notifier.outbox.respond(key, url, received + RESPONSE_URL_VALIDITY, user, text, job_id=job_id)
+
+    def ack_backup(ack: Ack, command: dict[str, Any]) -> None:
+        received = commands.clock.now()
+        checked = commands.check_backup(command.get("text", ""), command["user_id"])
+        if isinstance(checked, Reply):
+            ack(response_type="ephemeral", text=checked.text)
+            return
+        lane.submit(f"/rds-backup by {command['user_id']}", submit_backup, checked, command, received)
+        where = checked.destination or "the default destination"
+        ack(
+            response_type="ephemeral",
+            text=mrkdwn("Checking {} on {} for a backup to {}…", checked.database_name, checked.instance_id, where),
+        )
+
+    def submit_backup(checked: BackupRequest, command: dict[str, Any], received: datetime) -> None:
+        result = commands.submit_backup(checked, command["user_id"], command.get("text", ""))
+        if isinstance(result, Reply):
+            answer(command, received, result.text)
+            return
+        expires = commands.decisions.expires(result)
+        notifier.post_card(result, channel, expires, command.get("response_url"), received + RESPONSE_URL_VALIDITY)
+        waiting = mrkdwn(
+            "Backup request {} is waiting for an admin's approval in {} (expires {}).",
+            result.id,
+            channel,
+            blocks.slack_date(expires),
+        )
+        answer(command, received, waiting, result.id)
+
+    bolt.command("/rds-backup")(ack_backup)
