@@ -26,14 +26,6 @@ class AuditAction(StrEnum):
     STAGE_SUCCEEDED = "stage.succeeded"
     RESTORE_TASK_CANCEL_SENT = "restore_task.cancel_sent"
 
-    # A /rds-backup job's life (the same service, approvals and engine; stages and cancels as above).
-    BACKUP_REQUESTED = "backup.requested"
-    BACKUP_APPROVED = "backup.approved"
-    BACKUP_DENIED = "backup.denied"
-    BACKUP_STARTED = "backup.started"
-    BACKUP_COMPLETED = "backup.completed"
-    BACKUP_FAILED = "backup.failed"
-
     # Requests and clicks that changed nothing, and why.
     REQUEST_REFUSED = "request.refused"
     CANCEL_REFUSED = "cancel.refused"
@@ -64,6 +56,14 @@ class AuditAction(StrEnum):
     INSTANCE_LEFT_ALONE = "instance.left_alone"  # tagged as another job's, or not rdsbot's: never deleted
     # The trail itself: an S3 key it was about to write already held other bytes (nothing was overwritten).
     AUDIT_OBJECT_CONFLICT = "audit.object_conflict"
+
+    # A /rds-backup job's life (the same service, approvals and engine; stages and cancels as above).
+    BACKUP_REQUESTED = "backup.requested"
+    BACKUP_APPROVED = "backup.approved"
+    BACKUP_DENIED = "backup.denied"
+    BACKUP_STARTED = "backup.started"
+    BACKUP_COMPLETED = "backup.completed"
+    BACKUP_FAILED = "backup.failed"
 
     @classmethod
     def decision(cls, approve: bool) -> AuditAction:

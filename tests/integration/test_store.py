@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from bot.domain import (
+    STAGE_ORDER,
     Approval,
     ApprovalDecision,
     AuditEvent,
@@ -278,7 +279,7 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
         assert (job.status, job.percent_complete, job.outputs) == (JobStatus.RUNNING, 40, StageOutputs(task_id=7))
         assert job.engine == EngineBookkeeping()
         assert job.plan == make_plan() and job.created_at == T0 and job.created_at.tzinfo is UTC
-        assert [s.name for s in job.stages] == list(StageName)
+        assert [s.name for s in job.stages] == list(STAGE_ORDER)
         assert [j.id for j in store.jobs.unfinished_jobs()] == ["job-old"]
         assert store.approvals.approvals("job-old") == [
             Approval(id=1, job_id="job-old", actor="U_BOB", decision=ApprovalDecision.APPROVED, reason="ok", at=T0)
