@@ -11,7 +11,7 @@ import pytest
 
 from bot.approvals import Decisions
 from bot.authz import Authorizer
-from bot.domain import AuditEvent, Job, JobStatus, StageName, StageStatus, TaskLifecycle, stage_order
+from bot.domain import AuditEvent, Job, JobStatus, StageStatus, TaskLifecycle, stage_order
 from bot.parser import parse_restore_command
 from tests.unit.test_decisions import ADMIN, ADMINS, REQUESTER, FakeDirectory, no_email
 from tests.unit.test_workflow import POLICY, engine, world
