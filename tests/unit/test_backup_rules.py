@@ -193,7 +193,7 @@ def test_a_role_rdsbot_does_not_manage_is_checked_and_what_it_lacks_is_named():
 
 
 def test_the_default_destination_is_under_the_first_allowed_pattern_named_by_the_job():
-    aws, _, _, service = world()
+    _aws, _, _, service = world()
     job = submit(service, "rdsbot-first Prod")
     assert job.plan.backup.url == f"s3://rdsbot-backups/copies/rdsbot-first/Prod-{job.id}.bak"
     striped = submit(service, "rdsbot-first Prod --files 3")
@@ -201,7 +201,7 @@ def test_the_default_destination_is_under_the_first_allowed_pattern_named_by_the
 
 
 def test_the_card_names_the_source_destination_type_and_key():
-    aws, _, _, service = world()
+    _aws, _, _, service = world()
     job = submit(service, f"rdsbot-first Prod s3://rdsbot-backups/copies/p-*.bak --files 4 --backup-kms-key {KEY}")
     lines = card_lines(job, PLAIN)
     assert "Source: database Prod on rdsbot-first (tag managed-by=rdsbot)" in lines
@@ -215,7 +215,7 @@ def test_the_card_names_the_source_destination_type_and_key():
 
 def test_an_approved_backup_runs_its_own_stages_grants_the_managed_role_and_reports_the_objects():
     aws, store, clock, service = world()
-    job = submit(service, f"rdsbot-first Prod s3://rdsbot-backups/copies/p-*.bak --files 2")
+    job = submit(service, "rdsbot-first Prod s3://rdsbot-backups/copies/p-*.bak --files 2")
     store.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [])
     run(aws, store, clock)
     done = store.jobs.get_job(job.id)
