@@ -72,6 +72,13 @@ class BackupPolicy(StrictModel):
                 raise ValueError(
                     f"allowed_destinations: {pattern!r} is not s3://bucket/prefix* (one `*`, only at the end)"
                 )
+            bucket = pattern.removeprefix("s3://").split("/", 1)[0]
+            if bucket not in self.buckets:
+                # A backup rdsbot could not read back (its role and IAM policy cover the backup buckets) would be
+                # no round trip; and the bot's own HeadObject of the destination needs the same grants.
+                raise ValueError(
+                    f"allowed_destinations: {pattern} is not in a backup bucket ({', '.join(self.buckets)})"
+                )
         return self
 
     @property
