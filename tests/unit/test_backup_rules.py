@@ -11,6 +11,7 @@ from bot.backup_target import BackupType
 from bot.card_facts import PLAIN, card_lines
 from bot.domain import BACKUP_STAGE_ORDER, InstanceState, JobStatus, StageName, TaskLifecycle, TaskStatus
 from bot.errors import RequestError
+from bot.progress_message import progress_text
 from bot.service import RestoreService
 from bot.workflow import Engine
 from config.policy_model import parse_policy
@@ -289,3 +290,54 @@ def test_an_object_that_appears_after_approval_fails_the_job_before_anything_is_
     assert failed.status == JobStatus.FAILED and "already exists" in (failed.error or "")
     assert "rds_backup_database" not in aws.calls
     assert store.audit.audit_events(job.id)[-1].action == "backup.failed"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        ("rdsbot-backups/copies/*", "is not s3://bucket/prefix*"),
+        ("s3://rdsbot-backups/*/copies", "is not s3://bucket/prefix*"),
+        ("s3://elsewhere/copies/*", "is not in a backup bucket (rdsbot-backups)"),
+    ],
+)
+def test_the_policy_refuses_a_destination_pattern_rdsbot_could_not_read_back(pattern, words):
+    with pytest.raises(Exception, match=words.replace("*", r"\*").replace("(", r"\(").replace(")", r"\)")):
+        parse_policy(
+            {
+                "backups": {"default_bucket": "rdsbot-backups", "allowed_destinations": [pattern]},
+                "network": BOT_NETWORK,
+            }
+        )
+
+
+def test_without_allowed_destinations_backups_go_under_the_default_buckets_rdsbot_copies():
+    policy = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "network": BOT_NETWORK})
+    assert policy.backups.destinations == ("s3://rdsbot-backups/rdsbot-copies/*",)
+    _, _, _, service = world(policy)
+    job = submit(service, "rdsbot-first Prod")
+    assert job.plan.backup.url == f"s3://rdsbot-backups/rdsbot-copies/rdsbot-first/Prod-{job.id}.bak"
+
+
+def test_a_cancel_during_backup_wait_asks_rds_to_cancel_the_task_once():
+    aws, store, clock, service = world()
+    aws.polls_until_restored = 50
+    job = submit(service, f"rdsbot-first Prod {COPY}")
+    store.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [])
+    engine = Engine(store.jobs, aws.gateways, POLICY, RecordingNotifier(), clock, poll_seconds=5)
+    engine.tick()
+    assert store.jobs.get_job(job.id).current_stage.name == StageName.BACKUP_WAIT
+    store.jobs.request_cancel(job.id, "U1")
+    engine.run_until_idle(600)
+    assert aws.calls.count("rds_cancel_task") == 1
+    assert store.jobs.get_job(job.id).status == JobStatus.CANCELLED
+
+
+def test_the_living_message_says_what_the_backup_does_and_carries_its_bar():
+    aws, store, clock, service = world()
+    aws.polls_until_restored = 4
+    job = submit(service, f"rdsbot-first Prod {COPY}")
+    store.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [])
+    Engine(store.jobs, aws.gateways, POLICY, RecordingNotifier(), clock, poll_seconds=5).tick()
+    text = progress_text(store.jobs.get_job(job.id))
+    assert text.startswith(f"[{job.id}] backing up Prod on rdsbot-first to {COPY}: running")
+    assert "… backup_wait [#####...............] 25%" in text
