@@ -20,9 +20,15 @@ from bot.backup_request import (
     split_destination,
 )
 from bot.backup_target import BACKUP_OBJECT_ACTIONS, BackupGrant, BackupTarget, BackupType
-from bot.domain import Edition, InstanceState, RestorePlan, TaskLifecycle
+from bot.domain import InstanceState, RestorePlan, TaskLifecycle
 from bot.errors import RdsbotError, RequestError
-from bot.policy import check_bot_can_reach_instances, check_database_name, check_instance_id, check_region
+from bot.policy import (
+    check_bot_can_reach_instances,
+    check_database_name,
+    check_instance_id,
+    check_region,
+    existing_instance_plan,
+)
 from bot.stage_context import Gateways
 from config.policy_model import Policy
 
@@ -61,25 +67,13 @@ def plan_backup(request: BackupRequest, policy: Policy, job_id: str) -> RestoreP
         kms_keys.check_key_arn(
             "backup_kms_key_arn", request.kms_key_arn, region, policy.kms.allowed_accounts, alias_allowed=False
         )
-    engine = policy.engine
-    return RestorePlan(
-        backup_bucket=bucket,
-        backup_key=key,
+    return existing_instance_plan(
+        policy,
+        bucket=bucket,
+        key=key,
         multi_file=request.files > 1,
-        instance_class="existing",
-        target_instance_id=instance_id,
-        database_name=database,
-        edition=engine.edition,
-        major_version=engine.major_version,
-        engine_version=None,
-        license_model=engine.license_model,
-        storage_type=engine.storage_type,
-        allocated_storage_gb=engine.allocated_storage_gb,
-        iops=None,
-        storage_throughput=None,
-        cores=None,
-        threads_per_core=None,
-        multi_az=False,
+        instance_id=instance_id,
+        database=database,
         region=region,
         backup_kms_key_arn=request.kms_key_arn,
         reason=request.reason,
@@ -143,13 +137,8 @@ def check_backup(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Backu
     notes = [role_note] if role_note.startswith("⚠") else []
     if state.status != "available":
         notes.append(f"{state.instance_id} is {state.status}; the backup waits until it is available")
-    edition = Edition(state.engine) if state.engine in {e.value for e in Edition} else plan.edition
-    version = state.engine_version or ""
     updates: dict[str, Any] = {
-        "instance_class": state.instance_class,
-        "edition": edition,
-        "engine_version": version or None,
-        "major_version": ".".join(version.split(".")[:2]) if version else plan.major_version,
+        **into.live_engine(state, plan),
         "backup": target.model_copy(
             update={
                 "overwrites": urls,

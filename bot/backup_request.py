@@ -8,7 +8,7 @@ is based on the last full backup (SQL Server error 3035 without one).
 
 from __future__ import annotations
 
-import shlex
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.backup_target import MAX_FILES, BackupType
 from bot.errors import RequestError
-from bot.parser import BUCKET_NAME, read_reason
+from bot.parser import BUCKET_NAME, read_reason, read_words
 
 USAGE = (
     "/rds-backup <instance> <database> [s3://bucket/key] [--files N] [--type full|differential]"
@@ -57,44 +57,19 @@ def _type(text: str) -> BackupType:
         raise RequestError("type", f"{text!r} is not a backup type", "use full or differential") from None
 
 
-_FLAGS: dict[str, tuple[str, Any]] = {
+_FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--files": ("files", _files),
     "--type": ("backup_type", _type),
     "--backup-kms-key": ("kms_key_arn", str),
     "--overwrite": ("overwrite", None),
     "--region": ("region", str.lower),
-    "--reason": ("reason", str),
+    "--reason": ("reason", read_reason),
 }
 
 
 def parse_backup_command(text: str) -> BackupRequest:
     """Parse `/rds-backup` text; RequestError names the first bad field."""
-    try:
-        words = shlex.split(text.replace("\u201c", '"').replace("\u201d", '"'))
-    except ValueError as exc:
-        raise RequestError("command", f"cannot read the command ({exc})", f"usage: {USAGE}") from None
-    positional: list[str] = []
-    values: dict[str, Any] = {}
-    index = 0
-    while index < len(words):
-        word, index = words[index], index + 1
-        if not word.startswith("--"):
-            positional.append(word)
-            continue
-        flag, has_inline, inline = word.partition("=")
-        if flag not in _FLAGS:
-            raise RequestError("command", f"unknown flag {flag}", f"usage: {USAGE}")
-        field, convert = _FLAGS[flag]
-        if convert is None:
-            if has_inline:
-                raise RequestError(field, f"{flag} takes no value")
-            values[field] = True
-            continue
-        if not has_inline and index >= len(words):
-            raise RequestError(field, f"{flag} needs a value", f"usage: {USAGE}")
-        raw = inline if has_inline else words[index]
-        index += 0 if has_inline else 1
-        values[field] = read_reason(raw) if field == "reason" else convert(raw)
+    positional, values = read_words(text, _FLAGS, USAGE)
     if len(positional) < 2:
         raise RequestError("instance" if not positional else "database", "is missing", f"usage: {USAGE}")
     if len(positional) > 3:

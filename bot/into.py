@@ -94,16 +94,23 @@ def check_target(
             f"database {plan.database_name} already exists on {state.instance_id}",
             "add --replace to drop it (rds_drop_database) and restore over it, or choose another name with --db",
         )
+    updates: dict[str, Any] = {
+        **live_engine(state, plan),
+        "into": into.model_copy(update={"allowed_by": allowed, "option_group": group, "database_existed": existed}),
+    }
+    return IntoCheck(updates=updates, notes=tuple(notes))
+
+
+def live_engine(state: InstanceState, plan: RestorePlan) -> dict[str, Any]:
+    """The plan fields an existing instance decides: its class, edition, engine version and major version."""
     edition = Edition(state.engine) if state.engine in {e.value for e in Edition} else plan.edition
     version = state.engine_version or ""
-    updates: dict[str, Any] = {
+    return {
         "instance_class": state.instance_class,
         "edition": edition,
         "engine_version": version or None,
         "major_version": ".".join(version.split(".")[:2]) if version else plan.major_version,
-        "into": into.model_copy(update={"allowed_by": allowed, "option_group": group, "database_existed": existed}),
     }
-    return IntoCheck(updates=updates, notes=tuple(notes))
 
 
 def database_exists(state: InstanceState, name: str, native: NativeRestore, notes: list[str]) -> bool | None:

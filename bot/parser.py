@@ -146,12 +146,24 @@ def parse_backup(text: str, field: str = "backup", suffix: str = ".bak") -> Back
     return BackupLocation(bucket=bucket, key=key, multi_file=multi_file)
 
 
-def parse_restore_command(text: str) -> RestoreRequest:
-    """Parse `/rds-restore` text; RequestError names the first bad field."""
+Flags = dict[str, tuple[str, Callable[[str], Any] | None]]
+
+
+def read_words(
+    text: str,
+    flags: Flags,
+    usage: str,
+    *,
+    retired: dict[str, tuple[str, str, str]] | None = None,
+    repeatable: frozenset[str] = frozenset(),
+    once: dict[str, tuple[str, str]] | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """A slash command's words: the positional ones, and flag -> converted value by request field. `once`: flags
+    refused when given twice (message, hint); others keep the last value."""
     try:
         words = shlex.split(text.translate(_TYPOGRAPHIC_QUOTES))
     except ValueError as exc:
-        raise RequestError("command", f"cannot read the command ({exc})", f"usage: {USAGE}") from None
+        raise RequestError("command", f"cannot read the command ({exc})", f"usage: {usage}") from None
     positional: list[str] = []
     values: dict[str, Any] = {}
     index = 0
@@ -162,11 +174,11 @@ def parse_restore_command(text: str) -> RestoreRequest:
             positional.append(word)
             continue
         flag, has_inline, inline = word.partition("=")
-        if flag in _RETIRED:
-            raise RequestError(*_RETIRED[flag])
-        if flag not in _FLAGS:
-            raise RequestError("command", f"unknown flag {flag}", f"usage: {USAGE}")
-        field, convert = _FLAGS[flag]
+        if retired and flag in retired:
+            raise RequestError(*retired[flag])
+        if flag not in flags:
+            raise RequestError("command", f"unknown flag {flag}", f"usage: {usage}")
+        field, convert = flags[flag]
         if convert is None:
             if has_inline:
                 raise RequestError(field, f"{flag} takes no value")
@@ -178,14 +190,27 @@ def parse_restore_command(text: str) -> RestoreRequest:
             raw = words[index]
             index += 1
         else:
-            raise RequestError(field, f"{flag} needs a value", f"usage: {USAGE}")
-        if flag in _REPEATABLE:
+            raise RequestError(field, f"{flag} needs a value", f"usage: {usage}")
+        if flag in repeatable:
             values[field] = (*values.get(field, ()), convert(raw))
-        elif flag == "--diff" and field in values:
-            # Each differential holds every change since the full: only the newest one is ever needed.
-            raise RequestError(field, "--diff is given twice", "give only the newest differential after the full")
+        elif once and flag in once and field in values:
+            raise RequestError(field, *once[flag])
         else:
             values[field] = convert(raw)
+    return positional, values
+
+
+def parse_restore_command(text: str) -> RestoreRequest:
+    """Parse `/rds-restore` text; RequestError names the first bad field."""
+    positional, values = read_words(
+        text,
+        _FLAGS,
+        USAGE,
+        retired=_RETIRED,
+        repeatable=_REPEATABLE,
+        # Each differential holds every change since the full: only the newest one is ever needed.
+        once={"--diff": ("--diff is given twice", "give only the newest differential after the full")},
+    )
     if "chain" in values:
         return _chain_request(values.pop("chain"), positional, values)
     if "into_instance_id" in values:

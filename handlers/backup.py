@@ -13,8 +13,8 @@ from bot import blocks
 from bot.backup_request import BackupRequest
 from bot.commands import ChatCommands, Reply
 from bot.slack_text import mrkdwn
-from handlers.restore import RESPONSE_URL_VALIDITY
-from handlers.slack_notifier import SlackNotifier, requester_key
+from handlers.restore import RESPONSE_URL_VALIDITY, answer_requester
+from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
 
 
@@ -22,11 +22,7 @@ def register_backup(bolt: App, commands: ChatCommands, notifier: SlackNotifier, 
     channel = commands.policy.approvals.channel
 
     def answer(command: dict[str, Any], received: datetime, text: str, job_id: str | None = None) -> None:
-        """The requester's follow-up, through the outbox: the response_url while valid, else a DM."""
-        user = command["user_id"]
-        key = requester_key(job_id) if job_id else f"user:{user}"
-        url = str(command.get("response_url") or "")
-        notifier.outbox.respond(key, url, received + RESPONSE_URL_VALIDITY, user, text, job_id=job_id)
+        answer_requester(notifier, command, received, text, job_id)
 
     def ack_backup(ack: Ack, command: dict[str, Any]) -> None:
         received = commands.clock.now()

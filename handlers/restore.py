@@ -83,11 +83,7 @@ def register_restore(
         answer(command, received, waiting, job.id)
 
     def answer(command: dict[str, Any], received: datetime, text: str, job_id: str | None = None) -> None:
-        """The requester's follow-up, through the outbox: the response_url while valid, else a DM."""
-        user = command["user_id"]
-        key = requester_key(job_id) if job_id else f"user:{user}"
-        url = str(command.get("response_url") or "")
-        notifier.outbox.respond(key, url, received + RESPONSE_URL_VALIDITY, user, text, job_id=job_id)
+        answer_requester(notifier, command, received, text, job_id)
 
     def job_verb(command: dict[str, Any], received: datetime, client: WebClient) -> None:
         """cancel [--rollback], delete, cleanup: the rules are in bot/commands.py."""
@@ -167,6 +163,16 @@ def register_restore(
         )
 
     bolt.view(blocks.DENY_REASON_VIEW)(deny)
+
+
+def answer_requester(
+    notifier: SlackNotifier, command: dict[str, Any], received: datetime, text: str, job_id: str | None = None
+) -> None:
+    """The requester's follow-up to a slash command, through the outbox: the response_url while valid, else a DM."""
+    user = command["user_id"]
+    key = requester_key(job_id) if job_id else f"user:{user}"
+    url = str(command.get("response_url") or "")
+    notifier.outbox.respond(key, url, received + RESPONSE_URL_VALIDITY, user, text, job_id=job_id)
 
 
 def _decide(

@@ -9,7 +9,7 @@ import pytest
 from bot.backup_request import parse_backup_command
 from bot.backup_target import BackupType
 from bot.card_facts import PLAIN, card_lines
-from bot.domain import BACKUP_STAGE_ORDER, InstanceState, JobStatus, StageName, TaskLifecycle, TaskStatus
+from bot.domain import BACKUP_STAGE_ORDER, JobStatus, StageName, TaskLifecycle, TaskStatus
 from bot.errors import RequestError
 from bot.progress_message import progress_text
 from bot.service import RestoreService
@@ -18,6 +18,7 @@ from config.policy_model import parse_policy
 from tests.support.factories import BOT_NETWORK
 from tests.unit.fakes import FakeAws, FakeClock, RecordingNotifier
 from tests.unit.memory_store import MemoryStore
+from tests.unit.test_into_rules import existing
 
 POLICY = parse_policy(
     {
@@ -42,19 +43,9 @@ def world(policy=POLICY):
 
 
 def source(aws, instance_id="rdsbot-first", *, tags=None, group=GROUP, engine="sqlserver-se", databases=("Prod",)):
-    aws.instances[instance_id] = InstanceState(
-        instance_id=instance_id,
-        status="available",
-        instance_class="db.m5.large",
-        option_group_name=group,
-        option_group_status="in-sync",
-        endpoint_address=f"{instance_id}.example",
-        endpoint_port=1433,
-        engine=engine,
-        engine_version="15.00.4415.2.v1",
-        tags={"managed-by": "rdsbot", "rdsbot-job": "j1"} if tags is None else tags,
-    )
-    aws.databases[instance_id] = set(databases)
+    """An instance that exists: rdsbot's own unless `tags` says otherwise (the --into tests' helper)."""
+    managed = {"managed-by": "rdsbot", "rdsbot-job": "j1"}
+    existing(aws, instance_id, tags=managed if tags is None else tags, engine=engine, group=group, databases=databases)
 
 
 def submit(service, text):
