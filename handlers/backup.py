@@ -9,18 +9,15 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks
 from bot.backup_request import BackupRequest
 from bot.commands import ChatCommands, Reply
 from bot.slack_text import mrkdwn
-from handlers.restore import RESPONSE_URL_VALIDITY, answer_requester
+from handlers.restore import answer_requester, ask_approval
 from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
 
 
 def register_backup(bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane) -> None:
-    channel = commands.policy.approvals.channel
-
     def answer(command: dict[str, Any], received: datetime, text: str, job_id: str | None = None) -> None:
         answer_requester(notifier, command, received, text, job_id)
 
@@ -42,14 +39,6 @@ def register_backup(bolt: App, commands: ChatCommands, notifier: SlackNotifier, 
         if isinstance(result, Reply):
             answer(command, received, result.text)
             return
-        expires = commands.decisions.expires(result)
-        notifier.post_card(result, channel, expires, command.get("response_url"), received + RESPONSE_URL_VALIDITY)
-        waiting = mrkdwn(
-            "Backup request {} is waiting for an admin's approval in {} (expires {}).",
-            result.id,
-            channel,
-            blocks.slack_date(expires),
-        )
-        answer(command, received, waiting, result.id)
+        ask_approval(commands, notifier, result, command, received)
 
     bolt.command("/rds-backup")(ack_backup)
