@@ -332,3 +332,18 @@ def test_the_living_message_says_what_the_backup_does_and_carries_its_bar():
     text = progress_text(store.jobs.get_job(job.id))
     assert text.startswith(f"[{job.id}] backing up Prod on rdsbot-first to {COPY}: running")
     assert "… backup_wait [#####...............] 25%" in text
+
+
+def test_a_finished_backup_is_counted_as_a_backup_and_kept_out_of_time_to_restore():
+    from datetime import timedelta
+
+    from bot.metrics import Metrics
+
+    _, _, clock, service = world()
+    job = submit(service, f"rdsbot-first Prod {COPY}")
+    job.status, job.started_at, job.finished_at = JobStatus.SUCCEEDED, clock.now(), clock.now() + timedelta(minutes=3)
+    metrics = Metrics()
+    metrics.job_finished(job)
+    text = metrics.exposition().decode()
+    assert 'rdsbot_jobs_finished_total{kind="backup",status="succeeded"} 1.0' in text
+    assert "rdsbot_time_to_restore_seconds_count{" not in text
