@@ -197,7 +197,7 @@ def test_unfinished_jobs_are_the_queued_and_running_ones_oldest_first(store: Sql
     unfinished = store.jobs.unfinished_jobs()
 
     assert [j.id for j in unfinished] == ["queued-old", "running-old", "queued-new", "running-new"]
-    assert all(len(j.stages) == len(StageName) for j in unfinished)
+    assert all(len(j.stages) == len(STAGE_ORDER) for j in unfinished)
 
 
 def test_list_jobs_is_newest_first_and_filters_by_status_and_drill(store: SqlStore) -> None:
@@ -258,7 +258,7 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
                 tables.tables["stages"].insert(),
                 [
                     {"job_id": "job-old", "position": i, "name": name.value, "status": "pending", "detail": ""}
-                    for i, name in enumerate(StageName)
+                    for i, name in enumerate(STAGE_ORDER)
                 ],
             )
             conn.execute(
