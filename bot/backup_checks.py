@@ -90,10 +90,22 @@ def plan_backup(request: BackupRequest, policy: Policy, job_id: str) -> RestoreP
 
 @dataclass(frozen=True)
 class BackupCheck:
-    """What the checks learned: the plan fields the live instance decides, and remarks for the card."""
+    """What the checks learned: the target as found (objects it overwrites, the role), the plan fields the live
+    instance decides, and remarks for the card."""
 
-    updates: dict[str, Any]
+    target: BackupTarget
+    engine: dict[str, Any]
     notes: tuple[str, ...]
+
+    @property
+    def updates(self) -> dict[str, Any]:
+        return {**self.engine, "backup": self.target}
+
+
+@dataclass(frozen=True)
+class RoleCheck:
+    note: str  # for the card's Role line
+    warning: bool = False  # also among the card's warnings: nobody could confirm the role may write
 
 
 def check_backup(plan: RestorePlan, gateways: Gateways, policy: Policy) -> BackupCheck:
@@ -133,22 +145,25 @@ def check_backup(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Backu
         accounts = policy.kms.allowed_accounts or (gateways.identity.account_id(),)
         kms_keys.check_key_arn("backup_kms_key_arn", plan.backup_kms_key_arn, plan.region, accounts)
     role_arn = gateways.option_groups.backup_restore_role(group or "")
-    role_note = _role_note(plan, role_arn, gateways)
-    notes = [role_note] if role_note.startswith("⚠") else []
+    if role_arn is None:
+        raise RequestError(
+            "instance",
+            f"{group}'s {into.BACKUP_RESTORE_OPTION} option names no IAM_ROLE_ARN, so RDS cannot write to S3",
+            "an admin must set IAM_ROLE_ARN on the option (AWS guide SQLServer.Procedural.Importing.Native.Enabling)",
+        )
+    role = _role_check(plan, role_arn, gateways)
+    notes = [role.note] if role.warning else []
     if state.status != "available":
         notes.append(f"{state.instance_id} is {state.status}; the backup waits until it is available")
-    updates: dict[str, Any] = {
-        **into.live_engine(state, plan),
-        "backup": target.model_copy(
-            update={
-                "overwrites": urls,
-                "allowed_by": into.allowed_by(state, policy),
-                "role_arn": role_arn,
-                "role_note": role_note.removeprefix("⚠ "),
-            }
-        ),
-    }
-    return BackupCheck(updates=updates, notes=tuple(notes))
+    found = target.model_copy(
+        update={
+            "overwrites": urls,
+            "allowed_by": into.allowed_by(state, policy),
+            "role_arn": role_arn,
+            "role_note": role.note,
+        }
+    )
+    return BackupCheck(target=found, engine=into.live_engine(state, plan), notes=tuple(notes))
 
 
 def _source_instance(plan: RestorePlan, gateways: Gateways, policy: Policy) -> InstanceState:
@@ -199,17 +214,18 @@ def _check_full_exists(plan: RestorePlan, state: InstanceState, gateways: Gatewa
         )
 
 
-def _role_note(plan: RestorePlan, role_arn: str | None, gateways: Gateways) -> str:
+def _role_check(plan: RestorePlan, role_arn: str, gateways: Gateways) -> RoleCheck:
     """What the option group's role needs to write the destination, and what rdsbot does about it: a role rdsbot
-    manages is extended before the task is sent; another is only checked (⚠ when it lacks something)."""
+    manages is extended before the task is sent; another is only checked, and refused when it lacks something."""
     target = plan.backup
-    if target is None or role_arn is None:
-        return "⚠ the option group names no IAM_ROLE_ARN; RDS cannot write to S3 without one"
+    if target is None:
+        raise ValueError("_role_check needs a backup plan")
     if managed_role(role_arn):
-        return f"rdsbot allows {role_arn} to write {target.url} before the backup starts"
+        return RoleCheck(f"rdsbot allows {role_arn} to write {target.url} before the backup starts")
     missing = gateways.roles.missing_backup_permissions(role_arn, backup_grant(plan))
     if missing is None:
-        return f"⚠ could not check {role_arn}; it must allow {', '.join(BACKUP_OBJECT_ACTIONS)} on {target.url}"
+        needs = ", ".join(BACKUP_OBJECT_ACTIONS)
+        return RoleCheck(f"could not check {role_arn}; it must allow {needs} on {target.url}", warning=True)
     if missing:
         raise RequestError(
             "instance",
@@ -217,7 +233,7 @@ def _role_note(plan: RestorePlan, role_arn: str | None, gateways: Gateways) -> s
             "an admin must grant it (AWS guide SQLServer.Procedural.Importing.Native.Enabling); rdsbot changes only "
             "roles it made",
         )
-    return f"{role_arn} may write {target.url}"
+    return RoleCheck(f"{role_arn} may write {target.url}")
 
 
 def managed_role(role_arn: str) -> bool:

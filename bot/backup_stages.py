@@ -36,7 +36,7 @@ def _validate(job: Job, ctx: StageContext) -> StepResult:
         checked = check_backup(job.plan, ctx.gateways, ctx.policy)
     except RequestError as exc:
         raise StageError(f"{exc}; nothing was changed") from None
-    now = checked.updates["backup"].overwrites
+    now = checked.target.overwrites
     if now != target.overwrites:
         raise StageError(
             f"the destination now holds {', '.join(now) or 'nothing'}, not {', '.join(target.overwrites) or 'nothing'}"

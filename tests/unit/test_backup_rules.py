@@ -347,3 +347,16 @@ def test_a_finished_backup_is_counted_as_a_backup_and_kept_out_of_time_to_restor
     text = metrics.exposition().decode()
     assert 'rdsbot_jobs_finished_total{kind="backup",status="succeeded"} 1.0' in text
     assert "rdsbot_time_to_restore_seconds_count{" not in text
+
+
+def test_an_option_group_without_a_role_is_refused_and_an_unchecked_role_is_a_warning_on_the_card():
+    aws, store, _, service = world()
+    aws.backup_roles.pop(GROUP)
+    error = refused(service, store, aws, f"rdsbot-first Prod {COPY}")
+    assert error.field == "instance" and "names no IAM_ROLE_ARN" in str(error)
+    aws.backup_roles[GROUP] = TEAM_ROLE
+    aws.role_gaps = None  # IAM could not be asked (SimulatePrincipalPolicy refused or missing)
+    lines = card_lines(submit(service, f"rdsbot-first Prod {COPY}"), PLAIN)
+    assert f"⚠ could not check {TEAM_ROLE}; it must allow s3:PutObject, s3:ListMultipartUploadParts, " in "\n".join(
+        lines
+    )
