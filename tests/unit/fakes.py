@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from bot.backup_target import BackupGrant, BackupTarget, BackupType
 from bot.domain import (
     BackupLocation,
     BackupSet,
@@ -30,6 +29,7 @@ from bot.ports import (
 from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
+from tests.unit.fake_backups import FakeBackupPorts
 
 # DBSnapshotIdentifier (AWS API reference 'API_DeleteDBInstance', FinalDBSnapshotIdentifier): 1-255 letters, digits,
 # hyphens; a letter first; no two hyphens in a row; no hyphen last.
@@ -47,7 +47,7 @@ class FakeClock:
         self.current += timedelta(seconds=seconds)
 
 
-class FakeAws:
+class FakeAws(FakeBackupPorts):
     """All six ports over one dict of state, with an ordered call log."""
 
     def __init__(self, objects: dict[str, int] | None = None, region: str = "us-east-1") -> None:
@@ -76,14 +76,7 @@ class FakeAws:
         # instance id -> its databases; option group -> its options (as RDS's own: SQLSERVER_BACKUP_RESTORE ...)
         self.databases: dict[str, set[str]] = {}
         self.option_groups: dict[str, set[str]] = {}
-        # /rds-backup: bucket -> region (default: self.region); option group -> IAM_ROLE_ARN; what was granted;
-        # database -> its state_desc where not ONLINE; a role's missing permissions (None: cannot evaluate).
-        self.bucket_regions: dict[str, str] = {}
-        self.backup_roles: dict[str, str] = {}
-        self.grants: list[tuple[str, BackupGrant]] = []
-        self.database_states: dict[str, str] = {}
-        self.role_gaps: list[str] | None = []
-        self.backups: dict[int, BackupTarget] = {}
+        FakeBackupPorts.__init__(self)
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -108,13 +101,6 @@ class FakeAws:
     def account_id(self) -> str:
         self.calls.append("account_id")
         return self.account
-
-    def bucket_region(self, bucket: str) -> str:
-        return self.bucket_regions.get(bucket, self.region)
-
-    def existing_objects(self, bucket: str, keys: tuple[str, ...]) -> dict[str, int]:
-        self.calls.append("existing_objects")
-        return {key: self.objects[f"{bucket}/{key}"] for key in keys if f"{bucket}/{key}" in self.objects}
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
         return None
@@ -267,39 +253,6 @@ class FakeAws:
         # Names differing only in case collide under the default collation (same guide).
         return database_name.casefold() in {d.casefold() for d in self.databases.get(instance.instance_id, set())}
 
-    def database_state(self, instance: InstanceState, database_name: str) -> str | None:
-        if not self.database_exists(instance, database_name):
-            return None
-        return self.database_states.get(database_name, "ONLINE")
-
-    def start_backup(
-        self, instance: InstanceState, database_name: str, target: BackupTarget, kms_key_arn: str | None
-    ) -> int:
-        self.calls.append("rds_backup_database")
-        task_id = len(self.tasks) + 1
-        task_type = "BACKUP_DB" if target.backup_type == BackupType.FULL else "BACKUP_DB_DIFFERENTIAL"
-        self.tasks[task_id] = TaskStatus(
-            task_id=task_id,
-            database_name=database_name,
-            lifecycle=TaskLifecycle.CREATED,
-            percent_complete=0,
-            task_type=task_type,
-            s3_object_arn=target.s3_arn,
-        )
-        self.backups[task_id] = target
-        return task_id
-
-    def grant_backup_writes(self, role_arn: str, grant: BackupGrant) -> None:
-        self.calls.append("grant_backup_writes")
-        self.grants.append((role_arn, grant))
-
-    def missing_backup_permissions(self, role_arn: str, grant: BackupGrant) -> list[str] | None:
-        self.calls.append("missing_backup_permissions")
-        return self.role_gaps
-
-    def backup_restore_role(self, name: str) -> str | None:
-        return self.backup_roles.get(name)
-
     def drop_database(self, instance: InstanceState, database_name: str) -> None:
         self.calls.append("rds_drop_database")
         if not self.database_exists(instance, database_name):
@@ -319,11 +272,7 @@ class FakeAws:
             lifecycle = TaskLifecycle.SUCCESS if percent >= 100 else TaskLifecycle.IN_PROGRESS
             task = task.model_copy(update={"percent_complete": percent, "lifecycle": lifecycle})
             self.tasks[task_id] = task
-            if lifecycle == TaskLifecycle.SUCCESS and task_id in self.backups:
-                target = self.backups[task_id]
-                for key in target.object_keys():
-                    self.objects[f"{target.bucket}/{key}"] = 1000
-            elif lifecycle == TaskLifecycle.SUCCESS:
+            if lifecycle == TaskLifecycle.SUCCESS and not self.backup_written(task_id):
                 self.databases.setdefault(self._task_instance.get(task_id, ""), set()).add(task.database_name)
         return task
 
