@@ -4,34 +4,19 @@ in rds_task_status (by its S3 ARN, newer than what validate saw) and never sends
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aws.clients import AwsClients
-from aws.sandbox.moto_seed import seed_sandbox
 from bot.backup_request import parse_backup_command
 from bot.domain import JobStatus, StageName
 from bot.parser import parse_restore_command
-from config.policy_model import load_policy
 from config.settings import Settings
-from tests.integration.test_restore_end_to_end import SimulatedCrash, sql, started
+from tests.integration.test_restore_end_to_end import SimulatedCrash, settings, sql, started
 
 COPY = "s3://rdsbot-backups/copies/prod-copy.bak"
 BACKUP = "msdb.dbo.rds_backup_database"
-
-
-@pytest.fixture
-def settings(aws: AwsClients, database_url: str, tmp_path: Path) -> Settings:
-    seed_sandbox(load_policy(None))
-    return Settings(
-        database_url=database_url,
-        sqlserver_driver="sandbox",
-        sandbox_restore_seconds=0.6,
-        sandbox_state_path=tmp_path / "sandbox.json",
-        poll_seconds=0.05,
-    )
+__all__ = ["settings"]  # the fixture: moto seeded, the sandbox on a state file, SQLite and PostgreSQL
 
 
 def test_a_bot_killed_after_sending_the_backup_resumes_without_sending_it_again(settings: Settings, aws, monkeypatch):
