@@ -11,6 +11,7 @@ import logging
 from typing import Any
 from urllib.parse import unquote
 
+from aws.backup_role import BackupRoleGrants
 from aws.errors import aws_call, is_not_found
 from aws.identity import CallerIdentity
 from bot import tags
@@ -26,7 +27,8 @@ _VERSION = "2012-10-17"
 # @kms_master_key_arn) the role needs these on the key, and the key policy must name the role.
 RESTORE_KMS_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 # AWS guide "SQLServer.Procedural.Importing.Native.Enabling" (the restore half; the guide's s3:PutObject,
-# s3:ListMultipartUploadParts and s3:AbortMultipartUpload serve rds_backup_database, which rdsbot never runs).
+# s3:ListMultipartUploadParts and s3:AbortMultipartUpload serve rds_backup_database: aws/backup_role.py grants them
+# per /rds-backup destination).
 RESTORE_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
 RESTORE_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectAttributes")
 # AWS guide "Appendix.SQLServer.Options.Audit.IAM": ListAllMyBuckets on *, bucket ACL and location on the
@@ -109,8 +111,8 @@ def audit_access_policy(spec: AuditRoleSpec) -> dict[str, Any]:
     }
 
 
-class RestoreRoles:
-    """RoleGateway over IAM."""
+class RestoreRoles(BackupRoleGrants):
+    """RoleGateway over IAM (the backup grants in aws/backup_role.py)."""
 
     def __init__(self, iam: Any, identity: CallerIdentity) -> None:
         self._iam = iam

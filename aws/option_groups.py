@@ -173,6 +173,12 @@ class OptionGroups:
         group = self._describe(name)
         return None if group is None else set(current_options(group))
 
+    def backup_restore_role(self, name: str) -> str | None:
+        """IAM_ROLE_ARN of the group's SQLSERVER_BACKUP_RESTORE option: the role RDS writes a backup as."""
+        group = self._describe(name) if name else None
+        options = current_options(group) if group else {}
+        return options.get("SQLSERVER_BACKUP_RESTORE", {}).get("IAM_ROLE_ARN")
+
     def _describe(self, name: str) -> dict[str, Any] | None:
         try:
             with aws_call("DescribeOptionGroups"):

@@ -110,6 +110,20 @@ class S3Backups:
             raise
         return head
 
+    def existing_objects(self, bucket: str, keys: tuple[str, ...]) -> dict[str, int]:
+        """Those of `keys` that exist, with their sizes (HeadObject each; a 404 is an absent key)."""
+        found: dict[str, int] = {}
+        for key in keys:
+            try:
+                with aws_call("HeadObject"):
+                    head = self._s3.head_object(Bucket=bucket, Key=key)
+            except AwsError as exc:
+                if is_not_found(exc):
+                    continue
+                raise
+            found[key] = int(head["ContentLength"])
+        return found
+
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
         """The newest .bak under `prefix` by LastModified, a striped set counting as one backup; None if none.
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 from bot import expiry, render
 from bot.authz import Action, Authorizer, Forbidden
 from bot.clock import Clock
-from bot.domain import ApprovalDecision, AuditAction, AuditEvent, Job, JobStatus
+from bot.domain import ApprovalDecision, AuditAction, AuditEvent, Job, JobKind, JobStatus
 from bot.ports import ApprovalRepository, AuditLog, Identity, JobRepository
 from bot.slack_text import SlackText, mention, mrkdwn
 from config.policy_model import Policy
@@ -127,7 +127,11 @@ class Decisions:
             return first
         new_status = JobStatus.QUEUED if approve else JobStatus.DENIED
         decided = self._event(
-            actor, job.id, AuditAction.decision(approve), {"reason": reason, **_who(identity)}, identity
+            actor,
+            job.id,
+            AuditAction.decision(approve).of_backup(job.kind == JobKind.BACKUP),
+            {"reason": reason, **_who(identity)},
+            identity,
         )
         if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided]):
             return self._lost_race(job, actor, action)

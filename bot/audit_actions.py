@@ -57,7 +57,29 @@ class AuditAction(StrEnum):
     # The trail itself: an S3 key it was about to write already held other bytes (nothing was overwritten).
     AUDIT_OBJECT_CONFLICT = "audit.object_conflict"
 
+    # A /rds-backup job's life (the same service, approvals and engine; stages and cancels as above).
+    BACKUP_REQUESTED = "backup.requested"
+    BACKUP_APPROVED = "backup.approved"
+    BACKUP_DENIED = "backup.denied"
+    BACKUP_STARTED = "backup.started"
+    BACKUP_COMPLETED = "backup.completed"
+    BACKUP_FAILED = "backup.failed"
+
     @classmethod
     def decision(cls, approve: bool) -> AuditAction:
         """What an approver's click records: approved or denied."""
         return cls.JOB_APPROVED if approve else cls.JOB_DENIED
+
+    def of_backup(self, backup: bool) -> AuditAction:
+        """This job action as a backup job records it (backup.requested ...); itself for a restore or another."""
+        return _BACKUP_ACTIONS.get(self, self) if backup else self
+
+
+_BACKUP_ACTIONS = {
+    AuditAction.JOB_REQUESTED: AuditAction.BACKUP_REQUESTED,
+    AuditAction.JOB_APPROVED: AuditAction.BACKUP_APPROVED,
+    AuditAction.JOB_DENIED: AuditAction.BACKUP_DENIED,
+    AuditAction.JOB_STARTED: AuditAction.BACKUP_STARTED,
+    AuditAction.JOB_SUCCEEDED: AuditAction.BACKUP_COMPLETED,
+    AuditAction.JOB_FAILED: AuditAction.BACKUP_FAILED,
+}

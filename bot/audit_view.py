@@ -12,6 +12,8 @@ DECISIONS = frozenset(
     {
         AuditAction.JOB_APPROVED,
         AuditAction.JOB_DENIED,
+        AuditAction.BACKUP_APPROVED,
+        AuditAction.BACKUP_DENIED,
         AuditAction.APPROVAL_REFUSED,
         AuditAction.APPROVAL_EXPIRED,
         AuditAction.APPROVAL_IGNORED,

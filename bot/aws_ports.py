@@ -11,6 +11,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.backup_target import BackupGrant, BackupTarget
 from bot.domain import BackupLocation, BackupSet, InstanceState, NetworkPlacement, TaskStatus
 from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
@@ -132,6 +133,14 @@ class BackupStore(Protocol):
 
     def console_url(self, bucket: str, key_or_prefix: str) -> str: ...
 
+    def bucket_region(self, bucket: str) -> str:
+        """The bucket's region; RequestError when it does not exist."""
+        ...
+
+    def existing_objects(self, bucket: str, keys: tuple[str, ...]) -> dict[str, int]:
+        """Those of `keys` that exist (HeadObject), with their sizes in bytes: a backup's destination."""
+        ...
+
     def presigned_url(self, bucket: str, key: str, expires_seconds: int = 900) -> str: ...
 
 
@@ -154,6 +163,14 @@ class RoleGateway(Protocol):
         """The role's ARN."""
         ...
 
+    def grant_backup_writes(self, role_arn: str, grant: BackupGrant) -> None:
+        """Let a role rdsbot manages write one backup destination (an inline policy per destination); idempotent."""
+        ...
+
+    def missing_backup_permissions(self, role_arn: str, grant: BackupGrant) -> list[str] | None:
+        """What a role rdsbot does not manage lacks to write the destination; None when it cannot be evaluated."""
+        ...
+
 
 class OptionGroupGateway(Protocol):
     def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
@@ -166,6 +183,9 @@ class OptionGroupGateway(Protocol):
 
     def ensure_copy(self, spec: OptionGroupCopySpec) -> EnsuredOptionGroup:
         """The copy with SQLSERVER_BACKUP_RESTORE, created or brought in line; never changes `spec.source`."""
+
+    def backup_restore_role(self, name: str) -> str | None:
+        """The IAM_ROLE_ARN of the group's SQLSERVER_BACKUP_RESTORE option; None without one."""
         ...
 
 
@@ -224,6 +244,16 @@ class NativeRestore(Protocol):
 
     def drop_database(self, instance: InstanceState, database_name: str) -> None:
         """rds_drop_database: an --into --replace drops the old database before restoring over it."""
+        ...
+
+    def database_state(self, instance: InstanceState, database_name: str) -> str | None:
+        """sys.databases.state_desc (ONLINE, RESTORING, ...) of that database; None when there is none."""
+        ...
+
+    def start_backup(
+        self, instance: InstanceState, database_name: str, target: BackupTarget, kms_key_arn: str | None
+    ) -> int:
+        """rds_backup_database to the target; the task id."""
         ...
 
 

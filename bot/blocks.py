@@ -70,7 +70,7 @@ def _approve_button(job: Job) -> Block:
         "value": job.id,
         "text": {"type": "plain_text", "text": "Approve"},
         "confirm": {
-            "title": {"type": "plain_text", "text": f"Approve restore {job.id}?"},
+            "title": {"type": "plain_text", "text": f"Approve {job.kind} {job.id}?"},
             "text": {"type": "plain_text", "text": card_facts.approve_confirmation(job)},
             "confirm": {"type": "plain_text", "text": "Approve and create"},
             "deny": {"type": "plain_text", "text": "Not yet"},
@@ -144,7 +144,7 @@ def approval_card(job: Job, expires: datetime) -> list[Block]:
     """The card in the approvals channel, with Approve (confirmed) / Deny buttons carrying the job id."""
     deadline = card_facts.deadline_line(job, expires, SLACK)
     return [
-        {"type": "header", "text": {"type": "plain_text", "text": f"RDS restore request {job.id}"}},
+        {"type": "header", "text": {"type": "plain_text", "text": f"RDS {job.kind} request {job.id}"}},
         _text(card_summary(job)),
         _context(SlackText(deadline)),
         {
@@ -172,7 +172,7 @@ def expired_text(expires: datetime) -> SlackText:
 def decided_card(job: Job, decision: SlackText) -> list[Block]:
     """The card once decided: the same facts, who decided and when, no buttons."""
     return [
-        {"type": "header", "text": {"type": "plain_text", "text": f"RDS restore request {job.id}"}},
+        {"type": "header", "text": {"type": "plain_text", "text": f"RDS {job.kind} request {job.id}"}},
         _text(card_summary(job)),
         _context(decision),
     ]

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot import chain_stages, into_option_group, names, render
-from bot.domain import STAGE_ORDER, Job
+from bot.domain import STAGE_ORDER, Job, stage_order
 from bot.into_target import IntoTarget
 from bot.keep_window import format_duration
 
@@ -106,6 +106,8 @@ def card_lines(job: Job, style: CardStyle) -> list[str]:
     multi_az = "yes" if plan.multi_az else "no"
     if plan.into is not None:
         return _into_lines(job, style) + [f"⚠ {warning}" for warning in plan.warnings]
+    if plan.backup is not None:
+        return _backup_lines(job, style) + [f"⚠ {warning}" for warning in plan.warnings]
     lines = [
         style.line("Requester: {}", style.user(job.requester)),
         f"Reason: {reason}",
@@ -164,6 +166,32 @@ def _option_group_change(job: Job) -> list[str]:
     return [f"CHANGES option group: {into_option_group.change_summary(job.plan.target_instance_id, into, role)}"]
 
 
+def _backup_lines(job: Job, style: CardStyle) -> list[str]:
+    """A /rds-backup card: an overwrite says so first, since it replaces objects; nothing else is changed."""
+    plan = job.plan
+    backup = plan.backup
+    if backup is None:
+        return []
+    first = [f"OVERWRITES {', '.join(backup.overwrites)} (--overwrite)"] if backup.overwrites else []
+    files = (
+        f"{backup.files} files named 1-of-{backup.files} ... {backup.files}-of-{backup.files}"
+        if backup.files > 1
+        else "1 file"
+    )
+    return [
+        *first,
+        style.line("Requester: {}", style.user(job.requester)),
+        f"Reason: {plan.reason or 'none given'}",
+        f"Source: database {plan.database_name} on {plan.target_instance_id} ({backup.allowed_by})",
+        f"Destination: {backup.url} ({files}; allowed by {backup.destination_pattern})",
+        f"Type: {backup.backup_type.value}; overwrite {'yes' if backup.overwrite else 'no'}",
+        f"Region: {plan.region}; engine {plan.edition.value} {plan.engine_version or plan.major_version}",
+        f"Plan: {' → '.join(stage_order(job.kind))}",
+        _key_lines(job)[1],
+        f"Role: {backup.role_note or backup.role_arn or 'none'}",
+    ]
+
+
 def deadline_line(job: Job, expires: datetime, style: CardStyle) -> str:
     return style.line("Requested {}; expires {} if nobody decides.", style.time(job.created_at), style.time(expires))
 
@@ -176,6 +204,10 @@ def approve_confirmation(job: Job) -> str:
     """What Approve sets going, said once more before it does: it is the click that starts the bill."""
     plan = job.plan
     multi_az = ", Multi-AZ" if plan.multi_az else ""
+    if plan.backup is not None:
+        over = f", overwriting {len(plan.backup.overwrites)} object(s)" if plan.backup.overwrites else ""
+        text = f"This backs up {plan.database_name} on {plan.target_instance_id} to {plan.backup.url}{over}."
+        return text if len(text) <= CONFIRM_TEXT_CHARS else text[: CONFIRM_TEXT_CHARS - 1] + "…"
     if plan.into is not None:
         verb = "drops and restores" if plan.into.replace else "restores"
         changes = f", after giving it option group {plan.into.new_option_group}" if plan.into.new_option_group else ""

@@ -11,6 +11,8 @@ from datetime import UTC
 
 from bot import audit_view, render
 from bot.approvals import Decision, Decisions, Outcome
+from bot.backup_checks import plan_backup
+from bot.backup_request import USAGE as BACKUP_USAGE, BackupRequest, parse_backup_command
 from bot.clock import Clock
 from bot.domain import Job, JobStatus, RestoreRequest
 from bot.errors import RdsbotError, RequestError
@@ -44,6 +46,19 @@ HELP_TEXT = (
     "keep it longer comes first); /rds-restore delete <job-id> deletes it now (the requester or an admin)"
 )
 HELP = SlackText.escape(HELP_TEXT)  # `<backup>` and `<job-id>` would otherwise be read as Slack links
+BACKUP_HELP_TEXT = (
+    "Back up a database of an existing RDS SQL Server instance to S3 (rds_backup_database), after an admin approves.\n"
+    f"usage: {BACKUP_USAGE}\n"
+    "the destination must match the policy's backups.allowed_destinations; left out, the backup goes under the first "
+    "of them as <instance>/<database>-<job-id>.bak. An existing object is refused unless --overwrite; more than one "
+    "file needs one * in the file name (RDS names the files 1-of-N ... N-of-N); --type differential needs a full "
+    "backup taken on the instance since the database was restored\n"
+    "examples:\n"
+    "  /rds-backup rdsbot-prod-backup-j1234abcd prod_backup s3://rdsbot-backups/copies/prod-copy.bak\n"
+    "  /rds-backup rdsbot-prod-backup-j1234abcd prod_backup s3://rdsbot-backups/copies/prod-*.bak --files 4\n"
+    "then: /rds-status [job-id]; call it off with /rds-restore cancel <job-id>"
+)
+BACKUP_HELP = SlackText.escape(BACKUP_HELP_TEXT)
 
 
 # /rds-restore's verbs besides a restore, with their usage.
@@ -87,6 +102,27 @@ class ChatCommands:
             return self.service.submit(request, user, text=text)
         except RequestError as exc:
             return Reply(mrkdwn("Cannot restore: {}", exc), ok=False)
+        except RdsbotError as exc:
+            return Reply(mrkdwn("Cannot check the request right now: {}", exc), ok=False)
+
+    def check_backup(self, text: str, user: str) -> BackupRequest | Reply:
+        """The fast, pure part of /rds-backup: parse and apply policy, no AWS call (it fits in Slack's ack)."""
+        if text.strip() in ("", "help", "--help", "-h"):
+            return Reply(BACKUP_HELP)
+        try:
+            request = parse_backup_command(text)
+            plan_backup(request, self.policy, "j00000000")  # the default destination takes the real id later
+        except RequestError as exc:
+            self.service.refuse(user, exc, text=text)
+            return Reply(mrkdwn("Cannot back up: {}", exc), ok=False)
+        return request
+
+    def submit_backup(self, request: BackupRequest, user: str, text: str | None = None) -> Job | Reply:
+        """The slow part: the read-only checks (instance, database, destination, role), then the job awaits approval."""
+        try:
+            return self.service.submit_backup(request, user, text=text)
+        except RequestError as exc:
+            return Reply(mrkdwn("Cannot back up: {}", exc), ok=False)
         except RdsbotError as exc:
             return Reply(mrkdwn("Cannot check the request right now: {}", exc), ok=False)
 

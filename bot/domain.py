@@ -19,7 +19,9 @@ from bot.aws_values import (
     TaskLifecycle as TaskLifecycle,
     TaskStatus as TaskStatus,
 )
+from bot.backup_target import BackupTarget
 from bot.into_target import IntoTarget
+from bot.job_outputs import EngineBookkeeping as EngineBookkeeping, StageOutputs as StageOutputs
 from bot.restore_chain import RestoreChain
 
 
@@ -151,6 +153,13 @@ class RestorePlan(BaseModel):
     final_snapshot: bool | None = None
     chain: RestoreChain | None = None  # restored WITH NORECOVERY after the full, then rds_finish_restore
     into: IntoTarget | None = None  # set: restore onto an existing instance (bot/into.py); nothing is created
+    # set: the job is a /rds-backup of `database_name` on the existing `target_instance_id` (bot/backup_stages.py);
+    # the instance fields are the live instance's, and nothing is created but the S3 object(s).
+    backup: BackupTarget | None = None
+
+    @property
+    def kind(self) -> JobKind:
+        return JobKind.BACKUP if self.backup is not None else JobKind.RESTORE
 
     @model_validator(mode="before")
     @classmethod
@@ -180,8 +189,15 @@ class RestorePlan(BaseModel):
         return f"arn:aws:s3:::{self.backup_bucket}/{self.backup_key}{'*' if self.multi_file else ''}"
 
 
+class JobKind(StrEnum):
+    """What a job does: the discriminator the engine, card, progress, status and audit read (RestorePlan.kind)."""
+
+    RESTORE = "restore"
+    BACKUP = "backup"
+
+
 class StageName(StrEnum):
-    """The ordered stages of a restore; the order of this enum is the order they run in."""
+    """Every stage of either kind of job; STAGE_ORDER and BACKUP_STAGE_ORDER say which run, in which order."""
 
     VALIDATE = "validate"
     NETWORK = "network"
@@ -190,10 +206,33 @@ class StageName(StrEnum):
     INSTANCE = "instance"
     RESTORE_START = "restore_start"
     RESTORE_WAIT = "restore_wait"
+    BACKUP_START = "backup_start"
+    BACKUP_WAIT = "backup_wait"
     FINALIZE = "finalize"
 
 
-STAGE_ORDER: tuple[StageName, ...] = tuple(StageName)
+STAGE_ORDER: tuple[StageName, ...] = (
+    StageName.VALIDATE,
+    StageName.NETWORK,
+    StageName.RESTORE_ROLE,
+    StageName.OPTION_GROUP,
+    StageName.INSTANCE,
+    StageName.RESTORE_START,
+    StageName.RESTORE_WAIT,
+    StageName.FINALIZE,
+)
+BACKUP_STAGE_ORDER: tuple[StageName, ...] = (
+    StageName.VALIDATE,
+    StageName.BACKUP_START,
+    StageName.BACKUP_WAIT,
+    StageName.FINALIZE,
+)
+# The stages that wait on an rds_* task: progress percent, and the task a cancel stops.
+TASK_WAIT_STAGES = frozenset({StageName.RESTORE_WAIT, StageName.BACKUP_WAIT})
+
+
+def stage_order(kind: JobKind) -> tuple[StageName, ...]:
+    return BACKUP_STAGE_ORDER if kind == JobKind.BACKUP else STAGE_ORDER
 
 
 class StageStatus(StrEnum):
@@ -240,65 +279,6 @@ class Stage(BaseModel):
         return (self.finished_at - self.started_at).total_seconds()
 
 
-class StageOutputs(BaseModel):
-    """What the stages found or made that later stages, the completion message and drill cleanup read.
-
-    Every field stays None until its stage (or, for the audit record, the job's end) sets it. The links to the
-    job's audit record sit here rather than in a model of their own: they are stored with the outputs under the
-    same flat keys as before, so rows already stored read back unchanged, and the completion message reads them
-    next to the endpoint and console link.
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    backup_files: int | None = None
-    backup_bytes: int | None = None
-    backup_last_modified: datetime | None = None  # S3's LastModified of the newest file: the card shows its age
-    notes: tuple[str, ...] | None = None  # preflight remarks, e.g. an engine version RDS no longer offers
-    vpc_id: str | None = None
-    subnet_group: str | None = None
-    security_group_id: str | None = None
-    role_arn: str | None = None
-    audit_role_arn: str | None = None  # the SQLSERVER_AUDIT role; None without an audit bucket
-    option_group: str | None = None
-    instance_arn: str | None = None
-    endpoint: str | None = None  # host:port
-    task_id: int | None = None  # the rds_restore_database task (of a chain: the current step's)
-    chain_tasks: tuple[int, ...] | None = None  # a chain's task id per step sent so far, in step order
-    console_url: str | None = None
-    sqlserver_audit_url: str | None = None
-    sqlserver_audit_extension: str | None = None  # .zip or .sqlaudit, as ENABLE_COMPRESSION makes RDS upload them
-    # Why the finalize stage left SQL Server Audit alone: an --into instance rdsbot did not make is its owner's.
-    server_audit_skipped: str | None = None
-    # --into with a new option group: the instance's group before rdsbot applied its own, to put it back with.
-    previous_option_group: str | None = None
-    # An --into chain: the newest task of the database's name before the chain, so step 1 of this job is told
-    # apart from an earlier restore of the same backup (RDS keeps 36 days of task history).
-    task_floor: int | None = None
-    audit_record_key: str | None = None
-    audit_record_console_url: str | None = None
-    # A presigned link is a short-lived credential: excluded from every dump, so it reaches chat through the
-    # in-memory job only, never the store or the audit trail.
-    audit_record_url: str | None = Field(default=None, exclude=True)
-
-    def set_fields(self) -> dict[str, Any]:
-        """The fields set so far, as plain JSON values: what the store keeps and `job.succeeded` records."""
-        return self.model_dump(mode="json", exclude_none=True)
-
-
-class EngineBookkeeping(BaseModel):
-    """What rdsbot remembers about a job to drive it, as opposed to what the job produced."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    # Transient errors in a row in the current stage; reset when a stage step gets through.
-    transient_failures: int = 0
-    # The restore task was asked to cancel; never ask twice.
-    cancel_sent: bool = False
-    # The job's audit record could not be written to S3 when it finished; the shipper loop retries it.
-    audit_record_pending: bool = False
-
-
 class Job(BaseModel):
     """A restore job: its plan, where it is, and what it has created (so a cleanup knows what to remove)."""
 
@@ -306,7 +286,7 @@ class Job(BaseModel):
     requester: str
     plan: RestorePlan
     status: JobStatus = JobStatus.QUEUED
-    stages: list[Stage] = Field(default_factory=lambda: [Stage(name=n) for n in STAGE_ORDER])
+    stages: list[Stage] = Field(default_factory=list)
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -319,6 +299,21 @@ class Job(BaseModel):
     percent_complete: int = 0
     # Who asked to cancel; set only through the store's request_cancel, read by the engine at each step.
     cancel_requested_by: str | None = None
+
+    @property
+    def kind(self) -> JobKind:
+        return self.plan.kind
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stages_of_its_kind(cls, data: Any) -> Any:
+        # A new job gets its kind's stage table; a stored one keeps the stages it was saved with.
+        if isinstance(data, dict) and "stages" not in data:
+            plan = data.get("plan")
+            backup = plan.backup if isinstance(plan, RestorePlan) else (plan or {}).get("backup")
+            kind = JobKind.BACKUP if backup is not None else JobKind.RESTORE
+            data = {**data, "stages": [Stage(name=n) for n in stage_order(kind)]}
+        return data
 
     def stage(self, name: StageName) -> Stage:
         return next(s for s in self.stages if s.name == name)

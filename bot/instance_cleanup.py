@@ -62,7 +62,7 @@ class InstanceOutcome(StrEnum):
 def ends(job: Job) -> bool:
     """A job whose instance rdsbot deletes: a drill, or a restore planned with a keep window; never an --into
     job, whose instance existed before it."""
-    if job.plan.into is not None:
+    if job.plan.into is not None or job.plan.backup is not None:
         return False
     return job.is_drill or job.plan.keep_seconds is not None
 

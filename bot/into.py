@@ -75,12 +75,11 @@ def check_target(
     state = live_instance(plan, instances)
     allowed = allowed_by(state, policy)
     group = state.option_group_name
-    version = state.engine_version or ""
-    major = ".".join(version.split(".")[:2]) if version else plan.major_version
+    engine = live_engine(state, plan)
     options = option_groups.option_names(group) if group else None
     change: dict[str, Any] = {}
     if BACKUP_RESTORE_OPTION not in (options or set()):
-        change = option_group_change(state, options, major, policy)
+        change = option_group_change(state, options, engine["major_version"], policy)
     notes: list[str] = []
     if state.status != "available":
         notes.append(f"{state.instance_id} is {state.status}; the restore waits until it is available")
@@ -91,16 +90,21 @@ def check_target(
             f"database {plan.database_name} already exists on {state.instance_id}",
             "add --replace to drop it (rds_drop_database) and restore over it, or choose another name with --db",
         )
-    edition = Edition(state.engine) if state.engine in {e.value for e in Edition} else plan.edition
     learned = {"allowed_by": allowed, "option_group": group, "database_existed": existed, **change}
-    updates: dict[str, Any] = {
+    updates: dict[str, Any] = {**engine, "into": into.model_copy(update=learned)}
+    return IntoCheck(updates=updates, notes=tuple(notes))
+
+
+def live_engine(state: InstanceState, plan: RestorePlan) -> dict[str, Any]:
+    """The plan fields an existing instance decides: its class, edition, engine version and major version."""
+    edition = Edition(state.engine) if state.engine in {e.value for e in Edition} else plan.edition
+    version = state.engine_version or ""
+    return {
         "instance_class": state.instance_class,
         "edition": edition,
         "engine_version": version or None,
-        "major_version": major,
-        "into": into.model_copy(update=learned),
+        "major_version": ".".join(version.split(".")[:2]) if version else plan.major_version,
     }
-    return IntoCheck(updates=updates, notes=tuple(notes))
 
 
 def option_group_change(state: InstanceState, options: set[str] | None, major: str, policy: Policy) -> dict[str, Any]:

@@ -170,9 +170,10 @@ class Metrics:
         """The instance's life after its job is in the trail; jobs_finished already counted the job."""
 
     def job_finished(self, job: Job) -> None:
-        kind = "drill" if job.is_drill else "request"
+        kind = "drill" if job.is_drill else "backup" if job.plan.backup is not None else "request"
         self.jobs_finished.labels(job.status.value, kind).inc()
-        if job.status == JobStatus.SUCCEEDED and job.started_at and job.finished_at:
+        # A backup is no restore: its duration would skew the time-to-restore an operator watches.
+        if job.status == JobStatus.SUCCEEDED and job.started_at and job.finished_at and kind != "backup":
             self.time_to_restore.labels(kind).observe((job.finished_at - job.started_at).total_seconds())
 
 

@@ -40,7 +40,7 @@ _RETIRED = {
     ),
 }
 
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _storage_type(text: str) -> StorageType:
         raise RequestError("storage_type", f"{text!r} is not a storage type", "use gp2, gp3, io1 or io2") from None
 
 
-def _reason(text: str) -> str:
+def read_reason(text: str) -> str:
     reason = " ".join(text.split())  # one line on the card, whatever was pasted
     if not reason:
         raise RequestError("reason", "--reason is empty", 'say why, e.g. --reason "INC-1234: check last night\'s data"')
@@ -111,7 +111,7 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--major-version": ("major_version", str),
     "--backup-kms-key": ("backup_kms_key_arn", str),
     "--storage-kms-key": ("storage_kms_key_arn", str),
-    "--reason": ("reason", _reason),
+    "--reason": ("reason", read_reason),
     "--keep": ("keep", parse_duration),
     "--dry-run": ("dry_run", None),
     "--diff": ("diff", _diff),
@@ -133,7 +133,7 @@ def parse_backup(text: str, field: str = "backup", suffix: str = ".bak") -> Back
     bucket: str | None = None
     if body.startswith("s3://"):
         bucket, _, body = body[len("s3://") :].partition("/")
-        if not _BUCKET.fullmatch(bucket):
+        if not BUCKET_NAME.fullmatch(bucket):
             raise RequestError(field, f"{bucket!r} is not an S3 bucket name", f"write s3://bucket/path/file{suffix}")
     key = body.lstrip("/")
     example = "prod-log" if suffix == ".trn" else "prod-backup"
@@ -147,12 +147,24 @@ def parse_backup(text: str, field: str = "backup", suffix: str = ".bak") -> Back
     return BackupLocation(bucket=bucket, key=key, multi_file=multi_file)
 
 
-def parse_restore_command(text: str) -> RestoreRequest:
-    """Parse `/rds-restore` text; RequestError names the first bad field."""
+Flags = dict[str, tuple[str, Callable[[str], Any] | None]]
+
+
+def read_words(
+    text: str,
+    flags: Flags,
+    usage: str,
+    *,
+    retired: dict[str, tuple[str, str, str]] | None = None,
+    repeatable: frozenset[str] = frozenset(),
+    once: dict[str, tuple[str, str]] | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """A slash command's words: the positional ones, and flag -> converted value by request field. `once`: flags
+    refused when given twice (message, hint); others keep the last value."""
     try:
         words = shlex.split(text.translate(_TYPOGRAPHIC_QUOTES))
     except ValueError as exc:
-        raise RequestError("command", f"cannot read the command ({exc})", f"usage: {USAGE}") from None
+        raise RequestError("command", f"cannot read the command ({exc})", f"usage: {usage}") from None
     positional: list[str] = []
     values: dict[str, Any] = {}
     index = 0
@@ -163,11 +175,11 @@ def parse_restore_command(text: str) -> RestoreRequest:
             positional.append(word)
             continue
         flag, has_inline, inline = word.partition("=")
-        if flag in _RETIRED:
-            raise RequestError(*_RETIRED[flag])
-        if flag not in _FLAGS:
-            raise RequestError("command", f"unknown flag {flag}", f"usage: {USAGE}")
-        field, convert = _FLAGS[flag]
+        if retired and flag in retired:
+            raise RequestError(*retired[flag])
+        if flag not in flags:
+            raise RequestError("command", f"unknown flag {flag}", f"usage: {usage}")
+        field, convert = flags[flag]
         if convert is None:
             if has_inline:
                 raise RequestError(field, f"{flag} takes no value")
@@ -179,14 +191,27 @@ def parse_restore_command(text: str) -> RestoreRequest:
             raw = words[index]
             index += 1
         else:
-            raise RequestError(field, f"{flag} needs a value", f"usage: {USAGE}")
-        if flag in _REPEATABLE:
+            raise RequestError(field, f"{flag} needs a value", f"usage: {usage}")
+        if flag in repeatable:
             values[field] = (*values.get(field, ()), convert(raw))
-        elif flag == "--diff" and field in values:
-            # Each differential holds every change since the full: only the newest one is ever needed.
-            raise RequestError(field, "--diff is given twice", "give only the newest differential after the full")
+        elif once and flag in once and field in values:
+            raise RequestError(field, *once[flag])
         else:
             values[field] = convert(raw)
+    return positional, values
+
+
+def parse_restore_command(text: str) -> RestoreRequest:
+    """Parse `/rds-restore` text; RequestError names the first bad field."""
+    positional, values = read_words(
+        text,
+        _FLAGS,
+        USAGE,
+        retired=_RETIRED,
+        repeatable=_REPEATABLE,
+        # Each differential holds every change since the full: only the newest one is ever needed.
+        once={"--diff": ("--diff is given twice", "give only the newest differential after the full")},
+    )
     if "chain" in values:
         return _chain_request(values.pop("chain"), positional, values)
     if "into_instance_id" in values:

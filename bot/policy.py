@@ -252,15 +252,45 @@ def _plan_into(request: RestoreRequest, policy: Policy, *, drill: bool) -> Resto
         instance_id = check_instance_id(request.into_instance_id or "")
     except RequestError as exc:
         raise RequestError("into_instance_id", exc.message, exc.hint) from None
-    engine = policy.engine
-    return _build_plan(
-        request,
-        region=region,
+    return existing_instance_plan(
+        policy,
         bucket=bucket,
+        key=request.backup.key,
+        multi_file=request.backup.multi_file,
+        instance_id=instance_id,
         database=check_database_name(request.database_name or names.default_database_name(request.backup.key)),
+        region=region,
+        backup_kms_key_arn=request.backup_kms_key_arn,
+        reason=request.reason,
         chain=plan_chain(request, policy),
+        into=IntoTarget(replace=request.replace, allowed_by=""),
+    )
+
+
+def existing_instance_plan(
+    policy: Policy,
+    *,
+    bucket: str,
+    key: str,
+    multi_file: bool,
+    instance_id: str,
+    database: str,
+    region: str,
+    backup_kms_key_arn: str | None,
+    reason: str | None,
+    **kind: Any,
+) -> RestorePlan:
+    """A plan for a job on an instance that exists (--into, /rds-backup): its class, engine and version are the
+    policy's defaults as placeholders until the request-time checks read them from the live instance. No keep
+    window: rdsbot deletes only instances its jobs created, and such a job creates none."""
+    engine = policy.engine
+    return RestorePlan(
+        backup_bucket=bucket,
+        backup_key=key,
+        multi_file=multi_file,
         instance_class="existing",
         target_instance_id=instance_id,
+        database_name=database,
         edition=engine.edition,
         major_version=engine.major_version,
         engine_version=None,
@@ -272,8 +302,10 @@ def _plan_into(request: RestoreRequest, policy: Policy, *, drill: bool) -> Resto
         cores=None,
         threads_per_core=None,
         multi_az=False,
-        # No keep window: rdsbot deletes only instances its jobs created, and this job creates none.
+        region=region,
+        backup_kms_key_arn=backup_kms_key_arn,
+        reason=reason,
         keep_seconds=None,
         final_snapshot=None,
-        into=IntoTarget(replace=request.replace, allowed_by=""),
+        **kind,
     )

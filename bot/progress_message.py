@@ -13,20 +13,19 @@ within `interim_edit_budget` (0 by default, to hold the 6; see handlers/slack_no
 from __future__ import annotations
 
 from bot import render
-from bot.domain import Job, JobStatus, StageName, StageStatus
+from bot.domain import TASK_WAIT_STAGES, Job, JobStatus, StageStatus
 from bot.slack_text import SlackText, lines, mention, mrkdwn
 
 
 def progress_text(job: Job) -> SlackText:
     """The checklist: one line per stage with its mark and duration, the restore's bar on its line (Slack mrkdwn:
     names and errors that quote a request escaped once)."""
-    plan = job.plan
-    text = [f"[{job.id}] restoring {plan.database_name} onto {plan.target_instance_id}: {job.status}"]
+    text = [f"[{job.id}] {render.what_it_does(job)}: {job.status}"]
     for stage in job.stages:
         line = f"{render.STAGE_MARK[stage.status]} {stage.name}"
         if stage.status == StageStatus.SUCCEEDED:
             line += f" ({render.duration(stage.seconds)})"
-        if stage.name == StageName.RESTORE_WAIT and stage.status != StageStatus.PENDING:
+        if stage.name in TASK_WAIT_STAGES and stage.status != StageStatus.PENDING:
             line += f" {render.progress_bar(100 if stage.status == StageStatus.SUCCEEDED else job.percent_complete)}"
             line += render.chain_step(job)
         if stage.status == StageStatus.FAILED and stage.error:
@@ -38,15 +37,18 @@ def progress_text(job: Job) -> SlackText:
 def final_text(job: Job) -> SlackText:
     """The last message of the thread: it mentions the requester, so Slack notifies them (an edit would not)."""
     outcome = {
-        JobStatus.SUCCEEDED: "your restore is done",
-        JobStatus.CANCELLED: "your restore was cancelled",
-    }.get(job.status, "your restore failed")
+        JobStatus.SUCCEEDED: f"your {job.kind} is done",
+        JobStatus.CANCELLED: f"your {job.kind} was cancelled",
+    }.get(job.status, f"your {job.kind} failed")
     return mrkdwn("{} {}\n{}", mention(job.requester), outcome, render.completion(job))
 
 
 def card_outcome(job: Job) -> SlackText:
     """What the approval card says once the restore is over (after the decision line)."""
     when = job.finished_at.strftime("%Y-%m-%d %H:%M UTC") if job.finished_at else "-"
+    if job.status == JobStatus.SUCCEEDED and job.plan.backup is not None:
+        backup = job.plan.backup
+        return mrkdwn("✅ Backed up {} to {} at {}; details in the thread", job.plan.database_name, backup.url, when)
     if job.status == JobStatus.SUCCEEDED:
         plan = job.plan
         return mrkdwn(

@@ -68,7 +68,16 @@ def progress_bar(percent: int) -> str:
 
 
 def progress_line(job: Job, percent: int) -> SlackText:
-    return mrkdwn("[{}] restoring {}: {}{}", job.id, job.plan.database_name, progress_bar(percent), chain_step(job))
+    verb = "backing up" if job.plan.backup is not None else "restoring"
+    return mrkdwn("[{}] {} {}: {}{}", job.id, verb, job.plan.database_name, progress_bar(percent), chain_step(job))
+
+
+def what_it_does(job: Job) -> str:
+    """`restoring db onto instance`, or `backing up db on instance to s3://...`: a job's one-line purpose."""
+    plan = job.plan
+    if plan.backup is not None:
+        return f"backing up {plan.database_name} on {plan.target_instance_id} to {plan.backup.url}"
+    return f"restoring {plan.database_name} onto {plan.target_instance_id}"
 
 
 def chain_step(job: Job) -> str:
@@ -84,7 +93,9 @@ def completion(job: Job) -> SlackText:
     total = duration((job.finished_at - job.started_at).total_seconds()) if job.finished_at and job.started_at else "-"
     # Plain lines, escaped once when joined: URLs too (a presigned URL's `&` must reach Slack as `&amp;`).
     text: list[str] = []
-    if job.status == JobStatus.SUCCEEDED:
+    if job.status == JobStatus.SUCCEEDED and job.plan.backup is not None:
+        text += _backup_done(job, total)
+    elif job.status == JobStatus.SUCCEEDED:
         text.append(f"[{job.id}] restored {job.plan.database_name} on {job.plan.target_instance_id} in {total}")
         text.append(f"  endpoint: {job.outputs.endpoint}")
         text.append(f"  console:  {job.outputs.console_url}")
@@ -126,6 +137,21 @@ def _option_group_changed(job: Job) -> list[str]:
     ]
 
 
+def _backup_done(job: Job, total: str) -> list[str]:
+    """A finished backup: each object's s3:// link and the size, read back from S3 at finalize."""
+    plan, outputs = job.plan, job.outputs
+    objects = outputs.backup_objects or ()
+    size = outputs.backup_bytes or 0
+    done = [
+        f"[{job.id}] backed up {plan.database_name} on {plan.target_instance_id} in {total}: {len(objects)} "
+        f"object(s), {size} bytes"
+    ]
+    done += [f"  object: {url}" for url in objects]
+    if outputs.console_url:
+        done.append(f"  console:  {outputs.console_url}")
+    return done
+
+
 def expired(job: Job, deadline: datetime) -> SlackText:
     """A request that lapsed with nobody deciding (the console; Slack's card says it in blocks)."""
     return mrkdwn(
@@ -149,11 +175,16 @@ def status_table(jobs: list[Job], now: datetime, goes: Mapping[str, str] | None 
     for job in jobs:
         stage = job.current_stage
         rows.append(
-            f"{job.id:<10} {job.requester[:12]:<12} {job.plan.target_instance_id[:34]:<34} {job.status:<17} "
+            f"{job.id:<10} {job.requester[:12]:<12} {_target(job)[:34]:<34} {job.status:<17} "
             f"{(stage.name if stage else '-'):<13} {job.percent_complete:>3}% {duration(elapsed(job, now)):>8}"
             f"  {goes.get(job.id, '-')}"
         )
     return lines(rows)
+
+
+def _target(job: Job) -> str:
+    plan = job.plan
+    return f"backup {plan.target_instance_id}/{plan.database_name}" if plan.backup else plan.target_instance_id
 
 
 def keep_reminder(job: Job, delete_at: datetime | None) -> SlackText:
@@ -168,7 +199,8 @@ def keep_reminder(job: Job, delete_at: datetime | None) -> SlackText:
 
 def timeline(job: Job, goes: str | None = None) -> SlackText:
     """The stage timeline of one job, with durations; `goes`: when its instance is deleted."""
-    text = [f"{job.id}: {job.status}, requested by {job.requester}, target {job.plan.target_instance_id}"]
+    purpose = what_it_does(job) if job.plan.backup else f"target {job.plan.target_instance_id}"
+    text = [f"{job.id}: {job.status}, requested by {job.requester}, {purpose}"]
     if goes is not None:
         text.append(f"  instance goes: {goes}")
     for stage in job.stages:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import names
+from bot.backup_checks import check_backup, plan_backup
+from bot.backup_request import BackupRequest
 from bot.chain_discovery import find_chain
 from bot.clock import Clock
 from bot.domain import AuditAction, AuditEvent, Job, JobStatus, RestoreRequest, StageOutputs
@@ -39,7 +41,12 @@ class RestoreService:
         self.clock = clock
 
     def refuse(
-        self, requester: str, exc: RequestError, *, text: str | None = None, request: RestoreRequest | None = None
+        self,
+        requester: str,
+        exc: RequestError,
+        *,
+        text: str | None = None,
+        request: RestoreRequest | BackupRequest | None = None,
     ) -> None:
         """The one audit of a refused request, whichever check refused it (parse, policy or preflight)."""
         detail: dict[str, object] = {
@@ -105,6 +112,22 @@ class RestoreService:
             ],
         )
         return Submitted(job=job, preflight=checked)
+
+    def submit_backup(self, request: BackupRequest, requester: str, *, text: str | None = None) -> Job:
+        """/rds-backup: plan (pure), the read-only checks, then record the job awaiting approval."""
+        job_id = names.new_job_id()
+        try:
+            plan = plan_backup(request, self.policy, job_id)
+            checked = check_backup(plan, self.gateways_for(plan.region), self.policy)
+        except RequestError as exc:
+            self.refuse(requester, exc, text=text, request=request)
+            raise
+        plan = plan.model_copy(update={"warnings": plan.warnings + checked.notes, **checked.updates})
+        job = Job(id=job_id, requester=requester, plan=plan, created_at=self.clock.now())
+        job.status = JobStatus.AWAITING_APPROVAL
+        detail: dict[str, object] = {"plan": plan.model_dump(mode="json"), "pre_approved": False, "drill": False}
+        self.jobs.add_job(job, [self._event(requester, AuditAction.BACKUP_REQUESTED, job.id, detail)])
+        return job
 
     def _event(self, actor: str, action: AuditAction, job_id: str | None, detail: dict[str, object]) -> AuditEvent:
         return AuditEvent(at=self.clock.now(), actor=actor, action=action, job_id=job_id, detail=detail)

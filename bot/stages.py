@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bot import chain_stages, into, into_option_group, names, server_audit, tags
+from bot.backup_stages import BACKUP_STAGES
 from bot.domain import (
     InstanceState,
     Job,
+    JobKind,
     StageName,
     TaskLifecycle,
 )
@@ -298,7 +300,7 @@ def _unless_into(stage: _Stage, reused: str, option_group_change: _Stage | None 
     return run
 
 
-STAGES = {
+STAGES: dict[StageName, Callable[[Job, StageContext], StepResult]] = {
     StageName.VALIDATE: _validate,
     StageName.NETWORK: _unless_into(_network, "subnet group and security groups"),
     StageName.RESTORE_ROLE: _unless_into(_restore_role, "option group's restore role", _into_restore_role),
@@ -310,4 +312,16 @@ STAGES = {
 }
 
 # Stages that read the instance: the engine describes all such jobs' instances in one call per tick.
-INSTANCE_STAGES = {StageName.INSTANCE, StageName.RESTORE_START, StageName.RESTORE_WAIT, StageName.FINALIZE}
+INSTANCE_STAGES = {
+    StageName.INSTANCE,
+    StageName.RESTORE_START,
+    StageName.RESTORE_WAIT,
+    StageName.BACKUP_START,
+    StageName.BACKUP_WAIT,
+    StageName.FINALIZE,
+}
+
+
+def stage_table(job: Job) -> dict[StageName, Callable[[Job, StageContext], StepResult]]:
+    """The stage functions of the job's kind."""
+    return BACKUP_STAGES if job.kind == JobKind.BACKUP else STAGES

@@ -11,10 +11,20 @@ from collections.abc import Callable
 
 from bot.audit_surface import AuditSurface, audit_surface
 from bot.clock import Clock, SystemClock
-from bot.domain import AuditAction, AuditEvent, Job, JobStatus, Stage, StageName, StageStatus, TaskLifecycle
+from bot.domain import (
+    TASK_WAIT_STAGES,
+    AuditAction,
+    AuditEvent,
+    Job,
+    JobKind,
+    JobStatus,
+    Stage,
+    StageStatus,
+    TaskLifecycle,
+)
 from bot.errors import RdsbotError, TransientError
 from bot.ports import JobRepository, Notifier
-from bot.stages import INSTANCE_STAGES, STAGES, Done, Gateways, StageContext
+from bot.stages import INSTANCE_STAGES, Done, Gateways, StageContext, stage_table
 from config.policy_model import Policy
 
 log = logging.getLogger(__name__)
@@ -150,7 +160,7 @@ class Engine:
                 self._save(job, AuditAction.STAGE_STARTED, {"stage": stage.name})
                 self.notifier.stage_changed(job, stage)
             try:
-                result = STAGES[stage.name](job, ctx)
+                result = stage_table(job)[stage.name](job, ctx)
             except TransientError as exc:
                 job.engine.transient_failures += 1
                 failures = job.engine.transient_failures
@@ -194,7 +204,7 @@ class Engine:
             return False
         stage = job.current_stage
         task_id = job.outputs.task_id
-        if stage is not None and stage.name == StageName.RESTORE_WAIT and task_id is not None:
+        if stage is not None and stage.name in TASK_WAIT_STAGES and task_id is not None:
             instance_id = job.plan.target_instance_id
             state = ctx.instance_states.get(instance_id) or ctx.gateways.instances.find(instance_id)
             if state is not None:
@@ -232,7 +242,7 @@ class Engine:
             job.percent_complete = percent
         if changed:
             self.jobs.save_job(job)  # progress is state, not a decision: no audit event per percent
-        if percent is not None and stage.name == StageName.RESTORE_WAIT:
+        if percent is not None and stage.name in TASK_WAIT_STAGES:
             self.notifier.progress(job, percent)
 
     def _fail(self, job: Job, stage: Stage, reason: str, request_id: str | None = None) -> None:
@@ -256,7 +266,7 @@ class Engine:
         event = AuditEvent(
             at=self.clock.now(),
             actor=ENGINE_ACTOR,
-            action=action,
+            action=action.of_backup(job.kind == JobKind.BACKUP),
             job_id=job.id,
             detail=detail,
             surface=AuditSurface.ENGINE,

@@ -52,15 +52,40 @@ class RegionPolicy(StrictModel):
         return self
 
 
+# Where /rds-backup may write when the policy lists no backups.allowed_destinations.
+DEFAULT_DESTINATION_PREFIX = "rdsbot-copies/"
+_DESTINATION_PATTERN = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^*\s]*\*?")
+
+
 class BackupPolicy(StrictModel):
     default_bucket: str
     allowed_buckets: tuple[str, ...] = ()
+    # /rds-backup destinations, `s3://bucket/prefix*` (a trailing `*` matches any key under the prefix; without it
+    # the one key). Empty: s3://<default_bucket>/rdsbot-copies/*.
+    allowed_destinations: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _default_is_allowed(self) -> BackupPolicy:
         if self.allowed_buckets and self.default_bucket not in self.allowed_buckets:
             raise ValueError(f"default_bucket {self.default_bucket} is not in allowed_buckets")
+        for pattern in self.allowed_destinations:
+            if not _DESTINATION_PATTERN.fullmatch(pattern):
+                raise ValueError(
+                    f"allowed_destinations: {pattern!r} is not s3://bucket/prefix* (one `*`, only at the end)"
+                )
+            bucket = pattern.removeprefix("s3://").split("/", 1)[0]
+            if bucket not in self.buckets:
+                # A backup rdsbot could not read back (its role and IAM policy cover the backup buckets) would be
+                # no round trip; and the bot's own HeadObject of the destination needs the same grants.
+                raise ValueError(
+                    f"allowed_destinations: {pattern} is not in a backup bucket ({', '.join(self.buckets)})"
+                )
         return self
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """The /rds-backup destination patterns in force: the policy's, or the default bucket's rdsbot-copies/."""
+        return self.allowed_destinations or (f"s3://{self.default_bucket}/{DEFAULT_DESTINATION_PREFIX}*",)
 
     @property
     def buckets(self) -> tuple[str, ...]:

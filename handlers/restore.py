@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 def register_restore(
     bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane, own: OwnWorkspace
 ) -> None:
-    channel = commands.policy.approvals.channel
 
     def email_lookup(client: WebClient, user_id: str) -> Callable[[], str | None]:
         return profile_email(client, user_id, own)
@@ -69,22 +68,10 @@ def register_restore(
                 command, received, mrkdwn("Dry run, nothing created. The plan:\n{}", blocks.card_summary(job)), job.id
             )
             return
-        expires = commands.decisions.expires(job)
-        # Queued, not posted: the outbox paces the channel and keeps the card through a Slack outage or a restart.
-        url, url_expires = command.get("response_url"), received + RESPONSE_URL_VALIDITY
-        notifier.post_card(job, channel, expires, url, url_expires)
-        waiting = mrkdwn(
-            "Request {} is waiting for an admin's approval in {} (expires {}).",
-            job.id,
-            channel,
-            blocks.slack_date(expires),
-        )
-        answer(command, received, waiting, job.id)
+        ask_approval(commands, notifier, job, command, received)
 
     def answer(command: dict[str, Any], received: datetime, text: SlackText, job_id: str | None = None) -> None:
-        """The requester's follow-up, through the outbox: the response_url while valid, else a DM."""
-        key = requester_key(job_id) if job_id else None
-        reply_to_requester(notifier.outbox, command, received, text, key=key, job_id=job_id)
+        answer_requester(notifier, command, received, text, job_id)
 
     def job_verb(command: dict[str, Any], received: datetime, client: WebClient) -> None:
         """cancel [--rollback], delete, cleanup: the rules are in bot/commands.py."""
@@ -164,6 +151,32 @@ def register_restore(
         )
 
     bolt.view(blocks.DENY_REASON_VIEW)(deny)
+
+
+def ask_approval(
+    commands: ChatCommands, notifier: SlackNotifier, job: Job, command: dict[str, Any], received: datetime
+) -> None:
+    """Queue the job's approval card and tell the requester where it waits (a restore's or a backup's)."""
+    channel = commands.policy.approvals.channel
+    expires = commands.decisions.expires(job)
+    # Queued, not posted: the outbox paces the channel and keeps the card through a Slack outage or a restart.
+    url, url_expires = command.get("response_url"), received + RESPONSE_URL_VALIDITY
+    notifier.post_card(job, channel, expires, url, url_expires)
+    waiting = mrkdwn(
+        "Request {} is waiting for an admin's approval in {} (expires {}).",
+        job.id,
+        channel,
+        blocks.slack_date(expires),
+    )
+    answer_requester(notifier, command, received, waiting, job.id)
+
+
+def answer_requester(
+    notifier: SlackNotifier, command: dict[str, Any], received: datetime, text: SlackText, job_id: str | None = None
+) -> None:
+    """The requester's follow-up to a slash command, through the outbox: the response_url while valid, else a DM."""
+    key = requester_key(job_id) if job_id else None
+    reply_to_requester(notifier.outbox, command, received, text, key=key, job_id=job_id)
 
 
 def _decide(

@@ -19,6 +19,7 @@ from bot.commands import ChatCommands
 from bot.doctor import DoctorCommand
 from bot.drills.commands import DrillCommands
 from handlers.audit import register_audit
+from handlers.backup import register_backup
 from handlers.doctor import register_doctor
 from handlers.drill import register_drill
 from handlers.restore import register_restore
@@ -66,6 +67,7 @@ def bolt_app(
     own = OwnWorkspace(client, enterprise_id)
     bolt.use(one_workspace(own))  # before every listener: another team's request runs none of them
     register_restore(bolt, commands, notifier, lane, own)
+    register_backup(bolt, commands, notifier, lane)
     register_status(bolt, commands, lane, notifier.outbox, own)
     register_audit(bolt, commands, lane, notifier.outbox)
     register_drill(bolt, drill_commands, lane, own, notifier.outbox)

@@ -74,7 +74,7 @@ class SlackNotifier:
     ) -> None:
         """Queue the approval card; the requester's response_url rides along, to tell them if it cannot be posted."""
         payload = OutboxPayload(
-            text=mrkdwn("RDS restore request {} needs approval", job.id),
+            text=mrkdwn("RDS {} request {} needs approval", job.kind.value, job.id),
             blocks=blocks.approval_card(job, expires),
             user=job.requester,
             response_url=response_url,
@@ -192,11 +192,12 @@ class SlackNotifier:
         if channel is not None:
             self.card_decided(job, channel, blocks.expired_text(deadline))
         notice = mrkdwn(
-            "⌛ Your restore request {} ({}) expired {} with nobody deciding; nothing was created. "
-            "Ask again with /rds-restore.",
+            "⌛ Your {} request {} ({}) expired {} with nobody deciding; nothing was created. Ask again with /rds-{}.",
+            job.kind.value,
             job.id,
             job.plan.target_instance_id,
             blocks.slack_date(deadline),
+            job.kind.value,
         )
         self.outbox.respond(requester_key(job.id), "", _LONG_AGO, job.requester, notice, job_id=job.id)
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from aws.native_restore import procedures
 from aws.native_restore.procedures import DbApiCursor, NativeRestoreError, SqlConnectionError, Statement
+from bot.backup_target import BackupTarget
 from bot.domain import InstanceState, TaskLifecycle, TaskStatus
 from bot.errors import RdsbotError, RestoreTaskError
 from bot.restore_chain import ChainStep
@@ -116,12 +117,38 @@ class SqlNativeRestore:
     def database_exists(self, instance: InstanceState, database_name: str) -> bool:
         """DB_ID under the server's collation: names differing only in case are the same database, as RDS's
         "Database ... already exists" check finds them; a database left RESTORING has an id too."""
+        rows = self._query(instance, procedures.DATABASE_EXISTS, database_name)
+        return bool(rows and int(rows[0].get("database_found") or 0))
+
+    def database_state(self, instance: InstanceState, database_name: str) -> str | None:
+        """sys.databases.state_desc (ONLINE, RESTORING, ...), the name compared under the server's collation."""
+        rows = self._query(instance, procedures.DATABASE_STATE, database_name)
+        return str(rows[0]["state_desc"]) if rows else None
+
+    def start_backup(
+        self, instance: InstanceState, database_name: str, target: BackupTarget, kms_key_arn: str | None
+    ) -> int:
+        """rds_backup_database to the target; a refusal in plain words."""
+        statement = procedures.backup_database(
+            database_name,
+            target.s3_arn,
+            kms_key_arn=kms_key_arn,
+            overwrite=target.overwrite,
+            backup_type=procedures.RestoreType(target.backup_type.value),
+            number_of_files=target.files,
+        )
+        task_id = self.start_task(instance, statement)
+        log.info("backup task started", extra={"instance": instance.instance_id, "task_id": task_id})
+        return task_id
+
+    def _query(self, instance: InstanceState, sql: str, database_name: str) -> list[dict[str, Any]]:
+        """One read-only query with the database name bound; the server's words on failure."""
         connection = open_connection(self._connect, instance)
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(procedures.DATABASE_EXISTS, (database_name,))
-                rows = procedures.first_rows(cursor)
+                cursor.execute(sql, (database_name,))
+                return procedures.first_rows(cursor)
             finally:
                 quietly(cursor.close)
         except Exception as exc:  # every driver has its own exception tree; the server's words are what matter
@@ -130,7 +157,6 @@ class SqlNativeRestore:
             ) from None
         finally:
             quietly(connection.close)
-        return bool(rows and int(rows[0].get("database_found") or 0))
 
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         """The newest restore task for that database, so a resumed job never starts a second one."""

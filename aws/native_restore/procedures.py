@@ -21,6 +21,8 @@ DROP_DATABASE = "msdb.dbo.rds_drop_database"
 # Not a procedure: whether a database of that name exists, the name bound (pytds sends it as @P1).
 DATABASE_EXISTS = "SELECT CASE WHEN DB_ID(%s) IS NULL THEN 0 ELSE 1 END AS database_found"
 BACKUP_DATABASE = "msdb.dbo.rds_backup_database"
+# = compares under the server's default (case-insensitive) collation, as DB_ID does.
+DATABASE_STATE = "SELECT state_desc FROM sys.databases WHERE name = %s"
 
 # sysname is nvarchar(128); longer names would be truncated by SQL Server, not refused.
 MAX_DATABASE_NAME = 128

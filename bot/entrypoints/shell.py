@@ -28,6 +28,8 @@ SHELL_HELP = """commands:
   /rds-restore <backup> <instance-class> [flags]   request a restore (/rds-restore help for the flags)
   /rds-restore <backup> --into <instance> [--replace] [--diff/--log/--stop-at]
                                                   restore (a chain too) onto an existing instance
+  /rds-backup <instance> <database> [s3://bucket/key] [flags]
+                                                  back up a database to S3 (/rds-backup help for the flags)
   /rds-status [job]                               recent jobs, or one job's stage timeline
   /rds-audit [job]                                a job's audit trail, or today's decisions
   /rds-drill list | run <name> | history <name>   restore drills (run: admins only)
@@ -92,6 +94,7 @@ class ConsoleSession:
             return False
         handlers: dict[str, Callable[[str], None]] = {
             "/rds-restore": self._restore,
+            "/rds-backup": self._backup,
             "/rds-status": self._status,
             "/rds-audit": lambda text: self.say(self.commands.audit(text).text),
             "/rds-drill": self._drill,
@@ -134,6 +137,23 @@ class ConsoleSession:
         if checked.dry_run:
             self.say("Dry run, nothing created. The plan:\n" + "\n".join(card_facts.card_lines(job, card_facts.PLAIN)))
             return
+        self._card(job)
+
+    def _backup(self, text: str) -> None:
+        checked = self.commands.check_backup(text, self.current.slack_id)
+        if isinstance(checked, Reply):
+            self.say(checked.text)
+            return
+        where = checked.destination or "the default destination"
+        self.say(f"(ack) checking {checked.database_name} on {checked.instance_id} for a backup to {where}…")
+        result = self.commands.submit_backup(checked, self.current.slack_id, text)
+        if isinstance(result, Reply):
+            self.say(result.text)
+            return
+        self._card(result)
+
+    def _card(self, job: Job) -> None:
+        """The approval card, as text; buttons become `approve <job>` / `deny <job> <reason>`."""
         self.last_job = job.id
         channel = self.commands.policy.approvals.channel
         expires = self.commands.decisions.expires(job)
@@ -142,7 +162,7 @@ class ConsoleSession:
             card_facts.deadline_line(job, expires, card_facts.PLAIN),
         ]
         self.say(
-            f"┌ approval card in {channel}: RDS restore request {job.id}\n"
+            f"┌ approval card in {channel}: RDS {job.kind} request {job.id}\n"
             + "\n".join(f"│ {line}" for line in lines)
             + f"\n│ approving means: {card_facts.approve_confirmation(job)}"
             + f"\n└ [approve {job.id}]  [deny {job.id} <reason>]"

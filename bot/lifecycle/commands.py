@@ -135,6 +135,12 @@ class LifecycleCommands:
             return LifecycleReply(f"No restore job {job_id!r}; /rds-status lists the recent ones", ok=False)
         if job.is_drill:
             return LifecycleReply(f"{job.id} is a drill's restore; its run deletes its instance", ok=False)
+        if job.plan.backup is not None:
+            return LifecycleReply(
+                f"{job.id} backed up {job.plan.database_name} of the existing instance {job.plan.target_instance_id};"
+                " it created only S3 objects, and rdsbot deletes only instances its jobs created",
+                ok=False,
+            )
         if job.plan.into is not None:
             # Nor is anything on it reverted: a new option group the job applied stays (its previous one is in
             # the job's completion message and audit trail, for an operator to put back).

@@ -26,6 +26,8 @@ import pytest
 
 from aws.clients import AwsClients
 from aws.sandbox.moto_seed import seed_sandbox
+from aws.sandbox.sql_server.aws_view import SERVICE_KEY_ID, SERVICE_SECRET
+from bot.backup_request import parse_backup_command
 from bot.bootstrap import build
 from bot.domain import JobStatus
 from bot.parser import parse_restore_command
@@ -109,6 +111,34 @@ def test_a_user_holding_only_the_shipped_policy_completes_a_restore(settings, en
     done = _restore(settings)
 
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+
+
+def test_a_user_holding_only_the_shipped_policy_backs_up_a_restored_database(settings, enforce_iam, aws, monkeypatch):
+    """/rds-backup's calls (HeadObject of the destination, DescribeOptionGroups for its role, PutRolePolicy on the
+    role rdsbot manages, the bucket's region) are all in the shipped policy (aws/permissions.py)."""
+    # The emulated RDS writes the object as a principal of its own (RDS writes as the option group's role).
+    aws.iam.create_user(UserName="rds-service")
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    aws.iam.put_user_policy(UserName="rds-service", PolicyName="rds", PolicyDocument=json.dumps(everything))
+    service = aws.iam.create_access_key(UserName="rds-service")["AccessKey"]
+    monkeypatch.setenv(SERVICE_KEY_ID, service["AccessKeyId"])
+    monkeypatch.setenv(SERVICE_SECRET, service["SecretAccessKey"])
+    enforce_iam(moto_variant(shipped_policy()), monkeypatch)
+    restored = _restore(settings)
+    assert restored is not None and restored.status == JobStatus.SUCCEEDED, restored.error if restored else None
+    app = build(settings)
+    try:
+        request = parse_backup_command(
+            f"{restored.plan.target_instance_id} {restored.plan.database_name} s3://rdsbot-backups/copies/copy.bak"
+        )
+        job = app.service.submit_backup(request, "U0ALICE")
+        assert app.store.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [])
+        app.engine.run_until_idle(timeout_seconds=60)
+        done = app.store.jobs.get_job(job.id)
+    finally:
+        app.close()
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    assert done.outputs.backup_objects == ("s3://rdsbot-backups/copies/copy.bak",)
 
 
 def test_the_same_policy_without_modify_option_group_is_denied(settings, enforce_iam, aws, monkeypatch):

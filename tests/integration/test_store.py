@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from bot.domain import (
+    STAGE_ORDER,
     Approval,
     ApprovalDecision,
     AuditEvent,
@@ -196,7 +197,7 @@ def test_unfinished_jobs_are_the_queued_and_running_ones_oldest_first(store: Sql
     unfinished = store.jobs.unfinished_jobs()
 
     assert [j.id for j in unfinished] == ["queued-old", "running-old", "queued-new", "running-new"]
-    assert all(len(j.stages) == len(StageName) for j in unfinished)
+    assert all(len(j.stages) == len(STAGE_ORDER) for j in unfinished)
 
 
 def test_list_jobs_is_newest_first_and_filters_by_status_and_drill(store: SqlStore) -> None:
@@ -257,7 +258,7 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
                 tables.tables["stages"].insert(),
                 [
                     {"job_id": "job-old", "position": i, "name": name.value, "status": "pending", "detail": ""}
-                    for i, name in enumerate(StageName)
+                    for i, name in enumerate(STAGE_ORDER)
                 ],
             )
             conn.execute(
@@ -278,7 +279,7 @@ def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_u
         assert (job.status, job.percent_complete, job.outputs) == (JobStatus.RUNNING, 40, StageOutputs(task_id=7))
         assert job.engine == EngineBookkeeping()
         assert job.plan == make_plan() and job.created_at == T0 and job.created_at.tzinfo is UTC
-        assert [s.name for s in job.stages] == list(StageName)
+        assert [s.name for s in job.stages] == list(STAGE_ORDER)
         assert [j.id for j in store.jobs.unfinished_jobs()] == ["job-old"]
         assert store.approvals.approvals("job-old") == [
             Approval(id=1, job_id="job-old", actor="U_BOB", decision=ApprovalDecision.APPROVED, reason="ok", at=T0)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from bot.domain import JobStatus, StageName, StageStatus
+from bot.domain import STAGE_ORDER, JobStatus, StageStatus
 from bot.entrypoints.cli import main
 from bot.logs import JsonLinesFormatter
 from bot.slack_text import SlackText
@@ -116,7 +116,7 @@ def test_a_successful_restore_over_slack_has_an_audit_event_for_every_state_chan
     assert history == [JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED]
     assert status == job.status
     assert stages == {stage.name.value: stage.status for stage in job.stages}
-    assert [e.detail["stage"] for e in trail if e.action == "stage.succeeded"] == [s.value for s in StageName]
+    assert [e.detail["stage"] for e in trail if e.action == "stage.succeeded"] == [s.value for s in STAGE_ORDER]
     approved = next(e for e in trail if e.action == "job.approved")
     assert (approved.actor, approved.iam_user) == (BOB, "bob")
     created = [r for e in trail for r in e.detail.get("aws_requests", [])]

@@ -28,6 +28,7 @@ from bot.ports import (
 from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
+from tests.unit.fake_backups import FakeBackupPorts
 
 # Re-exported: the stores' fakes live beside, and tests import them from here as always.
 from tests.unit.fake_stores import (
@@ -52,7 +53,7 @@ class FakeClock:
         self.current += timedelta(seconds=seconds)
 
 
-class FakeAws:
+class FakeAws(FakeBackupPorts):
     """All six ports over one dict of state, with an ordered call log."""
 
     def __init__(self, objects: dict[str, int] | None = None, region: str = "us-east-1") -> None:
@@ -82,6 +83,7 @@ class FakeAws:
         self.databases: dict[str, set[str]] = {}
         self.option_groups: dict[str, set[str]] = {}
         self.option_group_copies: list[OptionGroupCopySpec] = []
+        FakeBackupPorts.__init__(self)
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -297,7 +299,7 @@ class FakeAws:
             lifecycle = TaskLifecycle.SUCCESS if percent >= 100 else TaskLifecycle.IN_PROGRESS
             task = task.model_copy(update={"percent_complete": percent, "lifecycle": lifecycle})
             self.tasks[task_id] = task
-            if lifecycle == TaskLifecycle.SUCCESS:
+            if lifecycle == TaskLifecycle.SUCCESS and not self.backup_written(task_id):
                 self.databases.setdefault(self._task_instance.get(task_id, ""), set()).add(task.database_name)
         return task
 

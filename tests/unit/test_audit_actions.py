@@ -43,6 +43,12 @@ GOLDEN = [
     "instance.deleted",
     "instance.left_alone",
     "audit.object_conflict",
+    "backup.requested",
+    "backup.approved",
+    "backup.denied",
+    "backup.started",
+    "backup.completed",
+    "backup.failed",
 ]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.approvals import Decisions
 from bot.authz import Authorizer
-from bot.domain import AuditEvent, Job, JobStatus, StageName, StageStatus, TaskLifecycle
+from bot.domain import AuditEvent, Job, JobStatus, StageStatus, TaskLifecycle, stage_order
 from bot.parser import parse_restore_command
 from tests.unit.test_decisions import ADMIN, ADMINS, REQUESTER, FakeDirectory, no_email
 from tests.unit.test_workflow import POLICY, engine, world
@@ -79,7 +79,7 @@ def deny(story: Story) -> None:
 def replay(trail: list[AuditEvent], job: Job) -> tuple[list[JobStatus], dict[str, StageStatus]]:
     """The statuses the trail passes through, and each stage's state as the trail tells it."""
     history: list[JobStatus] = []
-    stages = {name.value: StageStatus.PENDING for name in StageName}
+    stages = {name.value: StageStatus.PENDING for name in stage_order(job.kind)}
     for event in trail:
         if event.action == "stage.started":
             stages[event.detail["stage"]] = StageStatus.RUNNING

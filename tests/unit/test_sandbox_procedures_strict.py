@@ -250,10 +250,10 @@ def test_a_backup_onto_an_existing_file_without_overwrite_fails_with_the_documen
     target = instance()
     client.start_restore(target, "Prod", ARN)
     finish_all(clock)
-    task_id = client.start_task(target, procedures.backup_database("Prod", ARN, backup_type=RestoreType.DIFFERENTIAL))
+    task_id = client.start_task(target, procedures.backup_database("Prod", ARN))
     finish_all(clock)
     failed = status(client, task_id)
-    assert failed.task_type == "BACKUP_DB_DIFFERENTIAL" and failed.lifecycle == TaskLifecycle.ERROR
+    assert failed.task_type == "BACKUP_DB" and failed.lifecycle == TaskLifecycle.ERROR
     assert "Please reissue task with correct type and overwrite property" in failed.task_info
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.domain import JobStatus, StageName, StageStatus, TaskLifecycle
+from bot.domain import STAGE_ORDER, JobStatus, StageName, StageStatus, TaskLifecycle
 from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from bot.service import RestoreService
@@ -77,7 +77,7 @@ def test_waiting_jobs_share_one_describe_per_tick():
     assert aws.calls.count("describe_many:3") == 1 and "find" not in aws.calls
 
 
-@pytest.mark.parametrize("crash_after", list(StageName)[:-1])
+@pytest.mark.parametrize("crash_after", list(STAGE_ORDER)[:-1])
 def test_restart_after_any_stage_resumes_without_a_second_instance_or_restore(crash_after):
     aws, store, clock, service = world()
     job = service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U1", approved=True).job

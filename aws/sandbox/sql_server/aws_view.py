@@ -7,6 +7,7 @@ files, a bucket in the instance's region, "Key <ARN> does not exist", Express at
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -90,12 +91,24 @@ class MemoryAwsView:
         self.bodies[f"{bucket}/{key}"] = body
 
 
+SERVICE_KEY_ID = "RDSBOT_SANDBOX_RDS_ACCESS_KEY_ID"
+SERVICE_SECRET = "RDSBOT_SANDBOX_RDS_SECRET_ACCESS_KEY"
+
+
 class EndpointAwsView:
     """The AWS endpoint the bot uses (moto in the sandbox), read and written through clients of the emulator's own,
     so its look-ups and writes are not counted as the bot's calls."""
 
     def __init__(self, region: str) -> None:
-        session = boto3.Session()
+        # RDS is a principal of its own: it writes a backup as the option group's role, not as the bot. A test that
+        # lets moto enforce IAM on the bot's user names another principal for the emulated RDS here.
+        key_id = os.environ.get(SERVICE_KEY_ID)
+        secret = os.environ.get(SERVICE_SECRET)
+        session = (
+            boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret)
+            if key_id and secret
+            else boto3.Session()
+        )
         self._s3: Any = session.client("s3", region_name=region)
         self._kms: Any = session.client("kms", region_name=region)
         self._rds: Any = session.client("rds", region_name=region)

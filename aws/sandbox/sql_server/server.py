@@ -18,6 +18,7 @@ from typing import Any
 from aws.native_restore.procedures import (
     BACKUP_DATABASE,
     DATABASE_EXISTS,
+    DATABASE_STATE,
     FINISH_RESTORE,
     RESTORE_DATABASE,
     RESTORE_LOG,
@@ -119,8 +120,8 @@ class SandboxSqlServer:
         check = CHECK_STATEMENTS.get(sql)
         if check is not None:
             return self._check(instance, check, params)
-        if sql == DATABASE_EXISTS:
-            return self._database_exists(instance, params)
+        if sql in (DATABASE_EXISTS, DATABASE_STATE):
+            return self._database_exists(instance, params, state_desc=sql == DATABASE_STATE)
         if (use := _USE.match(sql)) is not None:
             return self._use(instance, session, use["database"])
         if sql in AUDIT_QUERIES or is_audit_ddl(sql):
@@ -142,7 +143,7 @@ class SandboxSqlServer:
             if procedure in _NEED_BACKUP_RESTORE_OPTION and not self.aws.backup_restore_enabled(instance):
                 raise SandboxSqlError(50000, OPTION_NOT_ENABLED)
             sets = Procedures(server, instance, now, self.restore_seconds, self._backup_content).run(procedure, bound)
-            if procedure in (RESTORE_DATABASE, RESTORE_LOG):
+            if procedure in (RESTORE_DATABASE, RESTORE_LOG, BACKUP_DATABASE):
                 # Read now, not when a status poll starts the task: the region and engine RDS checks it against.
                 task = server.tasks[-1]
                 task.region, task.engine = self.region or instance_region(instance), self.aws.engine(instance)
@@ -159,14 +160,21 @@ class SandboxSqlServer:
             session.database = database
             return [ResultSet(None, [])]
 
-    def _database_exists(self, instance: InstanceState, params: Sequence[SqlParam]) -> list[ResultSet]:
-        """DB_ID(name): compared under the default case-insensitive collation, and a RESTORING database counts."""
+    def _database_exists(
+        self, instance: InstanceState, params: Sequence[SqlParam], *, state_desc: bool
+    ) -> list[ResultSet]:
+        """DB_ID(name), or sys.databases.state_desc: compared under the default case-insensitive collation, and a
+        RESTORING database counts (its state_desc says RESTORING)."""
         if len(params) != 1 or not isinstance(params[0], str):
-            raise SandboxSqlError(8144, "the database_exists query takes 1 bound string")
+            raise SandboxSqlError(8144, "the database query takes 1 bound string")
         with self._shared.open() as state:
-            state.calls.append(SandboxCall("database_exists", {"name": params[0]}))
+            state.calls.append(SandboxCall("database_state" if state_desc else "database_exists", {"name": params[0]}))
             server = self._instance_state(state, instance)
-            found = server.has_database(params[0]) or server.is_restoring(params[0])
+            restoring = server.is_restoring(params[0])
+            found = server.has_database(params[0]) or restoring
+            if state_desc:
+                rows = [("RESTORING" if restoring else "ONLINE",)] if found else []
+                return [ResultSet(("state_desc",), rows)]
             return [ResultSet(("database_found",), [(1 if found else 0,)])]
 
     def _server_audit(
@@ -212,6 +220,8 @@ class SandboxSqlServer:
     def start_failure(self, server: EmulatedInstance, task: RestoreTask) -> str | None:
         """What RDS checks of a restore's objects, key and instance when the task starts (AWS guide
         "SQLServer.Procedural.Importing": limitations and troubleshooting), in its words."""
+        if not task.is_restore:
+            return self._backup_start_failure(task)
         files = self.aws.matched_objects(task.s3_arn)
         if len(files) > MAX_FILES:
             return (
@@ -229,6 +239,16 @@ class SandboxSqlServer:
                 "CREATE DATABASE or ALTER DATABASE failed because the resulting cumulative database size would "
                 "exceed your licensed limit of 10240 MB per database."
             )
+        return None
+
+    def _backup_start_failure(self, task: RestoreTask) -> str | None:
+        """A backup's bucket must be in the instance's region and its KMS key usable (AWS guide
+        "SQLServer.Procedural.Importing.Native.Using", backing up a database)."""
+        bucket_region = self.aws.bucket_region(bucket_and_key(task.s3_arn)[0])
+        if task.region and bucket_region and bucket_region != task.region:
+            return "Please specify a bucket that is in the same region as RDS instance"
+        if task.kms_key_arn and (problem := self.aws.kms_key_problem(task.kms_key_arn)):
+            return problem
         return None
 
 

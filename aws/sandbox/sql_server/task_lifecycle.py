@@ -80,7 +80,7 @@ def _start_failure(rules: LifecycleRules, server: EmulatedInstance, task: Restor
     if task.task_type == "FINISH_RESTORE":
         return None
     if not task.is_restore:
-        return _backup_failure(rules, task)
+        return _backup_failure(rules, server, task) or rules.start_failure(server, task)
     if not rules.backup_exists(task.s3_arn):
         return (
             f"Error making request with Error Code NotFound and Http Status Code NotFound. "
@@ -100,7 +100,15 @@ def _start_failure(rules: LifecycleRules, server: EmulatedInstance, task: Restor
     return None
 
 
-def _backup_failure(rules: LifecycleRules, task: RestoreTask) -> str | None:
+def _backup_failure(rules: LifecycleRules, server: EmulatedInstance, task: RestoreTask) -> str | None:
+    if task.task_type == "BACKUP_DB_DIFFERENTIAL" and not _has_differential_base(server, task):
+        # SQL Server message 3035; RDS snapshots after a restore, and the guide says a snapshot between the full
+        # and the differential breaks the differential: only a full backup since the last restore is a base.
+        return (
+            f'Cannot perform a differential backup for database "{task.database_name}", because a current database '
+            "backup does not exist. Perform a full database backup by reissuing BACKUP DATABASE, omitting the WITH "
+            "DIFFERENTIAL option."
+        )
     if task.overwrite_s3_backup_file:
         return None
     for bucket, key in backup_files(task):
@@ -108,6 +116,19 @@ def _backup_failure(rules: LifecycleRules, task: RestoreTask) -> str | None:
             # AWS guide, troubleshooting: the text for a file that exists with @overwrite_s3_backup_file=0.
             return "Please reissue task with correct type and overwrite property"
     return None
+
+
+def _has_differential_base(server: EmulatedInstance, task: RestoreTask) -> bool:
+    name = task.database_name.casefold()
+    base = False
+    for earlier in sorted(server.tasks, key=lambda t: t.task_id):
+        if earlier.task_id >= task.task_id or earlier.database_name.casefold() != name:
+            continue
+        if earlier.is_restore:
+            base = False
+        elif earlier.task_type == "BACKUP_DB" and earlier.lifecycle == TaskLifecycle.SUCCESS:
+            base = True
+    return base
 
 
 def backup_files(task: RestoreTask) -> list[tuple[str, str]]:
