@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.domain import BackupLocation, BackupSet, InstanceState, NetworkPlacement, TaskStatus
 from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
+from bot.tde import StoredObject, TdeCertificate
 
 
 class NetworkSpec(BaseModel):
@@ -50,6 +51,7 @@ class RoleSpec(BaseModel):
     backup_buckets: tuple[str, ...]
     kms_key_arns: tuple[str, ...] = ()
     placement: RolePlacement = RolePlacement()
+    tde: bool = False  # rds_restore_tde_certificate also needs s3:GetBucketAcl and s3:ListAllMyBuckets
 
 
 class AuditRoleSpec(BaseModel):
@@ -74,6 +76,7 @@ class OptionGroupSpec(BaseModel):
     audit_role_arn: str | None = None  # the role in SQLSERVER_AUDIT; never the restore role
     audit_retention_hours: int = 0
     audit_compression: bool = True  # ENABLE_COMPRESSION: .zip files (RDS's default) or plain .sqlaudit
+    tde: bool = False  # the TDE option too (persistent: such a group is never one non-TDE restores share)
 
 
 class EnsuredOptionGroup(BaseModel):
@@ -115,6 +118,10 @@ class BackupStore(Protocol):
 
     def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
         """Every object under the prefix with its LastModified (a --chain request picks its files from them)."""
+        ...
+
+    def head_object(self, bucket: str, key: str, field: str) -> StoredObject:
+        """One object's bucket region, SSE-KMS key and metadata names (never values); RequestError(field) if absent."""
         ...
 
     def console_url(self, bucket: str, key_or_prefix: str) -> str: ...
@@ -203,6 +210,14 @@ class NativeRestore(Protocol):
 
     def drop_database(self, instance: InstanceState, database_name: str) -> None:
         """rds_drop_database: an --into --replace drops the old database before restoring over it."""
+        ...
+
+    def user_tde_certificates(self, instance: InstanceState) -> tuple[str, ...]:
+        """The names rds_fn_list_user_tde_certificates() lists: the user TDE certificates the instance holds."""
+        ...
+
+    def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:
+        """rds_restore_tde_certificate: import the certificate a TDE-encrypted backup needs."""
         ...
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bot import tags
+from bot import tags, tde
 from bot.domain import Edition, InstanceState, RestorePlan
 from bot.errors import RdsbotError, RequestError, StageError
 from bot.into_target import IntoTarget
@@ -84,6 +84,8 @@ def check_target(
             f"an admin may add {BACKUP_RESTORE_OPTION} (with IAM_ROLE_ARN) to {group or 'its option group'}; "
             "rdsbot does not change another instance's option group",
         )
+    if plan.tde is not None:
+        _check_tde(state, group, options or set())
     notes: list[str] = []
     if state.status != "available":
         notes.append(f"{state.instance_id} is {state.status}; the restore waits until it is available")
@@ -104,6 +106,21 @@ def check_target(
         "into": into.model_copy(update={"allowed_by": allowed, "option_group": group, "database_existed": existed}),
     }
     return IntoCheck(updates=updates, notes=tuple(notes))
+
+
+def _check_tde(state: InstanceState, group: str | None, options: set[str]) -> None:
+    """A TDE backup restores only where the option group carries TDE (AWS guide "TDE.BackupRestoreRDS",
+    limitations) on an edition and version RDS offers TDE for."""
+    if tde.TDE_OPTION not in options:
+        raise RequestError(
+            "tde_certificate",
+            f"{state.instance_id}'s option group {group or '(none)'} lacks the {tde.TDE_OPTION} option, so RDS would "
+            "refuse rds_restore_tde_certificate there",
+            f"an admin may add {tde.TDE_OPTION} to {group or 'its option group'} (a persistent option: it stays "
+            "while an instance uses the group); rdsbot does not change another instance's option group",
+        )
+    version = state.engine_version or ""
+    tde.check_support(state.engine or "", ".".join(version.split(".")[:2]), f"instance {state.instance_id}")
 
 
 def database_exists(state: InstanceState, name: str, native: NativeRestore, notes: list[str]) -> bool | None:

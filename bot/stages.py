@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from bot import chain_stages, into, names, server_audit, tags
+from bot import chain_stages, into, names, server_audit, tags, tde_stage
 from bot.domain import (
     InstanceState,
     Job,
@@ -103,10 +103,11 @@ def _restore_role(job: Job, ctx: StageContext) -> StepResult:
     plan = job.plan
     role_arn = ctx.gateways.roles.ensure_restore_role(
         RoleSpec(
-            role_name=names.restore_role_name(plan.role_kms_key_arns),
+            role_name=names.restore_role_name(plan.role_kms_key_arns, tde=plan.tde is not None),
             backup_buckets=ctx.policy.backups.buckets,
             kms_key_arns=plan.role_kms_key_arns,
             placement=_role_placement(ctx.policy),
+            tde=plan.tde is not None,
         )
     )
     job.outputs.role_arn = role_arn
@@ -121,7 +122,9 @@ def _option_group(job: Job, ctx: StageContext) -> StepResult:
     audit_role_arn = job.outputs.audit_role_arn or _audit_role(ctx)
     group = ctx.gateways.option_groups.ensure_option_group(
         OptionGroupSpec(
-            name=names.option_group_name(plan.edition.short, plan.major_version, plan.role_kms_key_arns),
+            name=names.option_group_name(
+                plan.edition.short, plan.major_version, plan.role_kms_key_arns, tde=plan.tde is not None
+            ),
             engine=plan.edition.value,
             major_version=plan.major_version,
             role_arn=_needed(job.outputs.role_arn, "role_arn"),
@@ -129,6 +132,7 @@ def _option_group(job: Job, ctx: StageContext) -> StepResult:
             audit_role_arn=audit_role_arn,
             audit_retention_hours=audit.retention_hours,
             audit_compression=audit.compression,
+            tde=plan.tde is not None,
         )
     )
     job.outputs.option_group = group.name
@@ -207,18 +211,19 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     plan = job.plan
     state = _ready_instance(job, ctx)
     native = ctx.gateways.native_restore
+    certificate = tde_stage.ensure_certificate(plan, state, native)
     if plan.chain is not None:
-        return Done(chain_stages.send_step(job, state, native, 0))
+        return Done(certificate + chain_stages.send_step(job, state, native, 0))
     # A task started before a crash is found, not started again (on an --into instance, only one still running).
     existing = native.find_task(state, plan.database_name)
     ended = {TaskLifecycle.ERROR, TaskLifecycle.CANCELLED} | ({TaskLifecycle.SUCCESS} if plan.into else set())
     if existing is not None and existing.lifecycle not in ended:
         job.outputs.task_id = existing.task_id
-        return Done(f"task {existing.task_id} already running for {plan.database_name}")
+        return Done(f"{certificate}task {existing.task_id} already running for {plan.database_name}")
     dropped = into.clear_the_way(plan, state, native) if plan.into is not None else ""
     task_id = native.start_restore(state, plan.database_name, plan.s3_arn, plan.backup_kms_key_arn)
     job.outputs.task_id = task_id
-    return Done(f"{dropped}rds_restore_database task {task_id}: {plan.s3_arn} -> {plan.database_name}")
+    return Done(f"{certificate}{dropped}rds_restore_database task {task_id}: {plan.s3_arn} -> {plan.database_name}")
 
 
 def _restore_wait(job: Job, ctx: StageContext) -> StepResult:

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aws.native_restore import procedures
-from aws.native_restore.procedures import DbApiCursor, NativeRestoreError, SqlConnectionError, Statement
+from aws.native_restore.procedures import DbApiCursor, NativeRestoreError, SqlConnectionError, SqlValue, Statement
 from bot.domain import InstanceState, TaskLifecycle, TaskStatus
 from bot.errors import RdsbotError, RestoreTaskError
 from bot.restore_chain import ChainStep
+from bot.tde import TdeCertificate
 
 log = logging.getLogger(__name__)
 
@@ -113,24 +114,43 @@ class SqlNativeRestore:
         """rds_drop_database, e.g. a database a NORECOVERY chain left RESTORING."""
         self._run_or_raise(instance, procedures.drop_database(database_name))
 
+    def user_tde_certificates(self, instance: InstanceState) -> tuple[str, ...]:
+        """The user TDE certificates the instance holds, by name (rds_fn_list_user_tde_certificates())."""
+        rows = self._query(instance, procedures.LIST_USER_TDE_CERTIFICATES, (), "list TDE certificates")
+        return tuple(str(row.get("certificate_name")) for row in rows)
+
+    def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:
+        """rds_restore_tde_certificate; a refusal becomes RestoreTaskError with the server's words."""
+        try:
+            self._run(instance, procedures.restore_tde_certificate(certificate))
+        except _ProcedureFailed as exc:
+            raise RestoreTaskError(
+                f"rds_restore_tde_certificate refused on {instance.instance_id}: {exc.text}", exc.text
+            ) from None
+        log.info("TDE certificate restored", extra={"instance": instance.instance_id})
+
     def database_exists(self, instance: InstanceState, database_name: str) -> bool:
         """DB_ID under the server's collation: names differing only in case are the same database, as RDS's
         "Database ... already exists" check finds them; a database left RESTORING has an id too."""
+        rows = self._query(instance, procedures.DATABASE_EXISTS, (database_name,), f"look for {database_name}")
+        return bool(rows and int(rows[0].get("database_found") or 0))
+
+    def _query(
+        self, instance: InstanceState, sql: str, values: tuple[SqlValue, ...], what: str
+    ) -> list[dict[str, Any]]:
+        """A query that is no procedure, its values bound; NativeRestoreError in the server's words."""
         connection = open_connection(self._connect, instance)
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(procedures.DATABASE_EXISTS, (database_name,))
-                rows = procedures.first_rows(cursor)
+                cursor.execute(sql, values)
+                return procedures.first_rows(cursor)
             finally:
                 quietly(cursor.close)
         except Exception as exc:  # every driver has its own exception tree; the server's words are what matter
-            raise NativeRestoreError(
-                f"cannot look for {database_name} on {instance.instance_id}: {driver_message(exc)}"
-            ) from None
+            raise NativeRestoreError(f"cannot {what} on {instance.instance_id}: {driver_message(exc)}") from None
         finally:
             quietly(connection.close)
-        return bool(rows and int(rows[0].get("database_found") or 0))
 
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         """The newest restore task for that database, so a resumed job never starts a second one."""

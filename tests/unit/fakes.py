@@ -29,6 +29,7 @@ from bot.ports import (
 from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
+from bot.tde import StoredObject, TdeCertificate
 
 # DBSnapshotIdentifier (AWS API reference 'API_DeleteDBInstance', FinalDBSnapshotIdentifier): 1-255 letters, digits,
 # hyphens; a letter first; no two hyphens in a row; no hyphen last.
@@ -75,6 +76,9 @@ class FakeAws:
         # instance id -> its databases; option group -> its options (as RDS's own: SQLSERVER_BACKUP_RESTORE ...)
         self.databases: dict[str, set[str]] = {}
         self.option_groups: dict[str, set[str]] = {}
+        # bucket/key -> the names of its user metadata (rds-tde-pwd ...); instance id -> its user TDE certificates
+        self.metadata: dict[str, set[str]] = {}
+        self.tde_certificates: dict[str, list[str]] = {}
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -93,6 +97,16 @@ class FakeAws:
             region=self.region,
             kms_key_arns=tuple(sorted({self.object_keys[k] for k in keys if k in self.object_keys})),
             last_modified=self.last_modified,
+        )
+
+    def head_object(self, bucket: str, key: str, field: str) -> StoredObject:
+        self.calls.append("head_object")
+        if f"{bucket}/{key}" not in self.objects:
+            raise RequestError(field, f"s3://{bucket}/{key} does not exist")
+        return StoredObject(
+            region=self.region,
+            kms_key_arn=self.object_keys.get(f"{bucket}/{key}"),
+            metadata_names=frozenset(self.metadata.get(f"{bucket}/{key}", set())),
         )
 
     # AccountIdentity
@@ -258,6 +272,17 @@ class FakeAws:
             raise StageError(f"Cannot drop the database '{database_name}', because it does not exist.")
         held = self.databases[instance.instance_id]
         held -= {d for d in held if d.casefold() == database_name.casefold()}
+
+    def user_tde_certificates(self, instance: InstanceState) -> tuple[str, ...]:
+        self.calls.append("rds_fn_list_user_tde_certificates")
+        return tuple(self.tde_certificates.get(instance.instance_id, []))
+
+    def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:
+        self.calls.append("rds_restore_tde_certificate")
+        held = self.tde_certificates.setdefault(instance.instance_id, [])
+        if certificate.certificate_name in held:  # RDS refuses a second certificate of one name
+            raise RestoreTaskError(f"certificate {certificate.certificate_name} already exists", "already exists")
+        held.append(certificate.certificate_name)
 
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         matching = [t for t in self.tasks.values() if t.database_name == database_name]
