@@ -364,6 +364,8 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 _KMS = re.compile(r"\bkms\b|master key", re.I)
+# SQL Server message 33111: the backup's database encryption key is protected by a certificate the server lacks.
+_TDE_CERTIFICATE_MISSING = re.compile(r"Cannot find server certificate with thumbprint '?([^'.\s]+)", re.I)
 _KMS_DENIED = re.compile(r"access ?denied|not authorized|AccessDeniedException|disabled|pending deletion", re.I)
 _ALREADY_EXISTS = re.compile(r"database\s+'([^']+)'\s+already exists|already exists", re.I)
 _OBJECT_MISSING = re.compile(r"does not exist|access ?denied|NoSuchKey|NoSuchBucket|not ?found|forbidden", re.I)
@@ -372,6 +374,12 @@ _OBJECT_MISSING = re.compile(r"does not exist|access ?denied|NoSuchKey|NoSuchBuc
 def task_failure_reason(task_info: str, *, database_name: str | None = None, s3_arn: str | None = None) -> str:
     """Plain words for what went wrong, from task_info or a procedure's error text; the raw text when unknown."""
     text = (task_info or "").strip()
+    if match := _TDE_CERTIFICATE_MISSING.search(text):
+        return (
+            f"the backup is of a TDE-encrypted database and the instance lacks its certificate (thumbprint "
+            f"{match.group(1)}; SQL Server message 33111); request the restore again with --tde-certificate "
+            "KEY.cer --tde-private-key KEY.pvk --tde-password-key KEY-ARN"
+        )
     for pattern, reason in _REASONS:
         if pattern.search(text):
             return reason

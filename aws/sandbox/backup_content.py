@@ -67,6 +67,33 @@ def _bucket_and_key(s3_arn: str) -> tuple[str, str]:
     return bucket, key
 
 
+# A sandbox certificate file (.cer): its own header, then the thumbprint SQL Server knows the certificate by. A
+# TDE-encrypted sandbox backup names the thumbprint of the certificate protecting its database encryption key in
+# its manifest ("tde_thumbprint"), as a real backup's header does.
+CERTIFICATE_HEADER = b"RDSBOT-SANDBOX-CER/1\n"
+
+
+def certificate_bytes(thumbprint: str) -> bytes:
+    return CERTIFICATE_HEADER + json.dumps({"thumbprint": thumbprint}).encode() + b"\n"
+
+
+def certificate_thumbprint(data: bytes | None) -> str | None:
+    """The thumbprint of a sandbox .cer, or None when `data` is not one."""
+    if not data or not data.startswith(CERTIFICATE_HEADER):
+        return None
+    try:
+        thumbprint = json.loads(data[len(CERTIFICATE_HEADER) :].split(b"\n", 1)[0]).get("thumbprint")
+    except (ValueError, AttributeError):
+        return None
+    return str(thumbprint) if thumbprint else None
+
+
+def tde_thumbprint(content: Content | None) -> str | None:
+    """The certificate a TDE-encrypted sandbox backup needs, by thumbprint; None for an unencrypted one."""
+    thumbprint = (content or {}).get("tde_thumbprint")
+    return str(thumbprint) if thumbprint else None
+
+
 def restore_fault(content: Content | None) -> str | None:
     """The task_info a deliberately broken sandbox backup fails its restore with."""
     fault = (content or {}).get("fail_restore")

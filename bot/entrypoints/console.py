@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
+from aws.sandbox.moto_seed import (
+    DEMO_TDE_BACKUP_KEY,
+    DEMO_TDE_CERTIFICATE_KEY,
+    DEMO_TDE_PRIVATE_KEY_KEY,
+    SANDBOX_USERS,
+    seed_sandbox,
+    start_sandbox_aws,
+)
 from bot.audit_surface import AuditSurface, set_process_surface
 from bot.bootstrap import build, build_commands, build_doctor, build_drills, real_console_user
 from bot.doctor import DoctorCommand
@@ -54,7 +61,7 @@ def console_session(
                 sandbox_restore_seconds=restore_seconds,
                 poll_seconds=0.25,
             )
-            seed_sandbox(load_policy(settings.config))
+            seeded = seed_sandbox(load_policy(settings.config))
             users = {
                 name: ConsoleUser(name, slack_id, f"{name}@example.com")
                 for name, (slack_id, _) in SANDBOX_USERS.items()
@@ -62,6 +69,11 @@ def console_session(
             write(
                 f"# sandbox: moto at {aws.endpoint if aws else '?'}, job store {settings.database_url}; "
                 f"admins: alice, bob; not an admin: carol"
+            )
+            write(
+                f"# TDE demo: /rds-restore {DEMO_TDE_BACKUP_KEY} db.m5.large --tde-certificate "
+                f"{DEMO_TDE_CERTIFICATE_KEY} --tde-private-key {DEMO_TDE_PRIVATE_KEY_KEY} "
+                f"--tde-password-key {seeded.tde_password_key_arn}"
             )
         else:
             settings = load_settings()

@@ -15,14 +15,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws.native_restore.procedures import DATABASE_EXISTS, RESTORE_DATABASE, RESTORE_LOG, TASK_STATUS
+from aws.native_restore.procedures import (
+    DATABASE_EXISTS,
+    RESTORE_DATABASE,
+    RESTORE_LOG,
+    RESTORE_TDE_CERTIFICATE,
+    TASK_STATUS,
+)
 from aws.sandbox.backup_content import read_manifest, s3_objects_exist
+from aws.sandbox.sql_server import tde_certificates
 from aws.sandbox.sql_server.aws_view import AwsView, EndpointAwsView, MemoryAwsView, bucket_and_key, instance_region
 from aws.sandbox.sql_server.connection import SandboxConnection
 from aws.sandbox.sql_server.drill_checks import CHECK_STATEMENTS, answer_check, require_bound_strings
 from aws.sandbox.sql_server.procedure_calls import MAX_FILES, check_signature, parse_call, short_name
 from aws.sandbox.sql_server.reachability import SecurityGroupReachability
-from aws.sandbox.sql_server.restore_procedures import Procedures
+from aws.sandbox.sql_server.restore_procedures import OPTION_NOT_ENABLED, Procedures
 from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, Session, SqlParam
 from aws.sandbox.sql_server.server_audits import AUDIT_QUERIES, answer, is_audit_ddl, run_ddl
 from aws.sandbox.sql_server.state_file import EmulatedInstance, EmulatorState, RestoreTask, SandboxCall, SharedState
@@ -112,6 +119,10 @@ class SandboxSqlServer:
             return self._check(instance, check, params)
         if sql == DATABASE_EXISTS:
             return self._database_exists(instance, params)
+        if sql == tde_certificates.LIST_QUERY:
+            with self._shared.open() as state:
+                state.calls.append(SandboxCall("rds_fn_list_user_tde_certificates", {}))
+                return tde_certificates.list_user_tde_certificates(self._instance_state(state, instance))
         if (use := _USE.match(sql)) is not None:
             return self._use(instance, session, use["database"])
         if sql in AUDIT_QUERIES or is_audit_ddl(sql):
@@ -130,6 +141,10 @@ class SandboxSqlServer:
             advance(self, server, now)
             if procedure == TASK_STATUS:
                 return [status_set(server, bound, now)]
+            if procedure == RESTORE_TDE_CERTIFICATE:
+                if instance.option_group_status not in (None, "in-sync"):
+                    raise SandboxSqlError(50000, OPTION_NOT_ENABLED)
+                return tde_certificates.restore_tde_certificate(server, instance, bound, self.aws)
             sets = Procedures(server, instance, now, self.restore_seconds, self._backup_content).run(procedure, bound)
             if procedure in (RESTORE_DATABASE, RESTORE_LOG):
                 # Read now, not when a status poll starts the task: the region and engine RDS checks it against.
