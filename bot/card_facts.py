@@ -118,6 +118,7 @@ def card_lines(job: Job, style: CardStyle) -> list[str]:
         f"Plan: {' → '.join(STAGE_ORDER)}",
         *_chain_lines(job),
         *_key_lines(job),
+        *(plan.tde.card_lines() if plan.tde else ()),
     ]
     return lines + [f"⚠ {warning}" for warning in plan.warnings]
 
@@ -144,6 +145,7 @@ def _into_lines(job: Job, style: CardStyle) -> list[str]:
         f"option group {into.option_group}; rdsbot creates, changes and deletes no instance, network or option group",
         f"Region: {plan.region}",
         *_key_lines(job)[1:],
+        *(plan.tde.card_lines() if plan.tde else ()),
     ]
 
 

@@ -73,8 +73,9 @@ def console_session(
             write(
                 f"# TDE demo: /rds-restore {DEMO_TDE_BACKUP_KEY} db.m5.large --tde-certificate "
                 f"{DEMO_TDE_CERTIFICATE_KEY} --tde-private-key {DEMO_TDE_PRIVATE_KEY_KEY} "
-                f"--tde-password-key {seeded.tde_password_key_arn}"
+                f"--tde-password-key {{tde_password_key}}   ({{tde_password_key}} is {seeded.tde_password_key_arn})"
             )
+            script_values = {"tde_password_key": seeded.tde_password_key_arn}
         else:
             settings = load_settings()
             require_policy_file(settings, "shell --no-sandbox")
@@ -84,6 +85,7 @@ def console_session(
                     "IAM user is tagged with (slack-user-id); hint: drop --as"
                 )
             users = {}
+            script_values = {}
         app = build(settings)
         commands = build_commands(app)
         if sandbox:
@@ -94,7 +96,14 @@ def console_session(
             current = ConsoleUser(iam_user, slack_id)
             write(f"# real AWS: you are IAM user {iam_user}, Slack user {slack_id} (from sts:GetCallerIdentity)")
         users.setdefault(current.name, current)
-        session = ConsoleSession(commands=commands, users=users, write=write, current=current, may_switch=sandbox)
+        session = ConsoleSession(
+            commands=commands,
+            users=users,
+            write=write,
+            current=current,
+            may_switch=sandbox,
+            script_values=script_values,
+        )
         app.notifier.add(ConsoleNotifier(session))
         drills = build_drills(app, ConsoleDrillReporter(session), commands)
         session.drills = drills.commands
