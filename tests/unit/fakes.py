@@ -346,6 +346,7 @@ class FakeAws:
                 "rds_restore_database",
                 "rds_cancel_task",
                 "ensure_server_audit",
+                "rds_restore_tde_certificate",
             }
         ]
 
