@@ -111,7 +111,7 @@ def test_tde_only_on_the_editions_and_versions_rds_offers_it_for(flags: str, acc
 
 
 def test_the_same_edition_and_version_without_tde_is_not_refused() -> None:
-    aws, _, _, service = world()
+    _, _, _, service = world()
     job = service.submit(parse_restore_command("tde/db.bak db.m5.large --edition se --major-version 14.00"), "U1").job
     assert job.plan.tde is None
 
@@ -195,7 +195,7 @@ def test_a_restart_after_the_certificate_was_restored_does_not_send_it_twice() -
     aws.tde_certificates[job.plan.target_instance_id] = [f"UserTDECertificate_rdsbot_{job.id}"]
     run(aws, store, clock)
     done = store.jobs.get_job(job.id)
-    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
     assert "rds_restore_tde_certificate" not in aws.calls
     assert "found, not restored again" in done.stage(StageName.RESTORE_START).detail
 
@@ -212,7 +212,7 @@ def existing(
         option_group_status="in-sync",
         endpoint_address="rdsbot-staging-1.example",
         endpoint_port=1433,
-        engine=engine,
+        engine="sqlserver-se",
         engine_version=version,
     )
 
@@ -239,5 +239,5 @@ def test_into_an_instance_with_tde_restores_the_certificate_there() -> None:
     job = service.submit(parse_restore_command(INTO), "U1", approved=True).job
     run(aws, store, clock)
     done = store.jobs.get_job(job.id)
-    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
     assert aws.tde_certificates["rdsbot-staging-1"] == [f"UserTDECertificate_rdsbot_{job.id}"]
