@@ -1,0 +1,149 @@
+"""The sandbox's rds_restore_tde_certificate and rds_fn_list_user_tde_certificates() held to the AWS guide
+"TDE.BackupRestoreRDS" (exactly four required parameters, the UserTDECertificate_ prefix, SQLSERVER_BACKUP_RESTORE
+and TDE in the option group, the .pvk's x-amz-meta-rds-tde-pwd, a usable KMS key), and a TDE-encrypted backup that
+SQL Server restores only once the certificate with its thumbprint is there (message 33111). A lenient sandbox
+(any name, any option group, no metadata, restores without the certificate) fails these."""
+
+from __future__ import annotations
+
+import pytest
+
+from aws.native_restore import SqlNativeRestore, procedures
+from aws.sandbox.backup_content import certificate_bytes, manifest_bytes, parse_manifest
+from aws.sandbox.sql_server import SandboxSqlError, SandboxSqlServer
+from aws.sandbox.sql_server.aws_view import MemoryAwsView
+from bot.domain import InstanceState, TaskLifecycle
+from bot.errors import RestoreTaskError
+from bot.tde import TdeCertificate
+
+BUCKET = "rdsbot-backups"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+THUMBPRINT = "0xABCDEF0123456789"
+NAME = "UserTDECertificate_rdsbot_j1"
+
+
+class Clock:
+    now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+INSTANCE = InstanceState(
+    instance_id="rdsbot-tde",
+    status="available",
+    instance_class="db.m5.large",
+    option_group_name="rdsbot-og-tde",
+    option_group_status="in-sync",
+    endpoint_address="rdsbot-tde.abc.us-east-1.rds.amazonaws.com",
+    endpoint_port=1433,
+)
+CERTIFICATE = TdeCertificate(
+    certificate_name=NAME,
+    certificate_bucket=BUCKET,
+    certificate_key="tde/db.cer",
+    private_key_bucket=BUCKET,
+    private_key_key="tde/db.pvk",
+    password_key_arn=KEY_ARN,
+)
+
+
+@pytest.fixture
+def world():
+    clock, aws = Clock(), MemoryAwsView()
+    aws.options["rdsbot-og-tde"] = {"SQLSERVER_BACKUP_RESTORE", "TDE"}
+    for key, body in (
+        ("tde/db.bak", manifest_bytes({"tables": {"dbo.orders": 5}, "tde_thumbprint": THUMBPRINT})),
+        ("tde/db.cer", certificate_bytes(THUMBPRINT)),
+        ("tde/db.pvk", b"private key"),
+    ):
+        aws.put_object(BUCKET, key, body)
+    aws.metadata[f"{BUCKET}/tde/db.pvk"] = {"rds-tde-pwd": "AQIDAHim..."}
+    server = SandboxSqlServer(
+        clock=clock,
+        restore_seconds=10,
+        start_delay_seconds=1,
+        aws=aws,
+        object_exists=lambda arn: bool(aws.matched_objects(arn)),
+        backup_content=lambda arn: parse_manifest(aws.bodies[arn.removeprefix("arn:aws:s3:::")]),
+    )
+    return clock, aws, server, SqlNativeRestore(server.connect)
+
+
+def refused(server: SandboxSqlServer, **changes: str) -> SandboxSqlError:
+    values = dict(procedures.restore_tde_certificate(CERTIFICATE).params) | changes
+    names = [name for name in values if values[name] is not None]
+    sql = f"exec {procedures.RESTORE_TDE_CERTIFICATE} " + ", ".join(f"@{name}=%s" for name in names)
+    with pytest.raises(SandboxSqlError) as caught:
+        server.execute(INSTANCE, True, sql, [values[name] for name in names])
+    return caught.value
+
+
+def test_the_certificate_is_restored_and_listed(world):
+    _, _, _, client = world
+    assert client.user_tde_certificates(INSTANCE) == ()
+    client.restore_tde_certificate(INSTANCE, CERTIFICATE)
+    assert client.user_tde_certificates(INSTANCE) == (NAME,)
+
+
+def test_each_of_the_four_parameters_is_required(world):
+    _, _, server, _ = world
+    for name in ("certificate_name", "certificate_file_s3_arn", "private_key_file_s3_arn", "kms_password_key_arn"):
+        error = refused(server, **{name: None})
+        assert error.number == 201 and f"@{name}" in error.text
+
+
+def test_an_undocumented_parameter_is_refused(world):
+    _, _, server, _ = world
+    assert refused(server, overwrite="1").number == 8145
+
+
+def test_a_name_without_rds_prefix_is_refused(world):
+    _, _, server, _ = world
+    assert "UserTDECertificate_" in refused(server, certificate_name="MyCert").text
+
+
+@pytest.mark.parametrize("options", [{"SQLSERVER_BACKUP_RESTORE"}, {"TDE"}])
+def test_both_options_must_be_in_the_option_group(world, options):
+    _, aws, server, _ = world
+    aws.options["rdsbot-og-tde"] = options
+    missing = ({"SQLSERVER_BACKUP_RESTORE", "TDE"} - options).pop()
+    assert missing in refused(server).text
+
+
+def test_missing_files_missing_metadata_and_an_unusable_key_are_refused(world):
+    _, aws, server, _ = world
+    assert "does not exist" in refused(server, certificate_file_s3_arn=f"arn:aws:s3:::{BUCKET}/tde/nope.cer").text
+    aws.key_problems[KEY_ARN] = f"Key {KEY_ARN} is Disabled"
+    assert "Disabled" in refused(server).text
+    aws.key_problems.clear()
+    aws.metadata.clear()
+    assert "x-amz-meta-rds-tde-pwd" in refused(server).text
+
+
+def test_a_second_certificate_of_that_name_or_thumbprint_is_refused_as_sql_server_does(world):
+    _, _, server, client = world
+    client.restore_tde_certificate(INSTANCE, CERTIFICATE)
+    assert refused(server).number == 15232
+    assert refused(server, certificate_name="UserTDECertificate_other").number == 15232
+    with pytest.raises(RestoreTaskError):  # the client says so in the server's words
+        client.restore_tde_certificate(INSTANCE, CERTIFICATE)
+
+
+def test_a_tde_backup_fails_without_its_certificate_with_sql_servers_message(world):
+    clock, _, _, client = world
+    task = client.start_restore(INSTANCE, "db", f"arn:aws:s3:::{BUCKET}/tde/db.bak")
+    clock.now += 100
+    status = client.task_status(INSTANCE, task)
+    assert status.lifecycle == TaskLifecycle.ERROR
+    assert f"Cannot find server certificate with thumbprint '{THUMBPRINT}'" in status.task_info
+    assert "33111" in (status.reason or "") and "--tde-certificate" in (status.reason or "")
+
+
+def test_a_tde_backup_restores_once_the_certificate_is_there(world):
+    clock, _, server, client = world
+    client.restore_tde_certificate(INSTANCE, CERTIFICATE)
+    task = client.start_restore(INSTANCE, "db", f"arn:aws:s3:::{BUCKET}/tde/db.bak")
+    clock.now += 100
+    assert client.task_status(INSTANCE, task).lifecycle == TaskLifecycle.SUCCESS
+    assert "db" in server.databases(INSTANCE.endpoint_address or "")
