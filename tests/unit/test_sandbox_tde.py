@@ -70,7 +70,7 @@ def world():
     return clock, aws, server, SqlNativeRestore(server.connect)
 
 
-def refused(server: SandboxSqlServer, **changes: str) -> SandboxSqlError:
+def refused(server: SandboxSqlServer, **changes: str | None) -> SandboxSqlError:
     values = dict(procedures.restore_tde_certificate(CERTIFICATE).params) | changes
     names = [name for name in values if values[name] is not None]
     sql = f"exec {procedures.RESTORE_TDE_CERTIFICATE} " + ", ".join(f"@{name}=%s" for name in names)
