@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import pytest
 
-from aws.native_restore import SqlNativeRestore, procedures
-from aws.sandbox.backup_content import certificate_bytes, manifest_bytes, parse_manifest
+from aws.native_restore import procedures
+from aws.sandbox.backup_content import certificate_bytes, manifest_bytes
 from aws.sandbox.sql_server import SandboxSqlError, SandboxSqlServer
-from aws.sandbox.sql_server.aws_view import MemoryAwsView
 from bot.domain import InstanceState, TaskLifecycle
 from bot.errors import RestoreTaskError
 from bot.tde import TdeCertificate
+from tests.unit import test_sandbox_procedures_strict as strict
 
-BUCKET = "rdsbot-backups"
-KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+BUCKET, KEY_ARN = strict.BUCKET, strict.KEY_ARN
+world = strict.world  # the strict procedures' fixture, used by tde_world
 THUMBPRINT = "0xABCDEF0123456789"
 NAME = "UserTDECertificate_rdsbot_j1"
-
-
-class Clock:
-    now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 INSTANCE = InstanceState(
@@ -49,8 +42,10 @@ CERTIFICATE = TdeCertificate(
 
 
 @pytest.fixture
-def world():
-    clock, aws = Clock(), MemoryAwsView()
+def tde_world(world):
+    """The strict procedures' sandbox (a MemoryAwsView behind it) with a TDE backup, its .cer and .pvk, and an
+    option group carrying both options."""
+    clock, aws, server, client = world
     aws.options["rdsbot-og-tde"] = {"SQLSERVER_BACKUP_RESTORE", "TDE"}
     for key, body in (
         ("tde/db.bak", manifest_bytes({"tables": {"dbo.orders": 5}, "tde_thumbprint": THUMBPRINT})),
@@ -59,15 +54,7 @@ def world():
     ):
         aws.put_object(BUCKET, key, body)
     aws.metadata[f"{BUCKET}/tde/db.pvk"] = {"rds-tde-pwd": "AQIDAHim..."}
-    server = SandboxSqlServer(
-        clock=clock,
-        restore_seconds=10,
-        start_delay_seconds=1,
-        aws=aws,
-        object_exists=lambda arn: bool(aws.matched_objects(arn)),
-        backup_content=lambda arn: parse_manifest(aws.bodies[arn.removeprefix("arn:aws:s3:::")]),
-    )
-    return clock, aws, server, SqlNativeRestore(server.connect)
+    return clock, aws, server, client
 
 
 def refused(server: SandboxSqlServer, **changes: str | None) -> SandboxSqlError:
@@ -79,40 +66,40 @@ def refused(server: SandboxSqlServer, **changes: str | None) -> SandboxSqlError:
     return caught.value
 
 
-def test_the_certificate_is_restored_and_listed(world):
-    _, _, _, client = world
+def test_the_certificate_is_restored_and_listed(tde_world):
+    _, _, _, client = tde_world
     assert client.user_tde_certificates(INSTANCE) == ()
     client.restore_tde_certificate(INSTANCE, CERTIFICATE)
     assert client.user_tde_certificates(INSTANCE) == (NAME,)
 
 
-def test_each_of_the_four_parameters_is_required(world):
-    _, _, server, _ = world
+def test_each_of_the_four_parameters_is_required(tde_world):
+    _, _, server, _ = tde_world
     for name in ("certificate_name", "certificate_file_s3_arn", "private_key_file_s3_arn", "kms_password_key_arn"):
         error = refused(server, **{name: None})
         assert error.number == 201 and f"@{name}" in error.text
 
 
-def test_an_undocumented_parameter_is_refused(world):
-    _, _, server, _ = world
+def test_an_undocumented_parameter_is_refused(tde_world):
+    _, _, server, _ = tde_world
     assert refused(server, overwrite="1").number == 8145
 
 
-def test_a_name_without_rds_prefix_is_refused(world):
-    _, _, server, _ = world
+def test_a_name_without_rds_prefix_is_refused(tde_world):
+    _, _, server, _ = tde_world
     assert "UserTDECertificate_" in refused(server, certificate_name="MyCert").text
 
 
 @pytest.mark.parametrize("options", [{"SQLSERVER_BACKUP_RESTORE"}, {"TDE"}])
-def test_both_options_must_be_in_the_option_group(world, options):
-    _, aws, server, _ = world
+def test_both_options_must_be_in_the_option_group(tde_world, options):
+    _, aws, server, _ = tde_world
     aws.options["rdsbot-og-tde"] = options
     missing = ({"SQLSERVER_BACKUP_RESTORE", "TDE"} - options).pop()
     assert missing in refused(server).text
 
 
-def test_missing_files_missing_metadata_and_an_unusable_key_are_refused(world):
-    _, aws, server, _ = world
+def test_missing_files_missing_metadata_and_an_unusable_key_are_refused(tde_world):
+    _, aws, server, _ = tde_world
     assert "does not exist" in refused(server, certificate_file_s3_arn=f"arn:aws:s3:::{BUCKET}/tde/nope.cer").text
     aws.key_problems[KEY_ARN] = f"Key {KEY_ARN} is Disabled"
     assert "Disabled" in refused(server).text
@@ -121,8 +108,8 @@ def test_missing_files_missing_metadata_and_an_unusable_key_are_refused(world):
     assert "x-amz-meta-rds-tde-pwd" in refused(server).text
 
 
-def test_a_second_certificate_of_that_name_or_thumbprint_is_refused_as_sql_server_does(world):
-    _, _, server, client = world
+def test_a_second_certificate_of_that_name_or_thumbprint_is_refused_as_sql_server_does(tde_world):
+    _, _, server, client = tde_world
     client.restore_tde_certificate(INSTANCE, CERTIFICATE)
     assert refused(server).number == 15232
     assert refused(server, certificate_name="UserTDECertificate_other").number == 15232
@@ -130,8 +117,8 @@ def test_a_second_certificate_of_that_name_or_thumbprint_is_refused_as_sql_serve
         client.restore_tde_certificate(INSTANCE, CERTIFICATE)
 
 
-def test_a_tde_backup_fails_without_its_certificate_with_sql_servers_message(world):
-    clock, _, _, client = world
+def test_a_tde_backup_fails_without_its_certificate_with_sql_servers_message(tde_world):
+    clock, _, _, client = tde_world
     task = client.start_restore(INSTANCE, "db", f"arn:aws:s3:::{BUCKET}/tde/db.bak")
     clock.now += 100
     status = client.task_status(INSTANCE, task)
@@ -140,8 +127,8 @@ def test_a_tde_backup_fails_without_its_certificate_with_sql_servers_message(wor
     assert "33111" in (status.reason or "") and "--tde-certificate" in (status.reason or "")
 
 
-def test_a_tde_backup_restores_once_the_certificate_is_there(world):
-    clock, _, server, client = world
+def test_a_tde_backup_restores_once_the_certificate_is_there(tde_world):
+    clock, _, server, client = tde_world
     client.restore_tde_certificate(INSTANCE, CERTIFICATE)
     task = client.start_restore(INSTANCE, "db", f"arn:aws:s3:::{BUCKET}/tde/db.bak")
     clock.now += 100
