@@ -241,3 +241,14 @@ def test_into_an_instance_with_tde_restores_the_certificate_there() -> None:
     done = store.jobs.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
     assert aws.tde_certificates["rdsbot-staging-1"] == [f"UserTDECertificate_rdsbot_{job.id}"]
+
+
+def test_a_tde_chain_imports_the_certificate_before_its_first_step() -> None:
+    aws, store, clock, service = world()
+    aws.objects["rdsbot-backups/tde/db.trn"] = 1024
+    job = service.submit(parse_restore_command(f"{TDE_RESTORE} --log tde/db.trn"), "U1", approved=True).job
+    run(aws, store, clock)
+    done = store.jobs.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    sent = [c for c in aws.calls if c.startswith(("rds_restore_tde", "chain:"))]
+    assert sent[:2] == ["rds_restore_tde_certificate", "chain:RESTORE_DB_NORECOVERY"]
