@@ -121,6 +121,7 @@ def _check_tde(state: InstanceState, group: str | None, options: set[str]) -> No
         )
     version = state.engine_version or ""
     tde.check_support(state.engine or "", ".".join(version.split(".")[:2]), f"instance {state.instance_id}")
+    tde.check_single_az(state.multi_az, f"instance {state.instance_id}")
 
 
 def database_exists(state: InstanceState, name: str, native: NativeRestore, notes: list[str]) -> bool | None:

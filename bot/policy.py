@@ -191,6 +191,7 @@ def plan_tde(
         return None
     if engine is not None:
         tde.check_support(*engine)
+        tde.check_single_az(request.multi_az)
     tde.check_password_key(request.tde_password_key_arn, region, policy.kms.allowed_accounts)
     default = policy.backups.default_bucket
     return tde.TdeCertificate(

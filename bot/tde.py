@@ -100,6 +100,16 @@ def check_password_key(value: str, region: str, accounts: Collection[str]) -> No
     kms_keys.check_key_arn("tde_password_key_arn", value, region, accounts, alias_allowed=False)
 
 
+def check_single_az(multi_az: bool, where: str = "the new instance") -> None:
+    """AWS guide "TDE.BackupRestoreRDS", limitations: no TDE certificate restore on a Multi-AZ instance."""
+    if multi_az:
+        raise RequestError(
+            "multi_az",
+            f"RDS does not restore TDE certificates on Multi-AZ instances, and {where} is Multi-AZ",
+            "restore onto a Single-AZ instance (leave out --multi-az); convert it to Multi-AZ afterwards",
+        )
+
+
 def check_support(engine: str, major_version: str, where: str = "the new instance") -> None:
     """TDE only on the editions and versions RDS offers it for (AWS guide "Appendix.SQLServer.Options.TDE")."""
     versions = TDE_SUPPORT.get(engine, ())

@@ -134,3 +134,46 @@ def test_a_tde_backup_restores_once_the_certificate_is_there(tde_world):
     clock.now += 100
     assert client.task_status(INSTANCE, task).lifecycle == TaskLifecycle.SUCCESS
     assert "db" in server.databases(INSTANCE.endpoint_address or "")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["UserTDECertificate_a-b", "UserTDECertificate_RDSTDECertificate1", "UserTDECertificate_x y"],
+)
+def test_the_names_rds_forbids_are_refused(tde_world, name):
+    _, _, server, _ = tde_world
+    assert "(sandbox) The certificate name" in refused(server, certificate_name=name).text
+
+
+def test_files_without_the_cer_and_pvk_extensions_are_refused(tde_world):
+    _, aws, server, _ = tde_world
+    aws.put_object(BUCKET, "tde/db.key", b"private key")
+    aws.metadata[f"{BUCKET}/tde/db.key"] = {"rds-tde-pwd": "AQIDAHim..."}
+    assert ".pvk" in refused(server, private_key_file_s3_arn=f"arn:aws:s3:::{BUCKET}/tde/db.key").text
+
+
+def test_no_certificate_restore_on_a_multi_az_instance(tde_world):
+    _, _, _, client = tde_world
+    with pytest.raises(RestoreTaskError) as caught:
+        client.restore_tde_certificate(INSTANCE.model_copy(update={"multi_az": True}), CERTIFICATE)
+    assert "Multi-AZ" in str(caught.value)
+
+
+def test_at_most_ten_user_certificates(tde_world):
+    _, aws, server, client = tde_world
+    for number in range(11):
+        aws.put_object(BUCKET, f"tde/c{number}.cer", certificate_bytes(f"0x{number:040X}"))
+        certificate = CERTIFICATE.model_copy(
+            update={"certificate_name": f"UserTDECertificate_c{number}", "certificate_key": f"tde/c{number}.cer"}
+        )
+        if number < 10:
+            client.restore_tde_certificate(INSTANCE, certificate)
+    assert len(client.user_tde_certificates(INSTANCE)) == 10
+    assert (
+        "10 user TDE certificates"
+        in refused(
+            server,
+            certificate_name="UserTDECertificate_c10",
+            certificate_file_s3_arn=f"arn:aws:s3:::{BUCKET}/tde/c10.cer",
+        ).text
+    )

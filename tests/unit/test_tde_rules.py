@@ -131,6 +131,14 @@ def test_the_password_key_is_checked_like_every_kms_key(key: str, why: str) -> N
     assert "--tde-password-key" in (error.hint or "") or why != "not a full KMS key ARN"
 
 
+def test_a_multi_az_tde_restore_is_refused_but_a_multi_az_plain_one_is_not() -> None:
+    # AWS guide "TDE.BackupRestoreRDS", limitations: no TDE certificate restore on Multi-AZ instances.
+    error = refusal(f"{TDE_RESTORE} --multi-az")
+    assert error.field == "multi_az" and "Multi-AZ" in error.message
+    _, _, _, service = world()
+    assert service.submit(parse_restore_command("tde/db.bak db.m5.large --edition ee --multi-az"), "U1").job
+
+
 def test_a_certificate_file_outside_the_allowed_buckets_is_refused() -> None:
     error = refusal(TDE_RESTORE.replace("s3://rdsbot-certs/", "s3://elsewhere/"))
     assert error.field == "tde_private_key" and "elsewhere" in error.message
@@ -200,9 +208,7 @@ def test_a_restart_after_the_certificate_was_restored_does_not_send_it_twice() -
     assert "found, not restored again" in done.stage(StageName.RESTORE_START).detail
 
 
-def existing(
-    aws: FakeAws, *, options: set[str], engine: str = "sqlserver-se", version: str = "15.00.4415.2.v1"
-) -> None:
+def existing(aws: FakeAws, *, options: set[str], version: str = "15.00.4415.2.v1", multi_az: bool = False) -> None:
     aws.option_groups["team-og"] = options
     aws.instances["rdsbot-staging-1"] = InstanceState(
         instance_id="rdsbot-staging-1",
@@ -214,6 +220,7 @@ def existing(
         endpoint_port=1433,
         engine="sqlserver-se",
         engine_version=version,
+        multi_az=multi_az,
     )
 
 
@@ -231,6 +238,11 @@ def test_into_a_standard_2017_instance_is_refused_for_its_version() -> None:
         lambda aws: existing(aws, options={"SQLSERVER_BACKUP_RESTORE", "TDE"}, version="14.00.3381.3.v1"),
     )
     assert error.field == "tde_certificate" and "sqlserver-se 14.00" in error.message
+
+
+def test_into_a_multi_az_instance_with_tde_is_refused() -> None:
+    error = refusal(INTO, lambda aws: existing(aws, options={"SQLSERVER_BACKUP_RESTORE", "TDE"}, multi_az=True))
+    assert error.field == "multi_az" and "rdsbot-staging-1 is Multi-AZ" in error.message
 
 
 def test_into_an_instance_with_tde_restores_the_certificate_there() -> None:

@@ -2,12 +2,15 @@
 rds_fn_list_user_tde_certificates() (AWS guide "TDE.BackupRestoreRDS": "Restoring a TDE certificate", "Viewing
 restored TDE certificates", limitations), and what a TDE-encrypted backup needs when its restore starts.
 
-The guide lists the parameters, the UserTDECertificate_ prefix, the two options the option group must carry, the
-.pvk's x-amz-meta-rds-tde-pwd metadata and the symmetric KMS key, but publishes no error texts for them: those below
-are the sandbox's own wording ("(sandbox)"). SQL Server's own messages (15232, 33111) are SQL Server's.
+The guide lists the parameters, the UserTDECertificate_ prefix and the name's characters, the two options the option
+group must carry, no Multi-AZ, at most 10 user certificates, .cer and .pvk files, the .pvk's x-amz-meta-rds-tde-pwd
+metadata and the symmetric KMS key, but publishes no error texts for them: those below are the sandbox's own
+wording ("(sandbox)"). SQL Server's own messages (15232, 33111) are SQL Server's.
 """
 
 from __future__ import annotations
+
+import re
 
 from aws.native_restore.procedures import LIST_USER_TDE_CERTIFICATES
 from aws.sandbox.backup_content import certificate_thumbprint, tde_thumbprint
@@ -20,6 +23,10 @@ from bot.tde import CERTIFICATE_PREFIX, PASSWORD_METADATA, TDE_OPTION
 
 REQUIRED_OPTIONS = ("SQLSERVER_BACKUP_RESTORE", TDE_OPTION)
 LIST_QUERY = LIST_USER_TDE_CERTIFICATES
+# Limitations of the guide: at most 10 user certificates; a-z, 0-9, @, $, # and _ in the name (the prefix itself has
+# capitals, so the letters are taken case-insensitively); never the keyword RDSTDECERTIFICATE; .cer and .pvk files.
+MAX_USER_CERTIFICATES = 10
+_NAME = re.compile(r"[a-z0-9@$#_]+", re.I)
 
 
 def restore_tde_certificate(
@@ -27,8 +34,22 @@ def restore_tde_certificate(
 ) -> list[ResultSet]:
     """Import a user TDE certificate, refusing what RDS refuses; it answers at once (no task)."""
     name = bound_text(bound, "certificate_name")
-    if not name.startswith(CERTIFICATE_PREFIX):
-        raise SandboxSqlError(50000, f"(sandbox) The certificate name '{name}' must start with {CERTIFICATE_PREFIX}.")
+    if not name.startswith(CERTIFICATE_PREFIX) or "RDSTDECERTIFICATE" in name.upper():
+        raise SandboxSqlError(
+            50000,
+            f"(sandbox) The certificate name '{name}' must start with {CERTIFICATE_PREFIX} and must not include "
+            "RDSTDECERTIFICATE.",
+        )
+    if not _NAME.fullmatch(name):
+        raise SandboxSqlError(50000, f"(sandbox) The certificate name '{name}' may hold only a-z, 0-9, @, $, # and _.")
+    if instance.multi_az:
+        raise SandboxSqlError(50000, "(sandbox) TDE certificate restore is not supported on Multi-AZ DB instances.")
+    if len(server.tde_certificates) >= MAX_USER_CERTIFICATES:
+        raise SandboxSqlError(
+            50000,
+            f"(sandbox) The instance holds {MAX_USER_CERTIFICATES} user TDE certificates, the most RDS supports; "
+            "drop unused ones with rds_drop_tde_certificate.",
+        )
     options = aws.option_names(instance)
     missing = [option for option in REQUIRED_OPTIONS if option not in options]
     if missing:
@@ -39,9 +60,11 @@ def restore_tde_certificate(
         )
     certificate_arn = bound_text(bound, "certificate_file_s3_arn")
     private_key_arn = bound_text(bound, "private_key_file_s3_arn")
-    for arn in (certificate_arn, private_key_arn):
+    for arn, extension in ((certificate_arn, ".cer"), (private_key_arn, ".pvk")):
         if ":s3:::" not in arn or not arn.startswith("arn:aws") or "/" not in arn:
             raise SandboxSqlError(50000, f"(sandbox) The S3 ARN '{arn}' is not valid.")
+        if not arn.lower().endswith(extension):
+            raise SandboxSqlError(50000, f"(sandbox) The file extension of {arn} must be {extension}.")
         if aws.object_metadata(*bucket_and_key(arn)) is None:
             raise SandboxSqlError(
                 50000,
