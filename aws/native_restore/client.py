@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from aws.native_restore import procedures
+from aws.native_restore import procedures, tde
 from aws.native_restore.procedures import DbApiCursor, NativeRestoreError, SqlConnectionError, SqlValue, Statement
 from bot.domain import InstanceState, TaskLifecycle, TaskStatus
 from bot.errors import RdsbotError, RestoreTaskError
@@ -116,13 +116,13 @@ class SqlNativeRestore:
 
     def user_tde_certificates(self, instance: InstanceState) -> tuple[str, ...]:
         """The user TDE certificates the instance holds, by name (rds_fn_list_user_tde_certificates())."""
-        rows = self._query(instance, procedures.LIST_USER_TDE_CERTIFICATES, (), "list TDE certificates")
+        rows = self._query(instance, tde.LIST_USER_TDE_CERTIFICATES, (), "list TDE certificates")
         return tuple(str(row.get("certificate_name")) for row in rows)
 
     def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:
         """rds_restore_tde_certificate; a refusal becomes RestoreTaskError with the server's words."""
         try:
-            self._run(instance, procedures.restore_tde_certificate(certificate))
+            self._run(instance, tde.restore_tde_certificate(certificate))
         except _ProcedureFailed as exc:
             raise RestoreTaskError(
                 f"rds_restore_tde_certificate refused on {instance.instance_id}: {exc.text}", exc.text

@@ -11,7 +11,6 @@ from typing import Any, Protocol
 from bot.domain import TaskLifecycle, TaskStatus
 from bot.errors import RdsbotError, RequestError, TransientError
 from bot.restore_chain import ChainStep, StepKind
-from bot.tde import CERTIFICATE_PREFIX, TdeCertificate
 
 RESTORE_DATABASE = "msdb.dbo.rds_restore_database"
 TASK_STATUS = "msdb.dbo.rds_task_status"
@@ -22,14 +21,11 @@ DROP_DATABASE = "msdb.dbo.rds_drop_database"
 # Not a procedure: whether a database of that name exists, the name bound (pytds sends it as @P1).
 DATABASE_EXISTS = "SELECT CASE WHEN DB_ID(%s) IS NULL THEN 0 ELSE 1 END AS database_found"
 BACKUP_DATABASE = "msdb.dbo.rds_backup_database"
-# AWS guide "TDE.BackupRestoreRDS": import a user TDE certificate (no task: it answers at once), and list them.
-RESTORE_TDE_CERTIFICATE = "msdb.dbo.rds_restore_tde_certificate"
-LIST_USER_TDE_CERTIFICATES = "SELECT certificate_name, thumbprint FROM msdb.dbo.rds_fn_list_user_tde_certificates()"
 
 # sysname is nvarchar(128); longer names would be truncated by SQL Server, not refused.
 MAX_DATABASE_NAME = 128
-_S3_ARN = re.compile(r"arn:aws(-[a-z]+)*:s3:::[^/\s]+/\S+")
-_KMS_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+")
+S3_ARN = re.compile(r"arn:aws(-[a-z]+)*:s3:::[^/\s]+/\S+")
+KMS_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+")
 
 SqlValue = str | int
 
@@ -217,7 +213,7 @@ def backup_database(
 
 def _source(database_name: str, s3_arn: str, db_param: str, arn_param: str) -> list[tuple[str, SqlValue]]:
     _check_database_name(database_name)
-    if not _S3_ARN.fullmatch(s3_arn):
+    if not S3_ARN.fullmatch(s3_arn):
         raise RequestError("backup", f"{s3_arn!r} is not an S3 object ARN", "expected arn:aws:s3:::bucket/key.bak")
     return [(db_param, database_name), (arn_param, s3_arn)]
 
@@ -226,32 +222,9 @@ def _kms(kms_key_arn: str | None) -> list[tuple[str, SqlValue]]:
     # Left out rather than bound as NULL: pytds turns a None parameter into a literal NULL in the text.
     if not kms_key_arn:
         return []
-    if not _KMS_ARN.fullmatch(kms_key_arn):
+    if not KMS_ARN.fullmatch(kms_key_arn):
         raise RequestError("kms_key", f"{kms_key_arn!r} is not a KMS key ARN", "expected arn:aws:kms:...:key/...")
     return [("kms_master_key_arn", kms_key_arn)]
-
-
-def restore_tde_certificate(certificate: TdeCertificate) -> Statement:
-    """`rds_restore_tde_certificate` with its four parameters, all required (AWS guide "TDE.BackupRestoreRDS")."""
-    if not certificate.certificate_name.startswith(CERTIFICATE_PREFIX):
-        raise RequestError("tde_certificate", f"RDS names user TDE certificates {CERTIFICATE_PREFIX}...")
-    for field, arn in (
-        ("tde_certificate", certificate.certificate_s3_arn),
-        ("tde_private_key", certificate.private_key_s3_arn),
-    ):
-        if not _S3_ARN.fullmatch(arn):
-            raise RequestError(field, f"{arn!r} is not an S3 object ARN")
-    if not _KMS_ARN.fullmatch(certificate.password_key_arn):
-        raise RequestError("tde_password_key_arn", f"{certificate.password_key_arn!r} is not a KMS key ARN")
-    return Statement(
-        RESTORE_TDE_CERTIFICATE,
-        (
-            ("certificate_name", certificate.certificate_name),
-            ("certificate_file_s3_arn", certificate.certificate_s3_arn),
-            ("private_key_file_s3_arn", certificate.private_key_s3_arn),
-            ("kms_password_key_arn", certificate.password_key_arn),
-        ),
-    )
 
 
 def task_status_by_id(task_id: int) -> Statement:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from aws.native_restore import procedures
+from aws.native_restore import tde
 from aws.sandbox.backup_content import certificate_bytes, manifest_bytes
 from aws.sandbox.sql_server import SandboxSqlError, SandboxSqlServer
 from bot.domain import InstanceState, TaskLifecycle
@@ -58,9 +58,9 @@ def tde_world(world):
 
 
 def refused(server: SandboxSqlServer, **changes: str | None) -> SandboxSqlError:
-    values = dict(procedures.restore_tde_certificate(CERTIFICATE).params) | changes
+    values = dict(tde.restore_tde_certificate(CERTIFICATE).params) | changes
     names = [name for name in values if values[name] is not None]
-    sql = f"exec {procedures.RESTORE_TDE_CERTIFICATE} " + ", ".join(f"@{name}=%s" for name in names)
+    sql = f"exec {tde.RESTORE_TDE_CERTIFICATE} " + ", ".join(f"@{name}=%s" for name in names)
     with pytest.raises(SandboxSqlError) as caught:
         server.execute(INSTANCE, True, sql, [values[name] for name in names])
     return caught.value

@@ -14,9 +14,9 @@ from aws.native_restore.procedures import (
     FINISH_RESTORE,
     RESTORE_DATABASE,
     RESTORE_LOG,
-    RESTORE_TDE_CERTIFICATE,
     TASK_STATUS,
 )
+from aws.native_restore.tde import RESTORE_TDE_CERTIFICATE
 from aws.sandbox.sql_server.results import SandboxSqlError, SqlParam
 
 # name -> required, in the order the AWS guide lists them ("SQLServer.Procedural.Importing.Native.Using", Usage of

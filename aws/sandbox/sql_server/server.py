@@ -19,9 +19,9 @@ from aws.native_restore.procedures import (
     DATABASE_EXISTS,
     RESTORE_DATABASE,
     RESTORE_LOG,
-    RESTORE_TDE_CERTIFICATE,
     TASK_STATUS,
 )
+from aws.native_restore.tde import RESTORE_TDE_CERTIFICATE
 from aws.sandbox.backup_content import read_manifest, s3_objects_exist
 from aws.sandbox.sql_server import tde_certificates
 from aws.sandbox.sql_server.aws_view import AwsView, EndpointAwsView, MemoryAwsView, bucket_and_key, instance_region

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from aws.native_restore.procedures import LIST_USER_TDE_CERTIFICATES
+from aws.native_restore.tde import LIST_USER_TDE_CERTIFICATES
 from aws.sandbox.backup_content import certificate_thumbprint, tde_thumbprint
 from aws.sandbox.sql_server.aws_view import AwsView, bucket_and_key
 from aws.sandbox.sql_server.procedure_calls import bound_text
