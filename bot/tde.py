@@ -32,6 +32,7 @@ TDE_SUPPORT: dict[str, tuple[str, ...]] = {
     "sqlserver-ee": ("13.00", "14.00", "15.00", "16.00"),
     "sqlserver-se": ("15.00", "16.00"),
 }
+NEW_INSTANCE = "the new instance"
 # flag -> request field, in the order the issue names them
 FLAGS = {
     "--tde-certificate": "tde_certificate",
@@ -100,26 +101,29 @@ def check_password_key(value: str, region: str, accounts: Collection[str]) -> No
     kms_keys.check_key_arn("tde_password_key_arn", value, region, accounts, alias_allowed=False)
 
 
-def check_single_az(multi_az: bool, where: str = "the new instance") -> None:
+def check_single_az(multi_az: bool, where: str = NEW_INSTANCE) -> None:
     """AWS guide "TDE.BackupRestoreRDS", limitations: no TDE certificate restore on a Multi-AZ instance."""
     if multi_az:
         raise RequestError(
             "multi_az",
             f"RDS does not restore TDE certificates on Multi-AZ instances, and {where} is Multi-AZ",
-            "restore onto a Single-AZ instance (leave out --multi-az); convert it to Multi-AZ afterwards",
+            "leave out --multi-az and convert the instance to Multi-AZ after the restore"
+            if where == NEW_INSTANCE
+            else "restore onto a Single-AZ instance",
         )
 
 
-def check_support(engine: str, major_version: str, where: str = "the new instance") -> None:
+def check_support(engine: str, major_version: str, where: str = NEW_INSTANCE) -> None:
     """TDE only on the editions and versions RDS offers it for (AWS guide "Appendix.SQLServer.Options.TDE")."""
     versions = TDE_SUPPORT.get(engine, ())
     if major_version in versions:
         return
-    hint = (
-        f"{engine} supports TDE on {', '.join(versions)}; use --major-version {versions[-1]}"
-        if versions
-        else "use --edition ee (2016 to 2022) or --edition se (2019 or 2022)"
-    )
+    if where != NEW_INSTANCE:
+        hint = "restore onto an instance running one of those, or leave out the --tde-* flags"
+    elif versions:
+        hint = f"{engine} supports TDE on {', '.join(versions)}; use --major-version {versions[-1]}"
+    else:
+        hint = "use --edition ee (2016 to 2022) or --edition se (2019 or 2022)"
     raise RequestError(
         "tde_certificate",
         f"RDS offers TDE on Enterprise 2016-2022 and Standard 2019-2022, not {engine} {major_version} ({where})",
