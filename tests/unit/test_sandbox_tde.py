@@ -11,7 +11,7 @@ import pytest
 from aws.native_restore import tde
 from aws.sandbox.backup_content import certificate_bytes, manifest_bytes
 from aws.sandbox.sql_server import SandboxSqlError, SandboxSqlServer
-from bot.domain import InstanceState, TaskLifecycle
+from bot.domain import TaskLifecycle
 from bot.errors import RestoreTaskError
 from bot.tde import TdeCertificate
 from tests.unit import test_sandbox_procedures_strict as strict
@@ -22,15 +22,7 @@ THUMBPRINT = "0xABCDEF0123456789"
 NAME = "UserTDECertificate_rdsbot_j1"
 
 
-INSTANCE = InstanceState(
-    instance_id="rdsbot-tde",
-    status="available",
-    instance_class="db.m5.large",
-    option_group_name="rdsbot-og-tde",
-    option_group_status="in-sync",
-    endpoint_address="rdsbot-tde.abc.us-east-1.rds.amazonaws.com",
-    endpoint_port=1433,
-)
+INSTANCE = strict.instance(instance_id="rdsbot-tde", option_group_name="rdsbot-og-tde")
 CERTIFICATE = TdeCertificate(
     certificate_name=NAME,
     certificate_bucket=BUCKET,

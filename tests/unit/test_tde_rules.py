@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bot import card_facts
-from bot.domain import AuditAction, InstanceState, JobStatus, StageName
+from bot.domain import AuditAction, JobStatus, StageName
 from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from bot.service import RestoreService
@@ -17,6 +17,7 @@ from config.policy_model import parse_policy
 from tests.support.factories import BOT_NETWORK
 from tests.unit.fakes import FakeAws, FakeClock, RecordingNotifier
 from tests.unit.memory_store import MemoryStore
+from tests.unit.test_into_rules import existing as existing_instance
 
 POLICY = parse_policy(
     {
@@ -210,18 +211,9 @@ def test_a_restart_after_the_certificate_was_restored_does_not_send_it_twice() -
 
 def existing(aws: FakeAws, *, options: set[str], version: str = "15.00.4415.2.v1", multi_az: bool = False) -> None:
     aws.option_groups["team-og"] = options
-    aws.instances["rdsbot-staging-1"] = InstanceState(
-        instance_id="rdsbot-staging-1",
-        status="available",
-        instance_class="db.r5.xlarge",
-        option_group_name="team-og",
-        option_group_status="in-sync",
-        endpoint_address="rdsbot-staging-1.example",
-        endpoint_port=1433,
-        engine="sqlserver-se",
-        engine_version=version,
-        multi_az=multi_az,
-    )
+    existing_instance(aws, group="team-og")
+    state = aws.instances["rdsbot-staging-1"]
+    aws.instances[state.instance_id] = state.model_copy(update={"engine_version": version, "multi_az": multi_az})
 
 
 INTO = f"tde/db.bak --into rdsbot-staging-1 {FLAGS}"
