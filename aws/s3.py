@@ -124,7 +124,13 @@ class S3Backups:
             region=region,
             kms_key_arn=keys[0] if keys else None,
             metadata_names=frozenset(str(name).lower() for name in head.get("Metadata", {})),
+            size=int(head.get("ContentLength", 0)),
         )
+
+    def read_object(self, bucket: str, key: str) -> bytes:
+        with aws_call("GetObject"):
+            body: bytes = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
         """The newest .bak under `prefix` by LastModified, a striped set counting as one backup; None if none.

@@ -120,6 +120,10 @@ class BackupStore(Protocol):
         """Every object under the prefix with its LastModified (a --chain request picks its files from them)."""
         ...
 
+    def read_object(self, bucket: str, key: str) -> bytes:
+        """A small object's bytes (a TDE certificate file, checked to be small by head_object first)."""
+        ...
+
     def head_object(self, bucket: str, key: str, field: str) -> StoredObject:
         """One object's bucket region, SSE-KMS key and metadata names (never values); RequestError(field) if absent."""
         ...
@@ -212,8 +216,8 @@ class NativeRestore(Protocol):
         """rds_drop_database: an --into --replace drops the old database before restoring over it."""
         ...
 
-    def user_tde_certificates(self, instance: InstanceState) -> tuple[str, ...]:
-        """The names rds_fn_list_user_tde_certificates() lists: the user TDE certificates the instance holds."""
+    def user_tde_certificates(self, instance: InstanceState) -> dict[str, str]:
+        """Name -> thumbprint of the user TDE certificates the instance holds (rds_fn_list_user_tde_certificates())."""
         ...
 
     def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:

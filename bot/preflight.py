@@ -40,11 +40,12 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             "RDS restores only from a bucket in the instance's region; copy the backup or pick that region",
         )
     chain = check_chain(plan.chain, plan.region, gateways.backups) if plan.chain else None
-    tde_keys = tde.check_objects(plan.tde, plan.region, gateways.backups.head_object) if plan.tde else ()
+    tde_keys, tde_update = _check_tde(plan, gateways)
     _check_keys(plan, backup.kms_key_arns + (chain.kms_key_arns if chain else ()) + tde_keys, gateways, policy)
     if plan.into is not None:
         target = into.check_target(plan, gateways.instances, gateways.option_groups, gateways.native_restore, policy)
-        return Preflight(backup=backup, notes=target.notes, plan_updates=target.updates, tde_kms_key_arns=tde_keys)
+        updates = {**target.updates, **tde_update}
+        return Preflight(backup=backup, notes=target.notes, plan_updates=updates, tde_kms_key_arns=tde_keys)
     _check_backup_size(plan, backup)
     notes: list[str] = []
     orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(
@@ -63,7 +64,16 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             f"{plan.instance_class} is not orderable for {plan.edition.value} in {plan.region}",
             f"try {suggestion}" if suggestion else None,
         )
-    return Preflight(backup=backup, notes=tuple(notes), chain=chain, tde_kms_key_arns=tde_keys)
+    return Preflight(backup=backup, notes=tuple(notes), chain=chain, plan_updates=tde_update, tde_kms_key_arns=tde_keys)
+
+
+def _check_tde(plan: RestorePlan, gateways: Gateways) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The certificate files' checks and SSE-KMS keys, and the certificate's thumbprint for the plan."""
+    if plan.tde is None:
+        return (), {}
+    keys = tde.check_objects(plan.tde, plan.region, gateways.backups.head_object)
+    certificate = gateways.backups.read_object(plan.tde.certificate_bucket, plan.tde.certificate_key)
+    return keys, {"tde": plan.tde.model_copy(update={"thumbprint": tde.thumbprint_of(certificate)})}
 
 
 # SQL Server Express holds at most 10 GB per database (AWS guide "SQLServer.Procedural.Importing", limitations).

@@ -11,6 +11,7 @@ limitations), and TDE runs only on the editions and versions of guide "Appendix.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
@@ -52,6 +53,10 @@ class TdeCertificate(BaseModel):
     private_key_bucket: str
     private_key_key: str
     password_key_arn: str
+    # SQL Server's thumbprint of the certificate (sys.certificates: the SHA-1 hash of the certificate), read from the
+    # .cer by the preflight: an instance holding it under another name (an --into target restored onto before)
+    # needs no second import, which SQL Server would refuse (message 15232).
+    thumbprint: str | None = None
 
     @property
     def certificate_s3_arn(self) -> str:
@@ -77,6 +82,16 @@ class StoredObject:
     region: str
     kms_key_arn: str | None
     metadata_names: frozenset[str]
+    size: int = 0
+
+
+# A certificate file (DER) is about a kilobyte; anything far larger is no certificate.
+MAX_CERTIFICATE_BYTES = 64 * 1024
+
+
+def thumbprint_of(certificate_file: bytes) -> str:
+    """The thumbprint SQL Server shows for the certificate in a .cer file: 0x and the SHA-1 of its bytes."""
+    return "0x" + hashlib.sha1(certificate_file, usedforsecurity=False).hexdigest().upper()
 
 
 def certificate_name(job_id: str) -> str:
@@ -146,6 +161,13 @@ def check_objects(tde: TdeCertificate, region: str, head: Callable[[str, str, st
                 f"bucket {bucket} is in {stored.region} but the restore targets {region}",
                 "RDS reads TDE certificate files only from a bucket in the instance's region",
             )
+    if certificate.size > MAX_CERTIFICATE_BYTES:
+        raise RequestError(
+            "tde_certificate",
+            f"s3://{tde.certificate_bucket}/{tde.certificate_key} holds {certificate.size} bytes; a certificate file "
+            "(BACKUP CERTIFICATE ... TO FILE) holds about a kilobyte",
+            "name the .cer file the certificate was backed up to",
+        )
     if PASSWORD_METADATA not in private_key.metadata_names:
         raise RequestError(
             "tde_private_key",

@@ -17,7 +17,13 @@ def ensure_certificate(plan: RestorePlan, instance: InstanceState, native: Nativ
     certificate = plan.tde
     if certificate is None:
         return ""
-    if certificate.certificate_name in native.user_tde_certificates(instance):
+    held = native.user_tde_certificates(instance)
+    if certificate.certificate_name in held:
         return f"TDE certificate {certificate.certificate_name} found, not restored again; "
+    same = next((name for name, print_ in held.items() if print_ and print_ == certificate.thumbprint), None)
+    if same is not None:
+        # SQL Server refuses a second copy of a certificate (message 15232); the one there serves (guide
+        # "TDE.BackupRestoreRDS": "You don't have to import (restore) the same certificate again").
+        return f"TDE certificate {certificate.thumbprint} already held as {same}, not restored again; "
     native.restore_tde_certificate(instance, certificate)
     return f"TDE certificate {certificate.certificate_name} restored from {certificate.certificate_s3_arn}; "

@@ -114,10 +114,10 @@ class SqlNativeRestore:
         """rds_drop_database, e.g. a database a NORECOVERY chain left RESTORING."""
         self._run_or_raise(instance, procedures.drop_database(database_name))
 
-    def user_tde_certificates(self, instance: InstanceState) -> tuple[str, ...]:
-        """The user TDE certificates the instance holds, by name (rds_fn_list_user_tde_certificates())."""
+    def user_tde_certificates(self, instance: InstanceState) -> dict[str, str]:
+        """Name -> thumbprint of the user TDE certificates the instance holds (rds_fn_list_user_tde_certificates())."""
         rows = self._query(instance, tde.LIST_USER_TDE_CERTIFICATES, (), "list TDE certificates")
-        return tuple(str(row.get("certificate_name")) for row in rows)
+        return {str(row.get("certificate_name")): _thumbprint(row.get("thumbprint")) for row in rows}
 
     def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:
         """rds_restore_tde_certificate; a refusal becomes RestoreTaskError with the server's words."""
@@ -203,6 +203,14 @@ class SqlNativeRestore:
             raise _ProcedureFailed(driver_message(exc)) from exc
         finally:
             quietly(connection.close)
+
+
+def _thumbprint(value: object) -> str:
+    """varbinary arrives as bytes through python-tds, as text in the sandbox: 0x and upper-case hex either way."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex().upper()
+    text = str(value or "").replace(" ", "").upper()
+    return "0x" + text[2:] if text.startswith("0X") else text
 
 
 def open_connection(connect: Connect, instance: InstanceState) -> DbApiConnection:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.tde import thumbprint_of
+
 HEADER = b"RDSBOT-SANDBOX-BAK/1\n"
 _READ_BYTES = 64 * 1024
 
@@ -67,25 +69,21 @@ def _bucket_and_key(s3_arn: str) -> tuple[str, str]:
     return bucket, key
 
 
-# A sandbox certificate file (.cer): its own header, then the thumbprint SQL Server knows the certificate by. A
-# TDE-encrypted sandbox backup names the thumbprint of the certificate protecting its database encryption key in
-# its manifest ("tde_thumbprint"), as a real backup's header does.
+# A sandbox certificate file (.cer): its own header, then a subject. Its thumbprint is SQL Server's: the SHA-1 of
+# the file (bot/tde.py). A TDE-encrypted sandbox backup names the thumbprint of the certificate protecting its
+# database encryption key in its manifest ("tde_thumbprint"), as a real backup's header does.
 CERTIFICATE_HEADER = b"RDSBOT-SANDBOX-CER/1\n"
 
 
-def certificate_bytes(thumbprint: str) -> bytes:
-    return CERTIFICATE_HEADER + json.dumps({"thumbprint": thumbprint}).encode() + b"\n"
+def certificate_bytes(subject: str) -> bytes:
+    return CERTIFICATE_HEADER + subject.encode() + b"\n"
 
 
 def certificate_thumbprint(data: bytes | None) -> str | None:
     """The thumbprint of a sandbox .cer, or None when `data` is not one."""
     if not data or not data.startswith(CERTIFICATE_HEADER):
         return None
-    try:
-        thumbprint = json.loads(data[len(CERTIFICATE_HEADER) :].split(b"\n", 1)[0]).get("thumbprint")
-    except (ValueError, AttributeError):
-        return None
-    return str(thumbprint) if thumbprint else None
+    return thumbprint_of(data)
 
 
 def tde_thumbprint(content: Content | None) -> str | None:

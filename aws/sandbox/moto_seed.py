@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from aws.sandbox.backup_content import certificate_bytes, manifest_bytes
+from aws.sandbox.backup_content import certificate_bytes, certificate_thumbprint, manifest_bytes
 from bot.errors import ConfigError
 from bot.tde import PASSWORD_METADATA
 from config.policy_model import Policy
@@ -47,7 +47,7 @@ DEMO_DATABASE = {
 DEMO_TDE_BACKUP_KEY = "tde/sales-tde.bak"
 DEMO_TDE_CERTIFICATE_KEY = "tde/sales-tde.cer"
 DEMO_TDE_PRIVATE_KEY_KEY = "tde/sales-tde.pvk"
-DEMO_TDE_THUMBPRINT = "0x5E1F0A4C2B7D9E3F6A8B1C4D7E0F2A5B8C1D4E7F"
+DEMO_TDE_CERTIFICATE = certificate_bytes("CN=sales TDE certificate (rdsbot sandbox)")
 DEMO_TDE_PASSWORD_KEY_ALIAS = "alias/rdsbot-sandbox-tde-password"
 SANDBOX_USERS = {"alice": ("U0ALICE", True), "bob": ("U0BOB", True), "carol": ("U0CAROL", False)}
 
@@ -126,9 +126,9 @@ def _seed_tde(s3: Any, bucket: str, region: str) -> str:
     key_arn = str(kms.create_key(Description="rdsbot sandbox: TDE private key password")["KeyMetadata"]["Arn"])
     kms.create_alias(AliasName=DEMO_TDE_PASSWORD_KEY_ALIAS, TargetKeyId=key_arn)
     blob = kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")["CiphertextBlob"]
-    content = {**DEMO_DATABASE, "tde_thumbprint": DEMO_TDE_THUMBPRINT}
+    content = {**DEMO_DATABASE, "tde_thumbprint": certificate_thumbprint(DEMO_TDE_CERTIFICATE)}
     s3.put_object(Bucket=bucket, Key=DEMO_TDE_BACKUP_KEY, Body=manifest_bytes(content))
-    s3.put_object(Bucket=bucket, Key=DEMO_TDE_CERTIFICATE_KEY, Body=certificate_bytes(DEMO_TDE_THUMBPRINT))
+    s3.put_object(Bucket=bucket, Key=DEMO_TDE_CERTIFICATE_KEY, Body=DEMO_TDE_CERTIFICATE)
     s3.put_object(
         Bucket=bucket,
         Key=DEMO_TDE_PRIVATE_KEY_KEY,

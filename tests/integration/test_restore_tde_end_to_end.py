@@ -144,3 +144,25 @@ def test_a_bot_that_died_after_importing_the_certificate_does_not_import_it_agai
 
 def _list(resource: str | list[str]) -> list[str]:
     return [resource] if isinstance(resource, str) else resource
+
+
+def test_a_second_tde_restore_into_the_same_instance_reuses_the_certificate_by_thumbprint(seeded, aws):
+    settings, key_arn = seeded
+    app = build(settings)
+    try:
+        first = app.store.jobs.get_job(restore(app, command(key_arn)))
+        assert first is not None and first.status == JobStatus.SUCCEEDED, first.error if first else None
+        # rdsbot sends no EngineVersion unless the policy pins one, and moto then reports 11.00; RDS would run the
+        # option group's major version (15.00), which the --into check reads.
+        aws.rds.modify_db_instance(
+            DBInstanceIdentifier=first.plan.target_instance_id, EngineVersion="15.00.4415.2.v1", ApplyImmediately=True
+        )
+        into = command(key_arn).replace("db.m5.large", f"--into {first.plan.target_instance_id} --db sales_again")
+        second = app.store.jobs.get_job(restore(app, into))
+        assert second is not None and second.status == JobStatus.SUCCEEDED, second.error if second else None
+        # SQL Server would refuse the same certificate twice (message 15232): the second job finds it instead.
+        assert sql_calls(app).count("msdb.dbo.rds_restore_tde_certificate") == 1
+        held = f"already held as {first.plan.tde.certificate_name if first.plan.tde else ''}"
+        assert held in second.stage(StageName.RESTORE_START).detail
+    finally:
+        app.close()

@@ -78,7 +78,8 @@ class FakeAws:
         self.option_groups: dict[str, set[str]] = {}
         # bucket/key -> the names of its user metadata (rds-tde-pwd ...); instance id -> its user TDE certificates
         self.metadata: dict[str, set[str]] = {}
-        self.tde_certificates: dict[str, list[str]] = {}
+        self.bodies: dict[str, bytes] = {}  # bucket/key -> what GetObject reads (a certificate file)
+        self.tde_certificates: dict[str, dict[str, str]] = {}  # instance id -> name -> thumbprint
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -99,6 +100,10 @@ class FakeAws:
             last_modified=self.last_modified,
         )
 
+    def read_object(self, bucket: str, key: str) -> bytes:
+        self.calls.append("read_object")
+        return self.bodies.get(f"{bucket}/{key}", f"certificate {bucket}/{key}".encode())
+
     def head_object(self, bucket: str, key: str, field: str) -> StoredObject:
         self.calls.append("head_object")
         if f"{bucket}/{key}" not in self.objects:
@@ -107,6 +112,7 @@ class FakeAws:
             region=self.region,
             kms_key_arn=self.object_keys.get(f"{bucket}/{key}"),
             metadata_names=frozenset(self.metadata.get(f"{bucket}/{key}", set())),
+            size=self.objects[f"{bucket}/{key}"],
         )
 
     # AccountIdentity
@@ -273,16 +279,16 @@ class FakeAws:
         held = self.databases[instance.instance_id]
         held -= {d for d in held if d.casefold() == database_name.casefold()}
 
-    def user_tde_certificates(self, instance: InstanceState) -> tuple[str, ...]:
+    def user_tde_certificates(self, instance: InstanceState) -> dict[str, str]:
         self.calls.append("rds_fn_list_user_tde_certificates")
-        return tuple(self.tde_certificates.get(instance.instance_id, []))
+        return dict(self.tde_certificates.get(instance.instance_id, {}))
 
     def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:
         self.calls.append("rds_restore_tde_certificate")
-        held = self.tde_certificates.setdefault(instance.instance_id, [])
-        if certificate.certificate_name in held:  # RDS refuses a second certificate of one name
+        held = self.tde_certificates.setdefault(instance.instance_id, {})
+        if certificate.certificate_name in held or certificate.thumbprint in held.values():  # message 15232
             raise RestoreTaskError(f"certificate {certificate.certificate_name} already exists", "already exists")
-        held.append(certificate.certificate_name)
+        held[certificate.certificate_name] = certificate.thumbprint or ""
 
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         matching = [t for t in self.tasks.values() if t.database_name == database_name]

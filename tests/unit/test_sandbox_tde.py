@@ -9,16 +9,17 @@ from __future__ import annotations
 import pytest
 
 from aws.native_restore import tde
-from aws.sandbox.backup_content import certificate_bytes, manifest_bytes
+from aws.sandbox.backup_content import certificate_bytes, certificate_thumbprint, manifest_bytes
 from aws.sandbox.sql_server import SandboxSqlError, SandboxSqlServer
 from bot.domain import TaskLifecycle
 from bot.errors import RestoreTaskError
-from bot.tde import TdeCertificate
+from bot.tde import TdeCertificate, thumbprint_of
 from tests.unit import test_sandbox_procedures_strict as strict
 
 BUCKET, KEY_ARN = strict.BUCKET, strict.KEY_ARN
 world = strict.world  # the strict procedures' fixture, used by tde_world
-THUMBPRINT = "0xABCDEF0123456789"
+CER = certificate_bytes("CN=test TDE certificate")
+THUMBPRINT = certificate_thumbprint(CER)
 NAME = "UserTDECertificate_rdsbot_j1"
 
 
@@ -41,7 +42,7 @@ def tde_world(world):
     aws.options["rdsbot-og-tde"] = {"SQLSERVER_BACKUP_RESTORE", "TDE"}
     for key, body in (
         ("tde/db.bak", manifest_bytes({"tables": {"dbo.orders": 5}, "tde_thumbprint": THUMBPRINT})),
-        ("tde/db.cer", certificate_bytes(THUMBPRINT)),
+        ("tde/db.cer", CER),
         ("tde/db.pvk", b"private key"),
     ):
         aws.put_object(BUCKET, key, body)
@@ -60,9 +61,10 @@ def refused(server: SandboxSqlServer, **changes: str | None) -> SandboxSqlError:
 
 def test_the_certificate_is_restored_and_listed(tde_world):
     _, _, _, client = tde_world
-    assert client.user_tde_certificates(INSTANCE) == ()
+    assert client.user_tde_certificates(INSTANCE) == {}
     client.restore_tde_certificate(INSTANCE, CERTIFICATE)
-    assert client.user_tde_certificates(INSTANCE) == (NAME,)
+    # SQL Server's thumbprint is the SHA-1 of the certificate: the bot computes the same from the .cer.
+    assert client.user_tde_certificates(INSTANCE) == {NAME: thumbprint_of(CER)}
 
 
 def test_each_of_the_four_parameters_is_required(tde_world):

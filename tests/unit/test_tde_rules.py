@@ -201,7 +201,7 @@ def test_a_restart_after_the_certificate_was_restored_does_not_send_it_twice() -
     aws, store, clock, service = world()
     job = service.submit(parse_restore_command(TDE_RESTORE), "U1", approved=True).job
     # The bot died after rds_restore_tde_certificate answered and before restore_start was saved.
-    aws.tde_certificates[job.plan.target_instance_id] = [f"UserTDECertificate_rdsbot_{job.id}"]
+    aws.tde_certificates[job.plan.target_instance_id] = {f"UserTDECertificate_rdsbot_{job.id}": "0xAB"}
     run(aws, store, clock)
     done = store.jobs.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
@@ -244,7 +244,7 @@ def test_into_an_instance_with_tde_restores_the_certificate_there() -> None:
     run(aws, store, clock)
     done = store.jobs.get_job(job.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
-    assert aws.tde_certificates["rdsbot-staging-1"] == [f"UserTDECertificate_rdsbot_{job.id}"]
+    assert list(aws.tde_certificates["rdsbot-staging-1"]) == [f"UserTDECertificate_rdsbot_{job.id}"]
 
 
 def test_a_tde_chain_imports_the_certificate_before_its_first_step() -> None:
@@ -256,3 +256,45 @@ def test_a_tde_chain_imports_the_certificate_before_its_first_step() -> None:
     assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
     sent = [c for c in aws.calls if c.startswith(("rds_restore_tde", "chain:"))]
     assert sent[:2] == ["rds_restore_tde_certificate", "chain:RESTORE_DB_NORECOVERY"]
+
+
+def test_the_plan_carries_the_thumbprint_sql_server_gives_the_certificate() -> None:
+    aws, _, _, service = world()
+    aws.bodies["rdsbot-backups/tde/db.cer"] = b"DER bytes"
+    job = service.submit(parse_restore_command(TDE_RESTORE), "U1").job
+    # sys.certificates.thumbprint: the SHA-1 hash of the certificate (golden value of sha1(b"DER bytes")).
+    assert job.plan.tde is not None
+    assert job.plan.tde.thumbprint == "0xB4FC812F0957FF513C44F9B0B4183319B1D3A73D"
+
+
+def test_a_file_far_larger_than_a_certificate_is_refused() -> None:
+    def huge(aws: FakeAws) -> None:
+        aws.objects["rdsbot-backups/tde/db.cer"] = 5 * 2**20
+
+    error = refusal(TDE_RESTORE, huge)
+    assert error.field == "tde_certificate" and "5242880 bytes" in error.message
+
+
+def test_an_instance_holding_the_certificate_under_another_name_is_not_sent_it_again() -> None:
+    aws, store, clock, service = world()
+    existing(aws, options={"SQLSERVER_BACKUP_RESTORE", "TDE"})
+    job = service.submit(parse_restore_command(INTO), "U1", approved=True).job
+    assert job.plan.tde is not None and job.plan.tde.thumbprint
+    # An earlier job restored the same certificate there (SQL Server would refuse a second copy: message 15232).
+    aws.tde_certificates["rdsbot-staging-1"] = {"UserTDECertificate_rdsbot_jearlier": job.plan.tde.thumbprint}
+    run(aws, store, clock)
+    done = store.jobs.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    assert "rds_restore_tde_certificate" not in aws.calls
+    assert "already held as UserTDECertificate_rdsbot_jearlier" in done.stage(StageName.RESTORE_START).detail
+
+
+def test_a_certificate_file_replaced_after_approval_fails_the_job_before_anything_is_created() -> None:
+    aws, store, clock, service = world()
+    job = service.submit(parse_restore_command(TDE_RESTORE), "U1", approved=True).job
+    aws.bodies["rdsbot-backups/tde/db.cer"] = b"another certificate"
+    run(aws, store, clock)
+    done = store.jobs.get_job(job.id)
+    assert done is not None and done.status == JobStatus.FAILED
+    assert "TDE certificate file now has thumbprint" in str(done.error)
+    assert aws.mutating == []
