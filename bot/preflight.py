@@ -68,10 +68,13 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
 
 
 def _check_tde(plan: RestorePlan, gateways: Gateways) -> tuple[tuple[str, ...], dict[str, Any]]:
-    """The certificate files' checks and SSE-KMS keys, and the certificate's thumbprint for the plan."""
+    """The certificate files' checks and SSE-KMS keys, and the certificate's thumbprint for the plan (None for a
+    .cer under SSE-KMS: the certificate is then recognised on an instance by its name only)."""
     if plan.tde is None:
         return (), {}
-    keys = tde.check_objects(plan.tde, plan.region, gateways.backups.head_object)
+    keys, readable = tde.check_objects(plan.tde, plan.region, gateways.backups.head_object)
+    if not readable:
+        return keys, {}
     certificate = gateways.backups.read_object(plan.tde.certificate_bucket, plan.tde.certificate_key)
     return keys, {"tde": plan.tde.model_copy(update={"thumbprint": tde.thumbprint_of(certificate)})}
 

@@ -55,7 +55,7 @@ def _validate(job: Job, ctx: StageContext) -> StepResult:
             f"the backup's SSE-KMS key is now {', '.join(checked.bucket_kms_key_arns) or 'none'}, not "
             f"{', '.join(job.plan.bucket_kms_key_arns) or 'none'} as when it was requested; request the restore again"
         )
-    thumbprint = checked.plan_updates["tde"].thumbprint if job.plan.tde else None
+    thumbprint = checked.plan_updates["tde"].thumbprint if "tde" in checked.plan_updates else None
     if job.plan.tde and job.plan.tde.thumbprint and thumbprint != job.plan.tde.thumbprint:
         raise StageError(
             f"the TDE certificate file now has thumbprint {thumbprint}, not {job.plan.tde.thumbprint} as when it was "

@@ -146,9 +146,13 @@ def check_support(engine: str, major_version: str, where: str = NEW_INSTANCE) ->
     )
 
 
-def check_objects(tde: TdeCertificate, region: str, head: Callable[[str, str, str], StoredObject]) -> tuple[str, ...]:
+def check_objects(
+    tde: TdeCertificate, region: str, head: Callable[[str, str, str], StoredObject]
+) -> tuple[tuple[str, ...], bool]:
     """Both files exist in the restore's region and the .pvk carries its password; their SSE-KMS keys (the role
-    must decrypt them too). `head(bucket, key, field)` raises RequestError(field) for a missing object."""
+    must decrypt them too), and whether the bot may read the .cer: only when it is not under SSE-KMS, since the
+    bot's own policy grants no backup bucket's key. `head(bucket, key, field)` raises RequestError(field) for a
+    missing object."""
     certificate = head(tde.certificate_bucket, tde.certificate_key, "tde_certificate")
     private_key = head(tde.private_key_bucket, tde.private_key_key, "tde_private_key")
     for field, bucket, stored in (
@@ -177,4 +181,4 @@ def check_objects(tde: TdeCertificate, region: str, head: Callable[[str, str, st
             "the data key that encrypted it (AWS guide TDE.BackupRestoreOnPrem)",
         )
     keys = {o.kms_key_arn for o in (certificate, private_key) if o.kms_key_arn}
-    return tuple(sorted(keys))
+    return tuple(sorted(keys)), certificate.kms_key_arn is None

@@ -298,3 +298,13 @@ def test_a_certificate_file_replaced_after_approval_fails_the_job_before_anythin
     assert done is not None and done.status == JobStatus.FAILED
     assert "TDE certificate file now has thumbprint" in str(done.error)
     assert aws.mutating == []
+
+
+def test_a_certificate_under_sse_kms_is_not_read_by_the_bot_and_its_key_goes_to_the_role() -> None:
+    bucket_key = "arn:aws:kms:us-east-1:123456789012:key/99999999-2222-3333-4444-555555555555"
+    aws, _, _, service = world()
+    aws.object_keys["rdsbot-backups/tde/db.cer"] = bucket_key
+    job = service.submit(parse_restore_command(TDE_RESTORE), "U1").job
+    assert "read_object" not in aws.calls  # the bot's policy grants no backup bucket's key
+    assert job.plan.tde is not None and job.plan.tde.thumbprint is None
+    assert bucket_key in job.plan.role_kms_key_arns  # RDS reads the .cer as the restore role
