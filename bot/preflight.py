@@ -23,7 +23,7 @@ class Preflight:
 
     @property
     def bucket_kms_key_arns(self) -> tuple[str, ...]:
-        """The SSE-KMS keys of every object the restore reads: the full backup's, then the chain's."""
+        """The SSE-KMS keys of every object the restore reads: the full backup's, the chain's, the TDE files'."""
         chain_keys = (self.chain.kms_key_arns if self.chain else ()) + self.tde_kms_key_arns
         return tuple(dict.fromkeys(self.backup.kms_key_arns + chain_keys))
 
