@@ -35,6 +35,10 @@ RESTORE_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectAttributes")
 # bucket, PutObject on the key prefix.
 AUDIT_BUCKET_ACTIONS = ("s3:GetBucketAcl", "s3:GetBucketLocation")
 AUDIT_OBJECT_ACTIONS = ("s3:PutObject",)
+# AWS guide "TDE.BackupRestoreRDS", prerequisites: besides native restore's, the role that imports a TDE
+# certificate needs these on the bucket and s3:ListAllMyBuckets on *; the .cer and .pvk are read with the
+# s3:GetObject above, and the .pvk's password is decrypted with the password key (in spec.kms_key_arns).
+TDE_BUCKET_ACTIONS = ("s3:GetBucketAcl",)
 
 
 def trust_policy(partition: str, account_id: str, placement: RolePlacement) -> dict[str, Any]:
@@ -86,6 +90,16 @@ def access_policy(spec: RoleSpec) -> dict[str, Any]:
                 "Resource": list(spec.kms_key_arns),
             }
         )
+    if spec.tde:
+        statements += [
+            {"Sid": "FindTdeCertificateBuckets", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets"], "Resource": "*"},
+            {
+                "Sid": "CheckTdeCertificateBuckets",
+                "Effect": "Allow",
+                "Action": list(TDE_BUCKET_ACTIONS),
+                "Resource": [f"arn:aws:s3:::{b}" for b in spec.backup_buckets],
+            },
+        ]
     return {"Version": _VERSION, "Statement": statements}
 
 

@@ -37,6 +37,7 @@ def instance_state(raw: dict[str, Any]) -> InstanceState:
         security_group_ids=tuple(g["VpcSecurityGroupId"] for g in raw.get("VpcSecurityGroups", [])),
         engine=raw.get("Engine"),
         engine_version=raw.get("EngineVersion"),
+        multi_az=bool(raw.get("MultiAZ", False)),
     )
 
 

@@ -12,11 +12,13 @@ from aws.errors import aws_call, is_not_found
 from bot import tags
 from bot.errors import AwsError, StageError
 from bot.ports import EnsuredOptionGroup, OptionGroupCopySpec, OptionGroupSpec
+from bot.tde import TDE_OPTION
 
 log = logging.getLogger(__name__)
 
 BACKUP_RESTORE = "SQLSERVER_BACKUP_RESTORE"
 AUDIT = "SQLSERVER_AUDIT"
+TDE = TDE_OPTION  # no settings; persistent, so never removed (and only in rdsbot's `-tde` groups)
 
 
 def wanted_options(spec: OptionGroupSpec) -> dict[str, dict[str, str]]:
@@ -33,6 +35,8 @@ def wanted_options(spec: OptionGroupSpec) -> dict[str, dict[str, str]]:
             # Set, not left to RDS's default, so the completion message can name the files' extension.
             "ENABLE_COMPRESSION": "true" if spec.audit_compression else "false",
         }
+    if spec.tde:
+        options[TDE] = {}
     return options
 
 
@@ -111,7 +115,7 @@ class OptionGroups:
         include = [
             {"OptionName": name, "OptionSettings": [{"Name": k, "Value": v} for k, v in settings.items()]}
             for name, settings in wanted.items()
-            if not settings.items() <= current.get(name, {}).items()
+            if name not in current or not settings.items() <= current[name].items()
         ]
         # Audit switched off in the policy: take it away. Options rdsbot never sets (TDE...) are left alone.
         remove = [AUDIT] if AUDIT in current and AUDIT not in wanted else []

@@ -121,6 +121,7 @@ CALLS: dict[str, Call] = {
     "s3:get_public_access_block": Call("s3:GetBucketPublicAccessBlock"),
     "s3:generate_presigned_url": Call(None),
     "s3:get_bucket_location": Call("s3:GetBucketLocation"),
+    # Also the TDE .cer (bot/preflight.py), read only when it is not under SSE-KMS, so no backup key is needed.
     "s3:get_object": Call(
         "s3:GetObject",
         (

@@ -13,6 +13,7 @@ from aws.errors import aws_call, is_not_found
 from bot.domain import BackupLocation, BackupSet
 from bot.errors import AwsError, RequestError
 from bot.restore_chain import ListedObject
+from bot.tde import StoredObject
 
 MAX_FILES = 10  # rds_restore_database refuses more files than this in one restore
 
@@ -100,13 +101,13 @@ class S3Backups:
             last_modified=head.get("LastModified"),
         )
 
-    def _head(self, bucket: str, key: str, url: str) -> dict[str, Any]:
+    def _head(self, bucket: str, key: str, url: str, field: str = "backup") -> dict[str, Any]:
         try:
             with aws_call("HeadObject"):
                 head: dict[str, Any] = self._s3.head_object(Bucket=bucket, Key=key)
         except AwsError as exc:
             if is_not_found(exc):
-                raise RequestError("backup", f"{url} does not exist", "check the key, or list the bucket") from None
+                raise RequestError(field, f"{url} does not exist", "check the key, or list the bucket") from None
             raise
         return head
 
@@ -123,6 +124,27 @@ class S3Backups:
                 raise
             found[key] = int(head["ContentLength"])
         return found
+
+    def head_object(self, bucket: str, key: str, field: str) -> StoredObject:
+        """One object's region, SSE-KMS key and the names of its user metadata; the values are never kept (the
+        .pvk's x-amz-meta-rds-tde-pwd is an encrypted password)."""
+        try:
+            region = self.bucket_region(bucket)
+        except RequestError as exc:
+            raise RequestError(field, exc.message, exc.hint) from None
+        head = self._head(bucket, key, f"s3://{bucket}/{key}", field)
+        keys = _sse_kms_keys([head])
+        return StoredObject(
+            region=region,
+            kms_key_arn=keys[0] if keys else None,
+            metadata_names=frozenset(str(name).lower() for name in head.get("Metadata", {})),
+            size=int(head.get("ContentLength", 0)),
+        )
+
+    def read_object(self, bucket: str, key: str) -> bytes:
+        with aws_call("GetObject"):
+            body: bytes = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
 
     def latest_backup(self, bucket: str, prefix: str) -> BackupSet | None:
         """The newest .bak under `prefix` by LastModified, a striped set counting as one backup; None if none.

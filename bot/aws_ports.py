@@ -15,6 +15,7 @@ from bot.backup_target import BackupGrant, BackupTarget
 from bot.domain import BackupLocation, BackupSet, InstanceState, NetworkPlacement, TaskStatus
 from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
+from bot.tde import StoredObject, TdeCertificate
 
 
 class NetworkSpec(BaseModel):
@@ -51,6 +52,7 @@ class RoleSpec(BaseModel):
     backup_buckets: tuple[str, ...]
     kms_key_arns: tuple[str, ...] = ()
     placement: RolePlacement = RolePlacement()
+    tde: bool = False  # rds_restore_tde_certificate also needs s3:GetBucketAcl and s3:ListAllMyBuckets
 
 
 class AuditRoleSpec(BaseModel):
@@ -75,6 +77,7 @@ class OptionGroupSpec(BaseModel):
     audit_role_arn: str | None = None  # the role in SQLSERVER_AUDIT; never the restore role
     audit_retention_hours: int = 0
     audit_compression: bool = True  # ENABLE_COMPRESSION: .zip files (RDS's default) or plain .sqlaudit
+    tde: bool = False  # the TDE option too (persistent: such a group is never one non-TDE restores share)
 
 
 class OptionGroupCopySpec(BaseModel):
@@ -129,6 +132,14 @@ class BackupStore(Protocol):
 
     def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
         """Every object under the prefix with its LastModified (a --chain request picks its files from them)."""
+        ...
+
+    def read_object(self, bucket: str, key: str) -> bytes:
+        """A small object's bytes (a TDE certificate file, checked to be small by head_object first)."""
+        ...
+
+    def head_object(self, bucket: str, key: str, field: str) -> StoredObject:
+        """One object's bucket region, SSE-KMS key and metadata names (never values); RequestError(field) if absent."""
         ...
 
     def console_url(self, bucket: str, key_or_prefix: str) -> str: ...
@@ -254,6 +265,14 @@ class NativeRestore(Protocol):
         self, instance: InstanceState, database_name: str, target: BackupTarget, kms_key_arn: str | None
     ) -> int:
         """rds_backup_database to the target; the task id."""
+        ...
+
+    def user_tde_certificates(self, instance: InstanceState) -> dict[str, str]:
+        """Name -> thumbprint of the user TDE certificates the instance holds (rds_fn_list_user_tde_certificates())."""
+        ...
+
+    def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:
+        """rds_restore_tde_certificate: import the certificate a TDE-encrypted backup needs."""
         ...
 
 

@@ -49,6 +49,7 @@ class InstanceState(BaseModel):
     security_group_ids: tuple[str, ...] = ()
     engine: str | None = None  # sqlserver-se ...: an --into target must run SQL Server
     engine_version: str | None = None
+    multi_az: bool = False  # RDS restores no TDE certificate on a Multi-AZ instance (guide "TDE.BackupRestoreRDS")
 
     @property
     def ready(self) -> bool:

@@ -120,6 +120,7 @@ def card_lines(job: Job, style: CardStyle) -> list[str]:
         f"Plan: {' → '.join(STAGE_ORDER)}",
         *_chain_lines(job),
         *_key_lines(job),
+        *(plan.tde.card_lines() if plan.tde else ()),
     ]
     return lines + [f"⚠ {warning}" for warning in plan.warnings]
 
@@ -153,6 +154,7 @@ def _into_lines(job: Job, style: CardStyle) -> list[str]:
         f"Region: {plan.region}",
         *_chain_lines(job),
         *_key_lines(job)[1:],
+        *(plan.tde.card_lines() if plan.tde else ()),
     ]
 
 

@@ -23,6 +23,7 @@ from bot.backup_target import BackupTarget
 from bot.into_target import IntoTarget
 from bot.job_outputs import EngineBookkeeping as EngineBookkeeping, StageOutputs as StageOutputs
 from bot.restore_chain import RestoreChain
+from bot.tde import TdeCertificate
 
 
 class Edition(StrEnum):
@@ -110,6 +111,10 @@ class RestoreRequest(BaseModel):
     logs: tuple[BackupLocation, ...] = ()
     stop_at: str | None = None
     chain: bool = False  # --chain: `backup` is a prefix; the submit finds the full, differential and logs under it
+    # A TDE-encrypted backup (bot/tde.py): the certificate, its private key and the KMS key of the key's password.
+    tde_certificate: BackupLocation | None = None
+    tde_private_key: BackupLocation | None = None
+    tde_password_key_arn: str | None = None
 
     @property
     def destination(self) -> str:
@@ -153,6 +158,7 @@ class RestorePlan(BaseModel):
     final_snapshot: bool | None = None
     chain: RestoreChain | None = None  # restored WITH NORECOVERY after the full, then rds_finish_restore
     into: IntoTarget | None = None  # set: restore onto an existing instance (bot/into.py); nothing is created
+    tde: TdeCertificate | None = None  # restored with rds_restore_tde_certificate before the database
     # set: the job is a /rds-backup of `database_name` on the existing `target_instance_id` (bot/backup_stages.py);
     # the instance fields are the live instance's, and nothing is created but the S3 object(s).
     backup: BackupTarget | None = None
@@ -179,8 +185,10 @@ class RestorePlan(BaseModel):
 
     @property
     def role_kms_key_arns(self) -> tuple[str, ...]:
-        """The keys the restore role must use: the backup's own key and the bucket's, never the storage key."""
+        """The keys the restore role uses: the backup's own, the bucket's, a TDE password key; never the storage key."""
         keys = [*([self.backup_kms_key_arn] if self.backup_kms_key_arn else []), *self.bucket_kms_key_arns]
+        if self.tde is not None:  # RDS decrypts the .pvk's password with it, as the restore role
+            keys.append(self.tde.password_key_arn)
         return tuple(sorted(set(keys)))
 
     @property

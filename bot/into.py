@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bot import names, tags
+from bot import names, tags, tde
 from bot.domain import Edition, InstanceState, RestorePlan
 from bot.errors import RdsbotError, RequestError, StageError
 from bot.into_target import IntoTarget
@@ -80,6 +80,8 @@ def check_target(
     change: dict[str, Any] = {}
     if BACKUP_RESTORE_OPTION not in (options or set()):
         change = option_group_change(state, options, engine["major_version"], policy)
+    if plan.tde is not None:
+        _check_tde(state, group, options or set())
     notes: list[str] = []
     if state.status != "available":
         notes.append(f"{state.instance_id} is {state.status}; the restore waits until it is available")
@@ -125,6 +127,22 @@ def option_group_change(state: InstanceState, options: set[str] | None, major: s
         "new_option_group": names.into_option_group_name(state.instance_id, major),
         "copied_options": tuple(sorted(options or ())),
     }
+
+
+def _check_tde(state: InstanceState, group: str | None, options: set[str]) -> None:
+    """A TDE backup restores only where the option group carries TDE (AWS guide "TDE.BackupRestoreRDS",
+    limitations) on an edition and version RDS offers TDE for."""
+    if tde.TDE_OPTION not in options:
+        raise RequestError(
+            "tde_certificate",
+            f"{state.instance_id}'s option group {group or '(none)'} lacks the {tde.TDE_OPTION} option, so RDS would "
+            "refuse rds_restore_tde_certificate there",
+            f"an admin may add {tde.TDE_OPTION} to {group or 'its option group'} (a persistent option: it stays "
+            "while an instance uses the group); rdsbot does not change another instance's option group",
+        )
+    version = state.engine_version or ""
+    tde.check_support(state.engine or "", ".".join(version.split(".")[:2]), f"instance {state.instance_id}")
+    tde.check_single_az(state.multi_az, f"instance {state.instance_id}")
 
 
 def database_exists(state: InstanceState, name: str, native: NativeRestore, notes: list[str]) -> bool | None:

@@ -18,7 +18,11 @@ _ARN = re.compile(
     r"(?P<kind>key|alias)/(?P<name>[A-Za-z0-9/_-]+)"
 )
 # Field -> the flag a user types, for hints.
-FLAGS = {"backup_kms_key_arn": "--backup-kms-key", "storage_kms_key_arn": "--storage-kms-key"}
+FLAGS = {
+    "backup_kms_key_arn": "--backup-kms-key",
+    "storage_kms_key_arn": "--storage-kms-key",
+    "tde_password_key_arn": "--tde-password-key",
+}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Two nets. By value: every secret the process knows (Slack tokens, the signing se
 each password it fetches) is registered with `mask_value` and masked wherever it appears, also in the escaped
 forms a repr or a JSON document (possibly inside another JSON document, as in a JSON log line) gives it. By shape,
 for what was never registered: Slack tokens, AWS secret access keys, and the value after anything calling itself a
-password, secret or token, quoted in any of those ways (`{'password': ...}`, `{\\"password\\": \\"...\\"}`).
+password (pwd), secret or token, quoted in any of those ways (`{'password': ...}`, `{\\"password\\": \\"...\\"}`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ MIN_MASKED_LENGTH = 8
 # A quote as it appears in text, in a repr, in JSON and in JSON inside JSON: ", ', \", \\\"
 _QUOTE = r"""(?:\\{0,3}["'])"""
 _NAMED = re.compile(
-    rf"(?i)(?P<key>{_QUOTE}?[\w-]*(?:password|passwd|secret|token)[\w-]*{_QUOTE}?\s*[:=]\s*)"
+    rf"(?i)(?P<key>{_QUOTE}?[\w-]*(?:password|passwd|pwd|secret|token)[\w-]*{_QUOTE}?\s*[:=]\s*)"
     rf"(?:(?P<quote>{_QUOTE})(?P<quoted>.*?)(?P=quote)|(?P<bare>[^\s,;&}}\]\"'\\]+))"
 )
 _SHAPES = (

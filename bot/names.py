@@ -43,9 +43,10 @@ def _suffix(role_kms_keys: tuple[str, ...]) -> str:
     return "" if not keys else "-k" + hashlib.sha256(keys.encode()).hexdigest()[:8]
 
 
-def restore_role_name(role_kms_keys: tuple[str, ...]) -> str:
-    """One role for plain backups; one per set of KMS keys it uses, so granting a key never widens another role."""
-    return "rdsbot-native-restore" + _suffix(role_kms_keys)
+def restore_role_name(role_kms_keys: tuple[str, ...], *, tde: bool = False) -> str:
+    """One role for plain backups; one per set of KMS keys it uses, so granting a key never widens another role;
+    a TDE restore's role apart, since importing a certificate needs more of S3 (aws/iam.py)."""
+    return "rdsbot-native-restore" + _suffix(role_kms_keys) + ("-tde" if tde else "")
 
 
 AUDIT_ROLE_NAME = "rdsbot-sqlserver-audit"
@@ -64,6 +65,10 @@ def into_option_group_name(instance_id: str, major_version: str) -> str:
     return f"rdsbot-into-{instance_id}-{major_version.replace('.', '-')}"
 
 
-def option_group_name(edition_short: str, major_version: str, role_kms_keys: tuple[str, ...]) -> str:
-    """The option group names the restore role, so it follows the role's keys."""
-    return f"rdsbot-sqlserver-{edition_short}-{major_version.replace('.', '-')}{_suffix(role_kms_keys)}"
+def option_group_name(
+    edition_short: str, major_version: str, role_kms_keys: tuple[str, ...], *, tde: bool = False
+) -> str:
+    """The option group names the restore role, so it follows the role's keys. TDE is a persistent option (it
+    cannot be removed while an instance uses the group), so a group with it is never one plain restores share."""
+    tde_suffix = "-tde" if tde else ""
+    return f"rdsbot-sqlserver-{edition_short}-{major_version.replace('.', '-')}{_suffix(role_kms_keys)}{tde_suffix}"

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot import tde
 from bot.domain import BackupLocation, Edition, RestoreRequest, StorageType
 from bot.errors import RequestError
 from bot.keep_window import parse_duration
@@ -21,6 +22,7 @@ USAGE = (
     " [--threads-per-core 1|2] [--multi-az] [--major-version 13.00|14.00|15.00|16.00]"
     ' [--backup-kms-key KEY-ARN] [--storage-kms-key KEY-ARN] [--reason "WHY"] [--keep 30m|24h|7d] [--dry-run]'
     " [--diff KEY.bak] [--log KEY.trn]... [--stop-at ISO-8601-TIME]"
+    " [--tde-certificate KEY.cer --tde-private-key KEY.pvk --tde-password-key KEY-ARN]"
     " | /rds-restore --chain PREFIX <instance-class> [--stop-at ISO-8601-TIME] [options]"
     "; onto an existing instance: /rds-restore <backup> --into <instance> [--db DATABASE] [--replace]"
     " (a chain too: --diff, --log, --stop-at, or --chain PREFIX --into <instance>)"
@@ -41,6 +43,12 @@ _RETIRED = {
 }
 
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# What a file of each suffix is, for the hint when a key has another.
+_WHAT = {
+    ".trn": "a transaction log backup",
+    ".cer": "the certificate (BACKUP CERTIFICATE ... TO FILE)",
+    ".pvk": "the private key (WITH PRIVATE KEY (FILE = ...))",
+}
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,21 @@ def _log(text: str) -> BackupLocation:
     return parse_backup(text, "logs", ".trn")
 
 
+def _tde_file(text: str, field: str, suffix: str) -> BackupLocation:
+    location = parse_backup(text, field, suffix)
+    if location.multi_file:
+        raise RequestError(field, "a TDE certificate file is one object, not a prefix", f"name the {suffix} file")
+    return location
+
+
+def _tde_certificate(text: str) -> BackupLocation:
+    return _tde_file(text, "tde_certificate", ".cer")
+
+
+def _tde_private_key(text: str) -> BackupLocation:
+    return _tde_file(text, "tde_private_key", ".pvk")
+
+
 # flag -> (request field, converter); converter None marks a boolean switch.
 _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--region": ("region", str.lower),
@@ -120,6 +143,9 @@ _FLAGS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
     "--chain": ("chain", str),
     "--into": ("into_instance_id", str),
     "--replace": ("replace", None),
+    "--tde-certificate": ("tde_certificate", _tde_certificate),
+    "--tde-private-key": ("tde_private_key", _tde_private_key),
+    "--tde-password-key": ("tde_password_key_arn", str),
 }
 # Flags that may come more than once, collected in order.
 _REPEATABLE = frozenset({"--log"})
@@ -142,7 +168,7 @@ def parse_backup(text: str, field: str = "backup", suffix: str = ".bak") -> Back
     if "*" in key:
         raise RequestError(field, "a `*` may only end a multi-file prefix", f"write s3://bucket/{example}*")
     if not multi_file and not key.lower().endswith(suffix):
-        what = "a transaction log backup" if suffix == ".trn" else "a native SQL Server backup"
+        what = _WHAT.get(suffix, "a native SQL Server backup")
         raise RequestError(field, f"{key!r} is not a {suffix} file", f"name {what}, or a prefix ending in *")
     return BackupLocation(bucket=bucket, key=key, multi_file=multi_file)
 
@@ -212,6 +238,7 @@ def parse_restore_command(text: str) -> RestoreRequest:
         # Each differential holds every change since the full: only the newest one is ever needed.
         once={"--diff": ("--diff is given twice", "give only the newest differential after the full")},
     )
+    tde.given_flags(values)
     if "chain" in values:
         return _chain_request(values.pop("chain"), positional, values)
     if "into_instance_id" in values:

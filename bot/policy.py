@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot import instance_classes, keep_window, kms_keys, names
+from bot import instance_classes, keep_window, kms_keys, names, tde
 from bot.domain import BackupLocation, Edition, RestorePlan, RestoreRequest, StorageType
 from bot.errors import RequestError
 from bot.into_target import IntoTarget
@@ -113,7 +113,7 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
     check_bot_can_reach_instances(policy)
     check_reason(request, policy, drill=drill)
     if request.into_instance_id is not None:
-        return _plan_into(request, policy, drill=drill)
+        return _plan_into(request, policy, job_id, drill=drill)
     if request.instance_class is None:
         raise RequestError("instance_class", "is missing", "name a class such as db.m5.large, or use --into")
     region = check_region(request.region or policy.region.default, policy)
@@ -175,6 +175,7 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
         warnings=tuple(warnings),
         keep_seconds=None if keep is None else int(keep.total_seconds()),
         final_snapshot=None if keep is None else policy.lifecycle.final_snapshot,
+        tde=plan_tde(request, region, policy, job_id, engine=(edition.value, major_version)),
     )
 
 
@@ -193,6 +194,29 @@ def _build_plan(
         reason=request.reason,
         chain=chain,
         **shape,
+    )
+
+
+def plan_tde(
+    request: RestoreRequest, region: str, policy: Policy, job_id: str, engine: tuple[str, str] | None
+) -> tde.TdeCertificate | None:
+    """The certificate to import before the restore, its files in allowed buckets; None without the TDE flags.
+    `engine` (edition, major version) of a new instance is checked here; an --into instance's by its preflight."""
+    certificate, private_key = request.tde_certificate, request.tde_private_key
+    if certificate is None or private_key is None or request.tde_password_key_arn is None:
+        return None
+    if engine is not None:
+        tde.check_support(*engine)
+        tde.check_single_az(request.multi_az)
+    tde.check_password_key(request.tde_password_key_arn, region, policy.kms.allowed_accounts)
+    default = policy.backups.default_bucket
+    return tde.TdeCertificate(
+        certificate_name=tde.certificate_name(job_id),
+        certificate_bucket=check_bucket(certificate.bucket or default, policy, "tde_certificate"),
+        certificate_key=certificate.key,
+        private_key_bucket=check_bucket(private_key.bucket or default, policy, "tde_private_key"),
+        private_key_key=private_key.key,
+        password_key_arn=request.tde_password_key_arn,
     )
 
 
@@ -233,7 +257,7 @@ _NEW_INSTANCE_FLAGS = {
 }
 
 
-def _plan_into(request: RestoreRequest, policy: Policy, *, drill: bool) -> RestorePlan:
+def _plan_into(request: RestoreRequest, policy: Policy, job_id: str, *, drill: bool) -> RestorePlan:
     """An --into plan: the rules that need no AWS call. The instance's class, engine and version are placeholders
     here (the policy's defaults) until the preflight reads them from the live instance (bot/into.py)."""
     if drill:
@@ -264,6 +288,7 @@ def _plan_into(request: RestoreRequest, policy: Policy, *, drill: bool) -> Resto
         reason=request.reason,
         chain=plan_chain(request, policy),
         into=IntoTarget(replace=request.replace, allowed_by=""),
+        tde=plan_tde(request, region, policy, job_id, engine=None),
     )
 
 

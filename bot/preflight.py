@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import instance_classes, into, kms_keys
+from bot import instance_classes, into, kms_keys, tde
 from bot.chain_plan import CheckedChain, check_chain
 from bot.domain import BackupLocation, BackupSet, Edition, RestorePlan
 from bot.errors import RequestError
@@ -19,12 +19,13 @@ class Preflight:
     notes: tuple[str, ...]
     chain: CheckedChain | None = None
     plan_updates: dict[str, Any] = field(default_factory=dict)  # --into: what the live instance decides
+    tde_kms_key_arns: tuple[str, ...] = ()  # the SSE-KMS keys of the TDE certificate files
 
     @property
     def bucket_kms_key_arns(self) -> tuple[str, ...]:
-        """The SSE-KMS keys of every object the restore reads: the full backup's, then the chain's."""
-        chain_keys = self.chain.kms_key_arns if self.chain else ()
-        return self.backup.kms_key_arns + tuple(k for k in chain_keys if k not in self.backup.kms_key_arns)
+        """The SSE-KMS keys of every object the restore reads: the full backup's, the chain's, the TDE files'."""
+        chain_keys = (self.chain.kms_key_arns if self.chain else ()) + self.tde_kms_key_arns
+        return tuple(dict.fromkeys(self.backup.kms_key_arns + chain_keys))
 
 
 def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Preflight:
@@ -39,10 +40,14 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             "RDS restores only from a bucket in the instance's region; copy the backup or pick that region",
         )
     chain = check_chain(plan.chain, plan.region, gateways.backups) if plan.chain else None
-    _check_keys(plan, backup.kms_key_arns + (chain.kms_key_arns if chain else ()), gateways, policy)
+    tde_keys, tde_update = _check_tde(plan, gateways)
+    _check_keys(plan, backup.kms_key_arns + (chain.kms_key_arns if chain else ()) + tde_keys, gateways, policy)
     if plan.into is not None:
         target = into.check_target(plan, gateways.instances, gateways.option_groups, gateways.native_restore, policy)
-        return Preflight(backup=backup, notes=target.notes, plan_updates=target.updates, chain=chain)
+        updates = {**target.updates, **tde_update}
+        return Preflight(
+            backup=backup, notes=target.notes, plan_updates=updates, chain=chain, tde_kms_key_arns=tde_keys
+        )
     _check_backup_size(plan, backup)
     notes: list[str] = []
     orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(
@@ -61,7 +66,19 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             f"{plan.instance_class} is not orderable for {plan.edition.value} in {plan.region}",
             f"try {suggestion}" if suggestion else None,
         )
-    return Preflight(backup=backup, notes=tuple(notes), chain=chain)
+    return Preflight(backup=backup, notes=tuple(notes), chain=chain, plan_updates=tde_update, tde_kms_key_arns=tde_keys)
+
+
+def _check_tde(plan: RestorePlan, gateways: Gateways) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The certificate files' checks and SSE-KMS keys, and the certificate's thumbprint for the plan (None for a
+    .cer under SSE-KMS: the certificate is then recognised on an instance by its name only)."""
+    if plan.tde is None:
+        return (), {}
+    keys, readable = tde.check_objects(plan.tde, plan.region, gateways.backups.head_object)
+    if not readable:
+        return keys, {}
+    certificate = gateways.backups.read_object(plan.tde.certificate_bucket, plan.tde.certificate_key)
+    return keys, {"tde": plan.tde.model_copy(update={"thumbprint": tde.thumbprint_of(certificate)})}
 
 
 # SQL Server Express holds at most 10 GB per database (AWS guide "SQLServer.Procedural.Importing", limitations).
@@ -89,7 +106,11 @@ def _check_backup_size(plan: RestorePlan, backup: BackupSet) -> None:
 
 def _check_keys(plan: RestorePlan, bucket_keys: tuple[str, ...], gateways: Gateways, policy: Policy) -> None:
     """The bucket's SSE-KMS keys like the requested ones; with no kms.allowed_accounts, only the bot's account."""
-    requested = {"backup_kms_key_arn": plan.backup_kms_key_arn, "storage_kms_key_arn": plan.storage_kms_key_arn}
+    requested = {
+        "backup_kms_key_arn": plan.backup_kms_key_arn,
+        "storage_kms_key_arn": plan.storage_kms_key_arn,
+        "tde_password_key_arn": plan.tde.password_key_arn if plan.tde else None,
+    }
     keys = [(name, key) for name, key in requested.items() if key] + [("backup", k) for k in bucket_keys]
     if not keys:
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from bot import chain_stages, into, into_option_group, names, server_audit, tags
+from bot import chain_stages, into, into_option_group, names, server_audit, tags, tde_stage
 from bot.backup_stages import BACKUP_STAGES
 from bot.domain import (
     InstanceState,
@@ -57,6 +57,12 @@ def _validate(job: Job, ctx: StageContext) -> StepResult:
             f"the backup's SSE-KMS key is now {', '.join(checked.bucket_kms_key_arns) or 'none'}, not "
             f"{', '.join(job.plan.bucket_kms_key_arns) or 'none'} as when it was requested; request the restore again"
         )
+    thumbprint = checked.plan_updates["tde"].thumbprint if "tde" in checked.plan_updates else None
+    if job.plan.tde and job.plan.tde.thumbprint and thumbprint != job.plan.tde.thumbprint:
+        raise StageError(
+            f"the TDE certificate file now has thumbprint {thumbprint}, not {job.plan.tde.thumbprint} as when it was "
+            "requested; request the restore again"
+        )
     size_gib = checked.backup.total_bytes / 2**30
     return Done(f"{len(checked.backup.keys)} file(s), {size_gib:.2f} GiB; " + "; ".join(checked.notes))
 
@@ -105,10 +111,11 @@ def _ensure_restore_role(job: Job, ctx: StageContext) -> str:
     plan = job.plan
     job.outputs.role_arn = ctx.gateways.roles.ensure_restore_role(
         RoleSpec(
-            role_name=names.restore_role_name(plan.role_kms_key_arns),
+            role_name=names.restore_role_name(plan.role_kms_key_arns, tde=plan.tde is not None),
             backup_buckets=ctx.policy.backups.buckets,
             kms_key_arns=plan.role_kms_key_arns,
             placement=_role_placement(ctx.policy),
+            tde=plan.tde is not None,
         )
     )
     return job.outputs.role_arn
@@ -133,7 +140,9 @@ def _option_group(job: Job, ctx: StageContext) -> StepResult:
     audit_role_arn = job.outputs.audit_role_arn or _audit_role(ctx)
     group = ctx.gateways.option_groups.ensure_option_group(
         OptionGroupSpec(
-            name=names.option_group_name(plan.edition.short, plan.major_version, plan.role_kms_key_arns),
+            name=names.option_group_name(
+                plan.edition.short, plan.major_version, plan.role_kms_key_arns, tde=plan.tde is not None
+            ),
             engine=plan.edition.value,
             major_version=plan.major_version,
             role_arn=_needed(job.outputs.role_arn, "role_arn"),
@@ -141,6 +150,7 @@ def _option_group(job: Job, ctx: StageContext) -> StepResult:
             audit_role_arn=audit_role_arn,
             audit_retention_hours=audit.retention_hours,
             audit_compression=audit.compression,
+            tde=plan.tde is not None,
         )
     )
     job.outputs.option_group = group.name
@@ -219,6 +229,7 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     plan = job.plan
     state = _ready_instance(job, ctx)
     native = ctx.gateways.native_restore
+    certificate = tde_stage.ensure_certificate(plan, state, native)
     if plan.chain is not None:
         if plan.into is not None and job.outputs.task_floor is None:
             # Saved before step 1 is sent: a resumed job then tells its own step 1 from an earlier restore of
@@ -227,17 +238,17 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
             job.outputs.task_floor = floor
             return Waiting(f"{plan.database_name}'s tasks up to {floor} are earlier restores'; the chain's follow")
         clear = (lambda: into.clear_the_way(plan, state, native)) if plan.into is not None else None
-        return Done(chain_stages.send_step(job, state, native, 0, before_sending=clear))
+        return Done(certificate + chain_stages.send_step(job, state, native, 0, before_sending=clear))
     # A task started before a crash is found, not started again (on an --into instance, only one still running).
     existing = native.find_task(state, plan.database_name)
     ended = {TaskLifecycle.ERROR, TaskLifecycle.CANCELLED} | ({TaskLifecycle.SUCCESS} if plan.into else set())
     if existing is not None and existing.lifecycle not in ended:
         job.outputs.task_id = existing.task_id
-        return Done(f"task {existing.task_id} already running for {plan.database_name}")
+        return Done(f"{certificate}task {existing.task_id} already running for {plan.database_name}")
     dropped = into.clear_the_way(plan, state, native) if plan.into is not None else ""
     task_id = native.start_restore(state, plan.database_name, plan.s3_arn, plan.backup_kms_key_arn)
     job.outputs.task_id = task_id
-    return Done(f"{dropped}rds_restore_database task {task_id}: {plan.s3_arn} -> {plan.database_name}")
+    return Done(f"{certificate}{dropped}rds_restore_database task {task_id}: {plan.s3_arn} -> {plan.database_name}")
 
 
 def _restore_wait(job: Job, ctx: StageContext) -> StepResult:

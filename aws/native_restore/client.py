@@ -6,12 +6,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from aws.native_restore import procedures
-from aws.native_restore.procedures import DbApiCursor, NativeRestoreError, SqlConnectionError, Statement
+from aws.native_restore import procedures, tde
+from aws.native_restore.procedures import DbApiCursor, NativeRestoreError, SqlConnectionError, SqlValue, Statement
 from bot.backup_target import BackupTarget
 from bot.domain import InstanceState, TaskLifecycle, TaskStatus
 from bot.errors import RdsbotError, RestoreTaskError
 from bot.restore_chain import ChainStep
+from bot.tde import TdeCertificate
 
 log = logging.getLogger(__name__)
 
@@ -114,15 +115,30 @@ class SqlNativeRestore:
         """rds_drop_database, e.g. a database a NORECOVERY chain left RESTORING."""
         self._run_or_raise(instance, procedures.drop_database(database_name))
 
+    def user_tde_certificates(self, instance: InstanceState) -> dict[str, str]:
+        """Name -> thumbprint of the user TDE certificates the instance holds (rds_fn_list_user_tde_certificates())."""
+        rows = self._query(instance, tde.LIST_USER_TDE_CERTIFICATES, (), "list TDE certificates")
+        return {str(row.get("certificate_name")): _thumbprint(row.get("thumbprint")) for row in rows}
+
+    def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:
+        """rds_restore_tde_certificate; a refusal becomes RestoreTaskError with the server's words."""
+        try:
+            self._run(instance, tde.restore_tde_certificate(certificate))
+        except _ProcedureFailed as exc:
+            raise RestoreTaskError(
+                f"rds_restore_tde_certificate refused on {instance.instance_id}: {exc.text}", exc.text
+            ) from None
+        log.info("TDE certificate restored", extra={"instance": instance.instance_id})
+
     def database_exists(self, instance: InstanceState, database_name: str) -> bool:
         """DB_ID under the server's collation: names differing only in case are the same database, as RDS's
         "Database ... already exists" check finds them; a database left RESTORING has an id too."""
-        rows = self._query(instance, procedures.DATABASE_EXISTS, database_name)
+        rows = self._query(instance, procedures.DATABASE_EXISTS, (database_name,), f"look for {database_name}")
         return bool(rows and int(rows[0].get("database_found") or 0))
 
     def database_state(self, instance: InstanceState, database_name: str) -> str | None:
         """sys.databases.state_desc (ONLINE, RESTORING, ...), the name compared under the server's collation."""
-        rows = self._query(instance, procedures.DATABASE_STATE, database_name)
+        rows = self._query(instance, procedures.DATABASE_STATE, (database_name,), f"read the state of {database_name}")
         return str(rows[0]["state_desc"]) if rows else None
 
     def start_backup(
@@ -141,20 +157,20 @@ class SqlNativeRestore:
         log.info("backup task started", extra={"instance": instance.instance_id, "task_id": task_id})
         return task_id
 
-    def _query(self, instance: InstanceState, sql: str, database_name: str) -> list[dict[str, Any]]:
-        """One read-only query with the database name bound; the server's words on failure."""
+    def _query(
+        self, instance: InstanceState, sql: str, values: tuple[SqlValue, ...], what: str
+    ) -> list[dict[str, Any]]:
+        """A query that is no procedure, its values bound; NativeRestoreError in the server's words."""
         connection = open_connection(self._connect, instance)
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(sql, (database_name,))
+                cursor.execute(sql, values)
                 return procedures.first_rows(cursor)
             finally:
                 quietly(cursor.close)
         except Exception as exc:  # every driver has its own exception tree; the server's words are what matter
-            raise NativeRestoreError(
-                f"cannot look for {database_name} on {instance.instance_id}: {driver_message(exc)}"
-            ) from None
+            raise NativeRestoreError(f"cannot {what} on {instance.instance_id}: {driver_message(exc)}") from None
         finally:
             quietly(connection.close)
 
@@ -209,6 +225,14 @@ class SqlNativeRestore:
             raise _ProcedureFailed(driver_message(exc)) from exc
         finally:
             quietly(connection.close)
+
+
+def _thumbprint(value: object) -> str:
+    """varbinary arrives as bytes through python-tds, as text in the sandbox: 0x and upper-case hex either way."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex().upper()
+    text = str(value or "").replace(" ", "").upper()
+    return "0x" + text[2:] if text.startswith("0X") else text
 
 
 def open_connection(connect: Connect, instance: InstanceState) -> DbApiConnection:

@@ -26,8 +26,8 @@ DATABASE_STATE = "SELECT state_desc FROM sys.databases WHERE name = %s"
 
 # sysname is nvarchar(128); longer names would be truncated by SQL Server, not refused.
 MAX_DATABASE_NAME = 128
-_S3_ARN = re.compile(r"arn:aws(-[a-z]+)*:s3:::[^/\s]+/\S+")
-_KMS_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+")
+S3_ARN = re.compile(r"arn:aws(-[a-z]+)*:s3:::[^/\s]+/\S+")
+KMS_ARN = re.compile(r"arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+")
 
 SqlValue = str | int
 
@@ -215,7 +215,7 @@ def backup_database(
 
 def _source(database_name: str, s3_arn: str, db_param: str, arn_param: str) -> list[tuple[str, SqlValue]]:
     _check_database_name(database_name)
-    if not _S3_ARN.fullmatch(s3_arn):
+    if not S3_ARN.fullmatch(s3_arn):
         raise RequestError("backup", f"{s3_arn!r} is not an S3 object ARN", "expected arn:aws:s3:::bucket/key.bak")
     return [(db_param, database_name), (arn_param, s3_arn)]
 
@@ -224,7 +224,7 @@ def _kms(kms_key_arn: str | None) -> list[tuple[str, SqlValue]]:
     # Left out rather than bound as NULL: pytds turns a None parameter into a literal NULL in the text.
     if not kms_key_arn:
         return []
-    if not _KMS_ARN.fullmatch(kms_key_arn):
+    if not KMS_ARN.fullmatch(kms_key_arn):
         raise RequestError("kms_key", f"{kms_key_arn!r} is not a KMS key ARN", "expected arn:aws:kms:...:key/...")
     return [("kms_master_key_arn", kms_key_arn)]
 
@@ -339,6 +339,8 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 _KMS = re.compile(r"\bkms\b|master key", re.I)
+# SQL Server message 33111: the backup's database encryption key is protected by a certificate the server lacks.
+_TDE_CERTIFICATE_MISSING = re.compile(r"Cannot find server certificate with thumbprint '?([^'.\s]+)", re.I)
 _KMS_DENIED = re.compile(r"access ?denied|not authorized|AccessDeniedException|disabled|pending deletion", re.I)
 _ALREADY_EXISTS = re.compile(r"database\s+'([^']+)'\s+already exists|already exists", re.I)
 _OBJECT_MISSING = re.compile(r"does not exist|access ?denied|NoSuchKey|NoSuchBucket|not ?found|forbidden", re.I)
@@ -347,6 +349,12 @@ _OBJECT_MISSING = re.compile(r"does not exist|access ?denied|NoSuchKey|NoSuchBuc
 def task_failure_reason(task_info: str, *, database_name: str | None = None, s3_arn: str | None = None) -> str:
     """Plain words for what went wrong, from task_info or a procedure's error text; the raw text when unknown."""
     text = (task_info or "").strip()
+    if match := _TDE_CERTIFICATE_MISSING.search(text):
+        return (
+            f"the backup is of a TDE-encrypted database and the instance lacks its certificate (thumbprint "
+            f"{match.group(1)}; SQL Server message 33111); request the restore again with --tde-certificate "
+            "KEY.cer --tde-private-key KEY.pvk --tde-password-key KEY-ARN"
+        )
     for pattern, reason in _REASONS:
         if pattern.search(text):
             return reason

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.tde import thumbprint_of
+
 HEADER = b"RDSBOT-SANDBOX-BAK/1\n"
 _READ_BYTES = 64 * 1024
 
@@ -65,6 +67,29 @@ def read_manifest(s3: Any, s3_arn: str) -> Content | None:
 def _bucket_and_key(s3_arn: str) -> tuple[str, str]:
     bucket, _, key = s3_arn.removeprefix("arn:aws:s3:::").partition("/")
     return bucket, key
+
+
+# A sandbox certificate file (.cer): its own header, then a subject. Its thumbprint is SQL Server's: the SHA-1 of
+# the file (bot/tde.py). A TDE-encrypted sandbox backup names the thumbprint of the certificate protecting its
+# database encryption key in its manifest ("tde_thumbprint"), as a real backup's header does.
+CERTIFICATE_HEADER = b"RDSBOT-SANDBOX-CER/1\n"
+
+
+def certificate_bytes(subject: str) -> bytes:
+    return CERTIFICATE_HEADER + subject.encode() + b"\n"
+
+
+def certificate_thumbprint(data: bytes | None) -> str | None:
+    """The thumbprint of a sandbox .cer, or None when `data` is not one."""
+    if not data or not data.startswith(CERTIFICATE_HEADER):
+        return None
+    return thumbprint_of(data)
+
+
+def tde_thumbprint(content: Content | None) -> str | None:
+    """The certificate a TDE-encrypted sandbox backup needs, by thumbprint; None for an unencrypted one."""
+    thumbprint = (content or {}).get("tde_thumbprint")
+    return str(thumbprint) if thumbprint else None
 
 
 def restore_fault(content: Content | None) -> str | None:

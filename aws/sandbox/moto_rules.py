@@ -60,4 +60,34 @@ def apply_aws_rules() -> None:
         return lenient_modify(self)
 
     RDSResponse.modify_db_instance = modify_db_instance  # type: ignore[method-assign]
+
+    lenient_modify_group = RDSResponse.modify_option_group
+
+    def modify_option_group(self: Any) -> Any:
+        # AWS API reference 'API_ModifyOptionGroup' and 'API_OptionGroupOption': an option joins only a group whose
+        # engine and major version offer it (DescribeOptionGroupOptions; TDE is offered for sqlserver-se only from
+        # 15.00), and a Persistent option (TDE) "can't be removed from an option group while DB instances are
+        # associated with the option group". moto adds and removes anything. AWS publishes no texts for these.
+        group = self.backend.option_groups.get(self.params.get("OptionGroupName"))
+        if group is not None:
+            offered = {
+                o["Name"]: o
+                for o in self.backend.describe_option_group_options(group.engine_name, group.major_engine_version)
+            }
+            for option in self.params.get("OptionsToInclude") or []:
+                name = option.get("OptionName") if hasattr(option, "get") else option
+                if name not in offered:
+                    raise InvalidParameterCombination(
+                        f"(sandbox) Option {name} is not offered for {group.engine_name} {group.major_engine_version}"
+                    )
+            users = [d for d in self.backend.databases.values() if getattr(d, "option_group_name", None) == group.name]
+            for name in self.params.get("OptionsToRemove") or []:
+                if offered.get(name, {}).get("Persistent") and users:
+                    raise InvalidParameterCombination(
+                        f"(sandbox) Option {name} is persistent and cannot be removed from option group {group.name} "
+                        "while DB instances are associated with it"
+                    )
+        return lenient_modify_group(self)
+
+    RDSResponse.modify_option_group = modify_option_group  # type: ignore[method-assign]
     _applied = True

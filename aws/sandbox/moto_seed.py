@@ -6,14 +6,17 @@ AWS_ENDPOINT_URL, exactly as it would reach real AWS.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 
-from aws.sandbox.backup_content import manifest_bytes
+from aws.sandbox.backup_content import certificate_bytes, certificate_thumbprint, manifest_bytes
 from bot.errors import ConfigError
+from bot.tde import PASSWORD_METADATA
 from config.policy_model import Policy
 
 SANDBOX_ENV = {
@@ -39,6 +42,13 @@ DEMO_DATABASE = {
         ["orders", "0031_add_invoice_number"],
     ],
 }
+# A backup of a TDE-encrypted database, the certificate protecting it (.cer) and its private key (.pvk, with the
+# x-amz-meta-rds-tde-pwd metadata RDS decrypts with the password key; AWS guide "TDE.BackupRestoreOnPrem").
+DEMO_TDE_BACKUP_KEY = "tde/sales-tde.bak"
+DEMO_TDE_CERTIFICATE_KEY = "tde/sales-tde.cer"
+DEMO_TDE_PRIVATE_KEY_KEY = "tde/sales-tde.pvk"
+DEMO_TDE_CERTIFICATE = certificate_bytes("CN=sales TDE certificate (rdsbot sandbox)")
+DEMO_TDE_PASSWORD_KEY_ALIAS = "alias/rdsbot-sandbox-tde-password"
 SANDBOX_USERS = {"alice": ("U0ALICE", True), "bob": ("U0BOB", True), "carol": ("U0CAROL", False)}
 
 
@@ -103,8 +113,34 @@ def start_sandbox_aws() -> SandboxAws:
     return SandboxAws(endpoint=endpoint, server=server, previous_env=previous)
 
 
-def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> None:
-    """Buckets with a single-file and a multi-file backup, the audit bucket, and the admin IAM group."""
+@dataclass(frozen=True)
+class Seeded:
+    """What the seed made that a user has to name: the KMS key that encrypted the demo .pvk's password."""
+
+    tde_password_key_arn: str
+
+
+def _seed_tde(s3: Any, bucket: str, region: str) -> str:
+    """The TDE demo: an encrypted backup, its certificate and private key; the password key's ARN."""
+    kms = boto3.client("kms", region_name=region)
+    key_arn = str(kms.create_key(Description="rdsbot sandbox: TDE private key password")["KeyMetadata"]["Arn"])
+    kms.create_alias(AliasName=DEMO_TDE_PASSWORD_KEY_ALIAS, TargetKeyId=key_arn)
+    blob = kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")["CiphertextBlob"]
+    content = {**DEMO_DATABASE, "tde_thumbprint": certificate_thumbprint(DEMO_TDE_CERTIFICATE)}
+    s3.put_object(Bucket=bucket, Key=DEMO_TDE_BACKUP_KEY, Body=manifest_bytes(content))
+    s3.put_object(Bucket=bucket, Key=DEMO_TDE_CERTIFICATE_KEY, Body=DEMO_TDE_CERTIFICATE)
+    s3.put_object(
+        Bucket=bucket,
+        Key=DEMO_TDE_PRIVATE_KEY_KEY,
+        Body=b"sandbox private key",
+        Metadata={PASSWORD_METADATA: base64.b64encode(blob).decode()},
+    )
+    return key_arn
+
+
+def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> Seeded:
+    """Buckets with a single-file and a multi-file backup, a TDE backup with its certificate, the audit bucket, and
+    the admin IAM group."""
     region = policy.region.default
     s3 = boto3.client("s3", region_name=region)
     buckets = {*policy.backups.buckets, *([policy.audit.bucket] if policy.audit.bucket else [])}
@@ -130,6 +166,7 @@ def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> None:
         s3.put_object(Bucket=policy.backups.default_bucket, Key=f"{DEMO_MULTI_FILE_PREFIX}{part}.bak", Body=payload)
     for key in DEMO_CHAIN_KEYS:  # each step's manifest is the database as of that backup: the same demo tables
         s3.put_object(Bucket=policy.backups.default_bucket, Key=key, Body=manifest_bytes(DEMO_DATABASE))
+    tde_password_key = _seed_tde(s3, policy.backups.default_bucket, region)
     iam = boto3.client("iam", region_name=region)
     group = policy.approvals.admin_iam_group
     iam.create_group(GroupName=group)
@@ -140,3 +177,4 @@ def seed_sandbox(policy: Policy, backup_bytes: int = 512 * 1024) -> None:
         )
         if admin:
             iam.add_user_to_group(GroupName=group, UserName=name)
+    return Seeded(tde_password_key_arn=tde_password_key)

@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aws.sandbox.moto_seed import SANDBOX_USERS, seed_sandbox, start_sandbox_aws
+from aws.sandbox.moto_seed import (
+    DEMO_TDE_BACKUP_KEY,
+    DEMO_TDE_CERTIFICATE_KEY,
+    DEMO_TDE_PRIVATE_KEY_KEY,
+    SANDBOX_USERS,
+    seed_sandbox,
+    start_sandbox_aws,
+)
 from bot.audit_surface import AuditSurface, set_process_surface
 from bot.bootstrap import build, build_commands, build_doctor, build_drills, real_console_user
 from bot.doctor import DoctorCommand
@@ -54,7 +61,7 @@ def console_session(
                 sandbox_restore_seconds=restore_seconds,
                 poll_seconds=0.25,
             )
-            seed_sandbox(load_policy(settings.config))
+            seeded = seed_sandbox(load_policy(settings.config))
             users = {
                 name: ConsoleUser(name, slack_id, f"{name}@example.com")
                 for name, (slack_id, _) in SANDBOX_USERS.items()
@@ -63,6 +70,12 @@ def console_session(
                 f"# sandbox: moto at {aws.endpoint if aws else '?'}, job store {settings.database_url}; "
                 f"admins: alice, bob; not an admin: carol"
             )
+            write(
+                f"# TDE demo: /rds-restore {DEMO_TDE_BACKUP_KEY} db.m5.large --tde-certificate "
+                f"{DEMO_TDE_CERTIFICATE_KEY} --tde-private-key {DEMO_TDE_PRIVATE_KEY_KEY} "
+                f"--tde-password-key {{tde_password_key}}   ({{tde_password_key}} is {seeded.tde_password_key_arn})"
+            )
+            script_values = {"tde_password_key": seeded.tde_password_key_arn}
         else:
             settings = load_settings()
             require_policy_file(settings, "shell --no-sandbox")
@@ -72,6 +85,7 @@ def console_session(
                     "IAM user is tagged with (slack-user-id); hint: drop --as"
                 )
             users = {}
+            script_values = {}
         app = build(settings)
         commands = build_commands(app)
         if sandbox:
@@ -82,7 +96,14 @@ def console_session(
             current = ConsoleUser(iam_user, slack_id)
             write(f"# real AWS: you are IAM user {iam_user}, Slack user {slack_id} (from sts:GetCallerIdentity)")
         users.setdefault(current.name, current)
-        session = ConsoleSession(commands=commands, users=users, write=write, current=current, may_switch=sandbox)
+        session = ConsoleSession(
+            commands=commands,
+            users=users,
+            write=write,
+            current=current,
+            may_switch=sandbox,
+            script_values=script_values,
+        )
         app.notifier.add(ConsoleNotifier(session))
         drills = build_drills(app, ConsoleDrillReporter(session), commands)
         session.drills = drills.commands

@@ -64,6 +64,8 @@ class ConsoleSession:
     doctor: DoctorCommand | None = None
     # `as <user>` is the sandbox's way to feel the approval rules; on real AWS the console is who the credentials say.
     may_switch: bool = True
+    # Values a script may name as {name}: the sandbox's seeded TDE password key ({tde_password_key}).
+    script_values: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _announced: set[str] = field(default_factory=set)
     _announcement: threading.Condition = field(default_factory=threading.Condition)
@@ -80,8 +82,11 @@ class ConsoleSession:
             self.write(plain(text))
 
     def expand(self, line: str) -> str:
-        """Scripts say {job} for the job the session created last."""
-        return line.strip().replace("{job}", self.last_job or "{job}")
+        """Scripts say {job} for the job the session created last, and {name} for a sandbox's seeded value."""
+        line = line.strip().replace("{job}", self.last_job or "{job}")
+        for name, value in self.script_values.items():
+            line = line.replace("{" + name + "}", value)
+        return line
 
     def handle(self, line: str) -> bool:
         """Act on one line; False when the session should end."""

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from aws.clients import AwsClients
-from aws.option_groups import AUDIT, BACKUP_RESTORE, OptionGroups, current_options
+from aws.option_groups import AUDIT, BACKUP_RESTORE, TDE, OptionGroups, current_options
 from bot.errors import StageError
 from bot.ports import EnsuredOptionGroup, OptionGroupSpec
 from tests.support.aws_calls import CallRecorder
@@ -139,3 +139,25 @@ def test_an_into_targets_option_group_is_read_not_changed(aws, groups):
     assert groups.option_names("team-plain") == set()
     assert groups.option_names(SPEC.name) == {BACKUP_RESTORE, AUDIT}
     assert groups.option_names("rdsbot-no-such-group") is None
+
+
+TDE_SPEC = SPEC.model_copy(update={"name": "rdsbot-sqlserver-ee-15-00-kabc-tde", "engine": "sqlserver-ee", "tde": True})
+
+
+def test_a_tde_group_carries_tde_beside_backup_restore_and_audit(aws, groups):
+    groups.ensure_option_group(TDE_SPEC)
+    # AWS guide "TDE.BackupRestoreRDS", limitations: SQLSERVER_BACKUP_RESTORE and TDE both, TDE without settings.
+    assert set(options_of(aws, TDE_SPEC.name)) == {BACKUP_RESTORE, AUDIT, TDE}
+
+
+def test_tde_missing_from_an_existing_group_is_added_even_though_it_has_no_settings(aws, groups):
+    groups.ensure_option_group(TDE_SPEC.model_copy(update={"tde": False}))
+    assert TDE not in options_of(aws, TDE_SPEC.name)
+    groups.ensure_option_group(TDE_SPEC)
+    assert TDE in options_of(aws, TDE_SPEC.name)
+
+
+def test_tde_is_never_removed_it_is_a_persistent_option(aws, groups):
+    groups.ensure_option_group(TDE_SPEC)
+    groups.ensure_option_group(TDE_SPEC.model_copy(update={"tde": False}))
+    assert TDE in options_of(aws, TDE_SPEC.name)

@@ -25,7 +25,7 @@ import boto3
 import pytest
 
 from aws.clients import AwsClients
-from aws.sandbox.moto_seed import seed_sandbox
+from aws.sandbox.moto_seed import DEMO_TDE_PASSWORD_KEY_ALIAS, seed_sandbox
 from aws.sandbox.sql_server.aws_view import SERVICE_KEY_ID, SERVICE_SECRET
 from bot.backup_request import parse_backup_command
 from bot.bootstrap import build
@@ -90,10 +90,10 @@ def settings(aws: AwsClients, tmp_path: Path) -> Settings:
     )
 
 
-def _restore(settings: Settings) -> Any:
+def _restore(settings: Settings, text: str = "prod-backup.bak db.m5.large") -> Any:
     app = build(settings)
     try:
-        job = app.service.submit(parse_restore_command("prod-backup.bak db.m5.large"), "U0ALICE", approved=True).job
+        job = app.service.submit(parse_restore_command(text), "U0ALICE", approved=True).job
         app.engine.run_until_idle(timeout_seconds=60)
         return app.store.jobs.get_job(job.id)
     finally:
@@ -168,3 +168,19 @@ def test_an_unrelated_caller_is_denied_once_iam_is_enforced(enforce_iam, aws, mo
     rds = boto3.Session().client("rds", region_name="us-east-1")
     with pytest.raises(rds.exceptions.ClientError, match="AccessDenied"):
         rds.describe_db_instances()
+
+
+def test_a_user_holding_only_the_shipped_policy_completes_a_tde_restore(settings, enforce_iam, aws, monkeypatch):
+    # The TDE restore adds a HeadObject of the .cer and .pvk, a role with s3:ListAllMyBuckets and kms:Decrypt on
+    # the password key (iam:PutRolePolicy), and an option group with the TDE option (rds:ModifyOptionGroup).
+    key_arn = aws.kms.describe_key(KeyId=DEMO_TDE_PASSWORD_KEY_ALIAS)["KeyMetadata"]["Arn"]  # seeded by `settings`
+    enforce_iam(moto_variant(shipped_policy()), monkeypatch)
+
+    done = _restore(
+        settings,
+        "tde/sales-tde.bak db.m5.large --tde-certificate tde/sales-tde.cer --tde-private-key tde/sales-tde.pvk "
+        f"--tde-password-key {key_arn}",
+    )
+
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    assert done.outputs.option_group is not None and done.outputs.option_group.endswith("-tde")

@@ -28,6 +28,7 @@ from bot.ports import (
 from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
+from bot.tde import StoredObject, TdeCertificate
 from tests.unit.fake_backups import FakeBackupPorts
 
 # Re-exported: the stores' fakes live beside, and tests import them from here as always.
@@ -84,6 +85,10 @@ class FakeAws(FakeBackupPorts):
         self.option_groups: dict[str, set[str]] = {}
         self.option_group_copies: list[OptionGroupCopySpec] = []
         FakeBackupPorts.__init__(self)
+        # bucket/key -> the names of its user metadata (rds-tde-pwd ...); instance id -> its user TDE certificates
+        self.metadata: dict[str, set[str]] = {}
+        self.bodies: dict[str, bytes] = {}  # bucket/key -> what GetObject reads (a certificate file)
+        self.tde_certificates: dict[str, dict[str, str]] = {}  # instance id -> name -> thumbprint
 
     # BackupStore
     def resolve(self, location: BackupLocation, default_bucket: str | None) -> BackupSet:
@@ -102,6 +107,21 @@ class FakeAws(FakeBackupPorts):
             region=self.region,
             kms_key_arns=tuple(sorted({self.object_keys[k] for k in keys if k in self.object_keys})),
             last_modified=self.last_modified,
+        )
+
+    def read_object(self, bucket: str, key: str) -> bytes:
+        self.calls.append("read_object")
+        return self.bodies.get(f"{bucket}/{key}", f"certificate {bucket}/{key}".encode())
+
+    def head_object(self, bucket: str, key: str, field: str) -> StoredObject:
+        self.calls.append("head_object")
+        if f"{bucket}/{key}" not in self.objects:
+            raise RequestError(field, f"s3://{bucket}/{key} does not exist")
+        return StoredObject(
+            region=self.region,
+            kms_key_arn=self.object_keys.get(f"{bucket}/{key}"),
+            metadata_names=frozenset(self.metadata.get(f"{bucket}/{key}", set())),
+            size=self.objects[f"{bucket}/{key}"],
         )
 
     # AccountIdentity
@@ -288,6 +308,17 @@ class FakeAws(FakeBackupPorts):
         held = self.databases[instance.instance_id]
         held -= {d for d in held if d.casefold() == database_name.casefold()}
 
+    def user_tde_certificates(self, instance: InstanceState) -> dict[str, str]:
+        self.calls.append("rds_fn_list_user_tde_certificates")
+        return dict(self.tde_certificates.get(instance.instance_id, {}))
+
+    def restore_tde_certificate(self, instance: InstanceState, certificate: TdeCertificate) -> None:
+        self.calls.append("rds_restore_tde_certificate")
+        held = self.tde_certificates.setdefault(instance.instance_id, {})
+        if certificate.certificate_name in held or certificate.thumbprint in held.values():  # message 15232
+            raise RestoreTaskError(f"certificate {certificate.certificate_name} already exists", "already exists")
+        held[certificate.certificate_name] = certificate.thumbprint or ""
+
     def find_task(self, instance: InstanceState, database_name: str) -> TaskStatus | None:
         matching = [t for t in self.tasks.values() if t.database_name == database_name]
         return matching[-1] if matching else None
@@ -352,6 +383,7 @@ class FakeAws(FakeBackupPorts):
                 "rds_restore_database",
                 "rds_cancel_task",
                 "ensure_server_audit",
+                "rds_restore_tde_certificate",
             }
         ]
 

@@ -99,8 +99,19 @@ def _needs(policy: dict[str, Any]) -> list[tuple[str, str]]:
 
 def test_the_boundary_allows_everything_both_roles_need():
     boundary = document("rdsbot-role-boundary.json")
-    for action, resource in _needs(access_policy(SPEC)) + _needs(audit_access_policy(AUDIT)):
+    tde = SPEC.model_copy(update={"tde": True})
+    for action, resource in _needs(access_policy(tde)) + _needs(audit_access_policy(AUDIT)):
         assert allows(boundary, action, resource.replace("*", "x")), (action, resource)
+
+
+def test_only_a_tde_restore_role_may_list_buckets_and_read_their_acl():
+    # AWS guide "TDE.BackupRestoreRDS", prerequisites: s3:GetBucketAcl on the bucket, s3:ListAllMyBuckets on *.
+    plain, tde = access_policy(SPEC), access_policy(SPEC.model_copy(update={"tde": True}))
+    assert ("s3:ListAllMyBuckets", "*") in _needs(tde) and ("s3:GetBucketAcl", "arn:aws:s3:::rdsbot-backups") in _needs(
+        tde
+    )
+    assert not {a for a, _ in _needs(plain)} & {"s3:ListAllMyBuckets", "s3:GetBucketAcl"}
+    assert not [a for a, _ in _needs(tde) if "Put" in a or "Delete" in a]  # still reads only
 
 
 def _trail_keys() -> list[str]:

@@ -117,3 +117,11 @@ def test_short_values_are_not_registered_so_ordinary_words_survive():
     mask_value("admin")
     mask_value(None)
     assert redact("admin logged in") == "admin logged in"
+
+
+def test_the_tde_private_key_password_header_is_masked_as_botocore_logs_it():
+    # botocore at DEBUG logs response headers; a .pvk's HeadObject carries the encrypted password of its key.
+    line = "Response headers: {'content-type': 'binary/octet-stream', 'x-amz-meta-rds-tde-pwd': 'AQIDAHimL2NEoAlOY6Bn'}"
+    masked = redact(line)
+    assert "AQIDAHimL2NEoAlOY6Bn" not in masked
+    assert "'x-amz-meta-rds-tde-pwd': '***'" in masked and "binary/octet-stream" in masked

@@ -51,6 +51,16 @@ class AwsView(Protocol):
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None: ...
 
+    def object_metadata(self, bucket: str, key: str) -> dict[str, str] | None:
+        """The object's user metadata (without x-amz-meta-), or None when there is no such object."""
+        ...
+
+    def object_body(self, bucket: str, key: str) -> bytes | None: ...
+
+    def option_names(self, instance: InstanceState) -> set[str]:
+        """The options of the instance's option group, as DescribeOptionGroups lists them."""
+        ...
+
 
 @dataclass
 class MemoryAwsView:
@@ -62,6 +72,8 @@ class MemoryAwsView:
     key_problems: dict[str, str] = field(default_factory=dict)
     engines: dict[str, str] = field(default_factory=dict)  # instance id -> engine
     without_backup_restore: set[str] = field(default_factory=set)  # instance ids whose group lacks the option
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)  # "bucket/key" -> user metadata
+    options: dict[str, set[str]] = field(default_factory=dict)  # option group -> its options
 
     def matched_objects(self, s3_arn: str) -> list[tuple[str, int]]:
         bucket, key = bucket_and_key(s3_arn)
@@ -89,6 +101,17 @@ class MemoryAwsView:
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
         self.objects[f"{bucket}/{key}"] = len(body)
         self.bodies[f"{bucket}/{key}"] = body
+
+    def object_metadata(self, bucket: str, key: str) -> dict[str, str] | None:
+        if f"{bucket}/{key}" not in self.objects:
+            return None
+        return dict(self.metadata.get(f"{bucket}/{key}", {}))
+
+    def object_body(self, bucket: str, key: str) -> bytes | None:
+        return self.bodies.get(f"{bucket}/{key}")
+
+    def option_names(self, instance: InstanceState) -> set[str]:
+        return set(self.options.get(instance.option_group_name or "", set()))
 
 
 SERVICE_KEY_ID = "RDSBOT_SANDBOX_RDS_ACCESS_KEY_ID"
@@ -164,3 +187,24 @@ class EndpointAwsView:
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def object_metadata(self, bucket: str, key: str) -> dict[str, str] | None:
+        try:
+            return dict(self._s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}))
+        except Exception:
+            return None
+
+    def object_body(self, bucket: str, key: str) -> bytes | None:
+        try:
+            return bytes(self._s3.get_object(Bucket=bucket, Key=key, Range="bytes=0-4095")["Body"].read())
+        except Exception:
+            return None
+
+    def option_names(self, instance: InstanceState) -> set[str]:
+        if not instance.option_group_name:
+            return set()
+        try:
+            groups = self._rds.describe_option_groups(OptionGroupName=instance.option_group_name)
+        except Exception:
+            return set()
+        return {o["OptionName"] for g in groups["OptionGroupsList"] for o in g.get("Options", [])}

@@ -16,6 +16,7 @@ from aws.native_restore.procedures import (
     RESTORE_LOG,
     TASK_STATUS,
 )
+from aws.native_restore.tde import RESTORE_TDE_CERTIFICATE
 from aws.sandbox.sql_server.results import SandboxSqlError, SqlParam
 
 # name -> required, in the order the AWS guide lists them ("SQLServer.Procedural.Importing.Native.Using", Usage of
@@ -56,6 +57,13 @@ _SIGNATURES: dict[str, dict[str, bool]] = {
     },
     TASK_STATUS: {"db_name": False, "task_id": False},
     CANCEL_TASK: {"task_id": True},
+    # AWS guide "TDE.BackupRestoreRDS", "Restoring a TDE certificate": all four are required.
+    RESTORE_TDE_CERTIFICATE: {
+        "certificate_name": True,
+        "certificate_file_s3_arn": True,
+        "private_key_file_s3_arn": True,
+        "kms_password_key_arn": True,
+    },
 }
 _FLAGS = ("with_norecovery", "keep_cdc", "overwrite_s3_backup_file", "enable_bucket_default_encryption")
 _BLOCK_SIZES = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)

@@ -24,7 +24,9 @@ from aws.native_restore.procedures import (
     RESTORE_LOG,
     TASK_STATUS,
 )
+from aws.native_restore.tde import RESTORE_TDE_CERTIFICATE
 from aws.sandbox.backup_content import read_manifest, s3_objects_exist
+from aws.sandbox.sql_server import tde_certificates
 from aws.sandbox.sql_server.aws_view import AwsView, EndpointAwsView, MemoryAwsView, bucket_and_key, instance_region
 from aws.sandbox.sql_server.connection import SandboxConnection
 from aws.sandbox.sql_server.drill_checks import CHECK_STATEMENTS, answer_check, require_bound_strings
@@ -122,6 +124,10 @@ class SandboxSqlServer:
             return self._check(instance, check, params)
         if sql in (DATABASE_EXISTS, DATABASE_STATE):
             return self._database_exists(instance, params, state_desc=sql == DATABASE_STATE)
+        if sql == tde_certificates.LIST_QUERY:
+            with self._shared.open() as state:
+                state.calls.append(SandboxCall("rds_fn_list_user_tde_certificates", {}))
+                return tde_certificates.list_user_tde_certificates(self._instance_state(state, instance))
         if (use := _USE.match(sql)) is not None:
             return self._use(instance, session, use["database"])
         if sql in AUDIT_QUERIES or is_audit_ddl(sql):
@@ -142,6 +148,10 @@ class SandboxSqlServer:
                 return [status_set(server, bound, now)]
             if procedure in _NEED_BACKUP_RESTORE_OPTION and not self.aws.backup_restore_enabled(instance):
                 raise SandboxSqlError(50000, OPTION_NOT_ENABLED)
+            if procedure == RESTORE_TDE_CERTIFICATE:
+                if instance.option_group_status not in (None, "in-sync"):
+                    raise SandboxSqlError(50000, OPTION_NOT_ENABLED)
+                return tde_certificates.restore_tde_certificate(server, instance, bound, self.aws)
             sets = Procedures(server, instance, now, self.restore_seconds, self._backup_content).run(procedure, bound)
             if procedure in (RESTORE_DATABASE, RESTORE_LOG, BACKUP_DATABASE):
                 # Read now, not when a status poll starts the task: the region and engine RDS checks it against.

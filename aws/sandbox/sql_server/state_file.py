@@ -80,6 +80,8 @@ class EmulatedInstance:
     restoring: list[str] = field(default_factory=list)
     # Database name -> the @stopat its last log restore stopped at: the point in time it was recovered to.
     stopped_at: dict[str, str] = field(default_factory=dict)
+    # User TDE certificates imported by rds_restore_tde_certificate: name -> thumbprint.
+    tde_certificates: dict[str, str] = field(default_factory=dict)
 
     def has_database(self, name: str) -> bool:
         # Default collations compare names case-insensitively, so "Sales" and "sales" collide.
@@ -122,6 +124,7 @@ class EmulatorState:
                 server_audit=AuditState.from_json(raw.get("server_audit")),
                 restoring=list(raw.get("restoring", [])),
                 stopped_at=dict(raw.get("stopped_at", {})),
+                tde_certificates=dict(raw.get("tde_certificates", {})),
             )
             for endpoint, raw in data.get("instances", {}).items()
         }

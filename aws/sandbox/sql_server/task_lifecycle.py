@@ -12,6 +12,7 @@ from aws.sandbox.backup_content import manifest_bytes, restore_fault
 from aws.sandbox.sql_server.aws_view import AwsView, bucket_and_key
 from aws.sandbox.sql_server.state_file import EmulatedInstance, RestoreTask
 from aws.sandbox.sql_server.task_status import stamp
+from aws.sandbox.sql_server.tde_certificates import missing_certificate
 from bot.domain import TaskLifecycle
 
 Transition = Callable[[float], None]
@@ -86,7 +87,7 @@ def _start_failure(rules: LifecycleRules, server: EmulatedInstance, task: Restor
             f"Error making request with Error Code NotFound and Http Status Code NotFound. "
             f"The specified key does not exist: {task.s3_arn}"
         )
-    problem = rules.start_failure(server, task) or restore_fault(task.content)
+    problem = rules.start_failure(server, task) or restore_fault(task.content) or missing_certificate(server, task)
     if problem:
         return problem
     if task.task_type not in ("RESTORE_DB", "RESTORE_DB_NORECOVERY"):
