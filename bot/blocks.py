@@ -184,7 +184,7 @@ def deny_reason_view(job_id: str, channel: str, message_ts: str) -> dict[str, An
         "type": "modal",
         "callback_id": DENY_REASON_VIEW,
         "private_metadata": f"{job_id}|{channel}|{message_ts}",
-        "title": {"type": "plain_text", "text": "Deny restore"},
+        "title": {"type": "plain_text", "text": "Deny request"},
         "submit": {"type": "plain_text", "text": "Deny"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
