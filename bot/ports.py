@@ -94,6 +94,10 @@ class JobRepository(Protocol):
         """Queued and running jobs, oldest first."""
         ...
 
+    def finished_unannounced(self, limit: int = 50) -> list[Job]:
+        """Finished jobs still marked `finish_unannounced`, oldest first: what the engine announces again."""
+        ...
+
     def awaiting_approval(self, created_before: datetime) -> list[Job]:
         """Requests still awaiting a decision that were made before `created_before`, oldest first."""
         ...

@@ -11,7 +11,18 @@ from collections.abc import Callable
 
 from bot.audit_surface import AuditSurface, audit_surface
 from bot.clock import Clock, SystemClock
-from bot.domain import AuditAction, AuditEvent, Job, JobStatus, Stage, StageName, StageStatus, TaskLifecycle
+from bot.domain import (
+    AuditAction,
+    AuditEvent,
+    EngineBookkeeping,
+    Job,
+    JobStatus,
+    Stage,
+    StageName,
+    StageOutputs,
+    StageStatus,
+    TaskLifecycle,
+)
 from bot.errors import RdsbotError, TransientError
 from bot.ports import JobRepository, Notifier
 from bot.stages import INSTANCE_STAGES, STAGES, Done, Gateways, StageContext
@@ -55,7 +66,10 @@ class Engine:
         self.chores: list[Callable[[], object]] = []
 
     def tick(self) -> int:
-        """Advance every unfinished job once; return how many are still unfinished."""
+        """Announce the finishes a killed process left unannounced, advance every unfinished job once; return
+        how many are still unfinished."""
+        for finished in self.jobs.finished_unannounced():
+            self._announce(finished)
         jobs = self.jobs.unfinished_jobs()
         contexts = self._contexts(jobs)
         still_running = 0
@@ -184,8 +198,9 @@ class Engine:
                 return  # shutting down: this step is saved; the next starts after the restart
         job.status = JobStatus.SUCCEEDED
         job.finished_at = self.clock.now()
+        job.engine.finish_unannounced = True
         self._save(job, AuditAction.JOB_SUCCEEDED, {"outputs": job.outputs.set_fields()})
-        self.notifier.job_finished(job)
+        self._announce(job)
 
     def _cancelled(self, job: Job, ctx: StageContext) -> bool:
         """Carry out a cancel request; True when the job needs nothing more this tick."""
@@ -219,10 +234,11 @@ class Engine:
         job.status = JobStatus.CANCELLED
         job.finished_at = now
         job.error = f"cancelled by {who}{where}"
+        job.engine.finish_unannounced = True
         self._save(job, AuditAction.JOB_CANCELLED, {"requested_by": who, "left_behind": job.created_resources})
         if stage is not None and stage.status == StageStatus.FAILED:
             self.notifier.stage_changed(job, stage)
-        self.notifier.job_finished(job)
+        self._announce(job)
         return True
 
     def _wait(self, job: Job, stage: Stage, detail: str, percent: int | None) -> None:
@@ -245,9 +261,22 @@ class Engine:
         detail: dict[str, object] = {"stage": stage.name, "reason": reason, "left_behind": job.created_resources}
         if request_id:
             detail["aws_request_id"] = request_id
+        job.engine.finish_unannounced = True
         self._save(job, AuditAction.JOB_FAILED, detail)
         self.notifier.stage_changed(job, stage)
-        self.notifier.job_finished(job)
+        self._announce(job)
+
+    def _announce(self, job: Job) -> None:
+        """Hand a finished job to the notifier, then clear its mark. The mark is saved with the finished status,
+        so a process killed in between announces it on the next tick after its restart (tick); a notifier that
+        raised leaves it set, to be asked again. The notifiers make a repeat harmless (see handlers/slack_notifier)."""
+        try:
+            self.notifier.job_finished(job)
+        except Exception:
+            log.exception("finish not announced; asked again next tick", extra={"job_id": job.id})
+            return
+        job.engine.finish_unannounced = False
+        self.jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))
 
     def _save(self, job: Job, action: AuditAction, detail: dict[str, object]) -> None:
         requests = self.aws_requests() if self.aws_requests else []

@@ -140,6 +140,12 @@ class InMemoryJobs:
         chosen = sorted((j for j in self.by_id.values() if j.status in _UNFINISHED), key=lambda j: (j.created_at, j.id))
         return [j.model_copy(deep=True) for j in chosen]
 
+    def finished_unannounced(self, limit: int = 50) -> list[Job]:
+        chosen = sorted(
+            (j for j in self.by_id.values() if j.engine.finish_unannounced), key=lambda j: (j.finished_at, j.id)
+        )
+        return [j.model_copy(deep=True) for j in chosen[:limit]]
+
 
 class InMemoryApprovals:
     def __init__(self, jobs: InMemoryJobs) -> None:
@@ -233,6 +239,9 @@ class InMemorySlackOutbox:
 
     def enqueue(self, message: NewMessage, now: datetime) -> int:
         with self._lock:
+            queued = next((m.id for m in self.rows.values() if message.ref and m.ref == message.ref), None)
+            if queued is not None:
+                return queued
             if message.method == SlackMethod.UPDATE and message.target_ref:
                 folded = self._fold(message.target_ref, message.payload)
                 if folded is not None:
