@@ -55,7 +55,7 @@ def finish(outcome: JobStatus, aws, store, service) -> str:
         aws.task_status = failing
     if outcome == JobStatus.CANCELLED:
         assert store.jobs.request_cancel(job.id, "U0ALICE")
-    return job.id
+    return str(job.id)
 
 
 @pytest.mark.parametrize("outcome", [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED])
