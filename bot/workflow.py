@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 ENGINE_ACTOR = "rdsbot"
 # A connection blip must not fail a restore that takes hours, but an endpoint that never answers must.
 MAX_TRANSIENT_FAILURES = 20
+# The finishes the engine announces (job_finished); an expiry is the sweeper's (bot/expiry.py).
+ENGINE_FINISHES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 class Engine:
@@ -68,7 +70,7 @@ class Engine:
     def tick(self) -> int:
         """Announce the finishes a killed process left unannounced, advance every unfinished job once; return
         how many are still unfinished."""
-        for finished in self.jobs.finished_unannounced():
+        for finished in self.jobs.finished_unannounced(ENGINE_FINISHES):
             self._announce(finished)
         jobs = self.jobs.unfinished_jobs()
         contexts = self._contexts(jobs)

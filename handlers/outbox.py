@@ -137,11 +137,13 @@ class SlackOutbox:
         *,
         channel: str = "",
         job_id: str | None = None,
+        ref: str | None = None,
     ) -> int:
-        """Answer the person who typed a command: through its response_url while valid, else in a DM."""
+        """Answer the person who typed a command: through its response_url while valid, else in a DM. With `ref`,
+        an answer that must go once."""
         payload = OutboxPayload(text=text, user=user, response_url=response_url, response_url_expires_at=expires_at)
         method, kind = SlackMethod.RESPONSE_URL, MessageKind.REQUESTER
-        return self._queue(method, kind, key, channel or user, payload, job_id=job_id)
+        return self._queue(method, kind, key, channel or user, payload, job_id=job_id, ref=ref)
 
     def upload(
         self, key: str, channel: str, thread_ref: str, content: bytes, filename: str, title: str, alt_text: str = ""

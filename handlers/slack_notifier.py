@@ -42,8 +42,8 @@ def progress_ref(job_id: str) -> str:
 
 
 def finish_ref(job_id: str, part: str) -> str:
-    """The ref of one write of a job's completion (`final`, `progress`, `card`): announced again after a crash,
-    each is queued once (the outbox does not queue a ref twice)."""
+    """The ref of one write of a job's end (`final`, `progress`, `card`; an expiry's `card`, `requester`):
+    announced again after a crash, each is queued once (the outbox does not queue a ref twice)."""
     return f"finish-{part}:{job_id}"
 
 
@@ -203,7 +203,7 @@ class SlackNotifier:
         (a user id as `channel` posts in the app's DM with that user; Slack doc "chat.postMessage", channel)."""
         channel = self.card_channel(job)
         if channel is not None:
-            self.card_decided(job, channel, blocks.expired_text(deadline))
+            self.card_decided(job, channel, blocks.expired_text(deadline), finish_ref(job.id, "card"))
         notice = mrkdwn(
             "⌛ Your restore request {} ({}) expired {} with nobody deciding; nothing was created. "
             "Ask again with /rds-restore.",
@@ -211,7 +211,8 @@ class SlackNotifier:
             job.plan.target_instance_id,
             blocks.slack_date(deadline),
         )
-        self.outbox.respond(requester_key(job.id), "", _LONG_AGO, job.requester, notice, job_id=job.id)
+        ref = finish_ref(job.id, "requester")
+        self.outbox.respond(requester_key(job.id), "", _LONG_AGO, job.requester, notice, job_id=job.id, ref=ref)
 
     def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
         channel = self.card_channel(job)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
@@ -185,7 +185,12 @@ class SqlJobs:
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
 
     def transition(
-        self, job_id: str, expected: ExpectedStatus, new: JobStatus, events: Sequence[AuditEvent] = ()
+        self,
+        job_id: str,
+        expected: ExpectedStatus,
+        new: JobStatus,
+        events: Sequence[AuditEvent] = (),
+        unannounced: bool = False,
     ) -> bool:
         """Move the job to `new` only if its status is in `expected`; True when this call won the change.
 
@@ -197,6 +202,8 @@ class SqlJobs:
             return False
         now = _now()
         values: dict[str, Any] = {"status": new.value, "updated_at": now}
+        if unannounced:
+            values[_UNANNOUNCED] = True
         stamp = sa.literal(now, UtcDateTime())
         if new is JobStatus.RUNNING:
             values["started_at"] = sa.func.coalesce(jobs.c.started_at, stamp)
@@ -258,11 +265,11 @@ class SqlJobs:
         with self._db.transaction(write=False) as conn:
             return _load_jobs(conn, query)
 
-    def finished_unannounced(self, limit: int = 50) -> list[Job]:
-        """Finished jobs whose completion was never handed to the notifier (the process died first), oldest first."""
+    def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
+        """Jobs in `statuses` whose finish was never handed to the notifier (the process died first), oldest first."""
         query = (
             jobs.select()
-            .where(jobs.c.finish_unannounced.is_(True))
+            .where(jobs.c.finish_unannounced.is_(True), jobs.c.status.in_([status.value for status in statuses]))
             .order_by(jobs.c.finished_at, jobs.c.id)
             .limit(limit)
         )

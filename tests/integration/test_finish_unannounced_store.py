@@ -38,13 +38,13 @@ def test_the_mark_is_saved_with_the_finish_and_found_oldest_first_until_cleared(
     finished(store, "j-earlier", minutes=5, unannounced=True)
     store.jobs.add_job(make_job("j-running", JobStatus.RUNNING))
 
-    found = store.jobs.finished_unannounced()
+    found = store.jobs.finished_unannounced({JobStatus.SUCCEEDED})
     assert [j.id for j in found] == ["j-earlier", "j-later"]
     assert all(j.status == JobStatus.SUCCEEDED and j.engine.finish_unannounced for j in found)
-    assert [j.id for j in store.jobs.finished_unannounced(limit=1)] == ["j-earlier"]
+    assert [j.id for j in store.jobs.finished_unannounced({JobStatus.SUCCEEDED}, limit=1)] == ["j-earlier"]
 
     store.jobs.update_outputs("j-earlier", StageOutputs(), EngineBookkeeping(finish_unannounced=False))
-    assert [j.id for j in store.jobs.finished_unannounced()] == ["j-later"]
+    assert [j.id for j in store.jobs.finished_unannounced({JobStatus.SUCCEEDED})] == ["j-later"]
     cleared = store.jobs.get_job("j-earlier")
     assert cleared is not None and cleared.engine == EngineBookkeeping(audit_record_pending=True)
     with store.database.transaction(write=False) as conn:  # the query reads the column, not the JSON

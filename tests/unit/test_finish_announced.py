@@ -1,23 +1,25 @@
 """A finished job's completion survives a crash: the engine saves the finished status with `finish_unannounced`,
 and a process killed before the notifier took it announces it once after the restart; a crash after the Slack
-writes were queued but before the mark was cleared queues none of them twice."""
+writes were queued but before the mark was cleared queues none of them twice. The expiry sweeper likewise."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.chat_outbox import MessageKind, SlackMethod
 from bot.domain import EngineBookkeeping, Job, JobStatus, StageOutputs, TaskLifecycle
+from bot.expiry import ExpirySweeper, deadline
 from bot.notifiers import FanoutNotifier, PrintNotifier
 from bot.parser import parse_restore_command
 from handlers.slack_notifier import SlackNotifier
+from tests.support.factories import make_plan
 from tests.unit.fakes import MemoryChatThreads, RecordingNotifier
-from tests.unit.memory_store import InMemoryJobs
+from tests.unit.memory_store import InMemoryJobs, MemoryStore
 from tests.unit.test_slack_outbox import ScriptedClient, outbox
-from tests.unit.test_workflow import SimulatedCrash, engine, world
+from tests.unit.test_workflow import POLICY, SimulatedCrash, engine, world
 
 SOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # the card's deadline; its value plays no part here
 
@@ -73,7 +75,7 @@ def test_a_crash_between_the_finished_save_and_the_announcement_is_announced_onc
     again.tick()
     assert restarted.messages == [f"finished {outcome}"]  # once, though the engine ticked twice
     assert not store.jobs.by_id[job_id].engine.finish_unannounced
-    assert store.jobs.finished_unannounced() == []
+    assert store.jobs.finished_unannounced({outcome}) == []
 
 
 def test_a_finish_announced_at_once_is_not_announced_again():
@@ -171,3 +173,51 @@ def test_a_listener_that_failed_is_asked_again_next_tick_and_the_others_are_not(
     assert not store.jobs.by_id[job_id].engine.finish_unannounced
     eng.tick()
     assert finishes(flaky) == ["finished succeeded"]
+
+
+class DiesBeforeTellingTheExpiry(RecordingNotifier):
+    def request_expired(self, job: Job, deadline: datetime) -> None:
+        raise SimulatedCrash(job.id)
+
+
+def lapsed_request(store: MemoryStore, clock) -> str:
+    """A request made two hours ago that nobody decided (the policy's expiry is 60 minutes)."""
+    job = Job(
+        id="j-lapsed", requester="U0ALICE", plan=make_plan(), status=JobStatus.AWAITING_APPROVAL, created_at=clock.now()
+    )
+    store.jobs.add_job(job.model_copy(update={"created_at": clock.now() - timedelta(hours=2)}))
+    return job.id
+
+
+def test_an_expiry_the_process_died_before_telling_is_told_once_after_the_restart():
+    aws, store, clock, _ = world()
+    job_id = lapsed_request(store, clock)
+    with pytest.raises(SimulatedCrash):
+        ExpirySweeper(store.jobs, DiesBeforeTellingTheExpiry(), POLICY, clock).sweep()
+    assert store.jobs.by_id[job_id].status == JobStatus.EXPIRED and store.jobs.by_id[job_id].engine.finish_unannounced
+
+    told = RecordingNotifier()
+    engine(aws, store, clock, told).tick()  # the engine announces its own finishes, not an expiry
+    restarted = ExpirySweeper(store.jobs, told, POLICY, clock)
+    assert restarted.sweep() == [] and restarted.sweep() == []  # nothing new expired ...
+    assert [m for m in told.messages if job_id in m or m.startswith("finished")] == [
+        f"expired {job_id} expired at {deadline(store.jobs.by_id[job_id], POLICY).isoformat()}"
+    ]  # ... and the old expiry told once
+    assert not store.jobs.by_id[job_id].engine.finish_unannounced
+
+
+def test_an_expiry_queued_before_a_crash_is_not_queued_again():
+    _, store, clock, _ = world()
+    store.jobs = DiesBeforeClearing(store.audit)
+    job_id = lapsed_request(store, clock)
+    box, notifier = slack(clock)
+    notifier.post_card(store.jobs.by_id[job_id], "#rds-approvals", SOON, None, None)
+    box.step()
+    with pytest.raises(SimulatedCrash):
+        ExpirySweeper(store.jobs, FanoutNotifier(notifier), POLICY, clock).sweep()
+    queued = sorted(box.repository.rows)
+    ExpirySweeper(store.jobs, FanoutNotifier(SlackNotifier(box, MemoryChatThreads())), POLICY, clock).sweep()
+    assert sorted(box.repository.rows) == queued
+    kinds = Counter(m.kind for m in box.repository.rows.values())
+    assert kinds[MessageKind.REQUESTER] == 1 and kinds[MessageKind.CARD_UPDATE] == 1
+    assert not store.jobs.by_id[job_id].engine.finish_unannounced
