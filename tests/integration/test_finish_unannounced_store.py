@@ -86,3 +86,14 @@ def test_a_write_whose_ref_is_queued_is_not_queued_again_even_once_delivered(sto
     box.enqueue(final(None, "a write without a ref"), T0)
     box.enqueue(final(None, "a write without a ref"), T0)
     assert box.depth() == 3  # the edit, the two without a ref; the delivered final once
+
+
+def test_an_expiry_marks_the_job_unannounced_in_its_compare_and_set_only_when_it_wins(store: SqlStore) -> None:
+    store.jobs.add_job(make_job("j-waiting", JobStatus.AWAITING_APPROVAL))
+    store.jobs.add_job(make_job("j-approved", JobStatus.QUEUED))
+    for job_id in ("j-waiting", "j-approved"):
+        store.jobs.transition(job_id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, unannounced=True)
+    assert [j.id for j in store.jobs.finished_unannounced({JobStatus.EXPIRED})] == ["j-waiting"]
+    assert store.jobs.finished_unannounced({JobStatus.SUCCEEDED, JobStatus.FAILED}) == []  # not the engine's
+    approved = store.jobs.get_job("j-approved")
+    assert approved is not None and approved.status == JobStatus.QUEUED and not approved.engine.finish_unannounced
