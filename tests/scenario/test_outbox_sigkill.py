@@ -21,6 +21,7 @@ from aws.clients import AwsClients
 from bot.blocks import APPROVE_ACTION
 from bot.chat_outbox import MARKER_EVENT
 from bot.domain import JobStatus
+from bot.store import SqlStore
 from handlers.server import EVENTS_PATH
 from handlers.slack_notifier import finish_ref
 from tests.scenario import served_bot as served
@@ -53,6 +54,23 @@ def kept_posts(slack: FakeSlackApi) -> list[RecordedCall]:
     return [c for c in slack.calls("chat.postMessage") if c.status == 200]
 
 
+def request_restore(url: str, slack: FakeSlackApi, store: SqlStore) -> tuple[str, str, str]:
+    """Alice asks for a restore; (job id, channel, card ts) once its card is in Slack and its thread recorded."""
+    request = slash_command(
+        "/rds-restore", "prod-backup.bak db.m5.large", user_id=ALICE, response_url=slack.response_url("r1")
+    )
+    assert post(url + EVENTS_PATH, request.body, request.headers)[0] == 200
+    card = slack.wait_for("chat.postMessage", lambda c: c.field("blocks") is not None, timeout=30)
+    job_id = next(e["value"] for b in card.field("blocks") if b["type"] == "actions" for e in b["elements"])
+    return (job_id, *served.wait_job_thread(store, job_id))
+
+
+def approve(url: str, slack: FakeSlackApi, job_id: str, channel: str, card_ts: str) -> None:
+    """Bob clicks Approve on the card."""
+    click = block_action(APPROVE_ACTION, job_id, BOB, channel, card_ts, response_url=slack.response_url("click"))
+    assert post(url + EVENTS_PATH, click.body, click.headers)[0] == 200
+
+
 def test_sigkill_with_slack_writes_in_flight_and_queued_then_a_restart_delivers_each_message_once(
     service_env: ServiceEnv,
 ) -> None:
@@ -60,17 +78,10 @@ def test_sigkill_with_slack_writes_in_flight_and_queued_then_a_restart_delivers_
     port = served.free_port()
     with served.serving(env, port) as first:
         url = f"http://127.0.0.1:{port}"
-        request = slash_command(
-            "/rds-restore", "prod-backup.bak db.m5.large", user_id=ALICE, response_url=slack.response_url("r1")
-        )
-        assert post(url + EVENTS_PATH, request.body, request.headers)[0] == 200
-        card = slack.wait_for("chat.postMessage", lambda c: c.field("blocks") is not None, timeout=30)
-        job_id = next(e["value"] for b in card.field("blocks") if b["type"] == "actions" for e in b["elements"])
-        channel, card_ts = served.wait_job_thread(store, job_id)
+        job_id, channel, card_ts = request_restore(url, slack, store)
 
         slack.hold_next_answer("chat.postMessage")  # the next post is the progress message, in the card's thread
-        click = block_action(APPROVE_ACTION, job_id, BOB, channel, card_ts, response_url=slack.response_url("click"))
-        assert post(url + EVENTS_PATH, click.body, click.headers)[0] == 200
+        approve(url, slack, job_id, channel, card_ts)
         slack.wait_for("chat.postMessage", lambda c: c.body.get("thread_ts") == card_ts, timeout=30)
         slack.down = True  # the sender is blocked in the held call: nothing else of the job has gone out
         served.wait_job(store, job_id, "succeeded", lambda j: j.status == JobStatus.SUCCEEDED)
@@ -116,15 +127,8 @@ def test_sigkill_after_the_finished_save_before_the_completion_is_queued_then_th
     port = served.free_port()
     with served.serving({**env, "RDSBOT_SANDBOX_HOLD_FINISH": "1"}, port) as first:
         url = f"http://127.0.0.1:{port}"
-        request = slash_command(
-            "/rds-restore", "prod-backup.bak db.m5.large", user_id=ALICE, response_url=slack.response_url("r1")
-        )
-        assert post(url + EVENTS_PATH, request.body, request.headers)[0] == 200
-        card = slack.wait_for("chat.postMessage", lambda c: c.field("blocks") is not None, timeout=30)
-        job_id = next(e["value"] for b in card.field("blocks") if b["type"] == "actions" for e in b["elements"])
-        channel, card_ts = served.wait_job_thread(store, job_id)
-        click = block_action(APPROVE_ACTION, job_id, BOB, channel, card_ts, response_url=slack.response_url("click"))
-        assert post(url + EVENTS_PATH, click.body, click.headers)[0] == 200
+        job_id, channel, card_ts = request_restore(url, slack, store)
+        approve(url, slack, job_id, channel, card_ts)
         served.wait_job(
             store,
             job_id,
