@@ -76,7 +76,8 @@ class NewMessage(BaseModel):
     payload: OutboxPayload
     job_id: str | None = None
     # The name under which this message's ts is remembered (e.g. "card:j1"), so later writes can thread under it
-    # (`thread_ref`) or edit it (`target_ref`). Refs are unique.
+    # (`thread_ref`) or edit it (`target_ref`). Refs are unique: a write whose ref is queued is not queued again,
+    # which makes a write that must go once (a job's completion) safe to queue twice.
     ref: str | None = None
     thread_ref: str | None = None
     target_ref: str | None = None
@@ -277,7 +278,8 @@ class SlackOutboxRepository(Protocol):
     """Every Slack write, queued durably; bot/ports.py re-exports it, bot/store/slack_outbox.py implements it."""
 
     def enqueue(self, message: NewMessage, now: datetime) -> int:
-        """Queue a write; an edit folds into a pending edit (or the still unsent post) of the same message."""
+        """Queue a write, unless one with its `ref` is queued already (that one's id is returned); an edit folds into
+        a pending edit (or the still unsent post) of the same message."""
         ...
 
     def revise_unsent(self, target_ref: str, text: str, blocks: list[dict[str, Any]] | None = None) -> bool:

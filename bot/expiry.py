@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.domain import AuditAction, AuditEvent, Job, JobStatus
+from bot.domain import AuditAction, AuditEvent, EngineBookkeeping, Job, JobStatus, StageOutputs
 from bot.ports import JobRepository, Notifier
 from config.policy_model import Policy
 
@@ -34,6 +34,8 @@ class ExpirySweeper:
 
     def sweep(self) -> list[Job]:
         """Expire what is due; return the jobs this call expired (not those a decision took first)."""
+        for unannounced in self.jobs.finished_unannounced({JobStatus.EXPIRED}):
+            self._tell(unannounced)  # expired by a process killed before chat heard of it
         now = self.clock.now()
         due = self.jobs.awaiting_approval(created_before=now - timedelta(minutes=self.policy.approvals.expiry_minutes))
         expired: list[Job] = []
@@ -46,10 +48,17 @@ class ExpirySweeper:
                 job_id=job.id,
                 detail={"deadline": lapsed_at.isoformat(), "by": "sweeper"},
             )
-            if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [event]):
+            expiring = (job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [event])
+            if not self.jobs.transition(*expiring, unannounced=True):
                 continue  # approved, denied or withdrawn a moment ago: that decision stands
             job = self.jobs.get_job(job.id) or job
             log.info("request expired unanswered", extra={"job_id": job.id, "deadline": lapsed_at.isoformat()})
-            self.notifier.request_expired(job, lapsed_at)
+            self._tell(job)
             expired.append(job)
         return expired
+
+    def _tell(self, job: Job) -> None:
+        """Tell chat, then clear the mark saved with the expiry: a process killed in between tells it on the next
+        sweep after the restart (the Slack writes go once, by their refs)."""
+        self.notifier.request_expired(job, deadline(job, self.policy))
+        self.jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))

@@ -70,3 +70,7 @@ class EngineBookkeeping(BaseModel):
     cancel_sent: bool = False
     # The job's audit record could not be written to S3 when it finished; the shipper loop retries it.
     audit_record_pending: bool = False
+    # Finished, and its completion not yet handed to the notifier: saved in the same write as the finished status,
+    # cleared once job_finished returned, so a process killed in between announces it after the restart. The store
+    # keeps it in a column of its own (the engine looks for it each tick).
+    finish_unannounced: bool = False

@@ -15,11 +15,17 @@ from bot.slack_text import plain
 log = logging.getLogger(__name__)
 
 
+class NotAnnounced(Exception):
+    """A listener failed to take a job's completion; the engine keeps the finish unannounced and asks again."""
+
+
 class FanoutNotifier:
     """Sends each event to every listener; a listener that fails is logged, never allowed to stop the engine."""
 
     def __init__(self, *listeners: Notifier) -> None:
         self.listeners: list[Notifier] = list(listeners)
+        # job id -> the listeners (by position) that took its completion, while another has not yet.
+        self._finished_by: dict[str, set[int]] = {}
 
     def add(self, listener: Notifier) -> None:
         self.listeners.append(listener)
@@ -33,8 +39,19 @@ class FanoutNotifier:
             self._safely(lambda n=listener: n.progress(job, percent))  # type: ignore[misc]
 
     def job_finished(self, job: Job) -> None:
-        for listener in self.listeners:
-            self._safely(lambda n=listener: n.job_finished(job))  # type: ignore[misc]
+        """Every listener has its turn; if one failed, NotAnnounced once all have, and the engine's next ask goes
+        only to those that have not taken it (a metric counted once, not once per ask)."""
+        took = self._finished_by.setdefault(job.id, set())
+        failed = []
+        for position, listener in enumerate(self.listeners):
+            if position not in took:
+                if self._safely(lambda n=listener: n.job_finished(job)):  # type: ignore[misc]
+                    took.add(position)
+                else:
+                    failed.append(type(listener).__name__)
+        if failed:
+            raise NotAnnounced(f"{job.id}: {', '.join(failed)} failed")
+        del self._finished_by[job.id]
 
     def request_expired(self, job: Job, deadline: datetime) -> None:
         for listener in self.listeners:
@@ -49,11 +66,13 @@ class FanoutNotifier:
             self._safely(lambda n=listener: n.lifecycle_changed(job, lifecycle, text))  # type: ignore[misc]
 
     @staticmethod
-    def _safely(call: Callable[[], None]) -> None:
+    def _safely(call: Callable[[], None]) -> bool:
         try:
             call()
         except Exception:
             log.exception("notifier failed")
+            return False
+        return True
 
 
 class PrintNotifier:

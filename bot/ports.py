@@ -6,7 +6,7 @@ Every `ensure_*` is idempotent: it looks up by a deterministic name before creat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set as AbstractSet
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -70,9 +70,15 @@ class JobRepository(Protocol):
         ...
 
     def transition(
-        self, job_id: str, expected: ExpectedStatus, new: JobStatus, events: Sequence[AuditEvent] = ()
+        self,
+        job_id: str,
+        expected: ExpectedStatus,
+        new: JobStatus,
+        events: Sequence[AuditEvent] = (),
+        unannounced: bool = False,
     ) -> bool:
-        """Compare-and-set the status; True when this call won the change."""
+        """Compare-and-set the status; True when this call won the change. `unannounced` marks the job
+        `finish_unannounced` in the same write (a finish chat must still be told of)."""
         ...
 
     def request_cancel(self, job_id: str, actor: str, events: Sequence[AuditEvent] = ()) -> bool:
@@ -93,6 +99,10 @@ class JobRepository(Protocol):
 
     def unfinished_jobs(self) -> list[Job]:
         """Queued and running jobs, oldest first."""
+        ...
+
+    def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
+        """Jobs in `statuses` still marked `finish_unannounced`, oldest finish first: what to announce again."""
         ...
 
     def awaiting_approval(self, created_before: datetime) -> list[Job]:

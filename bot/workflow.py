@@ -15,10 +15,12 @@ from bot.domain import (
     TASK_WAIT_STAGES,
     AuditAction,
     AuditEvent,
+    EngineBookkeeping,
     Job,
     JobKind,
     JobStatus,
     Stage,
+    StageOutputs,
     StageStatus,
     TaskLifecycle,
 )
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 ENGINE_ACTOR = "rdsbot"
 # A connection blip must not fail a restore that takes hours, but an endpoint that never answers must.
 MAX_TRANSIENT_FAILURES = 20
+# The finishes the engine announces (job_finished); an expiry is the sweeper's (bot/expiry.py).
+ENGINE_FINISHES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 class Engine:
@@ -65,7 +69,10 @@ class Engine:
         self.chores: list[Callable[[], object]] = []
 
     def tick(self) -> int:
-        """Advance every unfinished job once; return how many are still unfinished."""
+        """Announce the finishes a killed process left unannounced, advance every unfinished job once; return
+        how many are still unfinished."""
+        for finished in self.jobs.finished_unannounced(ENGINE_FINISHES):
+            self._announce(finished)
         jobs = self.jobs.unfinished_jobs()
         contexts = self._contexts(jobs)
         still_running = 0
@@ -194,8 +201,9 @@ class Engine:
                 return  # shutting down: this step is saved; the next starts after the restart
         job.status = JobStatus.SUCCEEDED
         job.finished_at = self.clock.now()
+        job.engine.finish_unannounced = True
         self._save(job, AuditAction.JOB_SUCCEEDED, {"outputs": job.outputs.set_fields()})
-        self.notifier.job_finished(job)
+        self._announce(job)
 
     def _cancelled(self, job: Job, ctx: StageContext) -> bool:
         """Carry out a cancel request; True when the job needs nothing more this tick."""
@@ -229,10 +237,11 @@ class Engine:
         job.status = JobStatus.CANCELLED
         job.finished_at = now
         job.error = f"cancelled by {who}{where}"
+        job.engine.finish_unannounced = True
         self._save(job, AuditAction.JOB_CANCELLED, {"requested_by": who, "left_behind": job.created_resources})
         if stage is not None and stage.status == StageStatus.FAILED:
             self.notifier.stage_changed(job, stage)
-        self.notifier.job_finished(job)
+        self._announce(job)
         return True
 
     def _wait(self, job: Job, stage: Stage, detail: str, percent: int | None) -> None:
@@ -255,9 +264,22 @@ class Engine:
         detail: dict[str, object] = {"stage": stage.name, "reason": reason, "left_behind": job.created_resources}
         if request_id:
             detail["aws_request_id"] = request_id
+        job.engine.finish_unannounced = True
         self._save(job, AuditAction.JOB_FAILED, detail)
         self.notifier.stage_changed(job, stage)
-        self.notifier.job_finished(job)
+        self._announce(job)
+
+    def _announce(self, job: Job) -> None:
+        """Hand a finished job to the notifier, then clear its mark. The mark is saved with the finished status,
+        so a process killed in between announces it on the next tick after its restart (tick); a notifier that
+        raised leaves it set, to be asked again. The notifiers make a repeat harmless (see handlers/slack_notifier)."""
+        try:
+            self.notifier.job_finished(job)
+        except Exception:
+            log.exception("finish not announced; asked again next tick", extra={"job_id": job.id})
+            return
+        job.engine.finish_unannounced = False
+        self.jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))
 
     def _save(self, job: Job, action: AuditAction, detail: dict[str, object]) -> None:
         requests = self.aws_requests() if self.aws_requests else []

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     sandbox_restore_seconds: float = 3.0
     # Where the sandbox SQL Server keeps its state, so a restarted bot sees the same tasks; None: in memory.
     sandbox_state_path: Path | None = None
+    # Sandbox only, for the SIGKILL test: the engine stops for good as a job's completion reaches the notifiers,
+    # after the finished status is saved (aws/sandbox/finish_hold.py). Ignored with the tds driver.
+    sandbox_hold_finish: bool = False
     # How often the engine polls RDS and rds_task_status while waiting.
     poll_seconds: float = 15.0
     port: int = 3000

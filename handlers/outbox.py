@@ -115,10 +115,13 @@ class SlackOutbox:
         blocks: list[dict[str, Any]] | None = None,
         *,
         job_id: str | None = None,
+        ref: str | None = None,
     ) -> int:
-        """Edit the message queued as `target_ref`; folds into an edit (or post) of it that is not sent yet."""
+        """Edit the message queued as `target_ref`; folds into an edit (or post) of it that is not sent yet. With
+        `ref`, an edit that must go once: queued again, it is not."""
         payload = OutboxPayload(text=text, blocks=blocks)
-        return self._queue(SlackMethod.UPDATE, kind, key, channel, payload, job_id=job_id, target_ref=target_ref)
+        refs = {"job_id": job_id, "target_ref": target_ref, "ref": ref}
+        return self._queue(SlackMethod.UPDATE, kind, key, channel, payload, **refs)
 
     def ephemeral(self, key: str, channel: str, user: str, text: str, *, job_id: str | None = None) -> int:
         payload = OutboxPayload(text=text, user=user)
@@ -134,11 +137,13 @@ class SlackOutbox:
         *,
         channel: str = "",
         job_id: str | None = None,
+        ref: str | None = None,
     ) -> int:
-        """Answer the person who typed a command: through its response_url while valid, else in a DM."""
+        """Answer the person who typed a command: through its response_url while valid, else in a DM. With `ref`,
+        an answer that must go once."""
         payload = OutboxPayload(text=text, user=user, response_url=response_url, response_url_expires_at=expires_at)
         method, kind = SlackMethod.RESPONSE_URL, MessageKind.REQUESTER
-        return self._queue(method, kind, key, channel or user, payload, job_id=job_id)
+        return self._queue(method, kind, key, channel or user, payload, job_id=job_id, ref=ref)
 
     def upload(
         self, key: str, channel: str, thread_ref: str, content: bytes, filename: str, title: str, alt_text: str = ""

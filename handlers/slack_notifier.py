@@ -41,6 +41,12 @@ def progress_ref(job_id: str) -> str:
     return f"progress:{job_id}"
 
 
+def finish_ref(job_id: str, part: str) -> str:
+    """The ref of one write of a job's end (`final`, `progress`, `card`; an expiry's `card`, `requester`):
+    announced again after a crash, each is queued once (the outbox does not queue a ref twice)."""
+    return f"finish-{part}:{job_id}"
+
+
 class SlackNotifier:
     def __init__(
         self,
@@ -91,7 +97,7 @@ class SlackNotifier:
         )
         self.outbox.put(card)
 
-    def card_decided(self, job: Job, channel: str, decision: SlackText) -> None:
+    def card_decided(self, job: Job, channel: str, decision: SlackText, ref: str | None = None) -> None:
         """The card once decided (approved, denied, expired, withdrawn): the facts and the decision, no buttons."""
         self.outbox.update(
             job_key(job.id),
@@ -101,6 +107,7 @@ class SlackNotifier:
             decision,
             blocks.decided_card(job, decision),
             job_id=job.id,
+            ref=ref,
         )
 
     def thread_of(self, job: Job) -> tuple[str, str] | None:
@@ -147,19 +154,25 @@ class SlackNotifier:
         self._living(job)
 
     def job_finished(self, job: Job) -> None:
+        """The progress message's last edit, the final message, the card's outcome: each queued once, also when the
+        engine announces the finish again after a crash (by their refs; an edit that folded into an unsent write
+        of the same message may go once more after such a crash, with the same content)."""
         channel = self.card_channel(job)
         if channel is None:
             return
-        key = job_key(job.id)
-        if self.outbox.repository.by_ref(progress_ref(job.id)) is not None:
+        key, progress = job_key(job.id), progress_ref(job.id)
+        if self.outbox.repository.by_ref(progress) is not None:
             text = progress_message.progress_text(job)
-            self.outbox.update(key, MessageKind.PROGRESS, channel, progress_ref(job.id), text, job_id=job.id)
+            ref = finish_ref(job.id, "progress")
+            self.outbox.update(key, MessageKind.PROGRESS, channel, progress, text, job_id=job.id, ref=ref)
         final = progress_message.final_text(job)
         # A failed or cancelled restore that made something offers to delete it (an --into job made nothing).
         failed = job.status in (JobStatus.FAILED, JobStatus.CANCELLED)
         offer = blocks.cleanup_offer(job, final) if failed and job.created_resources and job.plan.into is None else None
-        self.outbox.post(key, MessageKind.FINAL, channel, final, offer, job_id=job.id, thread_ref=card_ref(job.id))
-        self.card_decided(job, channel, self._decision_line(job) + progress_message.card_outcome(job))
+        refs = {"job_id": job.id, "thread_ref": card_ref(job.id), "ref": finish_ref(job.id, "final")}
+        self.outbox.post(key, MessageKind.FINAL, channel, final, offer, **refs)
+        outcome = self._decision_line(job) + progress_message.card_outcome(job)
+        self.card_decided(job, channel, outcome, finish_ref(job.id, "card"))
         with self._lock:
             self._edits.pop(job.id, None)
 
@@ -190,7 +203,7 @@ class SlackNotifier:
         (a user id as `channel` posts in the app's DM with that user; Slack doc "chat.postMessage", channel)."""
         channel = self.card_channel(job)
         if channel is not None:
-            self.card_decided(job, channel, blocks.expired_text(deadline))
+            self.card_decided(job, channel, blocks.expired_text(deadline), finish_ref(job.id, "card"))
         notice = mrkdwn(
             "⌛ Your {} request {} ({}) expired {} with nobody deciding; nothing was created. Ask again with /rds-{}.",
             job.kind.value,
@@ -199,7 +212,8 @@ class SlackNotifier:
             blocks.slack_date(deadline),
             job.kind.value,
         )
-        self.outbox.respond(requester_key(job.id), "", _LONG_AGO, job.requester, notice, job_id=job.id)
+        ref = finish_ref(job.id, "requester")
+        self.outbox.respond(requester_key(job.id), "", _LONG_AGO, job.requester, notice, job_id=job.id, ref=ref)
 
     def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
         channel = self.card_channel(job)

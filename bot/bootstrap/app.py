@@ -208,6 +208,10 @@ def build(
     shipper = audit_shipper(policy, store, clock)
     # The record links go first: they must be on the job before chat renders its completion.
     notifier = FanoutNotifier(*([AuditRecordLinks(shipper)] if shipper else []), metrics)
+    if settings.sqlserver_driver == "sandbox" and settings.sandbox_hold_finish:
+        from aws.sandbox.finish_hold import HoldFinish  # here, so production paths never load the sandbox
+
+        notifier.listeners.insert(0, HoldFinish())
     engine = Engine(
         store.jobs, gateways_for, policy, notifier, clock, settings.poll_seconds, aws_requests=aws_requests.drain
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,8 @@ from bot.store.database import Database
 from bot.store.schema import UtcDateTime, jobs, stages
 
 _UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+# The one bookkeeping field kept in a column of its own rather than in engine_state (the engine queries it).
+_UNANNOUNCED = "finish_unannounced"
 
 
 def _now() -> datetime:
@@ -43,7 +45,8 @@ def _job_values(job: Job, now: datetime) -> dict[str, Any]:
         "plan": data["plan"],
         # Typed outputs stored as their set fields only (the keys they had as a dict); bookkeeping apart.
         "outputs": job.outputs.set_fields(),
-        "engine_state": job.engine.model_dump(mode="json"),
+        "engine_state": job.engine.model_dump(mode="json", exclude={_UNANNOUNCED}),
+        _UNANNOUNCED: job.engine.finish_unannounced,
         "created_resources": data["created_resources"],
         "error": job.error,
         "percent_complete": job.percent_complete,
@@ -81,7 +84,7 @@ def _job_from_row(row: sa.RowMapping, job_stages: list[Stage]) -> Job:
         finished_at=row["finished_at"],
         error=row["error"],
         outputs=StageOutputs.model_validate(row["outputs"]),
-        engine=EngineBookkeeping.model_validate(row["engine_state"]),
+        engine=EngineBookkeeping.model_validate({**row["engine_state"], _UNANNOUNCED: row[_UNANNOUNCED]}),
         created_resources=row["created_resources"],
         is_drill=row["is_drill"],
         percent_complete=row["percent_complete"],
@@ -175,11 +178,19 @@ class SqlJobs:
                 "updated_at": _now(),
             }
             if engine is not None:
-                values["engine_state"] = {**current.engine_state, **engine.model_dump(mode="json", exclude_unset=True)}
+                merged = engine.model_dump(mode="json", exclude_unset=True)
+                if _UNANNOUNCED in merged:
+                    values[_UNANNOUNCED] = merged.pop(_UNANNOUNCED)
+                values["engine_state"] = {**current.engine_state, **merged}
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
 
     def transition(
-        self, job_id: str, expected: ExpectedStatus, new: JobStatus, events: Sequence[AuditEvent] = ()
+        self,
+        job_id: str,
+        expected: ExpectedStatus,
+        new: JobStatus,
+        events: Sequence[AuditEvent] = (),
+        unannounced: bool = False,
     ) -> bool:
         """Move the job to `new` only if its status is in `expected`; True when this call won the change.
 
@@ -191,6 +202,8 @@ class SqlJobs:
             return False
         now = _now()
         values: dict[str, Any] = {"status": new.value, "updated_at": now}
+        if unannounced:
+            values[_UNANNOUNCED] = True
         stamp = sa.literal(now, UtcDateTime())
         if new is JobStatus.RUNNING:
             values["started_at"] = sa.func.coalesce(jobs.c.started_at, stamp)
@@ -248,6 +261,17 @@ class SqlJobs:
             jobs.select()
             .where(jobs.c.status.in_([status.value for status in _UNFINISHED]))
             .order_by(jobs.c.created_at, jobs.c.id)
+        )
+        with self._db.transaction(write=False) as conn:
+            return _load_jobs(conn, query)
+
+    def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
+        """Jobs in `statuses` whose finish was never handed to the notifier (the process died first), oldest first."""
+        query = (
+            jobs.select()
+            .where(jobs.c.finish_unannounced.is_(True), jobs.c.status.in_([status.value for status in statuses]))
+            .order_by(jobs.c.finished_at, jobs.c.id)
+            .limit(limit)
         )
         with self._db.transaction(write=False) as conn:
             return _load_jobs(conn, query)

@@ -62,6 +62,8 @@ jobs = sa.Table(
     sa.Column("percent_complete", sa.Integer, nullable=False),
     # Written only by request_cancel, never by save_job: an engine saving its copy cannot undo a cancel request.
     sa.Column("cancel_requested_by", sa.String(255)),
+    # EngineBookkeeping.finish_unannounced (revision 0010): a column, indexed, since the engine looks it up each tick.
+    sa.Column("finish_unannounced", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("started_at", UtcDateTime),
     sa.Column("finished_at", UtcDateTime),
@@ -69,6 +71,7 @@ jobs = sa.Table(
     # list_jobs by status and unfinished_jobs, both ordered by age; list_jobs with no filter by age alone.
     sa.Index(None, "status", "created_at"),
     sa.Index(None, "created_at"),
+    sa.Index(None, "finish_unannounced"),
 )
 
 stages = sa.Table(

@@ -57,10 +57,16 @@ class SqlSlackOutbox:
         self._db = database
 
     def enqueue(self, message: NewMessage, now: datetime) -> int:
-        """Queue a write. An edit replaces a pending, never tried edit of the same message, or the content of its
-        still unsent post: the newest content is all Slack needs to see, and each fold saves a call."""
+        """Queue a write. A write whose `ref` is already queued is not queued again: its id is returned (a
+        finish announced again after a crash). An edit replaces a pending, never tried edit of the same message,
+        or the content of its still unsent post: the newest content is all Slack needs to see, and each fold
+        saves a call."""
         payload = message.payload.model_dump(mode="json", exclude_none=True)
         with self._db.transaction(write=True) as conn:
+            if message.ref is not None:
+                queued = conn.execute(sa.select(t.c.id).where(t.c.ref == message.ref)).scalar()
+                if queued is not None:
+                    return int(queued)
             if message.method == SlackMethod.UPDATE and message.target_ref:
                 folded = self._fold(conn, message, payload)
                 if folded is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set as AbstractSet
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,7 +72,12 @@ class InMemoryJobs:
             self.audit.record_audit(events)
 
     def transition(
-        self, job_id: str, expected: ExpectedStatus, new: JobStatus, events: Sequence[AuditEvent] = ()
+        self,
+        job_id: str,
+        expected: ExpectedStatus,
+        new: JobStatus,
+        events: Sequence[AuditEvent] = (),
+        unannounced: bool = False,
     ) -> bool:
         wanted = {expected} if isinstance(expected, JobStatus) else set(expected)
         with self._lock:
@@ -85,6 +90,8 @@ class InMemoryJobs:
                 update["started_at"] = now
             if new.finished and job.finished_at is None:
                 update["finished_at"] = now
+            if unannounced:
+                update["engine"] = job.engine.model_copy(update={"finish_unannounced": True})
             self.by_id[job_id] = job.model_copy(update=update)
             self.audit.record_audit(events)
             return True
@@ -139,6 +146,13 @@ class InMemoryJobs:
     def unfinished_jobs(self) -> list[Job]:
         chosen = sorted((j for j in self.by_id.values() if j.status in _UNFINISHED), key=lambda j: (j.created_at, j.id))
         return [j.model_copy(deep=True) for j in chosen]
+
+    def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
+        chosen = sorted(
+            (j for j in self.by_id.values() if j.engine.finish_unannounced and j.status in statuses),
+            key=lambda j: (j.finished_at, j.id),
+        )
+        return [j.model_copy(deep=True) for j in chosen[:limit]]
 
 
 class InMemoryApprovals:
@@ -233,6 +247,9 @@ class InMemorySlackOutbox:
 
     def enqueue(self, message: NewMessage, now: datetime) -> int:
         with self._lock:
+            queued = next((m.id for m in self.rows.values() if message.ref and m.ref == message.ref), None)
+            if queued is not None:
+                return queued
             if message.method == SlackMethod.UPDATE and message.target_ref:
                 folded = self._fold(message.target_ref, message.payload)
                 if folded is not None:

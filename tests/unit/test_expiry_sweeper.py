@@ -175,12 +175,13 @@ def test_a_click_expiring_a_request_the_sweeper_just_expired_does_not_expire_it_
     job = world.request()
     world.at(10, 0, 1)
     read = world.store.jobs.get_job
-    swept: list[Job] = []
+    swept: list[bool] = []
 
     def read_then_sweep(job_id: str) -> Job | None:
         found = read(job_id)
-        if not swept:
-            swept.extend(world.sweeper.sweep())  # lands between the click's read and its compare-and-set
+        if not swept:  # once: the sweeper's own read after its expiry must not sweep again from inside
+            swept.append(True)
+            world.sweeper.sweep()  # lands between the click's read and its compare-and-set
         return found
 
     world.store.jobs.get_job = read_then_sweep  # type: ignore[method-assign]

@@ -1,0 +1,99 @@
+"""A finish not yet announced, on a real SQLite file and a real PostgreSQL: the mark is written in the same save as
+the finished status, found by the engine's query, cleared without touching the rest of the bookkeeping; the Slack
+outbox does not queue a ref twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from bot.chat_outbox import MessageKind, NewMessage, OutboxPayload, SlackMethod
+from bot.domain import AuditEvent, EngineBookkeeping, JobStatus, StageOutputs
+from bot.store import SqlStore
+from bot.store.schema import jobs
+from tests.integration.test_store import T0, make_job
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[SqlStore]:
+    with SqlStore(database_url) as opened:
+        yield opened
+
+
+def finished(store: SqlStore, job_id: str, minutes: int, unannounced: bool) -> None:
+    job = make_job(job_id, created_at=T0)
+    store.jobs.add_job(job)
+    job.status, job.finished_at = JobStatus.SUCCEEDED, T0 + timedelta(minutes=minutes)
+    job.engine.audit_record_pending = True
+    job.engine.finish_unannounced = unannounced
+    store.jobs.save_job(job, [AuditEvent(at=T0, actor="rdsbot", action="job.succeeded", job_id=job_id)])
+
+
+def test_the_mark_is_saved_with_the_finish_and_found_oldest_first_until_cleared(store: SqlStore) -> None:
+    finished(store, "j-later", minutes=9, unannounced=True)
+    finished(store, "j-told", minutes=1, unannounced=False)
+    finished(store, "j-earlier", minutes=5, unannounced=True)
+    store.jobs.add_job(make_job("j-running", JobStatus.RUNNING))
+
+    found = store.jobs.finished_unannounced({JobStatus.SUCCEEDED})
+    assert [j.id for j in found] == ["j-earlier", "j-later"]
+    assert all(j.status == JobStatus.SUCCEEDED and j.engine.finish_unannounced for j in found)
+    assert [j.id for j in store.jobs.finished_unannounced({JobStatus.SUCCEEDED}, limit=1)] == ["j-earlier"]
+
+    store.jobs.update_outputs("j-earlier", StageOutputs(), EngineBookkeeping(finish_unannounced=False))
+    assert [j.id for j in store.jobs.finished_unannounced({JobStatus.SUCCEEDED})] == ["j-later"]
+    cleared = store.jobs.get_job("j-earlier")
+    assert cleared is not None and cleared.engine == EngineBookkeeping(audit_record_pending=True)
+    with store.database.transaction(write=False) as conn:  # the query reads the column, not the JSON
+        row = conn.execute(sa.select(jobs.c.engine_state).where(jobs.c.id == "j-later")).one()
+    assert "finish_unannounced" not in row.engine_state
+
+
+def final(ref: str | None, text: str) -> NewMessage:
+    return NewMessage(
+        key="job:j1",
+        method=SlackMethod.POST,
+        kind=MessageKind.FINAL,
+        channel="#rds-approvals",
+        payload=OutboxPayload(text=text),
+        job_id="j1",
+        ref=ref,
+        thread_ref="card:j1",
+    )
+
+
+def test_a_write_whose_ref_is_queued_is_not_queued_again_even_once_delivered(store: SqlStore) -> None:
+    box = store.slack_outbox
+    first = box.enqueue(final("finish-final:j1", "done"), T0)
+    assert box.enqueue(final("finish-final:j1", "done"), T0) == first
+    box.mark_delivered(first, "1.0001", "C0APPROVALS", T0)
+    assert box.enqueue(final("finish-final:j1", "done"), T0) == first
+    edit = NewMessage(
+        key="job:j1",
+        method=SlackMethod.UPDATE,
+        kind=MessageKind.CARD_UPDATE,
+        channel="#rds-approvals",
+        payload=OutboxPayload(text="✅ Restored"),
+        target_ref="card:j1",
+        ref="finish-card:j1",
+    )
+    card_edit = box.enqueue(edit, T0)
+    assert box.claim(card_edit, T0, lease_seconds=30) is not None  # tried: a new edit would not fold into it
+    assert box.enqueue(edit, T0) == card_edit
+    box.enqueue(final(None, "a write without a ref"), T0)
+    box.enqueue(final(None, "a write without a ref"), T0)
+    assert box.depth() == 3  # the edit, the two without a ref; the delivered final once
+
+
+def test_an_expiry_marks_the_job_unannounced_in_its_compare_and_set_only_when_it_wins(store: SqlStore) -> None:
+    store.jobs.add_job(make_job("j-waiting", JobStatus.AWAITING_APPROVAL))
+    store.jobs.add_job(make_job("j-approved", JobStatus.QUEUED))
+    for job_id in ("j-waiting", "j-approved"):
+        store.jobs.transition(job_id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, unannounced=True)
+    assert [j.id for j in store.jobs.finished_unannounced({JobStatus.EXPIRED})] == ["j-waiting"]
+    assert store.jobs.finished_unannounced({JobStatus.SUCCEEDED, JobStatus.FAILED}) == []  # not the engine's
+    approved = store.jobs.get_job("j-approved")
+    assert approved is not None and approved.status == JobStatus.QUEUED and not approved.engine.finish_unannounced
