@@ -49,9 +49,6 @@ def resolve(versions: set[str], major: str, engine: str, instance_class: str, re
     )
 
 
-def default_version_note(region: str, engine: str, major: str) -> str:
+def default_version_note(major: str) -> str:
     """The card's note when the region lists no orderable options: RDS then picks its default version of `major`."""
-    return (
-        f"{region} listed no orderable versions for {engine}; the instance gets RDS's default {major} version "
-        "(EngineVersion is sent as the major version only)"
-    )
+    return f"the instance gets RDS's default {major} version, as none is listed to choose from"

@@ -78,7 +78,7 @@ def _engine_version(plan: RestorePlan, gateways: Gateways, listed: bool, notes: 
     if plan.engine_version is not None:
         return {}
     if not listed:
-        notes.append(engine_versions.default_version_note(plan.region, plan.edition.value, plan.major_version))
+        notes.append(engine_versions.default_version_note(plan.major_version))
         return {}
     versions = gateways.instances.orderable_versions(plan.edition.value, plan.instance_class)
     version = engine_versions.resolve(
