@@ -67,4 +67,3 @@ def test_another_major_or_engine_than_the_groups_is_refused(aws):
         "InvalidParameterCombination"
     )
     assert aws.rds.describe_db_instances()["DBInstances"] == []
-

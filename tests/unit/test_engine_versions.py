@@ -56,7 +56,9 @@ def test_the_plan_card_and_created_instance_carry_the_newest_version_of_the_majo
     submitted, store = submit(aws, "prod-backup.bak db.m6i.large")
     assert submitted.job.plan.engine_version == "15.00.10000.1.v1"
     assert aws.versions_asked == [("sqlserver-se", "db.m6i.large")]
-    assert any("sqlserver-se 15.00.10000.1.v1" in line for line in card_facts.card_lines(submitted.job, card_facts.PLAIN))
+    assert any(
+        "sqlserver-se 15.00.10000.1.v1" in line for line in card_facts.card_lines(submitted.job, card_facts.PLAIN)
+    )
     run(aws, store)
     assert [spec.engine_version for spec in aws.instance_specs] == ["15.00.10000.1.v1"]
 
@@ -76,7 +78,7 @@ def test_a_major_the_region_does_not_offer_for_the_class_is_refused_naming_what_
     assert (caught.value.field, caught.value.message) == (
         "major_version",
         "us-east-1 offers no 15.00 version of sqlserver-se for db.m6i.large; it offers "
-        "14.00.3465.1.v1, 16.00.4140.3.v1 for that class"
+        "14.00.3465.1.v1, 16.00.4140.3.v1 for that class",
     )
     assert caught.value.hint == "try another class, or --major-version 16.00"
     assert aws.mutating == [] and store.jobs.by_id == {}
