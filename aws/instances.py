@@ -48,6 +48,8 @@ def create_arguments(spec: InstanceSpec) -> dict[str, Any]:
         "DBInstanceIdentifier": spec.instance_id,
         "DBInstanceClass": spec.instance_class,
         "Engine": spec.engine,
+        # Always sent: without it RDS runs the engine's default version, maybe not the option group's major.
+        "EngineVersion": spec.engine_version,
         "LicenseModel": spec.license_model,
         "MasterUsername": spec.master_username,
         # RDS keeps the password in Secrets Manager; rdsbot never sees one it made up.
@@ -64,7 +66,6 @@ def create_arguments(spec: InstanceSpec) -> dict[str, Any]:
         "Tags": rdsbot_tags.aws_tag_list(tags),
     }
     optional = {
-        "EngineVersion": spec.engine_version,
         "Iops": spec.iops,
         "StorageThroughput": spec.storage_throughput,
         "KmsKeyId": spec.kms_key_id,
@@ -145,6 +146,16 @@ class Instances:
             for page in self._rds.get_paginator("describe_orderable_db_instance_options").paginate(**args):
                 classes.update(o["DBInstanceClass"] for o in page["OrderableDBInstanceOptions"])
         return classes or None
+
+    def orderable_versions(self, engine: str, instance_class: str) -> set[str]:
+        """Engine versions RDS can order for the engine and class here (API reference
+        "API_DescribeOrderableDBInstanceOptions": Engine, DBInstanceClass; answers paged by Marker)."""
+        versions: set[str] = set()
+        paginator = self._rds.get_paginator("describe_orderable_db_instance_options")
+        with aws_call("DescribeOrderableDBInstanceOptions"):
+            for page in paginator.paginate(Engine=engine, DBInstanceClass=instance_class):
+                versions.update(o["EngineVersion"] for o in page["OrderableDBInstanceOptions"])
+        return versions
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
         """Delete the instance, first taking a final snapshot named `final_snapshot_id` when given; nothing to do

@@ -106,7 +106,7 @@ class InstanceSpec(BaseModel):
     instance_id: str
     instance_class: str
     engine: str
-    engine_version: str | None
+    engine_version: str  # exact, or the major alone (RDS picks its default of it): never RDS's default major
     license_model: str
     storage_type: str
     allocated_storage_gb: int
@@ -211,6 +211,10 @@ class InstanceGateway(Protocol):
 
     def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
         """Classes RDS can order for the engine here; None when the region answers nothing for it."""
+        ...
+
+    def orderable_versions(self, engine: str, instance_class: str) -> set[str]:
+        """Engine versions RDS can order for the engine and class here (empty when none)."""
         ...
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:

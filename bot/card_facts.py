@@ -115,7 +115,9 @@ def card_lines(job: Job, style: CardStyle) -> list[str]:
         _backup_age(job, style),
         f"Target: {plan.target_instance_id} / database {plan.database_name}",
         f"Class: {plan.instance_class}{processor}; storage {_storage(job)}; Multi-AZ {multi_az}",
-        f"Region: {plan.region}; engine {plan.edition.value} {plan.major_version} ({plan.license_model})",
+        # The exact version the instance will run, when known (bot/engine_versions.py): what the approver approves.
+        f"Region: {plan.region}; engine {plan.edition.value} {plan.engine_version or plan.major_version} "
+        f"({plan.license_model})",
         *_keep_line(job),
         f"Plan: {' → '.join(STAGE_ORDER)}",
         *_chain_lines(job),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import instance_classes, into, kms_keys, tde
+from bot import engine_versions, instance_classes, into, kms_keys, tde
 from bot.chain_plan import CheckedChain, check_chain
 from bot.domain import BackupLocation, BackupSet, Edition, RestorePlan
 from bot.errors import RequestError
@@ -53,6 +53,7 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
     orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(
         plan.edition.value, plan.engine_version
     )
+    listed = bool(orderable)
     if not orderable:
         orderable = instance_classes.BUILTIN_ORDERABLE[plan.edition]
         notes.append(
@@ -66,7 +67,24 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             f"{plan.instance_class} is not orderable for {plan.edition.value} in {plan.region}",
             f"try {suggestion}" if suggestion else None,
         )
-    return Preflight(backup=backup, notes=tuple(notes), chain=chain, plan_updates=tde_update, tde_kms_key_arns=tde_keys)
+    updates = {**tde_update, **_engine_version(plan, gateways, listed, notes)}
+    return Preflight(backup=backup, notes=tuple(notes), chain=chain, plan_updates=updates, tde_kms_key_arns=tde_keys)
+
+
+def _engine_version(plan: RestorePlan, gateways: Gateways, listed: bool, notes: list[str]) -> dict[str, Any]:
+    """The exact version a new instance runs, when the policy pins none (bot/engine_versions.py). With no listing at
+    all the instance stage sends the major alone and RDS picks its default of that major: the option group still
+    fits, and refusing would stop every restore in a region whose listing is merely unavailable."""
+    if plan.engine_version is not None:
+        return {}
+    if not listed:
+        notes.append(engine_versions.default_version_note(plan.major_version))
+        return {}
+    versions = gateways.instances.orderable_versions(plan.edition.value, plan.instance_class)
+    version = engine_versions.resolve(
+        versions, plan.major_version, plan.edition.value, plan.instance_class, plan.region
+    )
+    return {"engine_version": version}
 
 
 def _check_tde(plan: RestorePlan, gateways: Gateways) -> tuple[tuple[str, ...], dict[str, Any]]:

@@ -188,7 +188,7 @@ def _instance(job: Job, ctx: StageContext) -> StepResult:
                 instance_id=plan.target_instance_id,
                 instance_class=plan.instance_class,
                 engine=plan.edition.value,
-                engine_version=plan.engine_version,
+                engine_version=plan.engine_version or plan.major_version,  # see bot/preflight.py
                 license_model=plan.license_model,
                 storage_type=plan.storage_type.value,
                 allocated_storage_gb=plan.allocated_storage_gb,

@@ -300,7 +300,7 @@ class NetworkPolicy(StrictModel):
 class EnginePolicy(StrictModel):
     edition: Edition = Edition.STANDARD
     major_version: str = "15.00"
-    engine_version: str | None = None  # None: RDS picks the newest minor of major_version
+    engine_version: str | None = None  # None: the newest orderable minor of major_version, resolved per request
     license_model: str = "license-included"
     storage_type: StorageType = StorageType.GP3
     allocated_storage_gb: int = Field(100, ge=20, le=16384)

@@ -35,28 +35,48 @@ def apply_aws_rules() -> None:
 
     RDSResponse.delete_db_instance = delete_db_instance  # type: ignore[method-assign]
 
+    from moto.rds.models import DBInstance
+
+    def check_option_group(self: Any, name: str | None, engine: str, version: str) -> None:
+        # AWS guide 'USER_WorkingWithOptionGroups': an option group serves one engine and major version, and only an
+        # instance of those may use it; an OptionGroupName must name an option group there is
+        # (OptionGroupNotFoundFault in 'API_CreateDBInstance' and 'API_ModifyDBInstance'). moto takes any name.
+        if name is None:
+            return
+        major = ".".join(version.split(".")[:2])
+        group = self.backend.option_groups.get(name)
+        if group is not None:
+            serves = (group.engine_name, group.major_engine_version)
+        elif name == f"default:{engine}-{major.replace('.', '-')}":
+            serves = (engine, major)  # RDS's default group for the instance (moto lists none)
+        else:
+            raise OptionGroupNotFoundFaultError(name)
+        if serves != (engine, major):
+            raise InvalidParameterCombination(
+                f"The option group {name} is for {serves[0]} {serves[1]} and cannot be used with this DB "
+                f"instance ({engine} {major})"
+            )
+
+    lenient_create = RDSResponse.create_db_instance
+
+    def create_db_instance(self: Any) -> Any:
+        # Without EngineVersion RDS runs the engine's default version (API reference 'API_CreateDBInstance',
+        # EngineVersion), here moto's default (11.00 for SQL Server), and the option group must serve that too.
+        engine = str(self.params.get("Engine") or "")
+        version = self.params.get("EngineVersion") or DBInstance.default_engine_versions.get(engine, "")
+        check_option_group(self, self.params.get("OptionGroupName"), engine, str(version))
+        return lenient_create(self)
+
+    RDSResponse.create_db_instance = create_db_instance  # type: ignore[method-assign]
+
     lenient_modify = RDSResponse.modify_db_instance
 
     def modify_db_instance(self: Any) -> Any:
-        # AWS guide 'USER_WorkingWithOptionGroups': an option group serves one engine and major version, and only an
-        # instance of those may use it; API reference 'API_ModifyDBInstance': OptionGroupName must name an option
-        # group there is (OptionGroupNotFoundFault). moto sets any name on any instance.
-        name = self.params.get("OptionGroupName")
+        # As for CreateDBInstance, against the instance's engine and version ('API_ModifyDBInstance').
         instance = self.backend.databases.get(self.params.get("DBInstanceIdentifier"))
-        if name is not None and instance is not None:
-            major = ".".join(str(instance.engine_version).split(".")[:2])
-            group = self.backend.option_groups.get(name)
-            if group is not None:
-                serves = (group.engine_name, group.major_engine_version)
-            elif name == f"default:{instance.engine}-{major.replace('.', '-')}":
-                serves = (instance.engine, major)  # RDS's default group for the instance (moto lists none)
-            else:
-                raise OptionGroupNotFoundFaultError(name)
-            if serves != (instance.engine, major):
-                raise InvalidParameterCombination(
-                    f"The option group {name} is for {serves[0]} {serves[1]} and cannot be used with this DB "
-                    f"instance ({instance.engine} {major})"
-                )
+        if instance is not None:
+            name = self.params.get("OptionGroupName")
+            check_option_group(self, name, str(instance.engine), str(instance.engine_version))
         return lenient_modify(self)
 
     RDSResponse.modify_db_instance = modify_db_instance  # type: ignore[method-assign]

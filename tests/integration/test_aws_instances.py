@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from botocore.stub import Stubber
 
 from aws.clients import AwsClients
 from aws.instances import Instances, create_arguments
@@ -14,6 +15,7 @@ from bot.ports import InstanceSpec, NetworkSpec, OptionGroupSpec
 from tests.support.aws_calls import CallRecorder
 
 OPTION_GROUP = "rdsbot-sqlserver-se-15-00"
+VERSIONS = ("15.00.4415.2.v1", "16.00.4140.3.v1", "15.00.4430.1.v1")
 
 
 @pytest.fixture
@@ -42,7 +44,7 @@ def placed_spec(aws: AwsClients) -> InstanceSpec:
         instance_id="restore-sales-1",
         instance_class="db.m5.large",
         engine="sqlserver-se",
-        engine_version=None,
+        engine_version="15.00.4415.2.v1",
         license_model="license-included",
         storage_type="gp3",
         allocated_storage_gb=100,
@@ -106,7 +108,7 @@ def test_create_asks_for_a_managed_password_and_the_requested_cores(spec):
     assert args["ManageMasterUserPassword"] is True
     assert "MasterUserPassword" not in args
     assert args["ProcessorFeatures"] == [{"Name": "coreCount", "Value": "2"}, {"Name": "threadsPerCore", "Value": "1"}]
-    assert "EngineVersion" not in args and "KmsKeyId" not in args
+    assert "KmsKeyId" not in args
 
 
 def test_master_credentials_come_from_the_rds_managed_secret(aws, instances, spec):
@@ -183,6 +185,32 @@ def test_missing_option_group_fails_with_the_aws_error_code(instances, spec):
     assert caught.value.operation == "CreateDBInstance"
     assert caught.value.code == "OptionGroupNotFoundFault"
     assert caught.value.request_id
+
+
+def test_create_always_sends_the_engine_version_so_rds_runs_the_option_groups_major(instances, spec):
+    # Without EngineVersion RDS runs the engine's default version (API reference "API_CreateDBInstance"), which the
+    # 15.00 option group does not serve; the major alone lets RDS pick its default minor of that major.
+    assert create_arguments(spec)["EngineVersion"] == "15.00.4415.2.v1"
+    exact = instances.create(spec)
+    major_only = instances.create(named(spec, "restore-sales-2").model_copy(update={"engine_version": "15.00"}))
+    assert (exact.engine_version, major_only.engine_version) == ("15.00.4415.2.v1", "15.00")
+
+
+def test_orderable_versions_reads_every_page_for_the_engine_and_class(aws):
+    # API reference "API_DescribeOrderableDBInstanceOptions": answers are paged by Marker. moto lists nothing for
+    # SQL Server, so the pages are stubbed on a real client.
+    stubber = Stubber(aws.rds)
+    wanted = {"Engine": "sqlserver-se", "DBInstanceClass": "db.m5.large"}
+    options = [{"Engine": "sqlserver-se", "DBInstanceClass": "db.m5.large", "EngineVersion": v} for v in VERSIONS]
+    stubber.add_response(
+        "describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": options[:2], "Marker": "m"}, wanted
+    )
+    stubber.add_response(
+        "describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": options[2:]}, {**wanted, "Marker": "m"}
+    )
+    with stubber:
+        assert Instances(aws.rds).orderable_versions("sqlserver-se", "db.m5.large") == set(VERSIONS)
+    stubber.assert_no_pending_responses()
 
 
 def test_orderable_classes_is_none_when_the_region_answers_nothing(instances):

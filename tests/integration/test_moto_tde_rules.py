@@ -36,6 +36,7 @@ def test_tde_cannot_leave_a_group_an_instance_uses_but_can_leave_an_unused_one(a
         DBInstanceIdentifier="uses-tde",
         DBInstanceClass="db.m5.large",
         Engine="sqlserver-ee",
+        EngineVersion="15.00.4415.2.v1",
         MasterUsername="admin_user",
         MasterUserPassword="not-a-secret-1",
         AllocatedStorage=100,

@@ -70,6 +70,9 @@ class FakeAws(FakeBackupPorts):
         self._polls: dict[str, int] = {}
         self._task_instance: dict[int, str] = {}
         self.orderable: set[str] | None = None
+        # What DescribeOrderableDBInstanceOptions lists for any class when `orderable` is set.
+        self.engine_versions = {"14.00.3465.1.v1", "15.00.4345.5.v1", "15.00.4415.2.v1", "16.00.4140.3.v1"}
+        self.versions_asked: list[tuple[str, str]] = []
         self.account = "123456789012"
         # bucket/key -> the SSE-KMS key HeadObject would report for it
         self.object_keys: dict[str, str] = {}
@@ -242,6 +245,11 @@ class FakeAws(FakeBackupPorts):
     def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
         self.calls.append("orderable_classes")
         return self.orderable
+
+    def orderable_versions(self, engine: str, instance_class: str) -> set[str]:
+        self.calls.append("orderable_versions")
+        self.versions_asked.append((engine, instance_class))
+        return set(self.engine_versions)
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
         """As DeleteDBInstance: a final snapshot name must obey the DBSnapshotIdentifier rules (AWS API reference

@@ -208,5 +208,6 @@ def test_validate_records_the_backup_and_says_what_it_checked() -> None:
     aws = _two_file_aws(OWN_KEY, OWN_KEY)
     result = _validate(job, StageContext(gateways=aws.gateways(), policy=POLICY))
     note = "eu-west-1 listed no orderable classes for sqlserver-se; checked against rdsbot's built-in table"
-    assert result == Done(f"2 file(s), 2.00 GiB; {note}")
-    assert (job.outputs.backup_files, job.outputs.backup_bytes, job.outputs.notes) == (2, 2 * GIB, (note,))
+    version = "the instance gets RDS's default 15.00 version, as none is listed to choose from"
+    assert result == Done(f"2 file(s), 2.00 GiB; {note}; {version}")
+    assert (job.outputs.backup_files, job.outputs.backup_bytes, job.outputs.notes) == (2, 2 * GIB, (note, version))

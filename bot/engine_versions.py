@@ -1,0 +1,54 @@
+"""The exact engine version a new instance runs: the one the approver sees on the card and the option group serves.
+
+An option group serves one engine and major version, and only an instance of those may use it (AWS guide
+"USER_WorkingWithOptionGroups"). CreateDBInstance without EngineVersion runs the engine's default version (API
+reference "API_CreateDBInstance", EngineVersion), which may be another major than the plan's, so RDS would refuse
+rdsbot's option group or create a version nobody approved. The newest version of the plan's major that the region
+offers for the class is read from DescribeOrderableDBInstanceOptions (moto lacks DescribeDBEngineVersions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.errors import RequestError
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A version compared numerically: 15.00.4415.2.v1 -> (15, 0, 4415, 2, 1); '16.00' sorts above '9.00'."""
+    parts = [part.lstrip("v") for part in version.split(".")]
+    return tuple(int(part) if part.isdigit() else -1 for part in parts)
+
+
+def major_of(version: str) -> str:
+    """The major version: the first two dot parts (15.00.4415.2.v1 -> 15.00)."""
+    return ".".join(version.split(".")[:2])
+
+
+def newest_of_major(versions: Iterable[str], major: str) -> str | None:
+    """The highest version whose major is `major` (compared numerically, so 15.0 is 15.00); None when none is."""
+    wanted = version_key(major)[:2]
+    same = [v for v in versions if version_key(major_of(v)) == wanted]
+    return max(same, key=version_key) if same else None
+
+
+def resolve(versions: set[str], major: str, engine: str, instance_class: str, region: str) -> str:
+    """The newest `major` version in the region's orderable `versions` for the class, or a RequestError naming the
+    major and the newest version of each major the region does offer for it."""
+    newest = newest_of_major(versions, major)
+    if newest is not None:
+        return newest
+    majors = sorted({major_of(v) for v in versions}, key=version_key)
+    offered = [v for v in (newest_of_major(versions, m) for m in majors) if v is not None]
+    raise RequestError(
+        "major_version",
+        f"{region} offers no {major} version of {engine} for {instance_class}; it offers "
+        + (", ".join(offered) if offered else "no version at all")
+        + " for that class",
+        f"try another class, or --major-version {major_of(offered[-1])}" if offered else "try another class",
+    )
+
+
+def default_version_note(major: str) -> str:
+    """The card's note when the region lists no orderable options: RDS then picks its default version of `major`."""
+    return f"the instance gets RDS's default {major} version, as none is listed to choose from"
