@@ -32,20 +32,51 @@ def newest_of_major(versions: Iterable[str], major: str) -> str | None:
     return max(same, key=version_key) if same else None
 
 
+def newest_per_major(versions: Iterable[str]) -> list[str]:
+    """The newest version of each major in `versions`, the oldest major first: what a refusal names as offered."""
+    listed = list(versions)
+    majors = sorted({major_of(v) for v in listed}, key=version_key)
+    return [v for v in (newest_of_major(listed, m) for m in majors) if v is not None]
+
+
 def resolve(versions: set[str], major: str, engine: str, instance_class: str, region: str) -> str:
     """The newest `major` version in the region's orderable `versions` for the class, or a RequestError naming the
     major and the newest version of each major the region does offer for it."""
     newest = newest_of_major(versions, major)
     if newest is not None:
         return newest
-    majors = sorted({major_of(v) for v in versions}, key=version_key)
-    offered = [v for v in (newest_of_major(versions, m) for m in majors) if v is not None]
+    offered = newest_per_major(versions)
     raise RequestError(
         "major_version",
         f"{region} offers no {major} version of {engine} for {instance_class}; it offers "
         + (", ".join(offered) if offered else "no version at all")
         + " for that class",
         f"try another class, or --major-version {major_of(offered[-1])}" if offered else "try another class",
+    )
+
+
+def check_pinned(versions: set[str], pinned: str, major: str, engine: str, instance_class: str, region: str) -> str:
+    """A pinned exact version (policy engine.engine_version) when it is of `major`, whose option group the instance
+    gets, and orderable for the class; else a RequestError naming the versions of its major that are, or the newest
+    of each major when none is. Its hints name policy keys: the doctor asks it, a request cannot pin a version."""
+    if newest_of_major([pinned], major) is None:
+        raise RequestError(
+            "engine_version",
+            f"{pinned} is not a {major} version, and rdsbot's option group serves {major} only",
+            f"set engine.engine_version to a {major} version, or engine.major_version to {major_of(pinned)}",
+        )
+    if pinned in versions:
+        return pinned
+    same_major = sorted((v for v in versions if newest_of_major([v], major)), key=version_key)
+    offered = same_major or newest_per_major(versions)
+    raise RequestError(
+        "engine_version",
+        f"{region} offers no {pinned} of {engine} for {instance_class}; it offers "
+        + (", ".join(offered) if offered else "no version at all")
+        + " for that class",
+        f"set engine.engine_version to {same_major[-1]}, or remove it to take the newest {major}"
+        if same_major
+        else "choose another class",
     )
 
 

@@ -48,6 +48,6 @@ def account_checks(clients_for: Callable[[str], AwsClients], policy: Policy) -> 
         checks.append(("network", NetworkChecks(aws.ec2, aws.rds, policy, region).vpc))
     for region in policy.region.allowed:
         rds = RdsChecks(clients_for(region).rds, policy, region)
-        checks += [("rds", rds.orderable), ("rds", rds.options), ("rds", rds.quota)]
+        checks += [("rds", rds.orderable), ("rds", rds.engine_version), ("rds", rds.options), ("rds", rds.quota)]
     checks.append(("approvers", ApproverChecks(home.iam, policy.approvals.admin_iam_group).admin_group))
     return checks

@@ -1,5 +1,6 @@
-"""RDS in each allowed region: the default edition (and each drill's class) is orderable, both SQL Server options
-exist for the default edition and major version, and the account has DB instance quota left.
+"""RDS in each allowed region: the default edition (and each drill's class) is orderable, the engine version a
+restore would get is (bot/doctor_engine_version.py), both SQL Server options exist for the default edition and major
+version, and the account has DB instance quota left.
 
 AWS (RDS API reference): "DescribeOrderableDBInstanceOptions" (moto answers nothing for SQL Server: then the
 built-in table of bot/instance_classes.py decides, said as a warn), "DescribeOptionGroupOptions" (EngineName,
@@ -15,6 +16,7 @@ from aws.errors import aws_call
 from aws.instances import Instances
 from bot import instance_classes
 from bot.doctor import CheckResult, fail, ok, warn
+from bot.doctor_engine_version import engine_version_checks
 from bot.errors import AwsError
 from config.policy_model import Policy
 
@@ -57,6 +59,9 @@ class RdsChecks:
         if builtin:
             return [warn("rds", "orderable classes", subject, f"RDS listed none; using the built-in table: {detail}")]
         return [ok("rds", "orderable classes", subject, detail)]
+
+    def engine_version(self) -> list[CheckResult]:
+        return engine_version_checks(self._instances, self._policy, self._region)
 
     def options(self) -> list[CheckResult]:
         engine = self._policy.engine

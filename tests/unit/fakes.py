@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.domain import (
     BackupLocation,
     BackupSet,
     InstanceState,
-    Job,
     NetworkPlacement,
     TaskLifecycle,
     TaskStatus,
 )
 from bot.errors import AwsError, RequestError, RestoreTaskError, StageError
-from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import (
     AuditRoleSpec,
     EnsuredOptionGroup,
@@ -31,7 +29,8 @@ from bot.stages import Gateways
 from bot.tde import StoredObject, TdeCertificate
 from tests.unit.fake_backups import FakeBackupPorts
 
-# Re-exported: the stores' fakes live beside, and tests import them from here as always.
+# Re-exported: the clock, notifier and stores' fakes live beside, and tests import them from here as always.
+from tests.unit.fake_engine_ports import FakeClock as FakeClock, RecordingNotifier as RecordingNotifier
 from tests.unit.fake_stores import (
     FakeSharedResources as FakeSharedResources,
     MemoryChatThreads as MemoryChatThreads,
@@ -41,17 +40,6 @@ from tests.unit.fake_stores import (
 # DBSnapshotIdentifier (AWS API reference 'API_DeleteDBInstance', FinalDBSnapshotIdentifier): 1-255 letters, digits,
 # hyphens; a letter first; no two hyphens in a row; no hyphen last.
 SNAPSHOT_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.current = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def sleep(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 class FakeAws(FakeBackupPorts):
@@ -70,7 +58,7 @@ class FakeAws(FakeBackupPorts):
         self._polls: dict[str, int] = {}
         self._task_instance: dict[int, str] = {}
         self.orderable: set[str] | None = None
-        # What DescribeOrderableDBInstanceOptions lists for any class when `orderable` is set.
+        # What DescribeOrderableDBInstanceOptions lists for each class in `orderable` (nothing when that is None).
         self.engine_versions = {"14.00.3465.1.v1", "15.00.4345.5.v1", "15.00.4415.2.v1", "16.00.4140.3.v1"}
         self.versions_asked: list[tuple[str, str]] = []
         self.account = "123456789012"
@@ -249,7 +237,8 @@ class FakeAws(FakeBackupPorts):
     def orderable_versions(self, engine: str, instance_class: str) -> set[str]:
         self.calls.append("orderable_versions")
         self.versions_asked.append((engine, instance_class))
-        return set(self.engine_versions)
+        # As RDS: a class it does not list has no versions; a region listing nothing lists no version either.
+        return set(self.engine_versions) if self.orderable and instance_class in self.orderable else set()
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
         """As DeleteDBInstance: a final snapshot name must obey the DBSnapshotIdentifier rules (AWS API reference
@@ -394,26 +383,3 @@ class FakeAws(FakeBackupPorts):
                 "rds_restore_tde_certificate",
             }
         ]
-
-
-class RecordingNotifier:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def stage_changed(self, job: Job, stage: object) -> None:
-        self.messages.append(f"stage {getattr(stage, 'name', '')} {getattr(stage, 'status', '')}")
-
-    def progress(self, job: Job, percent: int) -> None:
-        self.messages.append(f"progress {percent}")
-
-    def job_finished(self, job: Job) -> None:
-        self.messages.append(f"finished {job.status}")
-
-    def request_expired(self, job: Job, deadline: datetime) -> None:
-        self.messages.append(f"expired {job.id} {job.status} at {deadline.isoformat()}")
-
-    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
-        self.messages.append(f"reminder {job.id} {lifecycle.delete_at:%H:%M:%S}")
-
-    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
-        self.messages.append(f"lifecycle {job.id} {lifecycle.phase}: {text}")
