@@ -244,5 +244,9 @@ def test_console_doctor_passes_on_the_sandbox_with_simulation_and_slack_as_warni
     assert "warn  identity  permissions" in report and "could not simulate" in report
     assert "warn  slack     Slack checks: SLACK_BOT_TOKEN: skipped" in report
     assert "ok    approvers admin group: IAM group rds-admins" in report
+    assert (
+        "warn  rds       engine version: sqlserver-se 15.00 on db.m6i.large in us-east-1 (drills prod-nightly): "
+        "RDS lists none: the instance gets RDS's default 15.00 version" in report
+    )
     assert "Refused: only members of rds-admins may run doctor" in out.split("carol> /rds-doctor", 1)[1]
     assert "Traceback" not in out + result.stderr

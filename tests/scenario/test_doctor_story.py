@@ -73,6 +73,14 @@ def test_the_json_report_is_the_same_checks_as_objects(world: World, capsys: pyt
     assert {r["status"] for r in report} <= {"ok", "warn"}
     assert {"area", "check", "status", "subject", "detail", "fix"} == set(report[0])
     assert any(r["area"] == "approvers" and r["subject"] == "IAM group rds-admins" for r in report)
+    # The version a restore gets, per region: the drill's class at home, the usage lines' class where no drill runs.
+    # moto lists no SQL Server orderable options, so RDS's own default of the major is what the doctor can say.
+    versions = {r["subject"]: (r["status"], r["detail"]) for r in report if r["check"] == "engine version"}
+    default = "RDS lists none: the instance gets RDS's default 15.00 version, as none is listed to choose from"
+    assert versions == {
+        "sqlserver-se 15.00 on db.m6i.large in us-east-1 (drills prod-nightly)": ("warn", default),
+        "sqlserver-se 15.00 on db.m5.large in us-west-2 (no drill here; the usage lines' class)": ("warn", default),
+    }
 
 
 def test_a_deleted_audit_bucket_fails_naming_the_bucket(world: World, capsys: pytest.CaptureFixture[str]):
@@ -116,6 +124,7 @@ def test_the_doctor_changes_nothing_in_aws_or_slack(world: World):
         "GetGroup",
         "DescribeVpcs",
         "DescribeOptionGroupOptions",
+        "DescribeOrderableDBInstanceOptions",
     } <= looked_at
     assert report.exit_code == 0
     assert mutating == []
