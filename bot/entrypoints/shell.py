@@ -33,7 +33,8 @@ SHELL_HELP = """commands:
   /rds-status [job]                               recent jobs, or one job's stage timeline
   /rds-audit [job]                                a job's audit trail, or today's decisions
   /rds-drill list | run <name> | history <name>   restore drills (run: admins only)
-  /rds-doctor                                     check the account, workspace and policy (admins only)
+  /rds-doctor                                     check the account, workspace and policy (admins only),
+                                                  and the engine version a restore would get per region
   approve <job>  |  deny <job> [reason]           press the card's buttons
   cancel <job> [--rollback]                       call off a restore (the requester or an admin); --rollback
                                                   also deletes what it created
