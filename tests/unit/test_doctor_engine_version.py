@@ -55,12 +55,12 @@ def test_a_region_listing_nothing_is_a_warning_that_rds_picks_its_default_of_the
 def test_a_major_not_orderable_for_the_class_fails_naming_what_is():
     aws = listing({"db.m6i.large"}, {"14.00.3465.1.v1", "16.00.4140.3.v1", "16.00.4131.2.v1"})
     result = check(aws, policy())
-    assert result.status == Status.FAIL
-    assert result.detail == (
+    assert (result.status, result.detail, result.fix) == (
+        Status.FAIL,
         "us-east-1 offers no 15.00 version of sqlserver-se for db.m6i.large; it offers "
-        "14.00.3465.1.v1, 16.00.4140.3.v1 for that class"
+        "14.00.3465.1.v1, 16.00.4140.3.v1 for that class",
+        "set engine.major_version to 16.00, or change drills' instance_class",
     )
-    assert result.fix == "set engine.major_version to 16.00, or change drills' instance_class"
 
 
 def test_a_pinned_version_is_ok_only_when_orderable_for_the_class():
