@@ -76,6 +76,19 @@ def _engine_version(plan: RestorePlan, gateways: Gateways, listed: bool, notes: 
     all the instance stage sends the major alone and RDS picks its default of that major: the option group still
     fits, and refusing would stop every restore in a region whose listing is merely unavailable."""
     if plan.engine_version is not None:
+        if not listed:
+            # Nothing listed for the pinned version: refused here when the class lists others (CreateDBInstance
+            # would fail after approval), sent unchecked only when the region lists nothing at all.
+            versions = gateways.instances.orderable_versions(plan.edition.value, plan.instance_class)
+            if versions:
+                engine_versions.check_pinned(
+                    versions,
+                    plan.engine_version,
+                    plan.major_version,
+                    plan.edition.value,
+                    plan.instance_class,
+                    plan.region,
+                )
         return {}
     if not listed:
         notes.append(engine_versions.default_version_note(plan.major_version))

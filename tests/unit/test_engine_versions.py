@@ -101,6 +101,37 @@ def test_a_policy_pinned_version_is_used_as_is_without_asking_for_versions():
     assert [spec.engine_version for spec in aws.instance_specs] == ["15.00.4415.2.v1"]
 
 
+class PinUnlisted(FakeAws):
+    """As RDS: DescribeOrderableDBInstanceOptions filtered by a version it does not offer lists nothing."""
+
+    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
+        listed = super().orderable_classes(engine, engine_version)
+        return set() if engine_version is not None and engine_version not in self.engine_versions else listed
+
+
+def test_a_pinned_version_the_region_does_not_offer_for_the_class_is_refused_before_the_card():
+    pinned = parse_policy(
+        {
+            "backups": {"default_bucket": "rdsbot-backups"},
+            "audit": {"bucket": "rdsbot-audit"},
+            "network": BOT_NETWORK,
+            "engine": {"engine_version": "15.00.9999.1.v1"},
+        }
+    )
+    aws = PinUnlisted(objects={"rdsbot-backups/prod-backup.bak": 2**30})
+    aws.orderable, aws.engine_versions = {"db.m6i.large"}, OFFERED
+    store = MemoryStore()
+    service = RestoreService(store.jobs, store.audit, aws.gateways, pinned, FakeClock())
+    with pytest.raises(RequestError) as caught:
+        service.submit(parse_restore_command("prod-backup.bak db.m6i.large"), "U1", approved=True)
+    assert (caught.value.field, caught.value.message) == (
+        "engine_version",
+        "us-east-1 offers no 15.00.9999.1.v1 of sqlserver-se for db.m6i.large; it offers "
+        "15.00.4415.2.v1, 15.00.4430.1.v2, 15.00.10000.1.v1 for that class",
+    )
+    assert aws.mutating == [] and store.jobs.by_id == {}
+
+
 def test_with_no_listing_at_all_the_major_is_sent_and_the_card_says_rds_picks_its_default():
     aws = listing(set(), OFFERED)
     aws.orderable = None
