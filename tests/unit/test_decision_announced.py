@@ -19,7 +19,7 @@ from config.policy_model import parse_policy
 from handlers.slack_notifier import SlackNotifier, decision_ref
 from tests.support.factories import BOT_NETWORK, make_plan
 from tests.unit.fakes import MemoryChatThreads
-from tests.unit.memory_store import InMemoryJobs
+from tests.unit.memory_store import InMemoryJobs, InMemorySlackOutbox
 from tests.unit.test_decisions import ADMIN, OTHER_ADMIN, REQUESTER, World, no_email
 from tests.unit.test_slack_outbox import ScriptedClient, outbox
 from tests.unit.test_workflow import SimulatedCrash
@@ -60,8 +60,14 @@ class Chat:
         """A new process on the same outbox table and store."""
         return SlackNotifier(self.box, MemoryChatThreads(), self.world.store.approvals)
 
+    def rows(self) -> dict[int, OutboxMessage]:
+        """Every write queued so far, by outbox id."""
+        repository = self.box.repository
+        assert isinstance(repository, InMemorySlackOutbox)
+        return repository.rows
+
     def card_updates(self) -> list[OutboxMessage]:
-        return [m for m in self.box.repository.rows.values() if m.kind == MessageKind.CARD_UPDATE]
+        return [m for m in self.rows().values() if m.kind == MessageKind.CARD_UPDATE]
 
 
 def marked(world: World, job: Job) -> bool:
@@ -104,12 +110,12 @@ def test_a_decision_queued_before_a_crash_is_not_queued_again() -> None:
     with pytest.raises(SimulatedCrash):
         DecisionAnnouncer(world.store.jobs, chat.notifier).announce(decision.job)
     assert len(chat.card_updates()) == 1 and marked(world, job)
-    queued = sorted(chat.box.repository.rows)
+    queued = sorted(chat.rows())
 
     leader = DecisionAnnouncer(world.store.jobs, chat.restart())
     leader.sweep()
     leader.sweep()
-    assert sorted(chat.box.repository.rows) == queued and not marked(world, job)
+    assert sorted(chat.rows()) == queued and not marked(world, job)
     for _ in range(5):
         chat.box.step()
     assert chat.box.repository.depth() == 0
@@ -207,5 +213,5 @@ def test_a_click_that_finds_the_request_lapsed_is_told_once_by_the_sweeper_after
     sweeper.sweep()
     sweeper.sweep()
     tell_expired(world.store.jobs, chat.restart(), decision.job, world.policy)  # a late repeat queues nothing
-    kinds = Counter(m.kind for m in chat.box.repository.rows.values())
+    kinds = Counter(m.kind for m in chat.rows().values())
     assert kinds[MessageKind.CARD_UPDATE] == 1 and kinds[MessageKind.REQUESTER] == 1 and not marked(world, job)
