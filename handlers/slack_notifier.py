@@ -76,6 +76,8 @@ class SlackNotifier:
         self.monotonic = monotonic
         self._lock = threading.Lock()
         self._edits: dict[str, tuple[int, float, str]] = {}  # job id -> (interim edits queued, when, last text)
+        # Called before a decision's card update is queued (the sandbox's SIGKILL hook; none in production).
+        self.before_decision: list[Callable[[Job], None]] = []
         outbox.on_delivered.append(self._delivered)
         outbox.on_parked.append(self._parked)
 
@@ -122,6 +124,8 @@ class SlackNotifier:
         channel = self.card_channel(job)
         if channel is None:
             return
+        for hook in self.before_decision:
+            hook(job)
         text = decided_text(job, self.approvals.approvals(job.id) if self.approvals else [])
         self.card_decided(job, channel, text, decision_ref(job.id))
 

@@ -58,6 +58,10 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
     extend_by = format_duration(app.policy.lifecycle.extend_by)
     notifier = SlackNotifier(outbox, app.store.chat_threads, app.store.approvals, extend_by=extend_by)
     app.notifier.add(notifier)
+    if settings.sqlserver_driver == "sandbox" and settings.sandbox_hold_decision:
+        from aws.sandbox.decision_hold import HoldDecision  # here, so production paths never load the sandbox
+
+        notifier.before_decision.append(HoldDecision())
     # Decisions a killed process saved but never showed: announced on the engine loop, leader only.
     app.engine.chores.append(DecisionAnnouncer(app.store.jobs, notifier).sweep)
     commands.status_notes.append(lambda: undelivered_note(app.store.slack_outbox))
