@@ -19,8 +19,9 @@ from config.policy_model import parse_policy
 from handlers.slack_notifier import SlackNotifier, decision_ref
 from tests.support.factories import BOT_NETWORK, make_plan
 from tests.unit.fakes import MemoryChatThreads
-from tests.unit.memory_store import InMemoryJobs, InMemorySlackOutbox
+from tests.unit.memory_store import InMemorySlackOutbox
 from tests.unit.test_decisions import ADMIN, OTHER_ADMIN, REQUESTER, World, no_email
+from tests.unit.test_finish_announced import DiesBeforeClearing  # dies after the queueing, before the clearing
 from tests.unit.test_slack_outbox import ScriptedClient, outbox
 from tests.unit.test_workflow import SimulatedCrash
 
@@ -32,18 +33,6 @@ class DiesBeforeAnnouncing:
 
     def request_decided(self, job: Job) -> None:
         raise SimulatedCrash(job.id)
-
-
-class DiesBeforeClearing(InMemoryJobs):
-    """The process dies after the card update was queued, before the mark is cleared (once)."""
-
-    crashed = False
-
-    def update_outputs(self, job_id: str, outputs: StageOutputs, engine: EngineBookkeeping | None = None) -> None:
-        if engine is not None and engine.finish_unannounced is False and not self.crashed:
-            self.crashed = True
-            raise SimulatedCrash(job_id)
-        super().update_outputs(job_id, outputs, engine)
 
 
 class Chat:
