@@ -111,7 +111,9 @@ class Decisions:
         now = self.clock.now()
         if now > self.expires(job):
             expired = self._event(actor, job.id, AuditAction.APPROVAL_EXPIRED, {"action": action})
-            if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [expired]):
+            # Marked in the same write: the clicking process tells chat; if it dies first, the sweeper does.
+            lapsing = (job.id, JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, [expired])
+            if not self.jobs.transition(*lapsing, unannounced=True):
                 return self._lost_race(job, actor, action)
             lapsed = self.jobs.get_job(job.id) or job
             return Decision(
@@ -133,7 +135,9 @@ class Decisions:
             {"reason": reason, **_who(identity)},
             identity,
         )
-        if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided]):
+        # The decision and its mark in one write: a process killed before chat heard of it leaves the mark, and
+        # the leader announces it after the restart (bot/decision_notice.py).
+        if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided], unannounced=True):
             return self._lost_race(job, actor, action)
         self.approvals.add_approval(
             job.id, actor, ApprovalDecision.APPROVED if approve else ApprovalDecision.DENIED, reason, now

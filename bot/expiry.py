@@ -58,7 +58,11 @@ class ExpirySweeper:
         return expired
 
     def _tell(self, job: Job) -> None:
-        """Tell chat, then clear the mark saved with the expiry: a process killed in between tells it on the next
-        sweep after the restart (the Slack writes go once, by their refs)."""
-        self.notifier.request_expired(job, deadline(job, self.policy))
-        self.jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))
+        tell_expired(self.jobs, self.notifier, job, self.policy)
+
+
+def tell_expired(jobs: JobRepository, notifier: Notifier, job: Job, policy: Policy) -> None:
+    """Tell chat, then clear the mark saved with the expiry (by the sweeper or a click that found it lapsed): a
+    process killed in between tells it on the next sweep after the restart (the Slack writes go once, by ref)."""
+    notifier.request_expired(job, deadline(job, policy))
+    jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))

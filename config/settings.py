@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # Sandbox only, for the SIGKILL test: the engine stops for good as a job's completion reaches the notifiers,
     # after the finished status is saved (aws/sandbox/finish_hold.py). Ignored with the tds driver.
     sandbox_hold_finish: bool = False
+    # Sandbox only, likewise: a decision's announcement stops for good after Approve or Deny is saved
+    # (aws/sandbox/decision_hold.py). Ignored with the tds driver.
+    sandbox_hold_decision: bool = False
     # How often the engine polls RDS and rds_task_status while waiting.
     poll_seconds: float = 15.0
     port: int = 3000

@@ -19,7 +19,9 @@ from bot import blocks
 from bot.approvals import Outcome
 from bot.authz import Action, Forbidden
 from bot.commands import JOB_VERBS, ChatCommands, Reply, job_ids_of
+from bot.decision_notice import DecisionAnnouncer
 from bot.domain import Job, RestoreRequest
+from bot.expiry import tell_expired
 from bot.slack_text import SlackText, mention, mrkdwn
 from handlers.requester_reply import RESPONSE_URL_VALIDITY, reply_to_requester
 from handlers.slack_directory import email_lookup as profile_email
@@ -192,17 +194,14 @@ def _decide(
     channel = body["channel"]["id"]
     decision = commands.decide(job_id, user, approve, profile_email(client, user, own), reason)
     job: Job | None = decision.job
+    decisions = commands.decisions
     if decision.outcome == Outcome.EXPIRED and job is not None:
         # The click came before the sweeper: the same expiry as the sweeper's, card and requester included.
-        notifier.request_expired(job, commands.decisions.expires(job))
+        tell_expired(decisions.jobs, notifier, job, decisions.policy)
         notifier.outbox.ephemeral(f"user:{user}", channel, user, decision.message, job_id=job_id)
     elif decision.changed_job and job is not None:
-        when = blocks.slack_date(commands.clock.now())
-        # The deny reason is typed by the approver: escaped here, once, like every other field.
-        text = {
-            Outcome.APPROVED: mrkdwn("✅ Approved by {} {}", mention(user), when),
-            Outcome.DENIED: mrkdwn("⛔ Denied by {} {}", mention(user), when) + (f": {reason}" if reason else ""),
-        }
-        notifier.card_decided(job, channel, text[decision.outcome])
+        # The card update is queued by its ref and the decision's mark cleared after; a kill in between is
+        # announced by the leader after the restart (bot/decision_notice.py).
+        DecisionAnnouncer(decisions.jobs, notifier).announce(job)
     else:
         notifier.outbox.ephemeral(f"user:{user}", channel, user, decision.message, job_id=job_id)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from bot import blocks, progress_message, render
 from bot.chat_outbox import Delivery, MessageKind, NewMessage, OutboxMessage, OutboxPayload, SlackMethod
+from bot.decision_notice import decided_text
 from bot.domain import Job, JobStatus, Stage
 from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import ApprovalRepository, ChatThreads
@@ -47,6 +48,11 @@ def finish_ref(job_id: str, part: str) -> str:
     return f"finish-{part}:{job_id}"
 
 
+def decision_ref(job_id: str) -> str:
+    """The ref of an approval's or a denial's card update: queued once, however often it is announced."""
+    return f"decision-card:{job_id}"
+
+
 class SlackNotifier:
     def __init__(
         self,
@@ -70,6 +76,8 @@ class SlackNotifier:
         self.monotonic = monotonic
         self._lock = threading.Lock()
         self._edits: dict[str, tuple[int, float, str]] = {}  # job id -> (interim edits queued, when, last text)
+        # Called before a decision's card update is queued (the sandbox's SIGKILL hook; none in production).
+        self.before_decision: list[Callable[[Job], None]] = []
         outbox.on_delivered.append(self._delivered)
         outbox.on_parked.append(self._parked)
 
@@ -109,6 +117,17 @@ class SlackNotifier:
             job_id=job.id,
             ref=ref,
         )
+
+    def request_decided(self, job: Job) -> None:
+        """An approval or a denial: the card loses its buttons and shows who decided (bot/decision_notice.py).
+        Queued once by its ref, also when the leader announces it again after a crash."""
+        channel = self.card_channel(job)
+        if channel is None:
+            return
+        for hook in self.before_decision:
+            hook(job)
+        text = decided_text(job, self.approvals.approvals(job.id) if self.approvals else [])
+        self.card_decided(job, channel, text, decision_ref(job.id))
 
     def thread_of(self, job: Job) -> tuple[str, str] | None:
         """Where the job's card was posted (channel id, ts), once Slack has it."""

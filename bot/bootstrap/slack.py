@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.chat_outbox import undelivered_note
 from bot.commands import ChatCommands
+from bot.decision_notice import DecisionAnnouncer
 from bot.doctor import DoctorCommand
 from bot.errors import ConfigError
 from bot.keep_window import format_duration
@@ -57,6 +58,12 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
     extend_by = format_duration(app.policy.lifecycle.extend_by)
     notifier = SlackNotifier(outbox, app.store.chat_threads, app.store.approvals, extend_by=extend_by)
     app.notifier.add(notifier)
+    if settings.sqlserver_driver == "sandbox" and settings.sandbox_hold_decision:
+        from aws.sandbox.decision_hold import HoldDecision  # here, so production paths never load the sandbox
+
+        notifier.before_decision.append(HoldDecision())
+    # Decisions a killed process saved but never showed: announced on the engine loop, leader only.
+    app.engine.chores.append(DecisionAnnouncer(app.store.jobs, notifier).sweep)
     commands.status_notes.append(lambda: undelivered_note(app.store.slack_outbox))
     lane = SlowLane(workers=2)
     drills = build_drills(app, SlackDrillReporter(outbox), commands)

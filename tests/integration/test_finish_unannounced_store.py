@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.chat_outbox import MessageKind, NewMessage, OutboxPayload, SlackMethod
+from bot.decision_notice import DECIDED
 from bot.domain import AuditEvent, EngineBookkeeping, JobStatus, StageOutputs
 from bot.store import SqlStore
 from bot.store.schema import jobs
@@ -97,3 +98,24 @@ def test_an_expiry_marks_the_job_unannounced_in_its_compare_and_set_only_when_it
     assert store.jobs.finished_unannounced({JobStatus.SUCCEEDED, JobStatus.FAILED}) == []  # not the engine's
     approved = store.jobs.get_job("j-approved")
     assert approved is not None and approved.status == JobStatus.QUEUED and not approved.engine.finish_unannounced
+
+
+def test_a_decision_is_marked_in_its_compare_and_set_and_found_by_the_decision_sweep(store: SqlStore) -> None:
+    """bot/decision_notice.py: Approve (queued) and Deny carry the mark in the same UPDATE as the status; a lost
+    race marks nothing; the leader's query finds the decided ones (no finish time yet on an approved job)."""
+    for job_id in ("j-approved", "j-denied", "j-waiting"):
+        store.jobs.add_job(make_job(job_id, JobStatus.AWAITING_APPROVAL))
+    waiting = JobStatus.AWAITING_APPROVAL
+    assert store.jobs.transition("j-approved", waiting, JobStatus.QUEUED, unannounced=True)
+    assert store.jobs.transition("j-denied", waiting, JobStatus.DENIED, unannounced=True)
+    assert not store.jobs.transition("j-denied", waiting, JobStatus.QUEUED, unannounced=True)  # lost: no change
+
+    decided = store.jobs.finished_unannounced(DECIDED)
+    assert sorted((j.id, j.status) for j in decided) == [
+        ("j-approved", JobStatus.QUEUED),
+        ("j-denied", JobStatus.DENIED),
+    ]
+    store.jobs.update_outputs("j-approved", StageOutputs(), EngineBookkeeping(finish_unannounced=False))
+    assert [j.id for j in store.jobs.finished_unannounced(DECIDED)] == ["j-denied"]
+    left = store.jobs.get_job("j-waiting")
+    assert left is not None and not left.engine.finish_unannounced and left.status == waiting

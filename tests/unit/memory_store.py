@@ -150,7 +150,7 @@ class InMemoryJobs:
     def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
         chosen = sorted(
             (j for j in self.by_id.values() if j.engine.finish_unannounced and j.status in statuses),
-            key=lambda j: (j.finished_at, j.id),
+            key=lambda j: (j.finished_at or j.created_at, j.id),
         )
         return [j.model_copy(deep=True) for j in chosen[:limit]]
 

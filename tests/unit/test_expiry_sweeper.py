@@ -12,7 +12,7 @@ import pytest
 from bot.approvals import Decisions, Outcome
 from bot.authz import Authorizer
 from bot.domain import Job, JobStatus
-from bot.expiry import EXPIRY_ACTOR, ExpirySweeper
+from bot.expiry import EXPIRY_ACTOR, ExpirySweeper, tell_expired
 from bot.ports import Identity
 from config.policy_model import parse_policy
 from tests.support.factories import BOT_NETWORK, make_plan
@@ -167,7 +167,9 @@ def test_a_click_that_expires_the_request_itself_beats_the_sweeper_and_the_sweep
     world.at(10, 0, 1)
     decision = world.decisions.decide(job.id, ADMIN, True, lambda: None)
     assert (decision.outcome, decision.job.status if decision.job else None) == (Outcome.EXPIRED, JobStatus.EXPIRED)
-    assert world.sweeper.sweep() == [] and world.notifier.messages == []  # the click's surface tells chat
+    assert decision.job is not None
+    tell_expired(world.store.jobs, RecordingNotifier(), decision.job, POLICY)  # the click's surface tells chat
+    assert world.sweeper.sweep() == [] and world.notifier.messages == []
     assert world.store.actions(job.id) == ["approval.expired"]
 
 
@@ -189,3 +191,13 @@ def test_a_click_expiring_a_request_the_sweeper_just_expired_does_not_expire_it_
     assert decision.outcome == Outcome.ALREADY_DECIDED and "already expired" in decision.message
     assert world.store.actions(job.id) == ["approval.expired", "approval.ignored"]
     assert len(world.notifier.messages) == 1
+
+
+def test_a_click_that_expired_the_request_and_died_before_telling_chat_is_told_by_the_sweeper(world: World) -> None:
+    job = world.request()
+    world.at(10, 0, 1)
+    decision = world.decisions.decide(job.id, ADMIN, True, lambda: None)
+    assert decision.outcome == Outcome.EXPIRED  # saved with its mark; the process dies before its surface tells chat
+    assert world.sweeper.sweep() == [] and len(world.notifier.messages) == 1  # told, though not expired again
+    assert world.sweeper.sweep() == [] and len(world.notifier.messages) == 1
+    assert world.store.actions(job.id) == ["approval.expired"]
