@@ -166,7 +166,7 @@ def _option_group_change(job: Job) -> list[str]:
     into = job.plan.into
     if into is None or into.new_option_group is None:
         return []
-    role = names.restore_role_name(job.plan.role_kms_key_arns)
+    role = names.restore_role_name(job.plan.role_kms_key_arns, tde=job.plan.tde is not None)
     return [f"CHANGES option group: {into_option_group.change_summary(job.plan.target_instance_id, into, role)}"]
 
 

@@ -229,22 +229,23 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     plan = job.plan
     state = _ready_instance(job, ctx)
     native = ctx.gateways.native_restore
+    if plan.into is not None and job.outputs.task_floor is None:
+        # Saved before anything is sent: a resumed job then tells its own task from an earlier restore into this
+        # name, which an existing instance's task history (36 days) may well hold, finished or not.
+        floor = max((task.task_id for task in native.tasks_for(state, plan.database_name)), default=0)
+        job.outputs.task_floor = floor
+        return Waiting(f"{plan.database_name}'s tasks up to {floor} are earlier restores'; this job's follow")
     certificate = tde_stage.ensure_certificate(plan, state, native)
     if plan.chain is not None:
-        if plan.into is not None and job.outputs.task_floor is None:
-            # Saved before step 1 is sent: a resumed job then tells its own step 1 from an earlier restore of
-            # the same backup into this name, which an existing instance's task history may well hold.
-            floor = max((task.task_id for task in native.tasks_for(state, plan.database_name)), default=0)
-            job.outputs.task_floor = floor
-            return Waiting(f"{plan.database_name}'s tasks up to {floor} are earlier restores'; the chain's follow")
         clear = (lambda: into.clear_the_way(plan, state, native)) if plan.into is not None else None
         return Done(certificate + chain_stages.send_step(job, state, native, 0, before_sending=clear))
-    # A task started before a crash is found, not started again (on an --into instance, only one still running).
+    # A task started before a crash is found, not started again: on an --into instance only one after the floor,
+    # which is ours even if it has already succeeded (dropping and restoring again would redo the whole restore).
     existing = native.find_task(state, plan.database_name)
-    ended = {TaskLifecycle.ERROR, TaskLifecycle.CANCELLED} | ({TaskLifecycle.SUCCESS} if plan.into else set())
-    if existing is not None and existing.lifecycle not in ended:
+    ours = existing is not None and existing.task_id > (job.outputs.task_floor or 0)
+    if existing is not None and ours and existing.lifecycle not in {TaskLifecycle.ERROR, TaskLifecycle.CANCELLED}:
         job.outputs.task_id = existing.task_id
-        return Done(f"{certificate}task {existing.task_id} already running for {plan.database_name}")
+        return Done(f"{certificate}task {existing.task_id} already sent for {plan.database_name}")
     dropped = into.clear_the_way(plan, state, native) if plan.into is not None else ""
     task_id = native.start_restore(state, plan.database_name, plan.s3_arn, plan.backup_kms_key_arn)
     job.outputs.task_id = task_id

@@ -5,7 +5,7 @@ for in-sync, records the previous group, and nothing of it is ever undone or del
 
 import pytest
 
-from bot import card_facts, render
+from bot import card_facts, names, render
 from bot.domain import JobStatus
 from bot.errors import RequestError
 from bot.instance_cleanup import ends
@@ -19,6 +19,7 @@ from tests.unit.memory_store import MemoryStore
 from tests.unit.test_decisions import REQUESTER, no_email
 from tests.unit.test_instance_lifecycle import World
 from tests.unit.test_into_rules import existing
+from tests.unit.test_tde_rules import FLAGS
 
 TEAM_GROUP = "team-sqlserver-se-15"  # carries TDE only: no SQLSERVER_BACKUP_RESTORE
 NEW_GROUP = "rdsbot-into-rdsbot-staging-1-15-00"
@@ -151,3 +152,30 @@ def test_a_group_changed_by_someone_else_after_the_request_fails_the_job_and_cha
     done = store.jobs.by_id[job.id]
     assert done.status == JobStatus.FAILED and "not team-sqlserver-se-15 as when requested" in (done.error or "")
     assert "apply_option_group" not in aws.calls
+
+
+def test_a_tde_restore_names_on_the_card_the_tde_role_the_copy_carries():
+    """A TDE restore's role is the -tde one (it reads the certificate files and decrypts the .pvk's password), and
+    the approver must see that role, the one the option_group stage puts in the copy."""
+    tde_policy = parse_policy(
+        {
+            "backups": {"default_bucket": "rdsbot-backups", "allowed_buckets": ["rdsbot-backups", "rdsbot-certs"]},
+            "network": BOT_NETWORK,
+            "targets": {"existing_instances": ["rdsbot-staging-*"], "allow_option_group_change": True},
+        }
+    )
+    aws, store, clock = FakeAws(), MemoryStore(), FakeClock()
+    aws.option_groups[TEAM_GROUP] = {"TDE"}
+    existing(aws, group=TEAM_GROUP)
+    for key in ("rdsbot-backups/tde/db.bak", "rdsbot-backups/tde/db.cer", "rdsbot-certs/tde/db.pvk"):
+        aws.objects[key] = 4096
+    aws.metadata["rdsbot-certs/tde/db.pvk"] = {"rds-tde-pwd"}
+    service = RestoreService(store.jobs, store.audit, aws.gateways, tde_policy, clock)
+    job = service.submit(parse_restore_command(f"tde/db.bak --into rdsbot-staging-1 {FLAGS}"), "U1", approved=True).job
+    role = names.restore_role_name(job.plan.role_kms_key_arns, tde=True)
+    change = [line for line in card_facts.card_lines(job, card_facts.PLAIN) if line.startswith("CHANGES")]
+    assert role.endswith("-tde") and len(change) == 1 and f"with IAM role {role})" in change[0]
+    Engine(store.jobs, aws.gateways, tde_policy, RecordingNotifier(), clock, poll_seconds=5).run_until_idle(600)
+    done = store.jobs.by_id[job.id]
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert [copy.role_arn.rpartition("/")[2] for copy in aws.option_group_copies] == [role]

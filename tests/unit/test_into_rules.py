@@ -5,7 +5,7 @@ import pytest
 
 from bot.approvals import Decisions, Outcome
 from bot.authz import Authorizer
-from bot.domain import InstanceState, JobStatus
+from bot.domain import InstanceState, JobStatus, TaskLifecycle, TaskStatus
 from bot.errors import RequestError
 from bot.instance_cleanup import ends
 from bot.parser import parse_restore_command
@@ -226,3 +226,45 @@ def test_one_admin_approves_a_replace_when_the_policy_asks_for_one():
     existing(aws, databases={"prod_backup"})
     job = service.submit(parse_restore_command("prod-backup.bak --into rdsbot-staging-1 --replace"), "U1").job
     assert decisions_for(POLICY, store, clock).decide(job.id, ADMIN, True, lambda: None).outcome == Outcome.APPROVED
+
+
+class _Died(BaseException):
+    """The process dies: not an Exception, so nothing in the engine may swallow it."""
+
+
+class DiesAfterSendingTheRestore(FakeAws):
+    dies = True
+
+    def start_restore(self, instance, database_name, s3_arn, kms_key_arn=None):
+        task_id = super().start_restore(instance, database_name, s3_arn, kms_key_arn)
+        if self.dies:
+            raise _Died(task_id)
+        return task_id
+
+
+def test_a_replace_whose_task_finished_while_the_bot_was_down_is_not_dropped_and_restored_again():
+    """Killed after rds_restore_database was sent, before the task id was saved; the task succeeded meanwhile. The
+    restart must find that task (after the floor saved before anything was sent) rather than take it for an earlier
+    restore, drop the new database and restore it a second time."""
+    aws, store, clock = DiesAfterSendingTheRestore(), MemoryStore(), FakeClock()
+    aws.option_groups[RESTORE_OPTION_GROUP] = {"SQLSERVER_BACKUP_RESTORE"}
+    existing(aws, databases={"prod_backup"})
+    # An earlier restore into the same name, finished long ago: its task stays in rds_task_status for 36 days.
+    aws.tasks[1] = TaskStatus(
+        task_id=1, database_name="prod_backup", lifecycle=TaskLifecycle.SUCCESS, percent_complete=100
+    )
+    service = RestoreService(store.jobs, store.audit, aws.gateways, POLICY, clock)
+    job = service.submit(
+        parse_restore_command("prod-backup.bak --into rdsbot-staging-1 --replace"), "U1", approved=True
+    ).job
+    with pytest.raises(_Died):
+        run(aws, store, clock)
+    sent = max(aws.tasks)
+    aws.tasks[sent] = aws.tasks[sent].model_copy(update={"lifecycle": "SUCCESS", "percent_complete": 100})
+    aws.databases["rdsbot-staging-1"].add("prod_backup")
+    aws.dies = False  # the restarted bot talks to the same AWS; this process lives
+    run(aws, store, clock)
+    done = store.jobs.by_id[job.id]
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert (aws.calls.count("rds_drop_database"), aws.calls.count("rds_restore_database")) == (1, 1)
+    assert done.outputs.task_id == sent

@@ -280,7 +280,7 @@ def run_with_a_task_left_behind(lifecycle: TaskLifecycle) -> tuple[FakeAws, Any]
 def test_a_running_task_left_by_a_dead_process_is_adopted_not_started_again() -> None:
     aws, job = run_with_a_task_left_behind(TaskLifecycle.IN_PROGRESS)
     assert "rds_restore_database" not in aws.calls and job.outputs.task_id == 7
-    assert job.stage(StageName.RESTORE_START).detail == "task 7 already running for prod_backup"
+    assert job.stage(StageName.RESTORE_START).detail == "task 7 already sent for prod_backup"
     assert job.status == "succeeded"
 
 
