@@ -25,10 +25,14 @@ def major_of(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
+def is_of_major(version: str, major: str) -> bool:
+    """Whether `version` belongs to `major`, compared numerically (so 15.0 is 15.00)."""
+    return version_key(major_of(version)) == version_key(major)[:2]
+
+
 def newest_of_major(versions: Iterable[str], major: str) -> str | None:
-    """The highest version whose major is `major` (compared numerically, so 15.0 is 15.00); None when none is."""
-    wanted = version_key(major)[:2]
-    same = [v for v in versions if version_key(major_of(v)) == wanted]
+    """The highest version whose major is `major`; None when none is."""
+    same = [v for v in versions if is_of_major(v, major)]
     return max(same, key=version_key) if same else None
 
 
@@ -59,7 +63,7 @@ def check_pinned(versions: set[str], pinned: str, major: str, engine: str, insta
     """A pinned exact version (policy engine.engine_version) when it is of `major`, whose option group the instance
     gets, and orderable for the class; else a RequestError naming the versions of its major that are, or the newest
     of each major when none is. Its hints name policy keys: the doctor asks it, a request cannot pin a version."""
-    if newest_of_major([pinned], major) is None:
+    if not is_of_major(pinned, major):
         raise RequestError(
             "engine_version",
             f"{pinned} is not a {major} version, and rdsbot's option group serves {major} only",
@@ -67,7 +71,7 @@ def check_pinned(versions: set[str], pinned: str, major: str, engine: str, insta
         )
     if pinned in versions:
         return pinned
-    same_major = sorted((v for v in versions if newest_of_major([v], major)), key=version_key)
+    same_major = sorted((v for v in versions if is_of_major(v, major)), key=version_key)
     offered = same_major or newest_per_major(versions)
     raise RequestError(
         "engine_version",

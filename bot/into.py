@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bot import names, tags, tde
+from bot import engine_versions, names, tags, tde
 from bot.domain import Edition, InstanceState, RestorePlan
 from bot.errors import RdsbotError, RequestError, StageError
 from bot.into_target import IntoTarget
@@ -105,7 +105,7 @@ def live_engine(state: InstanceState, plan: RestorePlan) -> dict[str, Any]:
         "instance_class": state.instance_class,
         "edition": edition,
         "engine_version": version or None,
-        "major_version": ".".join(version.split(".")[:2]) if version else plan.major_version,
+        "major_version": engine_versions.major_of(version) if version else plan.major_version,
     }
 
 
@@ -141,7 +141,7 @@ def _check_tde(state: InstanceState, group: str | None, options: set[str]) -> No
             "while an instance uses the group); rdsbot does not change another instance's option group",
         )
     version = state.engine_version or ""
-    tde.check_support(state.engine or "", ".".join(version.split(".")[:2]), f"instance {state.instance_id}")
+    tde.check_support(state.engine or "", engine_versions.major_of(version), f"instance {state.instance_id}")
     tde.check_single_az(state.multi_az, f"instance {state.instance_id}")
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from bot.domain import Job
 from bot.errors import StageError
+from bot.into import BACKUP_RESTORE_OPTION
 from bot.into_target import IntoTarget
 from bot.ports import OptionGroupCopySpec
 from bot.stage_context import Done, StageContext, StepResult, Waiting
-
-BACKUP_RESTORE_OPTION = "SQLSERVER_BACKUP_RESTORE"
 
 
 def put_back_command(instance_id: str, previous: str | None) -> str:

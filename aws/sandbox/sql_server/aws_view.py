@@ -170,13 +170,8 @@ class EndpointAwsView:
         return str(found[0]["Engine"]) if found else None
 
     def backup_restore_enabled(self, instance: InstanceState) -> bool:
-        if not instance.option_group_name:
-            return False
-        try:
-            groups = self._rds.describe_option_groups(OptionGroupName=instance.option_group_name)["OptionGroupsList"]
-        except Exception:  # a default group (moto lists none) carries no options
-            return False
-        return any(o["OptionName"] == "SQLSERVER_BACKUP_RESTORE" for g in groups for o in g.get("Options", []))
+        # A default group (moto lists none) carries no options.
+        return "SQLSERVER_BACKUP_RESTORE" in self.option_names(instance)
 
     def object_exists(self, bucket: str, key: str) -> bool:
         try:
