@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot import blocks
-from bot.domain import Approval, ApprovalDecision, EngineBookkeeping, Job, JobStatus, StageOutputs
-from bot.ports import JobRepository
+from bot.domain import Approval, ApprovalDecision, Job, JobStatus
+from bot.ports import JobRepository, clear_unannounced
 from bot.slack_text import SlackText, mention, mrkdwn
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class DecisionAnnouncer:
     def announce(self, job: Job) -> None:
         """Tell chat, then clear the mark saved with the decision; if chat cannot be told, the mark stays."""
         self.notifier.request_decided(job)
-        self.jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))
+        clear_unannounced(self.jobs, job.id)
 
     def sweep(self) -> int:
         """Announce the decisions a killed process (or a failed queueing) left marked, from the second sweep that

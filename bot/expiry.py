@@ -10,8 +10,8 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.domain import AuditAction, AuditEvent, EngineBookkeeping, Job, JobStatus, StageOutputs
-from bot.ports import JobRepository, Notifier
+from bot.domain import AuditAction, AuditEvent, Job, JobStatus
+from bot.ports import JobRepository, Notifier, clear_unannounced
 from config.policy_model import Policy
 
 log = logging.getLogger(__name__)
@@ -65,4 +65,4 @@ def tell_expired(jobs: JobRepository, notifier: Notifier, job: Job, policy: Poli
     """Tell chat, then clear the mark saved with the expiry (by the sweeper or a click that found it lapsed): a
     process killed in between tells it on the next sweep after the restart (the Slack writes go once, by ref)."""
     notifier.request_expired(job, deadline(job, policy))
-    jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))
+    clear_unannounced(jobs, job.id)

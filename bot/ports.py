@@ -110,6 +110,11 @@ class JobRepository(Protocol):
         ...
 
 
+def clear_unannounced(jobs: JobRepository, job_id: str) -> None:
+    """Chat has been told (a finish, a decision, an expiry): clear the mark saved with it, leaving the rest alone."""
+    jobs.update_outputs(job_id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))
+
+
 class ApprovalRepository(Protocol):
     def add_approval(
         self, job_id: str, actor: str, decision: ApprovalDecision, reason: str | None, at: datetime

@@ -15,17 +15,15 @@ from bot.domain import (
     TASK_WAIT_STAGES,
     AuditAction,
     AuditEvent,
-    EngineBookkeeping,
     Job,
     JobKind,
     JobStatus,
     Stage,
-    StageOutputs,
     StageStatus,
     TaskLifecycle,
 )
 from bot.errors import RdsbotError, TransientError
-from bot.ports import JobRepository, Notifier
+from bot.ports import JobRepository, Notifier, clear_unannounced
 from bot.stages import INSTANCE_STAGES, Done, Gateways, StageContext, stage_table
 from config.policy_model import Policy
 
@@ -279,7 +277,7 @@ class Engine:
             log.exception("finish not announced; asked again next tick", extra={"job_id": job.id})
             return
         job.engine.finish_unannounced = False
-        self.jobs.update_outputs(job.id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))
+        clear_unannounced(self.jobs, job.id)
 
     def _save(self, job: Job, action: AuditAction, detail: dict[str, object]) -> None:
         requests = self.aws_requests() if self.aws_requests else []

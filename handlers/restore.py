@@ -84,12 +84,14 @@ def register_restore(
         job_ids = job_ids_of(words[0], words[1:])
         job = commands.job(job_ids[0]) if len(job_ids) == 1 else None
         answer(command, received, reply.text, job.id if reply.ok and job is not None else None)
-        card_channel = notifier.card_channel(job) if job is not None else None
-        if words[0] == "cancel" and reply.ok and job is not None and job.started_at is None and card_channel:
-            # Withdrawn before approval: the engine never ran it, so the card is brought up to date here.
-            when = blocks.slack_date(commands.clock.now())
-            withdrawn = mrkdwn("🛑 Withdrawn by {} {}; nothing was created", mention(user), when)
-            notifier.card_decided(job, card_channel, withdrawn)
+        if words[0] == "cancel" and reply.ok and job is not None and job.started_at is None:
+            # Withdrawn before approval: the engine never ran it, so the card is brought up to date here (its
+            # channel read from the outbox only now, not for every verb).
+            card_channel = notifier.card_channel(job)
+            if card_channel:
+                when = blocks.slack_date(commands.clock.now())
+                withdrawn = mrkdwn("🛑 Withdrawn by {} {}; nothing was created", mention(user), when)
+                notifier.card_decided(job, card_channel, withdrawn)
 
     bolt.command("/rds-restore")(ack_restore)
 
