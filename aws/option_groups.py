@@ -181,7 +181,7 @@ class OptionGroups:
         """IAM_ROLE_ARN of the group's SQLSERVER_BACKUP_RESTORE option: the role RDS writes a backup as."""
         group = self._describe(name) if name else None
         options = current_options(group) if group else {}
-        return options.get("SQLSERVER_BACKUP_RESTORE", {}).get("IAM_ROLE_ARN")
+        return options.get(BACKUP_RESTORE, {}).get("IAM_ROLE_ARN")
 
     def _describe(self, name: str) -> dict[str, Any] | None:
         try:

@@ -96,6 +96,7 @@ class BackupCheck:
     target: BackupTarget
     engine: dict[str, Any]
     notes: tuple[str, ...]
+    state: InstanceState  # the live instance read for the checks, so the validate stage need not read it again
 
     @property
     def updates(self) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def check_backup(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Backu
     target = plan.backup
     if target is None:
         raise ValueError("check_backup needs a backup plan")
-    state = _source_instance(plan, gateways, policy)
+    state, allowed = _source_instance(plan, gateways, policy)
     group = state.option_group_name
     options = gateways.option_groups.option_names(group) if group else None
     if into.BACKUP_RESTORE_OPTION not in (options or set()):
@@ -158,21 +159,21 @@ def check_backup(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Backu
     found = target.model_copy(
         update={
             "overwrites": urls,
-            "allowed_by": into.allowed_by(state, policy),
+            "allowed_by": allowed,
             "role_arn": role_arn,
             "role_note": role.note,
         }
     )
-    return BackupCheck(target=found, engine=into.live_engine(state, plan), notes=tuple(notes))
+    return BackupCheck(target=found, engine=into.live_engine(state, plan), notes=tuple(notes), state=state)
 
 
-def _source_instance(plan: RestorePlan, gateways: Gateways, policy: Policy) -> InstanceState:
+def _source_instance(plan: RestorePlan, gateways: Gateways, policy: Policy) -> tuple[InstanceState, str]:
+    """The live instance and what allows rdsbot onto it (its tag, or the targets.existing_instances pattern)."""
     try:
         state = into.live_instance(plan, gateways.instances)
-        into.allowed_by(state, policy)
+        return state, into.allowed_by(state, policy)
     except RequestError as exc:
         raise _refield("instance", exc) from None
-    return state
 
 
 def _check_database(plan: RestorePlan, state: InstanceState, gateways: Gateways) -> None:

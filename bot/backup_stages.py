@@ -42,7 +42,7 @@ def _validate(job: Job, ctx: StageContext) -> StepResult:
             f"the destination now holds {', '.join(now) or 'nothing'}, not {', '.join(target.overwrites) or 'nothing'}"
             " as when it was approved; request the backup again"
         )
-    tasks = ctx.gateways.native_restore.tasks_for(_instance(job, ctx), job.plan.database_name)
+    tasks = ctx.gateways.native_restore.tasks_for(checked.state, job.plan.database_name)
     job.outputs.prior_backup_tasks = tuple(t.task_id for t in tasks if _is_backup_to(t, target))
     return Done(f"{job.plan.database_name} ONLINE on {job.plan.target_instance_id}; writes {target.url}")
 

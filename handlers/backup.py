@@ -11,16 +11,13 @@ from slack_bolt import Ack, App
 
 from bot.backup_request import BackupRequest
 from bot.commands import ChatCommands, Reply
-from bot.slack_text import SlackText, mrkdwn
+from bot.slack_text import mrkdwn
 from handlers.restore import answer_requester, ask_approval
 from handlers.slack_notifier import SlackNotifier
 from handlers.slow_lane import SlowLane
 
 
 def register_backup(bolt: App, commands: ChatCommands, notifier: SlackNotifier, lane: SlowLane) -> None:
-    def answer(command: dict[str, Any], received: datetime, text: SlackText, job_id: str | None = None) -> None:
-        answer_requester(notifier, command, received, text, job_id)
-
     def ack_backup(ack: Ack, command: dict[str, Any]) -> None:
         received = commands.clock.now()
         checked = commands.check_backup(command.get("text", ""), command["user_id"])
@@ -37,7 +34,7 @@ def register_backup(bolt: App, commands: ChatCommands, notifier: SlackNotifier, 
     def submit_backup(checked: BackupRequest, command: dict[str, Any], received: datetime) -> None:
         result = commands.submit_backup(checked, command["user_id"], command.get("text", ""))
         if isinstance(result, Reply):
-            answer(command, received, result.text)
+            answer_requester(notifier, command, received, result.text)
             return
         ask_approval(commands, notifier, result, command, received)
 
