@@ -199,6 +199,9 @@ class LifecycleRunner:
 
 def goes_text(record: InstanceLifecycle | None, job: Job) -> str:
     """When the job's instance goes, for /rds-status and the timeline."""
+    if record is None and job.status.finished and job.finished_at is not None:
+        # Finished but not yet tracked (the reconciler's next tick saves it): the record it will save says when.
+        record = new_lifecycle(job, job.finished_at)
     if record is None:
         keep = job.plan.keep
         return "-" if keep is None or job.is_drill else f"{keep_window.format_duration(keep)} after it ends"

@@ -12,7 +12,7 @@ from bot.authz import Authorizer
 from bot.domain import Job, JobStatus, NetworkPlacement
 from bot.lifecycle.commands import LifecycleCommands
 from bot.lifecycle.model import LifecyclePhase
-from bot.lifecycle.runner import LifecycleRunner
+from bot.lifecycle.runner import LifecycleRunner, goes_text
 from bot.parser import parse_restore_command
 from bot.ports import (
     EnsuredOptionGroup,
@@ -170,6 +170,20 @@ def test_a_2m_restore_is_reminded_30s_before_then_deleted_with_a_final_snapshot_
         "instance.delete_started",
         "instance.deleted",
     ]
+
+
+def test_before_the_runner_tracks_a_finished_restore_status_already_says_when_it_goes():
+    # /rds-status may be asked between the job's save and the reconciler's next tick: it must say the same time
+    # the thread message said, not "2m after it ends" for a restore that has ended.
+    world = World()
+    job = world.restored()
+    assert world.lifecycles.get(job.id) is None and job.finished_at is not None
+    untracked = goes_text(None, job)
+    world.runner().tick()
+    assert untracked == goes_text(world.lifecycles.get(job.id), job)
+    assert untracked == f"{job.finished_at + timedelta(minutes=2):%Y-%m-%d %H:%M} UTC"
+    running = job.model_copy(update={"status": JobStatus.RUNNING, "finished_at": None})
+    assert goes_text(None, running) == "2m after it ends"
 
 
 def test_without_a_final_snapshot_the_option_group_goes_too():
