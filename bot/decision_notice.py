@@ -3,8 +3,8 @@
 Approve and Deny save the new status and the mark `finish_unannounced` in one compare-and-set
 (JobRepository.transition), the same mark a finished job carries (bot/workflow.py `_announce`). The clicking
 process then announces the decision (the card loses its buttons) and clears the mark; a process killed in between
-leaves the mark, and the leader's engine loop announces it again after the restart (DecisionAnnouncer.sweep, one of
-Engine.chores). The Slack write has a deterministic outbox ref, so an announcement repeated after a crash that
+leaves the mark, and the leader's engine loop announces it again after the restart (DecisionAnnouncer, one of
+Engine.announcers). The Slack write has a deterministic outbox ref, so an announcement repeated after a crash that
 came after the queueing queues nothing twice.
 
 The mark means "decision unannounced" on a job that is queued, running or denied: the engine sets it only with a
@@ -72,11 +72,19 @@ class DecisionAnnouncer:
         self.notifier.request_decided(job)
         clear_unannounced(self.jobs, job.id)
 
+    @property
+    def statuses(self) -> frozenset[JobStatus]:
+        return DECIDED
+
     def sweep(self) -> int:
+        """Read the marked decisions and announce them (announce_marked); on the engine loop the tick's one read of
+        the mark serves instead (Engine.announcers)."""
+        return self.announce_marked(self.jobs.finished_unannounced(DECIDED))
+
+    def announce_marked(self, marked: Sequence[Job]) -> int:
         """Announce the decisions a killed process (or a failed queueing) left marked, from the second sweep that
         finds them on; return how many."""
         told = 0
-        marked = self.jobs.finished_unannounced(DECIDED)
         seen, self._marked_before = self._marked_before, {job.id for job in marked}
         for job in marked:
             if job.id not in seen:

@@ -7,6 +7,7 @@ Exactly once against a racing Approve: both are the same compare-and-set from aw
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
@@ -16,6 +17,7 @@ from config.policy_model import Policy
 
 log = logging.getLogger(__name__)
 EXPIRY_ACTOR = "rdsbot:expiry"
+_EXPIRED = frozenset({JobStatus.EXPIRED})
 
 
 def deadline(job: Job, policy: Policy) -> datetime:
@@ -32,10 +34,24 @@ class ExpirySweeper:
         self.policy = policy
         self.clock = clock
 
+    @property
+    def statuses(self) -> frozenset[JobStatus]:
+        return _EXPIRED
+
     def sweep(self) -> list[Job]:
+        """Tell the expiries left untold, then expire what is due; return the jobs this call expired. On the engine
+        loop the two halves run apart: announce_marked from the tick's one read of the mark, expire_due a chore."""
+        self.announce_marked(self.jobs.finished_unannounced(_EXPIRED))
+        return self.expire_due()
+
+    def announce_marked(self, marked: Sequence[Job]) -> int:
+        """Tell the expiries a process was killed before telling chat of; how many."""
+        for unannounced in marked:
+            self._tell(unannounced)
+        return len(marked)
+
+    def expire_due(self) -> list[Job]:
         """Expire what is due; return the jobs this call expired (not those a decision took first)."""
-        for unannounced in self.jobs.finished_unannounced({JobStatus.EXPIRED}):
-            self._tell(unannounced)  # expired by a process killed before chat heard of it
         now = self.clock.now()
         due = self.jobs.awaiting_approval(created_before=now - timedelta(minutes=self.policy.approvals.expiry_minutes))
         expired: list[Job] = []

@@ -110,6 +110,18 @@ class JobRepository(Protocol):
         ...
 
 
+class MarkedAnnouncer(Protocol):
+    """Tells chat of the jobs in `statuses` still marked `finish_unannounced` (a decision, an expiry), from the one
+    read of the mark the engine makes each tick (Engine.announcers), not a read of its own."""
+
+    @property
+    def statuses(self) -> AbstractSet[JobStatus]: ...
+
+    def announce_marked(self, marked: Sequence[Job]) -> int:
+        """Announce these marked jobs (all in `statuses`; an empty list too: nothing is marked now); how many."""
+        ...
+
+
 def clear_unannounced(jobs: JobRepository, job_id: str) -> None:
     """Chat has been told (a finish, a decision, an expiry): clear the mark saved with it, leaving the rest alone."""
     jobs.update_outputs(job_id, StageOutputs(), EngineBookkeeping(finish_unannounced=False))

@@ -23,7 +23,7 @@ from bot.domain import (
     TaskLifecycle,
 )
 from bot.errors import RdsbotError, TransientError
-from bot.ports import JobRepository, Notifier, clear_unannounced
+from bot.ports import JobRepository, MarkedAnnouncer, Notifier, clear_unannounced
 from bot.stages import INSTANCE_STAGES, Done, Gateways, StageContext, stage_table
 from config.policy_model import Policy
 
@@ -33,6 +33,9 @@ ENGINE_ACTOR = "rdsbot"
 MAX_TRANSIENT_FAILURES = 20
 # The finishes the engine announces (job_finished); an expiry is the sweeper's (bot/expiry.py).
 ENGINE_FINISHES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+# How many marked jobs one tick reads for each announcer (the engine's finishes, then each of `announcers`): one
+# kind's backlog, or marks whose announcement keeps failing, must not crowd out the others' share of the read.
+MARKED_PER_ANNOUNCER = 50
 
 
 class Engine:
@@ -65,12 +68,13 @@ class Engine:
         self.is_leader: Callable[[], bool] = lambda: True
         # Other leader-only work that runs each loop after the tick (the approval expiry sweeper).
         self.chores: list[Callable[[], object]] = []
+        # The others who announce a marked job (decisions, expiries): the tick reads the mark once for them all.
+        self.announcers: list[MarkedAnnouncer] = []
 
     def tick(self) -> int:
-        """Announce the finishes a killed process left unannounced, advance every unfinished job once; return
-        how many are still unfinished."""
-        for finished in self.jobs.finished_unannounced(ENGINE_FINISHES):
-            self._announce(finished)
+        """Announce what a killed process left unannounced (its finishes, and the announcers' decisions and
+        expiries), advance every unfinished job once; return how many are still unfinished."""
+        self._announce_marked()
         jobs = self.jobs.unfinished_jobs()
         contexts = self._contexts(jobs)
         still_running = 0
@@ -266,6 +270,22 @@ class Engine:
         self._save(job, AuditAction.JOB_FAILED, detail)
         self.notifier.stage_changed(job, stage)
         self._announce(job)
+
+    def _announce_marked(self) -> None:
+        """One read of the mark `finish_unannounced` a loop, shared out by status: the three kinds of mark differ
+        only in the statuses they are saved with. Read before any job advances, so no announcer is handed a job
+        this tick finished (an approval is not announced over the finish that carries it)."""
+        statuses = set(ENGINE_FINISHES).union(*(announcer.statuses for announcer in self.announcers))
+        limit = MARKED_PER_ANNOUNCER * (1 + len(self.announcers))
+        marked = self.jobs.finished_unannounced(statuses, limit=limit)
+        for finished in marked:
+            if finished.status in ENGINE_FINISHES:
+                self._announce(finished)
+        for announcer in self.announcers:
+            try:
+                announcer.announce_marked([job for job in marked if job.status in announcer.statuses])
+            except Exception:  # one announcer down (chat, the store) must hold back neither the others nor the jobs
+                log.exception("marked jobs not announced; asked again next tick", extra={"announcer": repr(announcer)})
 
     def _announce(self, job: Job) -> None:
         """Hand a finished job to the notifier, then clear its mark. The mark is saved with the finished status,

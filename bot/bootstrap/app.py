@@ -216,7 +216,9 @@ def build(
         store.jobs, gateways_for, policy, notifier, clock, settings.poll_seconds, aws_requests=aws_requests.drain
     )
     # Requests lapse on the engine's loop, so only the elected replica expires them (and tells chat once).
-    engine.chores.append(ExpirySweeper(store.jobs, notifier, policy, clock).sweep)
+    expiry = ExpirySweeper(store.jobs, notifier, policy, clock)
+    engine.announcers.append(expiry)  # its untold expiries come from the tick's one read of the mark
+    engine.chores.append(expiry.expire_due)
     return Rdsbot(
         settings=settings,
         policy=policy,

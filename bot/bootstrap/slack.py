@@ -63,7 +63,7 @@ def build_slack_app(app: Rdsbot, directory: AdminDirectory | None = None) -> Sla
 
         notifier.before_decision.append(HoldDecision())
     # Decisions a killed process saved but never showed: announced on the engine loop, leader only.
-    app.engine.chores.append(DecisionAnnouncer(app.store.jobs, notifier).sweep)
+    app.engine.announcers.append(DecisionAnnouncer(app.store.jobs, notifier))
     commands.status_notes.append(lambda: undelivered_note(app.store.slack_outbox))
     lane = SlowLane(workers=2)
     drills = build_drills(app, SlackDrillReporter(outbox), commands)
