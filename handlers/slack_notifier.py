@@ -201,11 +201,16 @@ class SlackNotifier:
             return
         text = progress_message.progress_text(job)
         ref = progress_ref(job.id)
-        if self.outbox.repository.by_ref(ref) is None:
+        posted = self.outbox.repository.by_ref(ref)
+        if posted is None:
             key, thread = job_key(job.id), card_ref(job.id)
             self.outbox.post(key, MessageKind.PROGRESS, channel, text, job_id=job.id, ref=ref, thread_ref=thread)
             with self._lock:
                 self._edits[job.id] = (0, self.monotonic(), text)
+            return
+        if self.interim_edit_budget == 0 and (posted.state != Delivery.PENDING or posted.attempts):
+            # Sent (or on its way), and no edit of it may be queued before the final one: nothing left to revise,
+            # so no write transaction per progress tick only to hear no. The finish edits it (job_finished).
             return
         if self.outbox.repository.revise_unsent(ref, text):
             return  # not sent yet: it will go out with this content, at no extra call

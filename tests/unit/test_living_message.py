@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from bot.chat_outbox import MessageKind
+from bot.chat_outbox import MessageKind, Pacer
 from bot.domain import Job, JobStatus, StageStatus
 from bot.slack_text import SlackText
+from handlers.outbox import SlackOutbox
 from handlers.slack_notifier import SlackNotifier, card_ref
 from tests.support.factories import make_plan
 from tests.unit.fakes import FakeClock, MemoryChatThreads
+from tests.unit.memory_store import InMemorySlackOutbox
 from tests.unit.test_slack_outbox import ScriptedClient, outbox
 
 SOON = datetime(2024, 11, 25, 11, 0, tzinfo=UTC)  # the card's deadline; its value plays no part here
@@ -135,3 +138,39 @@ def test_a_card_slack_refuses_is_told_to_the_requester_and_listed_in_status():
     note = undelivered_note(box.repository) or ""
     assert "j1: approval card not posted to #gone (channel_not_found); nobody can approve it" in note
     assert box.repository.dead_letters()[0].kind == MessageKind.CARD
+
+
+class CountingOutboxTable(InMemorySlackOutbox):
+    """The outbox table, counting the revise_unsent write transactions it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.revisions = 0
+
+    def revise_unsent(self, target_ref: str, text: str, blocks: list[dict[str, Any]] | None = None) -> bool:
+        self.revisions += 1
+        return super().revise_unsent(target_ref, text, blocks)
+
+
+def test_with_no_edit_budget_a_sent_progress_message_costs_no_store_write_per_progress_tick():
+    client, clock, mono = ScriptedClient(), FakeClock(), [0.0]
+    table = CountingOutboxTable()
+    box = SlackOutbox(table, client, clock, Pacer(), monotonic=lambda: mono[0], start=False)
+    notifier = SlackNotifier(box, MemoryChatThreads(), monotonic=lambda: mono[0])  # the default budget: 0
+    job = new_job()
+    notifier.post_card(job, "#rds-approvals", SOON, None, None)
+    box.step()
+    job.status, job.stages[6].status = JobStatus.RUNNING, StageStatus.RUNNING  # restore_wait: the bar shows
+    notifier.progress(job, 1)  # queues the progress message
+    job.percent_complete = 2
+    notifier.progress(job, 2)  # not sent yet: its content is revised, once
+    assert table.revisions == 1
+    mono[0] += 2.0
+    box.step()
+    for percent in range(3, 60):
+        job.percent_complete = percent
+        notifier.progress(job, percent)
+    assert table.revisions == 1  # after the post went, a revision could only be refused: none asked for
+    posts = [k["text"] for m, k in client.calls if m == "chat.postMessage" and "%" in k["text"]]
+    assert len(posts) == 1 and "2%" in posts[0]  # the revision before the send still counted
+    assert [m for m, _ in client.calls].count("chat.update") == 0  # and no interim edit
