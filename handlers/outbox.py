@@ -17,6 +17,7 @@ The Web API client given here must not retry by itself: slack_sdk's ServerErrorR
 from __future__ import annotations
 
 import base64
+import heapq
 import logging
 import threading
 import time
@@ -45,7 +46,13 @@ log = logging.getLogger(__name__)
 # Longer than one Web API call (the outbox client's 10 s timeout), so a live sender keeps its claim; short, since a
 # sender killed mid-call holds its message this long before another process (or its own restart) may try it.
 LEASE_SECONDS = 30.0
-IDLE_SECONDS = 0.25
+# Idle, the sender sleeps until this process queues a write (put sets its event) or a retry it scheduled falls due.
+# It polls the table only for what it cannot hear of: a write whose lease a killed sender left (free after
+# LEASE_SECONDS), one another replica queued and died before sending, a retry scheduled before a restart. Twice a
+# lease: an abandoned write goes within 1.5 leases of its claim, for 4 idle queries a minute (0.25 s polls made 240).
+IDLE_POLL_SECONDS = LEASE_SECONDS / 2
+# After a write went, the next one of its key is a head now: look again at once rather than after an idle poll.
+BUSY_SECONDS = 0.01
 
 Delivered = Callable[[OutboxMessage, str | None, str | None], None]
 Parked = Callable[[OutboxMessage, str], None]
@@ -62,7 +69,11 @@ class SlackOutbox:
         pacer: Pacer | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         start: bool = True,
+        idle_poll_seconds: float = IDLE_POLL_SECONDS,
+        wake: threading.Event | None = None,
     ) -> None:
+        """`wake`: the event a queued write sets (tests pass one that moves a simulated clock instead of waiting);
+        `idle_poll_seconds`: the longest the sender waits before looking at the table again."""
         self.repository = repository
         self.client = client
         self.clock = clock or SystemClock()
@@ -71,8 +82,10 @@ class SlackOutbox:
         self.delivery = SlackDelivery(repository, client, self.clock)
         self.on_delivered: list[Delivered] = []
         self.on_parked: list[Parked] = []
-        self._wake = threading.Event()
+        self.idle_poll_seconds = idle_poll_seconds
+        self._wake = wake or threading.Event()
         self._stopped = threading.Event()
+        self._retries: list[datetime] = []  # a min-heap: when the retries this sender scheduled fall due
         self._thread: threading.Thread | None = None
         if start:
             self.start()
@@ -156,7 +169,7 @@ class SlackOutbox:
     # -- the sender ----------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="slack-outbox", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="slack-outbox", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -180,7 +193,8 @@ class SlackOutbox:
             time.sleep(0.02)
         return True
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """The sender loop (the thread's target) until stop(): a step, then a wait that a queued write cuts short."""
         while not self._stopped.is_set():
             try:
                 delay = self.step()
@@ -192,8 +206,11 @@ class SlackOutbox:
 
     def step(self) -> float:
         """Send every head that its pace allows now; return how long to sleep before looking again."""
-        soonest = IDLE_SECONDS
-        for head in self.repository.heads(self.clock.now()):
+        now = self.clock.now()
+        while self._retries and self._retries[0] <= now:
+            heapq.heappop(self._retries)  # due: this look at the table sees it
+        soonest, sent = self.idle_poll_seconds, False
+        for head in self.repository.heads(now):
             if self._stopped.is_set():
                 break
             wait = self.pacer.wait(head.method, head.channel, self.monotonic())
@@ -205,7 +222,17 @@ class SlackOutbox:
                 continue  # another replica's sender has it
             self.pacer.take(head.method, head.channel, self.monotonic())
             self._deliver(claimed)
-        return max(0.01, soonest)
+            sent = True
+        if sent:
+            return BUSY_SECONDS
+        if self._retries:
+            soonest = min(soonest, (self._retries[0] - self.clock.now()).total_seconds())
+        return max(BUSY_SECONDS, soonest)
+
+    def _retry_later(self, message: OutboxMessage, later: datetime, error: str, unconfirmed: bool) -> None:
+        """Put it back until `later`, and wake then: no idle poll stands between a retry and its time."""
+        self.repository.retry_later(message.id, later, error, unconfirmed=unconfirmed)
+        heapq.heappush(self._retries, later)
 
     def _deliver(self, message: OutboxMessage) -> None:
         attempt = Attempt()
@@ -216,7 +243,7 @@ class SlackOutbox:
             return
         except Retry as exc:
             later = self.clock.now() + timedelta(seconds=exc.seconds)
-            self.repository.retry_later(message.id, later, str(exc), unconfirmed=message.unconfirmed)
+            self._retry_later(message, later, str(exc), message.unconfirmed)
             return
         except Park as exc:
             self._park(message, str(exc))
@@ -239,7 +266,7 @@ class SlackOutbox:
             # 429: Slack did not take it. Unconfirmed stays as it was only if an earlier attempt left it so and this
             # one never reached the post (a rate-limited look-up).
             unconfirmed = message.unconfirmed and not attempt.posted
-            self.repository.retry_later(message.id, later, error, unconfirmed=unconfirmed)
+            self._retry_later(message, later, error, unconfirmed)
         elif status >= 500:
             self._later(message, error, message.unconfirmed or attempt.posted)
         elif verdict(error, message.attempts) == Verdict.PARK:
@@ -253,7 +280,7 @@ class SlackOutbox:
             "slack write not sent; will retry",
             extra={"outbox_id": message.id, "kind": message.kind, "attempt": message.attempts, "error": error},
         )
-        self.repository.retry_later(message.id, later, error, unconfirmed=unconfirmed)
+        self._retry_later(message, later, error, unconfirmed)
 
     def _park(self, message: OutboxMessage, error: str) -> None:
         log.error(
