@@ -9,11 +9,15 @@ from aws.errors import aws_call, is_not_found
 from bot import tags as rdsbot_tags
 from bot.domain import InstanceState
 from bot.errors import AwsError, StageError
+from bot.orderable import OrderableOptions
 from bot.ports import InstanceSpec
 
 log = logging.getLogger(__name__)
 
 _FILTER_CHUNK = 100  # DescribeDBInstances takes at most 100 values in one filter
+# The largest page DescribeOrderableDBInstanceOptions gives: an engine lists thousands of options (class x version x
+# storage type x Multi-AZ), which the default 100 a page would take dozens of calls to read.
+ORDERABLE_PAGE = 1000
 # While an option group change is under way RDS lists the outgoing group too; it is not the instance's group.
 _LEAVING = {"removing", "pending-removal"}
 
@@ -136,26 +140,16 @@ class Instances:
                         states[state.instance_id] = state
         return states
 
-    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
-        """Classes RDS can order for the engine here; None when the region answers nothing for it."""
-        args: dict[str, Any] = {"Engine": engine}
-        if engine_version:
-            args["EngineVersion"] = engine_version
-        classes: set[str] = set()
-        with aws_call("DescribeOrderableDBInstanceOptions"):
-            for page in self._rds.get_paginator("describe_orderable_db_instance_options").paginate(**args):
-                classes.update(o["DBInstanceClass"] for o in page["OrderableDBInstanceOptions"])
-        return classes or None
-
-    def orderable_versions(self, engine: str, instance_class: str) -> set[str]:
-        """Engine versions RDS can order for the engine and class here (API reference
-        "API_DescribeOrderableDBInstanceOptions": Engine, DBInstanceClass; answers paged by Marker)."""
-        versions: set[str] = set()
+    def orderable_options(self, engine: str) -> OrderableOptions:
+        """Every (class, version) pair RDS can order for the engine here, in one paged listing (API reference
+        "API_DescribeOrderableDBInstanceOptions": Engine alone, answers paged by Marker, MaxRecords "Minimum 20,
+        maximum 1000", default 100): a restore's class check and its version choice both read it."""
+        pairs: set[tuple[str, str]] = set()
         paginator = self._rds.get_paginator("describe_orderable_db_instance_options")
         with aws_call("DescribeOrderableDBInstanceOptions"):
-            for page in paginator.paginate(Engine=engine, DBInstanceClass=instance_class):
-                versions.update(o["EngineVersion"] for o in page["OrderableDBInstanceOptions"])
-        return versions
+            for page in paginator.paginate(Engine=engine, MaxRecords=ORDERABLE_PAGE):
+                pairs.update((o["DBInstanceClass"], o["EngineVersion"]) for o in page["OrderableDBInstanceOptions"])
+        return OrderableOptions(engine, frozenset(pairs))
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
         """Delete the instance, first taking a final snapshot named `final_snapshot_id` when given; nothing to do

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.backup_target import BackupGrant, BackupTarget
 from bot.domain import BackupLocation, BackupSet, InstanceState, NetworkPlacement, TaskStatus
+from bot.orderable import OrderableOptions
 from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.tde import StoredObject, TdeCertificate
@@ -209,12 +210,8 @@ class InstanceGateway(Protocol):
         """One DescribeDBInstances call for all the ids (missing ids are absent from the result)."""
         ...
 
-    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
-        """Classes RDS can order for the engine here; None when the region answers nothing for it."""
-        ...
-
-    def orderable_versions(self, engine: str, instance_class: str) -> set[str]:
-        """Engine versions RDS can order for the engine and class here (empty when none)."""
+    def orderable_options(self, engine: str) -> OrderableOptions:
+        """Every (class, version) pair RDS can order for the engine here, in one listing (empty when none)."""
         ...
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:

@@ -1,6 +1,6 @@
 """rdsbot doctor's engine version check: the exact version a new instance of the policy's defaults would run.
 
-It reads the listing a restore reads (DescribeOrderableDBInstanceOptions for the engine and class, AWS API reference
+It reads the listing a restore reads (DescribeOrderableDBInstanceOptions for the engine, AWS API reference
 "API_DescribeOrderableDBInstanceOptions") and decides with the restore's own rules (bot/engine_versions.py):
 the newest orderable version of the major, or the pinned engine.engine_version; nothing listed means RDS picks its
 default of the major (API reference "API_CreateDBInstance", EngineVersion), which is a warning, not a failure.
@@ -12,25 +12,17 @@ the region (what the drills will order), and with no drill there at the class th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from bot import engine_versions, instance_classes
 from bot.doctor import CheckResult, fail, ok, warn
 from bot.domain import Edition
 from bot.errors import AwsError, RequestError
+from bot.orderable import ListedOnce, OrderableListing
 from config.policy_model import Policy
 
 CHECK = "engine version"
 # The class of the usage lines (/rds-restore prod-backup.bak db.m5.large) and suggest_orderable's last resort.
 USAGE_CLASS = "db.m5.large"
-
-
-class OrderableListing(Protocol):
-    """What the check reads of RDS (aws/instances.py Instances)."""
-
-    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None: ...
-
-    def orderable_versions(self, engine: str, instance_class: str) -> set[str]: ...
 
 
 @dataclass(frozen=True)
@@ -56,8 +48,10 @@ def version_targets(policy: Policy, region: str) -> list[VersionTarget]:
 
 def engine_version_checks(listing: OrderableListing, policy: Policy, region: str) -> list[CheckResult]:
     """One line per target: ok with the version a restore gets, warn when RDS lists nothing (its default of the
-    major then), FAIL when the major or the pinned version is not orderable for the class, naming what is."""
-    return [_check(listing, policy, region, target) for target in version_targets(policy, region)]
+    major then), FAIL when the major or the pinned version is not orderable for the class, naming what is. One
+    listing per edition serves every target of it."""
+    once = ListedOnce.of(listing)
+    return [_check(once, policy, region, target) for target in version_targets(policy, region)]
 
 
 def _check(listing: OrderableListing, policy: Policy, region: str, target: VersionTarget) -> CheckResult:
@@ -66,7 +60,7 @@ def _check(listing: OrderableListing, policy: Policy, region: str, target: Versi
     whose = f"drills {', '.join(target.drills)}" if target.drills else "no drill here; the usage lines' class"
     subject = f"{engine} {pinned or major} on {cls} in {region} ({whose})"
     try:
-        versions = listing.orderable_versions(engine, cls)
+        versions = listing.orderable_options(engine).versions(cls)
         if not versions:
             return _nothing_listed(listing, subject, target, major, pinned)
     except AwsError as exc:
@@ -93,7 +87,7 @@ def _nothing_listed(
     """No version for the class: either the region lists the engine but not the class (a restore with it is
     refused), or nothing at all, and RDS picks its default version (bot/preflight.py sends the major alone)."""
     engine, cls = target.edition.value, target.instance_class
-    classes = listing.orderable_classes(engine, None)
+    classes = listing.orderable_options(engine).classes()
     if classes:
         suggestion = instance_classes.suggest_orderable(cls, classes)
         detail = f"{cls} is not orderable for {engine}, so no version is"

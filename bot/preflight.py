@@ -9,6 +9,7 @@ from bot import engine_versions, instance_classes, into, kms_keys, tde
 from bot.chain_plan import CheckedChain, check_chain
 from bot.domain import BackupLocation, BackupSet, Edition, RestorePlan
 from bot.errors import RequestError
+from bot.orderable import OrderableOptions
 from bot.stage_context import Gateways
 from config.policy_model import Policy
 
@@ -50,9 +51,9 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
         )
     _check_backup_size(plan, backup)
     notes: list[str] = []
-    orderable: set[str] | frozenset[str] | None = gateways.instances.orderable_classes(
-        plan.edition.value, plan.engine_version
-    )
+    # One listing for both questions: the class (here) and the version it gets (_engine_version).
+    options = gateways.instances.orderable_options(plan.edition.value)
+    orderable: set[str] | frozenset[str] = options.classes(plan.engine_version)
     listed = bool(orderable)
     if not orderable:
         orderable = instance_classes.BUILTIN_ORDERABLE[plan.edition]
@@ -67,11 +68,11 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             f"{plan.instance_class} is not orderable for {plan.edition.value} in {plan.region}",
             f"try {suggestion}" if suggestion else None,
         )
-    updates = {**tde_update, **_engine_version(plan, gateways, listed, notes)}
+    updates = {**tde_update, **_engine_version(plan, options, listed, notes)}
     return Preflight(backup=backup, notes=tuple(notes), chain=chain, plan_updates=updates, tde_kms_key_arns=tde_keys)
 
 
-def _engine_version(plan: RestorePlan, gateways: Gateways, listed: bool, notes: list[str]) -> dict[str, Any]:
+def _engine_version(plan: RestorePlan, options: OrderableOptions, listed: bool, notes: list[str]) -> dict[str, Any]:
     """The exact version a new instance runs, when the policy pins none (bot/engine_versions.py). With no listing at
     all the instance stage sends the major alone and RDS picks its default of that major: the option group still
     fits, and refusing would stop every restore in a region whose listing is merely unavailable."""
@@ -79,7 +80,7 @@ def _engine_version(plan: RestorePlan, gateways: Gateways, listed: bool, notes: 
         if not listed:
             # Nothing listed for the pinned version: refused here when the class lists others (CreateDBInstance
             # would fail after approval), sent unchecked only when the region lists nothing at all.
-            versions = gateways.instances.orderable_versions(plan.edition.value, plan.instance_class)
+            versions = options.versions(plan.instance_class)
             if versions:
                 engine_versions.check_pinned(
                     versions,
@@ -93,7 +94,7 @@ def _engine_version(plan: RestorePlan, gateways: Gateways, listed: bool, notes: 
     if not listed:
         notes.append(engine_versions.default_version_note(plan.major_version))
         return {}
-    versions = gateways.instances.orderable_versions(plan.edition.value, plan.instance_class)
+    versions = options.versions(plan.instance_class)
     version = engine_versions.resolve(
         versions, plan.major_version, plan.edition.value, plan.instance_class, plan.region
     )

@@ -18,6 +18,7 @@ from bot import instance_classes
 from bot.doctor import CheckResult, fail, ok, warn
 from bot.doctor_engine_version import engine_version_checks
 from bot.errors import AwsError
+from bot.orderable import ListedOnce
 from config.policy_model import Policy
 
 NEEDED_OPTIONS = ("SQLSERVER_BACKUP_RESTORE", "SQLSERVER_AUDIT")
@@ -27,7 +28,8 @@ _LOW_HEADROOM = 2  # fewer free instances than this is a warn: two restores at o
 class RdsChecks:
     def __init__(self, rds: Any, policy: Policy, region: str) -> None:
         self._rds = rds
-        self._instances = Instances(rds)
+        # One listing per edition for both the class check and the engine version check (bot/orderable.py).
+        self._listing = ListedOnce(Instances(rds))
         self._policy = policy
         self._region = region
 
@@ -43,7 +45,7 @@ class RdsChecks:
         )
         subject = f"{edition.value} {engine.engine_version or engine.major_version} in {self._region}"
         try:
-            orderable = self._instances.orderable_classes(edition.value, engine.engine_version)
+            orderable = self._listing.orderable_options(edition.value).classes(engine.engine_version) or None
         except AwsError as exc:
             return [warn("rds", "orderable classes", subject, f"could not ask RDS: {exc}")]
         builtin = orderable is None
@@ -61,7 +63,7 @@ class RdsChecks:
         return [ok("rds", "orderable classes", subject, detail)]
 
     def engine_version(self) -> list[CheckResult]:
-        return engine_version_checks(self._instances, self._policy, self._region)
+        return engine_version_checks(self._listing, self._policy, self._region)
 
     def options(self) -> list[CheckResult]:
         engine = self._policy.engine

@@ -196,26 +196,36 @@ def test_create_always_sends_the_engine_version_so_rds_runs_the_option_groups_ma
     assert (exact.engine_version, major_only.engine_version) == ("15.00.4415.2.v1", "15.00")
 
 
-def test_orderable_versions_reads_every_page_for_the_engine_and_class(aws):
-    # API reference "API_DescribeOrderableDBInstanceOptions": answers are paged by Marker. moto lists nothing for
-    # SQL Server, so the pages are stubbed on a real client.
+def test_one_listing_reads_every_page_of_the_engines_classes_and_versions(aws):
+    # API reference "API_DescribeOrderableDBInstanceOptions": answers are paged by Marker, MaxRecords at most 1000.
+    # moto lists nothing for SQL Server, so the pages are stubbed on a real client; Stubber refuses any other call
+    # or parameter, so this is the whole listing: the engine alone, the largest page.
     stubber = Stubber(aws.rds)
-    wanted = {"Engine": "sqlserver-se", "DBInstanceClass": "db.m5.large"}
-    options = [{"Engine": "sqlserver-se", "DBInstanceClass": "db.m5.large", "EngineVersion": v} for v in VERSIONS]
+    wanted = {"Engine": "sqlserver-se", "MaxRecords": 1000}
+    options = [
+        {"Engine": "sqlserver-se", "DBInstanceClass": cls, "EngineVersion": v}
+        for cls in ("db.m5.large", "db.r6i.xlarge")
+        for v in VERSIONS
+    ]
+    options.append({"Engine": "sqlserver-se", "DBInstanceClass": "db.m5.large", "EngineVersion": VERSIONS[0]})
     stubber.add_response(
-        "describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": options[:2], "Marker": "m"}, wanted
+        "describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": options[:4], "Marker": "m"}, wanted
     )
     stubber.add_response(
-        "describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": options[2:]}, {**wanted, "Marker": "m"}
+        "describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": options[4:]}, {**wanted, "Marker": "m"}
     )
     with stubber:
-        assert Instances(aws.rds).orderable_versions("sqlserver-se", "db.m5.large") == set(VERSIONS)
+        listed = Instances(aws.rds).orderable_options("sqlserver-se")
     stubber.assert_no_pending_responses()
+    assert listed.versions("db.m5.large") == listed.versions("db.r6i.xlarge") == set(VERSIONS)
+    assert listed.classes() == {"db.m5.large", "db.r6i.xlarge"}
+    assert listed.classes("16.00.4140.3.v1") == {"db.m5.large", "db.r6i.xlarge"}
+    assert listed.classes("14.00.3465.1.v1") == set() and listed.versions("db.t3.small") == set()
 
 
-def test_orderable_classes_is_none_when_the_region_answers_nothing(instances):
-    # moto answers nothing for SQL Server; the workflow then skips the class check instead of refusing all.
-    assert instances.orderable_classes("sqlserver-se", "15.00") is None
+def test_the_listing_is_empty_when_the_region_answers_nothing(instances):
+    # moto answers nothing for SQL Server; the workflow then checks against the built-in table instead.
+    assert instances.orderable_options("sqlserver-se").pairs == frozenset()
 
 
 def test_delete_removes_the_instance_and_tolerates_it_being_gone(instances, spec):

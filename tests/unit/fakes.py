@@ -14,6 +14,7 @@ from bot.domain import (
     TaskStatus,
 )
 from bot.errors import AwsError, RequestError, RestoreTaskError, StageError
+from bot.orderable import OrderableOptions
 from bot.ports import (
     AuditRoleSpec,
     EnsuredOptionGroup,
@@ -60,7 +61,7 @@ class FakeAws(FakeBackupPorts):
         self.orderable: set[str] | None = None
         # What DescribeOrderableDBInstanceOptions lists for each class in `orderable` (nothing when that is None).
         self.engine_versions = {"14.00.3465.1.v1", "15.00.4345.5.v1", "15.00.4415.2.v1", "16.00.4140.3.v1"}
-        self.versions_asked: list[tuple[str, str]] = []
+        self.listings_asked: list[str] = []  # the engines whose DescribeOrderableDBInstanceOptions listing was read
         self.account = "123456789012"
         # bucket/key -> the SSE-KMS key HeadObject would report for it
         self.object_keys: dict[str, str] = {}
@@ -230,15 +231,12 @@ class FakeAws(FakeBackupPorts):
             self.instances[instance_id] = state
         return state
 
-    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
-        self.calls.append("orderable_classes")
-        return self.orderable
-
-    def orderable_versions(self, engine: str, instance_class: str) -> set[str]:
-        self.calls.append("orderable_versions")
-        self.versions_asked.append((engine, instance_class))
-        # As RDS: a class it does not list has no versions; a region listing nothing lists no version either.
-        return set(self.engine_versions) if self.orderable and instance_class in self.orderable else set()
+    def orderable_options(self, engine: str) -> OrderableOptions:
+        """As RDS: each class in `orderable` with each of `engine_versions`; nothing when `orderable` is None."""
+        self.calls.append("orderable_options")
+        self.listings_asked.append(engine)
+        pairs = frozenset((cls, version) for cls in self.orderable or () for version in self.engine_versions)
+        return OrderableOptions(engine, pairs)
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
         """As DeleteDBInstance: a final snapshot name must obey the DBSnapshotIdentifier rules (AWS API reference

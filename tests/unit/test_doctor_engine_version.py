@@ -10,6 +10,7 @@ from typing import Any
 from bot.doctor import CheckResult, Status
 from bot.doctor_engine_version import USAGE_CLASS, engine_version_checks
 from bot.errors import AwsError
+from bot.orderable import OrderableOptions
 from config.policy_model import Policy, parse_policy
 from tests.support.factories import drill_data
 from tests.unit.fakes import FakeAws
@@ -40,7 +41,7 @@ def test_ok_names_the_newest_version_of_the_major_for_the_drills_class():
     assert (result.status, result.check) == (Status.OK, "engine version")
     assert result.subject == "sqlserver-se 15.00 on db.m6i.large in us-east-1 (drills nightly)"
     assert result.detail == "a restore gets 15.00.10000.1.v1, the newest 15.00 orderable for db.m6i.large"
-    assert aws.versions_asked == [("sqlserver-se", "db.m6i.large")]
+    assert aws.listings_asked == ["sqlserver-se"]
 
 
 def test_a_region_listing_nothing_is_a_warning_that_rds_picks_its_default_of_the_major():
@@ -93,7 +94,7 @@ def test_a_pin_with_nothing_listed_is_a_warning_that_it_goes_unchecked():
 def test_with_no_drill_in_the_region_the_usage_class_and_the_policy_edition_are_checked():
     aws = listing({USAGE_CLASS})
     result = check(aws, policy(engine={"edition": "ee"}), region="us-west-2")
-    assert aws.versions_asked == [("sqlserver-ee", "db.m5.large")]
+    assert aws.listings_asked == ["sqlserver-ee"]
     assert result.status == Status.OK
     assert result.subject == "sqlserver-ee 15.00 on db.m5.large in us-west-2 (no drill here; the usage lines' class)"
 
@@ -106,7 +107,7 @@ def test_each_drills_own_edition_and_class_is_checked_once():
     ]
     aws = listing({"db.m6i.large", "db.r6i.xlarge"})
     results = engine_version_checks(aws, policy(drills=drills), "us-east-1")
-    assert aws.versions_asked == [("sqlserver-se", "db.m6i.large"), ("sqlserver-web", "db.r6i.xlarge")]
+    assert aws.listings_asked == ["sqlserver-se", "sqlserver-web"]  # one listing per edition, not per drill
     assert [r.subject.rsplit("(", 1)[1] for r in results] == ["drills a, b)", "drills c)"]
 
 
@@ -126,7 +127,7 @@ def test_a_drill_class_the_region_does_not_list_fails_and_the_usage_class_only_w
 
 def test_rds_that_cannot_be_asked_is_a_warning_never_ok():
     class Unreachable(FakeAws):
-        def orderable_versions(self, engine: str, instance_class: str) -> set[str]:
+        def orderable_options(self, engine: str) -> OrderableOptions:
             raise AwsError("DescribeOrderableDBInstanceOptions", "AccessDenied", "not authorized")
 
     result = check(Unreachable(), policy())

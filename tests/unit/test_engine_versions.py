@@ -55,7 +55,7 @@ def test_the_plan_card_and_created_instance_carry_the_newest_version_of_the_majo
     aws = listing({"db.m6i.large"}, OFFERED)
     submitted, store = submit(aws, "prod-backup.bak db.m6i.large")
     assert submitted.job.plan.engine_version == "15.00.10000.1.v1"
-    assert aws.versions_asked == [("sqlserver-se", "db.m6i.large")]
+    assert aws.listings_asked == ["sqlserver-se"]  # one listing: the class check and the version from it
     assert any(
         "sqlserver-se 15.00.10000.1.v1" in line for line in card_facts.card_lines(submitted.job, card_facts.PLAIN)
     )
@@ -85,7 +85,7 @@ def test_a_major_the_region_does_not_offer_for_the_class_is_refused_naming_what_
     assert [e.action for e in store.events] == ["request.refused"]
 
 
-def test_a_policy_pinned_version_is_used_as_is_without_asking_for_versions():
+def test_a_policy_pinned_version_is_used_as_is():
     pinned = parse_policy(
         {
             "backups": {"default_bucket": "rdsbot-backups"},
@@ -96,17 +96,9 @@ def test_a_policy_pinned_version_is_used_as_is_without_asking_for_versions():
     )
     aws = listing({"db.m6i.large"}, OFFERED)
     submitted, store = submit(aws, "prod-backup.bak db.m6i.large", pinned)
-    assert submitted.job.plan.engine_version == "15.00.4415.2.v1" and aws.versions_asked == []
+    assert submitted.job.plan.engine_version == "15.00.4415.2.v1" and aws.listings_asked == ["sqlserver-se"]
     run(aws, store, pinned)
     assert [spec.engine_version for spec in aws.instance_specs] == ["15.00.4415.2.v1"]
-
-
-class PinUnlisted(FakeAws):
-    """As RDS: DescribeOrderableDBInstanceOptions filtered by a version it does not offer lists nothing."""
-
-    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
-        listed = super().orderable_classes(engine, engine_version)
-        return set() if engine_version is not None and engine_version not in self.engine_versions else listed
 
 
 def test_a_pinned_version_the_region_does_not_offer_for_the_class_is_refused_before_the_card():
@@ -118,8 +110,7 @@ def test_a_pinned_version_the_region_does_not_offer_for_the_class_is_refused_bef
             "engine": {"engine_version": "15.00.9999.1.v1"},
         }
     )
-    aws = PinUnlisted(objects={"rdsbot-backups/prod-backup.bak": 2**30})
-    aws.orderable, aws.engine_versions = {"db.m6i.large"}, OFFERED
+    aws = listing({"db.m6i.large"}, OFFERED)  # the listing has no pair of the pinned version: no class for it
     store = MemoryStore()
     service = RestoreService(store.jobs, store.audit, aws.gateways, pinned, FakeClock())
     with pytest.raises(RequestError) as caught:
@@ -136,7 +127,7 @@ def test_with_no_listing_at_all_the_major_is_sent_and_the_card_says_rds_picks_it
     aws = listing(set(), OFFERED)
     aws.orderable = None
     submitted, store = submit(aws, "prod-backup.bak db.m6i.large --major-version 14.00")
-    assert submitted.job.plan.engine_version is None and aws.versions_asked == []
+    assert submitted.job.plan.engine_version is None and aws.listings_asked == ["sqlserver-se"]
     assert "the instance gets RDS's default 14.00 version, as none is listed to choose from" in (
         submitted.job.plan.warnings
     )

@@ -9,6 +9,7 @@ import pytest
 
 from bot.domain import BackupLocation, InstanceState, NetworkPlacement, StageName, TaskLifecycle, TaskStatus
 from bot.errors import RequestError
+from bot.orderable import OrderableOptions
 from bot.parser import parse_restore_command
 from bot.ports import AuditRoleSpec, InstanceSpec, NetworkSpec, OptionGroupSpec, RolePlacement, RoleSpec
 from bot.service import RestoreService
@@ -59,9 +60,10 @@ class RecordingAws(FakeAws):
         self.args.append(("resolve", location, default_bucket))
         return super().resolve(location, default_bucket)
 
-    def orderable_classes(self, engine: str, engine_version: str | None) -> set[str] | None:
-        self.args.append(("orderable_classes", engine, engine_version))
-        return {"db.m7i.xlarge", "db.m6i.xlarge"}
+    def orderable_options(self, engine: str) -> OrderableOptions:
+        self.args.append(("orderable_options", engine))
+        self.orderable = {"db.m7i.xlarge", "db.m6i.xlarge"}
+        return super().orderable_options(engine)
 
     def ensure_placement(self, spec: NetworkSpec) -> NetworkPlacement:
         self.args.append(("ensure_placement", spec))
@@ -119,7 +121,7 @@ def test_validation_asks_for_the_plans_backup_and_the_editions_classes() -> None
     aws, _ = restore()
     location = BackupLocation(bucket="team-backups", key="sql/prod.bak", multi_file=False)
     assert set(calls(aws, "resolve")) == {(location, "rdsbot-backups")}
-    assert set(calls(aws, "orderable_classes")) == {("sqlserver-ee", "15.00.4345.5.v1")}
+    assert calls(aws, "orderable_options") == [("sqlserver-ee",)] * 2  # one listing each: the card's, the stage's
     # kms.allowed_accounts is empty, so the keys are held to the bot's own account, asked of STS.
     assert "account_id" in aws.calls
 

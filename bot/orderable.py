@@ -1,0 +1,61 @@
+"""What RDS can order for one engine in one region: every (instance class, engine version) pair that
+DescribeOrderableDBInstanceOptions lists for the engine (AWS API reference "API_DescribeOrderableDBInstanceOptions";
+moto lists nothing for SQL Server). One listing answers both questions a restore asks, which classes it may name
+(for a pinned version, or any) and which versions its class offers, so a preflight pages through the engine's
+options once instead of once per question; the doctor's checks of a region share one listing per engine likewise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.errors import AwsError
+
+
+@dataclass(frozen=True)
+class OrderableOptions:
+    """One engine's orderable (class, version) pairs in one region; empty when the region lists none."""
+
+    engine: str
+    pairs: frozenset[tuple[str, str]] = frozenset()
+
+    def classes(self, engine_version: str | None = None) -> set[str]:
+        """The classes RDS can order, of `engine_version` when given (as the API's EngineVersion filter does)."""
+        return {cls for cls, version in self.pairs if engine_version is None or version == engine_version}
+
+    def versions(self, instance_class: str) -> set[str]:
+        """The engine versions RDS can order for `instance_class` (as the API's DBInstanceClass filter does)."""
+        return {version for cls, version in self.pairs if cls == instance_class}
+
+
+class OrderableListing(Protocol):
+    """Where the listing comes from (aws/instances.py Instances; the fakes in tests)."""
+
+    def orderable_options(self, engine: str) -> OrderableOptions:
+        """Every orderable (class, version) pair of the engine here, all pages read."""
+        ...
+
+
+class ListedOnce:
+    """A listing read at most once per engine, for several checks of one region (rdsbot doctor). A failure is kept
+    as well: each check then says RDS could not be asked, without asking again."""
+
+    def __init__(self, listing: OrderableListing) -> None:
+        self._listing = listing
+        self._read: dict[str, OrderableOptions | AwsError] = {}
+
+    @classmethod
+    def of(cls, listing: OrderableListing) -> ListedOnce:
+        return listing if isinstance(listing, ListedOnce) else cls(listing)
+
+    def orderable_options(self, engine: str) -> OrderableOptions:
+        if engine not in self._read:
+            try:
+                self._read[engine] = self._listing.orderable_options(engine)
+            except AwsError as exc:
+                self._read[engine] = exc
+        read = self._read[engine]
+        if isinstance(read, AwsError):
+            raise read
+        return read
