@@ -140,16 +140,23 @@ class Instances:
                         states[state.instance_id] = state
         return states
 
-    def orderable_options(self, engine: str) -> OrderableOptions:
-        """Every (class, version) pair RDS can order for the engine here, in one paged listing (API reference
-        "API_DescribeOrderableDBInstanceOptions": Engine alone, answers paged by Marker, MaxRecords "Minimum 20,
-        maximum 1000", default 100): a restore's class check and its version choice both read it."""
+    def orderable_options(
+        self, engine: str, *, engine_version: str | None = None, instance_class: str | None = None
+    ) -> OrderableOptions:
+        """Every (class, version) pair RDS can order for the engine here, of one version or class when given, in one
+        paged listing (API reference "API_DescribeOrderableDBInstanceOptions": Engine, the EngineVersion and
+        DBInstanceClass filters, answers paged by Marker, MaxRecords "Minimum 20, maximum 1000", default 100)."""
+        args: dict[str, Any] = {"Engine": engine, "MaxRecords": ORDERABLE_PAGE}
+        if engine_version:
+            args["EngineVersion"] = engine_version
+        if instance_class:
+            args["DBInstanceClass"] = instance_class
         pairs: set[tuple[str, str]] = set()
         paginator = self._rds.get_paginator("describe_orderable_db_instance_options")
         with aws_call("DescribeOrderableDBInstanceOptions"):
-            for page in paginator.paginate(Engine=engine, MaxRecords=ORDERABLE_PAGE):
+            for page in paginator.paginate(**args):
                 pairs.update((o["DBInstanceClass"], o["EngineVersion"]) for o in page["OrderableDBInstanceOptions"])
-        return OrderableOptions(engine, frozenset(pairs))
+        return OrderableOptions(engine, frozenset(pairs), engine_version, instance_class)
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
         """Delete the instance, first taking a final snapshot named `final_snapshot_id` when given; nothing to do

@@ -210,8 +210,11 @@ class InstanceGateway(Protocol):
         """One DescribeDBInstances call for all the ids (missing ids are absent from the result)."""
         ...
 
-    def orderable_options(self, engine: str) -> OrderableOptions:
-        """Every (class, version) pair RDS can order for the engine here, in one listing (empty when none)."""
+    def orderable_options(
+        self, engine: str, *, engine_version: str | None = None, instance_class: str | None = None
+    ) -> OrderableOptions:
+        """Every (class, version) pair RDS can order for the engine here, of the version or class given, in one
+        listing (empty when none)."""
         ...
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:

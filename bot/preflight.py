@@ -51,9 +51,10 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
         )
     _check_backup_size(plan, backup)
     notes: list[str] = []
-    # One listing for both questions: the class (here) and the version it gets (_engine_version).
-    options = gateways.instances.orderable_options(plan.edition.value)
-    orderable: set[str] | frozenset[str] = options.classes(plan.engine_version)
+    # One listing for both questions: the class (here) and the version it gets (_engine_version). A pinned version
+    # needs no choosing: only its own rows are listed.
+    options = gateways.instances.orderable_options(plan.edition.value, engine_version=plan.engine_version)
+    orderable: set[str] | frozenset[str] = options.classes()
     listed = bool(orderable)
     if not orderable:
         orderable = instance_classes.BUILTIN_ORDERABLE[plan.edition]
@@ -68,19 +69,24 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
             f"{plan.instance_class} is not orderable for {plan.edition.value} in {plan.region}",
             f"try {suggestion}" if suggestion else None,
         )
-    updates = {**tde_update, **_engine_version(plan, options, listed, notes)}
+    updates = {**tde_update, **_engine_version(plan, options, listed, notes, gateways)}
     return Preflight(backup=backup, notes=tuple(notes), chain=chain, plan_updates=updates, tde_kms_key_arns=tde_keys)
 
 
-def _engine_version(plan: RestorePlan, options: OrderableOptions, listed: bool, notes: list[str]) -> dict[str, Any]:
+def _engine_version(
+    plan: RestorePlan, options: OrderableOptions, listed: bool, notes: list[str], gateways: Gateways
+) -> dict[str, Any]:
     """The exact version a new instance runs, when the policy pins none (bot/engine_versions.py). With no listing at
     all the instance stage sends the major alone and RDS picks its default of that major: the option group still
     fits, and refusing would stop every restore in a region whose listing is merely unavailable."""
     if plan.engine_version is not None:
         if not listed:
             # Nothing listed for the pinned version: refused here when the class lists others (CreateDBInstance
-            # would fail after approval), sent unchecked only when the region lists nothing at all.
-            versions = options.versions(plan.instance_class)
+            # would fail after approval), sent unchecked only when the region lists nothing at all. The class's
+            # own listing, since the pinned one holds none of its other versions.
+            versions = gateways.instances.orderable_options(
+                plan.edition.value, instance_class=plan.instance_class
+            ).versions(plan.instance_class)
             if versions:
                 engine_versions.check_pinned(
                     versions,

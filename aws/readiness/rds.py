@@ -45,11 +45,11 @@ class RdsChecks:
         )
         subject = f"{edition.value} {engine.engine_version or engine.major_version} in {self._region}"
         try:
-            orderable = self._listing.orderable_options(edition.value).classes(engine.engine_version) or None
+            listed = self._listing.orderable_options(edition.value, engine_version=engine.engine_version).classes()
         except AwsError as exc:
             return [warn("rds", "orderable classes", subject, f"could not ask RDS: {exc}")]
-        builtin = orderable is None
-        known = orderable or instance_classes.BUILTIN_ORDERABLE[edition]
+        builtin = not listed
+        known = listed or instance_classes.BUILTIN_ORDERABLE[edition]
         missing = [c for c in classes if c not in known]
         source = "rdsbot's built-in table" if builtin else "RDS"
         if missing:

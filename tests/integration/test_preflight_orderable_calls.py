@@ -21,7 +21,7 @@ from bot.errors import RequestError
 from bot.parser import parse_restore_command
 from bot.policy import plan_restore
 from bot.preflight import preflight
-from config.policy_model import parse_policy
+from config.policy_model import Policy, parse_policy
 from tests.support.factories import BOT_NETWORK
 from tests.support.orderable_stand_in import OrderableStandIn, offers
 from tests.unit.fakes import FakeAws
@@ -46,11 +46,11 @@ def rows(*classes: str) -> list[dict[str, str]]:
     return [{"Engine": "sqlserver-se", "DBInstanceClass": c, "EngineVersion": v} for c in classes for v in VERSIONS]
 
 
-def checked(client: Any, text: str) -> dict[str, Any]:
+def checked(client: Any, text: str, policy: Policy = POLICY) -> dict[str, Any]:
     """The preflight of `text` with the real RDS listing and the fakes for the rest (S3, KMS, STS)."""
     aws = FakeAws(objects={"rdsbot-backups/prod-backup.bak": 2**30})
     gateways = dataclasses.replace(aws.gateways(), instances=Instances(client))
-    return preflight(plan_restore(parse_restore_command(text), POLICY, "j1"), gateways, POLICY).plan_updates
+    return preflight(plan_restore(parse_restore_command(text), policy, "j1"), gateways, policy).plan_updates
 
 
 def test_a_preflight_lists_the_engine_once_for_the_class_and_its_version(rds) -> None:
@@ -117,3 +117,23 @@ def test_a_preflight_costs_one_listing_of_the_engine_at_the_largest_page() -> No
     # 384 rows at 1000 a page: one call. The classes-then-versions preflight made 4 + 1 at the default 100 a page.
     assert [r.get("DBInstanceClass") for r in stand_in.requests] == [None]
     assert [r["MaxRecords"] for r in stand_in.requests] == ["1000"]
+
+
+def pinned(version: str) -> Policy:
+    return parse_policy(
+        {"backups": {"default_bucket": "rdsbot-backups"}, "network": BOT_NETWORK, "engine": {"engine_version": version}}
+    )
+
+
+def test_a_pinned_version_lists_only_its_own_rows_and_a_refusal_asks_for_the_class_alone() -> None:
+    client, stand_in = standing_in()
+    assert checked(client, "prod-backup.bak db.m6i.xlarge", pinned("15.00.4415.1.v1")) == {}
+    assert [(r.get("EngineVersion"), r.get("DBInstanceClass")) for r in stand_in.requests] == [
+        ("15.00.4415.1.v1", None)
+    ]
+    stand_in.requests.clear()
+    with pytest.raises(RequestError) as refused:
+        checked(client, "prod-backup.bak db.m6i.xlarge", pinned("15.00.9999.1.v1"))
+    assert refused.value.field == "engine_version" and "it offers 15.00.3465.1.v1" in refused.value.message
+    asked = [(r.get("EngineVersion"), r.get("DBInstanceClass")) for r in stand_in.requests]
+    assert asked == [("15.00.9999.1.v1", None), (None, "db.m6i.xlarge")]  # two narrow listings, never the whole

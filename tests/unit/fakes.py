@@ -231,12 +231,15 @@ class FakeAws(FakeBackupPorts):
             self.instances[instance_id] = state
         return state
 
-    def orderable_options(self, engine: str) -> OrderableOptions:
-        """As RDS: each class in `orderable` with each of `engine_versions`; nothing when `orderable` is None."""
+    def orderable_options(
+        self, engine: str, *, engine_version: str | None = None, instance_class: str | None = None
+    ) -> OrderableOptions:
+        """As RDS: each class in `orderable` with each of `engine_versions` (nothing when `orderable` is None),
+        narrowed by the filters given."""
         self.calls.append("orderable_options")
         self.listings_asked.append(engine)
         pairs = frozenset((cls, version) for cls in self.orderable or () for version in self.engine_versions)
-        return OrderableOptions(engine, pairs)
+        return OrderableOptions(engine, pairs).narrowed(engine_version, instance_class)
 
     def delete(self, instance_id: str, final_snapshot_id: str | None = None) -> None:
         """As DeleteDBInstance: a final snapshot name must obey the DBSnapshotIdentifier rules (AWS API reference

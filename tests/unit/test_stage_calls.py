@@ -60,10 +60,12 @@ class RecordingAws(FakeAws):
         self.args.append(("resolve", location, default_bucket))
         return super().resolve(location, default_bucket)
 
-    def orderable_options(self, engine: str) -> OrderableOptions:
-        self.args.append(("orderable_options", engine))
+    def orderable_options(
+        self, engine: str, *, engine_version: str | None = None, instance_class: str | None = None
+    ) -> OrderableOptions:
+        self.args.append(("orderable_options", engine, engine_version, instance_class))
         self.orderable = {"db.m7i.xlarge", "db.m6i.xlarge"}
-        return super().orderable_options(engine)
+        return super().orderable_options(engine, engine_version=engine_version, instance_class=instance_class)
 
     def ensure_placement(self, spec: NetworkSpec) -> NetworkPlacement:
         self.args.append(("ensure_placement", spec))
@@ -121,7 +123,8 @@ def test_validation_asks_for_the_plans_backup_and_the_editions_classes() -> None
     aws, _ = restore()
     location = BackupLocation(bucket="team-backups", key="sql/prod.bak", multi_file=False)
     assert set(calls(aws, "resolve")) == {(location, "rdsbot-backups")}
-    assert calls(aws, "orderable_options") == [("sqlserver-ee",)] * 2  # one listing each: the card's, the stage's
+    # One listing each, the card's and the stage's, of the pinned version's rows only.
+    assert calls(aws, "orderable_options") == [("sqlserver-ee", "15.00.4345.5.v1", None)] * 2
     # kms.allowed_accounts is empty, so the keys are held to the bot's own account, asked of STS.
     assert "account_id" in aws.calls
 
