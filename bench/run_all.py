@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = [
     ["bench.poll_cost"],
+    ["bench.loop_cost"],
     ["bench.audit_trail"],
     ["bench.slack_calls"],
     ["bench.ack_latency", "--app", "bench.rdsbot_app:make_wsgi_app", "--text", "prod-backup.bak db.m5.large"],

@@ -76,6 +76,9 @@ class SlackNotifier:
         self.monotonic = monotonic
         self._lock = threading.Lock()
         self._edits: dict[str, tuple[int, float, str]] = {}  # job id -> (interim edits queued, when, last text)
+        # Jobs whose progress message went out with no interim edit allowed: until the finish, a tick has nothing
+        # to do for them, not even a read of the outbox (a restart forgets, and reads once more).
+        self._settled: set[str] = set()
         # Called before a decision's card update is queued (the sandbox's SIGKILL hook; none in production).
         self.before_decision: list[Callable[[Job], None]] = []
         outbox.on_delivered.append(self._delivered)
@@ -194,8 +197,11 @@ class SlackNotifier:
         self.card_decided(job, channel, outcome, finish_ref(job.id, "card"))
         with self._lock:
             self._edits.pop(job.id, None)
+            self._settled.discard(job.id)
 
     def _living(self, job: Job) -> None:
+        if job.id in self._settled:
+            return
         channel = self.card_channel(job)
         if channel is None:
             return
@@ -211,6 +217,8 @@ class SlackNotifier:
         if self.interim_edit_budget == 0 and (posted.state != Delivery.PENDING or posted.attempts):
             # Sent (or on its way), and no edit of it may be queued before the final one: nothing left to revise,
             # so no write transaction per progress tick only to hear no. The finish edits it (job_finished).
+            with self._lock:
+                self._settled.add(job.id)
             return
         if self.outbox.repository.revise_unsent(ref, text):
             return  # not sent yet: it will go out with this content, at no extra call

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.chat_outbox import MessageKind, Pacer
+from bot.chat_outbox import MessageKind, OutboxMessage, Pacer
 from bot.domain import Job, JobStatus, StageStatus
 from bot.slack_text import SlackText
 from handlers.outbox import SlackOutbox
@@ -141,18 +141,22 @@ def test_a_card_slack_refuses_is_told_to_the_requester_and_listed_in_status():
 
 
 class CountingOutboxTable(InMemorySlackOutbox):
-    """The outbox table, counting the revise_unsent write transactions it is asked for."""
+    """The outbox table, counting the revise_unsent write transactions and the reads by ref it is asked for."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.revisions = 0
+        self.revisions = self.reads = 0
+
+    def by_ref(self, ref: str) -> OutboxMessage | None:
+        self.reads += 1
+        return super().by_ref(ref)
 
     def revise_unsent(self, target_ref: str, text: str, blocks: list[dict[str, Any]] | None = None) -> bool:
         self.revisions += 1
         return super().revise_unsent(target_ref, text, blocks)
 
 
-def test_with_no_edit_budget_a_sent_progress_message_costs_no_store_write_per_progress_tick():
+def test_with_no_edit_budget_a_sent_progress_message_costs_the_store_nothing_per_progress_tick():
     client, clock, mono = ScriptedClient(), FakeClock(), [0.0]
     table = CountingOutboxTable()
     box = SlackOutbox(table, client, clock, Pacer(), monotonic=lambda: mono[0], start=False)
@@ -167,10 +171,14 @@ def test_with_no_edit_budget_a_sent_progress_message_costs_no_store_write_per_pr
     assert table.revisions == 1
     mono[0] += 2.0
     box.step()
-    for percent in range(3, 60):
+    job.percent_complete = 3
+    notifier.progress(job, 3)  # reads that the post went: settled
+    reads = table.reads
+    for percent in range(4, 60):
         job.percent_complete = percent
         notifier.progress(job, percent)
     assert table.revisions == 1  # after the post went, a revision could only be refused: none asked for
+    assert table.reads == reads  # nor a read of the card or the post: nothing a tick could change
     posts = [k["text"] for m, k in client.calls if m == "chat.postMessage" and "%" in k["text"]]
     assert len(posts) == 1 and "2%" in posts[0]  # the revision before the send still counted
     assert [m for m, _ in client.calls].count("chat.update") == 0  # and no interim edit
