@@ -127,7 +127,9 @@ def test_a_drill_class_the_region_does_not_list_fails_and_the_usage_class_only_w
 
 def test_rds_that_cannot_be_asked_is_a_warning_never_ok():
     class Unreachable(FakeAws):
-        def orderable_options(self, engine: str) -> OrderableOptions:
+        def orderable_options(
+            self, engine: str, *, engine_version: str | None = None, instance_class: str | None = None
+        ) -> OrderableOptions:
             raise AwsError("DescribeOrderableDBInstanceOptions", "AccessDenied", "not authorized")
 
     result = check(Unreachable(), policy())
