@@ -6,7 +6,7 @@ as the real event would."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.chat_outbox import Delivery, MessageKind, OutboxMessage, Pacer
 from handlers.outbox import IDLE_POLL_SECONDS, LEASE_SECONDS, SlackOutbox
@@ -118,3 +118,18 @@ def test_the_next_write_of_a_key_goes_right_after_the_one_before_it() -> None:
     box.run()
     assert client.texts() == ["first", "second"]
     assert delay(delivered(box, queued[1])) < 1.0  # a head only once the first went: looked for at once, not idly
+
+
+def test_after_a_restart_what_waited_goes_at_once_and_a_retry_due_later_by_the_idle_poll() -> None:
+    table = CountingTable()
+    box, wake, client = sender(60.0, table)
+    before = SlackOutbox(table, ScriptedClient(), box.clock, start=False)  # the process that was killed
+    waiting = before.post("job:1", MessageKind.CARD, "#a", "queued before the kill")
+    retried = before.post("job:2", MessageKind.CARD, "#b", "retried before the kill")
+    claimed = table.claim(retried, box.clock.now(), LEASE_SECONDS)
+    assert claimed is not None
+    table.retry_later(retried, box.clock.now() + timedelta(seconds=5), "internal_error", unconfirmed=False)
+    box.run()  # the restarted process's sender: it heard of neither write
+    assert client.texts() == ["queued before the kill", "retried before the kill"]
+    assert delay(delivered(box, waiting)) == 0.0  # the first look, at start
+    assert 5.0 <= delay(delivered(box, retried)) <= 5.0 + IDLE_POLL_SECONDS
