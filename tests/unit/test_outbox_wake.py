@@ -122,7 +122,7 @@ def test_the_next_write_of_a_key_goes_right_after_the_one_before_it() -> None:
 
 def test_after_a_restart_what_waited_goes_at_once_and_a_retry_due_later_by_the_idle_poll() -> None:
     table = CountingTable()
-    box, wake, client = sender(60.0, table)
+    box, _, client = sender(60.0, table)
     before = SlackOutbox(table, ScriptedClient(), box.clock, start=False)  # the process that was killed
     waiting = before.post("job:1", MessageKind.CARD, "#a", "queued before the kill")
     retried = before.post("job:2", MessageKind.CARD, "#b", "retried before the kill")
