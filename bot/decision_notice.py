@@ -38,7 +38,9 @@ class DecisionNotifier(Protocol):
 
 
 def decided_text(job: Job, approvals: Sequence[Approval]) -> SlackText:
-    """The card's decision line: who approved (both, under the two-person rule) or who denied and why, when.
+    """The card's decision line: who approved (both, under the two-person rule) or who denied and why, when. The
+    decided card shows it alone, the finished card before its outcome (handlers/slack_notifier.py), so both say it
+    in the same words.
 
     Built from the saved approvals, so the clicking process and a restarted one write the same line. A job whose
     approval row is missing (killed between the compare-and-set and the row) says only what its status says."""
