@@ -35,7 +35,7 @@ class ExpirySweeper:
     def sweep(self) -> list[Job]:
         """Expire what is due; return the jobs this call expired (not those a decision took first)."""
         for unannounced in self.jobs.finished_unannounced({JobStatus.EXPIRED}):
-            self._tell(unannounced)  # expired by a process killed before chat heard of it
+            self._tell(unannounced)  # expired by a process killed (or a chat write failed) before chat had it
         now = self.clock.now()
         due = self.jobs.awaiting_approval(created_before=now - timedelta(minutes=self.policy.approvals.expiry_minutes))
         expired: list[Job] = []
@@ -58,11 +58,15 @@ class ExpirySweeper:
         return expired
 
     def _tell(self, job: Job) -> None:
-        tell_expired(self.jobs, self.notifier, job, self.policy)
+        try:
+            tell_expired(self.jobs, self.notifier, job, self.policy)
+        except Exception:  # one job's failed write must not hold back the others; its mark stays for the next sweep
+            log.exception("expiry not announced; told again next sweep", extra={"job_id": job.id})
 
 
 def tell_expired(jobs: JobRepository, notifier: Notifier, job: Job, policy: Policy) -> None:
     """Tell chat, then clear the mark saved with the expiry (by the sweeper or a click that found it lapsed): a
-    process killed in between tells it on the next sweep after the restart (the Slack writes go once, by ref)."""
+    process killed in between, or a notifier that raised (FanoutNotifier: a listener failed), leaves the mark, and
+    the next sweep tells it again (the Slack writes go once, by ref)."""
     notifier.request_expired(job, deadline(job, policy))
     clear_unannounced(jobs, job.id)

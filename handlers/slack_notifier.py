@@ -53,6 +53,12 @@ def decision_ref(job_id: str) -> str:
     return f"decision-card:{job_id}"
 
 
+def keep_reminder_ref(job_id: str, delete_at: datetime) -> str:
+    """One keep reminder per deadline: reminded again after a crash or a failed save, it is not queued twice; a
+    deadline moved by "keep longer" is a new one, reminded anew."""
+    return f"keep-reminder:{job_id}:{int(delete_at.timestamp())}"
+
+
 class SlackNotifier:
     def __init__(
         self,
@@ -242,8 +248,8 @@ class SlackNotifier:
             return
         text = render.keep_reminder(job, lifecycle.delete_at)
         reminder = blocks.keep_reminder(job, lifecycle.delete_at, self.extend_by)
-        key, thread = job_key(job.id), card_ref(job.id)
-        self.outbox.post(key, MessageKind.LIFECYCLE, channel, text, reminder, job_id=job.id, thread_ref=thread)
+        refs = {"job_id": job.id, "thread_ref": card_ref(job.id), "ref": keep_reminder_ref(job.id, lifecycle.delete_at)}
+        self.outbox.post(job_key(job.id), MessageKind.LIFECYCLE, channel, text, reminder, **refs)
 
     def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
         channel = self.card_channel(job)
