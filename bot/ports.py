@@ -101,8 +101,12 @@ class JobRepository(Protocol):
         """Queued and running jobs, oldest first."""
         ...
 
-    def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
-        """Jobs in `statuses` still marked `finish_unannounced`, oldest finish first: what to announce again."""
+    def finished_unannounced(
+        self, statuses: AbstractSet[JobStatus], limit: int = 50, withdrawals: bool = False
+    ) -> list[Job]:
+        """Jobs in `statuses` still marked `finish_unannounced`, oldest finish first: what to announce again. A
+        withdrawal (Job.withdrawn: cancelled, but a decision, not the engine's finish) is listed only, and whatever
+        `statuses` says, with `withdrawals`."""
         ...
 
     def awaiting_approval(self, created_before: datetime) -> list[Job]:
