@@ -209,9 +209,13 @@ class Decisions:
         who: dict[str, object] = {"iam_user": identity.iam_user, "status": job.status}
         if job.status == JobStatus.AWAITING_APPROVAL:
             withdrawn = self._event(actor, job.id, AuditAction.JOB_CANCELLED, who)
-            if self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED, [withdrawn]):
+            # Marked in the same write, like a decision: the card loses its buttons even if the process dies
+            # before it is told (bot/decision_notice.py); the row names who withdrew it on the card.
+            withdrawing = (job.id, JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED, [withdrawn])
+            if self.jobs.transition(*withdrawing, unannounced=True):
+                self.approvals.add_approval(job.id, actor, ApprovalDecision.WITHDRAWN, None, self.clock.now())
                 withdrawn_text = mrkdwn("{} withdrawn before approval; nothing was created", job.id)
-                return Decision(Outcome.WITHDRAWN, withdrawn_text, job)
+                return Decision(Outcome.WITHDRAWN, withdrawn_text, self.jobs.get_job(job.id) or job)
         else:
             asked = self._event(actor, job.id, AuditAction.JOB_CANCEL_REQUESTED, who)
             if self.jobs.request_cancel(job.id, actor, [asked]):

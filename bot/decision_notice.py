@@ -7,10 +7,14 @@ leaves the mark, and the leader's engine loop announces it again after the resta
 Engine.announcers). The Slack write has a deterministic outbox ref, so an announcement repeated after a crash that
 came after the queueing queues nothing twice.
 
-The mark means "decision unannounced" on a job that is queued, running or denied: the engine sets it only with a
-finished status (succeeded, failed, cancelled: its own to announce) and the sweeper only with expired. An approved
-job whose approval was never announced and that finished meanwhile is announced by its finish, whose card update
-carries the decision line; its approval is not announced as well.
+A withdrawal before approval (`/rds-restore cancel`, Decisions.cancel) is kept the same way: its compare-and-set
+to cancelled carries the mark, and the card says who withdrew it (an approval row of its own).
+
+The mark means "decision unannounced" on a job that is queued, running, denied or withdrawn (Job.withdrawn): the
+engine sets it only with a finished status of its own (succeeded, failed, cancelled by request_cancel; its query
+leaves withdrawals out) and the sweeper only with expired. An approved job whose approval was never announced and
+that finished meanwhile is announced by its finish, whose card update carries the decision line; its approval is
+not announced as well.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from bot.ports import JobRepository, clear_unannounced
 from bot.slack_text import SlackText, mention, mrkdwn
 
 log = logging.getLogger(__name__)
-# The statuses a decision leaves a marked job in: approved (queued; running if the engine started it since) or denied.
+# The statuses a decision leaves a marked job in: approved (queued; running if the engine started it since) or denied
+# (a withdrawal, cancelled, is asked for apart: the engine's own cancels share its status).
 DECIDED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.DENIED})
 
 
@@ -37,23 +42,40 @@ class DecisionNotifier(Protocol):
         ...
 
 
+_VERBS = {
+    ApprovalDecision.APPROVED: "✅ Approved",
+    ApprovalDecision.DENIED: "⛔ Denied",
+    ApprovalDecision.WITHDRAWN: "🛑 Withdrawn",
+}
+
+
 def decided_text(job: Job, approvals: Sequence[Approval]) -> SlackText:
-    """The card's decision line: who approved (both, under the two-person rule) or who denied and why, when.
+    """The card's decision line: who approved (both, under the two-person rule), who denied and why, or who
+    withdrew the request, when. The decided card shows it alone, the finished card before its outcome
+    (handlers/slack_notifier.py), so both say it in the same words.
 
     Built from the saved approvals, so the clicking process and a restarted one write the same line. A job whose
     approval row is missing (killed between the compare-and-set and the row) says only what its status says."""
-    denied = job.status == JobStatus.DENIED
-    wanted = ApprovalDecision.DENIED if denied else ApprovalDecision.APPROVED
+    wanted = _decision_of(job)
     mine = [a for a in approvals if a.decision == wanted]
-    verb = "⛔ Denied" if denied else "✅ Approved"
-    if not mine:
-        return mrkdwn("{}", verb)
-    last = mine[-1]
-    who = SlackText(" and ").join(mention(a.actor) for a in (mine if not denied else [last]))
-    text = mrkdwn("{} by {} {}", verb, who, blocks.slack_date(last.at))
-    if denied and last.reason:
-        text = text + mrkdwn(": {}", last.reason)  # typed by the approver: escaped here, once
+    text = mrkdwn("{}", _VERBS[wanted])
+    if mine:
+        last = mine[-1]
+        who = SlackText(" and ").join(
+            mention(a.actor) for a in (mine if wanted == ApprovalDecision.APPROVED else [last])
+        )
+        text = mrkdwn("{} by {} {}", _VERBS[wanted], who, blocks.slack_date(last.at))
+        if wanted == ApprovalDecision.DENIED and last.reason:
+            text = text + mrkdwn(": {}", last.reason)  # typed by the approver: escaped here, once
+    if wanted == ApprovalDecision.WITHDRAWN:
+        text = text + SlackText("; nothing was created")
     return text
+
+
+def _decision_of(job: Job) -> ApprovalDecision:
+    if job.status == JobStatus.DENIED:
+        return ApprovalDecision.DENIED
+    return ApprovalDecision.WITHDRAWN if job.withdrawn else ApprovalDecision.APPROVED
 
 
 class DecisionAnnouncer:
@@ -76,10 +98,14 @@ class DecisionAnnouncer:
     def statuses(self) -> frozenset[JobStatus]:
         return DECIDED
 
+    @property
+    def withdrawals(self) -> bool:
+        return True  # a withdrawal before approval is a decision
+
     def sweep(self) -> int:
         """Read the marked decisions and announce them (announce_marked); on the engine loop the tick's one read of
         the mark serves instead (Engine.announcers)."""
-        return self.announce_marked(self.jobs.finished_unannounced(DECIDED))
+        return self.announce_marked(self.jobs.finished_unannounced(DECIDED, withdrawals=True))
 
     def announce_marked(self, marked: Sequence[Job]) -> int:
         """Announce the decisions a killed process (or a failed queueing) left marked, from the second sweep that

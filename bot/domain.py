@@ -312,6 +312,12 @@ class Job(BaseModel):
     def kind(self) -> JobKind:
         return self.plan.kind
 
+    @property
+    def withdrawn(self) -> bool:
+        """Cancelled before approval: a decision, not the engine's finish (the engine cancels only what
+        request_cancel asked for, which names who asked)."""
+        return self.status == JobStatus.CANCELLED and self.cancel_requested_by is None
+
     @model_validator(mode="before")
     @classmethod
     def _stages_of_its_kind(cls, data: Any) -> Any:
@@ -336,10 +342,11 @@ class Job(BaseModel):
 
 
 class ApprovalDecision(StrEnum):
-    """What an approver said about a job."""
+    """What an approver said about a job (or its requester, or an admin, withdrawing it before approval)."""
 
     APPROVED = "approved"
     DENIED = "denied"
+    WITHDRAWN = "withdrawn"
 
 
 class Approval(BaseModel):

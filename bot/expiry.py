@@ -38,6 +38,10 @@ class ExpirySweeper:
     def statuses(self) -> frozenset[JobStatus]:
         return _EXPIRED
 
+    @property
+    def withdrawals(self) -> bool:
+        return False
+
     def sweep(self) -> list[Job]:
         """Tell the expiries left untold, then expire what is due; return the jobs this call expired. On the engine
         loop the two halves run apart: announce_marked from the tick's one read of the mark, expire_due a chore."""
@@ -45,7 +49,7 @@ class ExpirySweeper:
         return self.expire_due()
 
     def announce_marked(self, marked: Sequence[Job]) -> int:
-        """Tell the expiries a process was killed before telling chat of; how many."""
+        """Tell the expiries a process was killed (or a chat write failed) before chat had; how many."""
         for unannounced in marked:
             self._tell(unannounced)
         return len(marked)
@@ -74,11 +78,15 @@ class ExpirySweeper:
         return expired
 
     def _tell(self, job: Job) -> None:
-        tell_expired(self.jobs, self.notifier, job, self.policy)
+        try:
+            tell_expired(self.jobs, self.notifier, job, self.policy)
+        except Exception:  # one job's failed write must not hold back the others; its mark stays for the next sweep
+            log.exception("expiry not announced; told again next sweep", extra={"job_id": job.id})
 
 
 def tell_expired(jobs: JobRepository, notifier: Notifier, job: Job, policy: Policy) -> None:
     """Tell chat, then clear the mark saved with the expiry (by the sweeper or a click that found it lapsed): a
-    process killed in between tells it on the next sweep after the restart (the Slack writes go once, by ref)."""
+    process killed in between, or a notifier that raised (FanoutNotifier: a listener failed), leaves the mark, and
+    the next sweep tells it again (the Slack writes go once, by ref)."""
     notifier.request_expired(job, deadline(job, policy))
     clear_unannounced(jobs, job.id)

@@ -16,16 +16,21 @@ log = logging.getLogger(__name__)
 
 
 class NotAnnounced(Exception):
-    """A listener failed to take a job's completion; the engine keeps the finish unannounced and asks again."""
+    """A listener failed to take a job's completion, expiry or keep reminder: its caller keeps the mark (or the
+    record unsaved) and asks again."""
 
 
 class FanoutNotifier:
-    """Sends each event to every listener; a listener that fails is logged, never allowed to stop the engine."""
+    """Sends each event to every listener; a listener that fails is logged, never allowed to stop the engine.
+
+    The events whose caller clears a mark (or saves a record) once chat has them (a completion, an expiry, a keep
+    reminder) raise NotAnnounced when a listener failed, so the caller keeps the mark and asks again; the others
+    (progress, lifecycle lines) are told once, on a best-effort basis."""
 
     def __init__(self, *listeners: Notifier) -> None:
         self.listeners: list[Notifier] = list(listeners)
-        # job id -> the listeners (by position) that took its completion, while another has not yet.
-        self._finished_by: dict[str, set[int]] = {}
+        # (event, job id) -> the listeners (by position) that took it, while another has not yet.
+        self._taken_by: dict[tuple[str, str], set[int]] = {}
 
     def add(self, listener: Notifier) -> None:
         self.listeners.append(listener)
@@ -39,31 +44,35 @@ class FanoutNotifier:
             self._safely(lambda n=listener: n.progress(job, percent))  # type: ignore[misc]
 
     def job_finished(self, job: Job) -> None:
-        """Every listener has its turn; if one failed, NotAnnounced once all have, and the engine's next ask goes
-        only to those that have not taken it (a metric counted once, not once per ask)."""
-        took = self._finished_by.setdefault(job.id, set())
+        self._each_once("finish", job.id, lambda n: n.job_finished(job))
+
+    def request_expired(self, job: Job, deadline: datetime) -> None:
+        self._each_once("expiry", job.id, lambda n: n.request_expired(job, deadline))
+
+    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
+        when = lifecycle.delete_at.isoformat() if lifecycle.delete_at else "-"
+        self._each_once(f"keep reminder before {when}", job.id, lambda n: n.keep_reminder(job, lifecycle))
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
+        # Best effort: each line follows a compare-and-set that already decided what happens (deleting, deleted,
+        # left alone), which must not wait for chat; /rds-status shows the same state if a line is lost.
+        for listener in self.listeners:
+            self._safely(lambda n=listener: n.lifecycle_changed(job, lifecycle, text))  # type: ignore[misc]
+
+    def _each_once(self, event: str, job_id: str, tell: Callable[[Notifier], None]) -> None:
+        """Every listener has its turn; if one failed, NotAnnounced once all have, and the next ask goes only to
+        those that have not taken it (a metric counted once, not once per ask)."""
+        took = self._taken_by.setdefault((event, job_id), set())
         failed = []
         for position, listener in enumerate(self.listeners):
             if position not in took:
-                if self._safely(lambda n=listener: n.job_finished(job)):  # type: ignore[misc]
+                if self._safely(lambda n=listener: tell(n)):  # type: ignore[misc]
                     took.add(position)
                 else:
                     failed.append(type(listener).__name__)
         if failed:
-            raise NotAnnounced(f"{job.id}: {', '.join(failed)} failed")
-        del self._finished_by[job.id]
-
-    def request_expired(self, job: Job, deadline: datetime) -> None:
-        for listener in self.listeners:
-            self._safely(lambda n=listener: n.request_expired(job, deadline))  # type: ignore[misc]
-
-    def keep_reminder(self, job: Job, lifecycle: InstanceLifecycle) -> None:
-        for listener in self.listeners:
-            self._safely(lambda n=listener: n.keep_reminder(job, lifecycle))  # type: ignore[misc]
-
-    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
-        for listener in self.listeners:
-            self._safely(lambda n=listener: n.lifecycle_changed(job, lifecycle, text))  # type: ignore[misc]
+            raise NotAnnounced(f"{event} of {job_id}: {', '.join(failed)} failed")
+        del self._taken_by[(event, job_id)]
 
     @staticmethod
     def _safely(call: Callable[[], None]) -> bool:

@@ -101,8 +101,12 @@ class JobRepository(Protocol):
         """Queued and running jobs, oldest first."""
         ...
 
-    def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
-        """Jobs in `statuses` still marked `finish_unannounced`, oldest finish first: what to announce again."""
+    def finished_unannounced(
+        self, statuses: AbstractSet[JobStatus], limit: int = 50, withdrawals: bool = False
+    ) -> list[Job]:
+        """Jobs in `statuses` still marked `finish_unannounced`, oldest finish first: what to announce again. A
+        withdrawal (Job.withdrawn: cancelled, but a decision, not the engine's finish) is listed only, and whatever
+        `statuses` says, with `withdrawals`."""
         ...
 
     def awaiting_approval(self, created_before: datetime) -> list[Job]:
@@ -117,9 +121,21 @@ class MarkedAnnouncer(Protocol):
     @property
     def statuses(self) -> AbstractSet[JobStatus]: ...
 
-    def announce_marked(self, marked: Sequence[Job]) -> int:
-        """Announce these marked jobs (all in `statuses`; an empty list too: nothing is marked now); how many."""
+    @property
+    def withdrawals(self) -> bool:
+        """Whether withdrawals (Job.withdrawn) are its to announce (finished_unannounced's `withdrawals`)."""
         ...
+
+    def announce_marked(self, marked: Sequence[Job]) -> int:
+        """Announce these marked jobs (its share: is_marked_for; an empty list too: nothing is marked now); how
+        many."""
+        ...
+
+
+def is_marked_for(job: Job, statuses: AbstractSet[JobStatus], withdrawals: bool) -> bool:
+    """Whether JobRepository.finished_unannounced(statuses, withdrawals=withdrawals) lists this marked job: a
+    withdrawal only with `withdrawals`, whatever `statuses` says; any other job by its status."""
+    return withdrawals if job.withdrawn else job.status in statuses
 
 
 def clear_unannounced(jobs: JobRepository, job_id: str) -> None:

@@ -23,7 +23,7 @@ from bot.domain import (
     TaskLifecycle,
 )
 from bot.errors import RdsbotError, TransientError
-from bot.ports import JobRepository, MarkedAnnouncer, Notifier, clear_unannounced
+from bot.ports import JobRepository, MarkedAnnouncer, Notifier, clear_unannounced, is_marked_for
 from bot.stages import INSTANCE_STAGES, Done, Gateways, StageContext, stage_table
 from config.policy_model import Policy
 
@@ -276,14 +276,16 @@ class Engine:
         only in the statuses they are saved with. Read before any job advances, so no announcer is handed a job
         this tick finished (an approval is not announced over the finish that carries it)."""
         statuses = set(ENGINE_FINISHES).union(*(announcer.statuses for announcer in self.announcers))
+        withdrawals = any(announcer.withdrawals for announcer in self.announcers)
         limit = MARKED_PER_ANNOUNCER * (1 + len(self.announcers))
-        marked = self.jobs.finished_unannounced(statuses, limit=limit)
+        marked = self.jobs.finished_unannounced(statuses, limit=limit, withdrawals=withdrawals)
         for finished in marked:
-            if finished.status in ENGINE_FINISHES:
+            if is_marked_for(finished, ENGINE_FINISHES, withdrawals=False):  # a withdrawal is the decision's
                 self._announce(finished)
         for announcer in self.announcers:
+            mine = [job for job in marked if is_marked_for(job, announcer.statuses, announcer.withdrawals)]
             try:
-                announcer.announce_marked([job for job in marked if job.status in announcer.statuses])
+                announcer.announce_marked(mine)
             except Exception:  # one announcer down (chat, the store) must hold back neither the others nor the jobs
                 log.exception("marked jobs not announced; asked again next tick", extra={"announcer": repr(announcer)})
 

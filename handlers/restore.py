@@ -22,7 +22,7 @@ from bot.commands import JOB_VERBS, ChatCommands, Reply, job_ids_of
 from bot.decision_notice import DecisionAnnouncer
 from bot.domain import Job, RestoreRequest
 from bot.expiry import tell_expired
-from bot.slack_text import SlackText, mention, mrkdwn
+from bot.slack_text import SlackText, mrkdwn
 from handlers.requester_reply import RESPONSE_URL_VALIDITY, reply_to_requester
 from handlers.slack_directory import email_lookup as profile_email
 from handlers.slack_notifier import SlackNotifier, requester_key
@@ -84,14 +84,10 @@ def register_restore(
         job_ids = job_ids_of(words[0], words[1:])
         job = commands.job(job_ids[0]) if len(job_ids) == 1 else None
         answer(command, received, reply.text, job.id if reply.ok and job is not None else None)
-        if words[0] == "cancel" and reply.ok and job is not None and job.started_at is None:
-            # Withdrawn before approval: the engine never ran it, so the card is brought up to date here (its
-            # channel read from the outbox only now, not for every verb).
-            card_channel = notifier.card_channel(job)
-            if card_channel:
-                when = blocks.slack_date(commands.clock.now())
-                withdrawn = mrkdwn("🛑 Withdrawn by {} {}; nothing was created", mention(user), when)
-                notifier.card_decided(job, card_channel, withdrawn)
+        if words[0] == "cancel" and reply.ok and job is not None and job.withdrawn:
+            # Withdrawn before approval: the engine never ran it, so the card is brought up to date here, like a
+            # decision; a kill before this is announced by the leader after the restart (bot/decision_notice.py).
+            DecisionAnnouncer(commands.decisions.jobs, notifier).announce(job)
 
     bolt.command("/rds-restore")(ack_restore)
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from bot import blocks, progress_message, render
 from bot.chat_outbox import Delivery, MessageKind, NewMessage, OutboxMessage, OutboxPayload, SlackMethod
 from bot.decision_notice import decided_text
-from bot.domain import Job, JobStatus, Stage
+from bot.domain import Approval, Job, JobStatus, Stage
 from bot.lifecycle.model import InstanceLifecycle
 from bot.ports import ApprovalRepository, ChatThreads
-from bot.slack_text import SlackText, mention, mrkdwn
+from bot.slack_text import SlackText, mrkdwn
 from handlers.outbox import SlackOutbox
 
 # This surface's key in ChatThreads.
@@ -51,6 +51,12 @@ def finish_ref(job_id: str, part: str) -> str:
 def decision_ref(job_id: str) -> str:
     """The ref of an approval's or a denial's card update: queued once, however often it is announced."""
     return f"decision-card:{job_id}"
+
+
+def keep_reminder_ref(job_id: str, delete_at: datetime) -> str:
+    """One keep reminder per deadline: reminded again after a crash or a failed save, it is not queued twice; a
+    deadline moved by "keep longer" is a new one, reminded anew."""
+    return f"keep-reminder:{job_id}:{int(delete_at.timestamp())}"
 
 
 class SlackNotifier:
@@ -129,8 +135,7 @@ class SlackNotifier:
             return
         for hook in self.before_decision:
             hook(job)
-        text = decided_text(job, self.approvals.approvals(job.id) if self.approvals else [])
-        self.card_decided(job, channel, text, decision_ref(job.id))
+        self.card_decided(job, channel, decided_text(job, self._approvals(job)), decision_ref(job.id))
 
     def thread_of(self, job: Job) -> tuple[str, str] | None:
         """Where the job's card was posted (channel id, ts), once Slack has it."""
@@ -193,7 +198,10 @@ class SlackNotifier:
         offer = blocks.cleanup_offer(job, final) if failed and job.created_resources and job.plan.into is None else None
         refs = {"job_id": job.id, "thread_ref": card_ref(job.id), "ref": finish_ref(job.id, "final")}
         self.outbox.post(key, MessageKind.FINAL, channel, final, offer, **refs)
-        outcome = self._decision_line(job) + progress_message.card_outcome(job)
+        outcome = progress_message.card_outcome(job)
+        approvals = self._approvals(job)
+        if approvals:  # the decided card's own line, so the end keeps every approver it named (two-person rule)
+            outcome = decided_text(job, approvals) + SlackText(" · ") + outcome
         self.card_decided(job, channel, outcome, finish_ref(job.id, "card"))
         with self._lock:
             self._edits.pop(job.id, None)
@@ -253,8 +261,8 @@ class SlackNotifier:
             return
         text = render.keep_reminder(job, lifecycle.delete_at)
         reminder = blocks.keep_reminder(job, lifecycle.delete_at, self.extend_by)
-        key, thread = job_key(job.id), card_ref(job.id)
-        self.outbox.post(key, MessageKind.LIFECYCLE, channel, text, reminder, job_id=job.id, thread_ref=thread)
+        refs = {"job_id": job.id, "thread_ref": card_ref(job.id), "ref": keep_reminder_ref(job.id, lifecycle.delete_at)}
+        self.outbox.post(job_key(job.id), MessageKind.LIFECYCLE, channel, text, reminder, **refs)
 
     def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
         channel = self.card_channel(job)
@@ -264,9 +272,5 @@ class SlackNotifier:
         key, thread = job_key(job.id), card_ref(job.id)
         self.outbox.post(key, MessageKind.LIFECYCLE, channel, line, job_id=job.id, thread_ref=thread)
 
-    def _decision_line(self, job: Job) -> SlackText:
-        decided = self.approvals.approvals(job.id) if self.approvals else []
-        if not decided:
-            return SlackText("")
-        last = decided[-1]
-        return mrkdwn("{} by {} at {} · ", last.decision, mention(last.actor), f"{last.at:%Y-%m-%d %H:%M} UTC")
+    def _approvals(self, job: Job) -> list[Approval]:
+        return self.approvals.approvals(job.id) if self.approvals else []

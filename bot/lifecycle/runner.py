@@ -111,9 +111,12 @@ class LifecycleRunner:
                 # The reminder's lead counts from the whole life so far: an instance kept a day longer is reminded
                 # up to an hour before, not a quarter of its first short window.
                 reminded = record.model_copy(update={"reminded_at": now})
+                # Chat first, then the record: a reminder that could not be queued (the notifier raises) or a
+                # process killed before saving leaves reminded_at unset, and the next tick reminds again; the
+                # notifier queues one reminder per deadline (by ref), so the repeat sends nothing twice.
+                self.notifier.keep_reminder(job, reminded.model_copy(update={"version": reminded.version + 1}))
                 event = self._event(AuditAction.INSTANCE_REMINDED, job.id, {"delete_at": utc(delete_at)})
-                if self.lifecycles.replace(reminded, [event]):
-                    self.notifier.keep_reminder(job, reminded.model_copy(update={"version": reminded.version + 1}))
+                self.lifecycles.replace(reminded, [event])
                 return
         if record.phase == LifecyclePhase.DELETING and job.status.finished:
             # A rollback claims a job still being cancelled: its instance goes once the engine has stopped it.

@@ -1,4 +1,4 @@
-"""Approvers' decisions on jobs, one row per click that counted."""
+"""Decisions on jobs, one row per one that counted: an approver's approval or denial, a withdrawal before approval."""
 
 from __future__ import annotations
 

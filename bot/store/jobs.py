@@ -265,11 +265,16 @@ class SqlJobs:
         with self._db.transaction(write=False) as conn:
             return _load_jobs(conn, query)
 
-    def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
-        """Jobs in `statuses` whose finish was never handed to the notifier (the process died first), oldest first."""
+    def finished_unannounced(
+        self, statuses: AbstractSet[JobStatus], limit: int = 50, withdrawals: bool = False
+    ) -> list[Job]:
+        """Jobs in `statuses` whose finish was never handed to the notifier (the process died first), oldest first;
+        a withdrawal (Job.withdrawn) only with `withdrawals`."""
+        withdrawal = sa.and_(jobs.c.status == JobStatus.CANCELLED.value, jobs.c.cancel_requested_by.is_(None))
+        wanted = sa.and_(jobs.c.status.in_([status.value for status in statuses]), sa.not_(withdrawal))
         query = (
             jobs.select()
-            .where(jobs.c.finish_unannounced.is_(True), jobs.c.status.in_([status.value for status in statuses]))
+            .where(jobs.c.finish_unannounced.is_(True), sa.or_(wanted, withdrawal) if withdrawals else wanted)
             .order_by(jobs.c.finished_at, jobs.c.id)
             .limit(limit)
         )

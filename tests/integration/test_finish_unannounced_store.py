@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from bot.chat_outbox import MessageKind, NewMessage, OutboxPayload, SlackMethod
 from bot.decision_notice import DECIDED
-from bot.domain import AuditEvent, EngineBookkeeping, JobStatus, StageOutputs
+from bot.domain import ApprovalDecision, AuditEvent, EngineBookkeeping, JobStatus, StageOutputs
 from bot.store import SqlStore
 from bot.store.schema import jobs
+from bot.workflow import ENGINE_FINISHES
 from tests.integration.test_store import T0, make_job
 
 
@@ -119,3 +120,23 @@ def test_a_decision_is_marked_in_its_compare_and_set_and_found_by_the_decision_s
     assert [j.id for j in store.jobs.finished_unannounced(DECIDED)] == ["j-denied"]
     left = store.jobs.get_job("j-waiting")
     assert left is not None and not left.engine.finish_unannounced and left.status == waiting
+
+
+def test_a_withdrawal_is_marked_in_its_compare_and_set_and_found_by_the_decision_sweep_only(store: SqlStore) -> None:
+    """bot/decision_notice.py: a withdrawal before approval carries the mark like a decision; the engine's query
+    leaves it out (its own cancels share the status and have a request_cancel behind them), the decision sweep's
+    finds it; the approval row says who withdrew it."""
+    store.jobs.add_job(make_job("j-withdrawn", JobStatus.AWAITING_APPROVAL))
+    store.jobs.add_job(make_job("j-stopped", JobStatus.QUEUED))
+    assert store.jobs.transition("j-withdrawn", JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED, unannounced=True)
+    assert store.jobs.request_cancel("j-stopped", "U0ALICE")
+    assert store.jobs.transition("j-stopped", JobStatus.QUEUED, JobStatus.CANCELLED, unannounced=True)
+    store.approvals.add_approval("j-withdrawn", "U0ALICE", ApprovalDecision.WITHDRAWN, None, T0)
+
+    assert [j.id for j in store.jobs.finished_unannounced(ENGINE_FINISHES)] == ["j-stopped"]
+    assert [j.id for j in store.jobs.finished_unannounced(DECIDED, withdrawals=True)] == ["j-withdrawn"]
+    assert store.jobs.finished_unannounced(DECIDED) == []
+    withdrawn = store.jobs.get_job("j-withdrawn")
+    assert withdrawn is not None and withdrawn.withdrawn and withdrawn.finished_at is not None
+    [row] = store.approvals.approvals("j-withdrawn")
+    assert (row.actor, row.decision) == ("U0ALICE", ApprovalDecision.WITHDRAWN)

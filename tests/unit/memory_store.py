@@ -147,9 +147,14 @@ class InMemoryJobs:
         chosen = sorted((j for j in self.by_id.values() if j.status in _UNFINISHED), key=lambda j: (j.created_at, j.id))
         return [j.model_copy(deep=True) for j in chosen]
 
-    def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
+    def finished_unannounced(
+        self, statuses: AbstractSet[JobStatus], limit: int = 50, withdrawals: bool = False
+    ) -> list[Job]:
+        def wanted(job: Job) -> bool:
+            return withdrawals if job.withdrawn else job.status in statuses
+
         chosen = sorted(
-            (j for j in self.by_id.values() if j.engine.finish_unannounced and j.status in statuses),
+            (j for j in self.by_id.values() if j.engine.finish_unannounced and wanted(j)),
             key=lambda j: (j.finished_at or j.created_at, j.id),
         )
         return [j.model_copy(deep=True) for j in chosen[:limit]]

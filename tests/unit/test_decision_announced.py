@@ -149,9 +149,8 @@ def test_a_refused_or_ignored_click_marks_nothing() -> None:
     assert world.status(job) == JobStatus.DENIED and not marked(world, job)
 
 
-def test_two_approvers_the_final_approval_is_announced_with_both_after_a_crash() -> None:
-    """approvals.replace_approvers 2: the first approval changes no status and marks nothing (its only message is
-    the clicker's own answer); the second is the decision, guaranteed like any other, naming both admins."""
+def two_approver_request() -> tuple[World, Job, Chat]:
+    """An --into --replace request under approvals.replace_approvers 2, its card in the channel."""
     policy = parse_policy(
         {"backups": {"default_bucket": "rdsbot-backups"}, "network": BOT_NETWORK, "approvals": {"replace_approvers": 2}}
     )
@@ -161,7 +160,13 @@ def test_two_approvers_the_final_approval_is_announced_with_both_after_a_crash()
         id="j-two", requester=REQUESTER, plan=plan, status=JobStatus.AWAITING_APPROVAL, created_at=world.clock.now()
     )
     world.store.jobs.add_job(job)
-    chat = Chat(world, job)
+    return world, job, Chat(world, job)
+
+
+def test_two_approvers_the_final_approval_is_announced_with_both_after_a_crash() -> None:
+    """approvals.replace_approvers 2: the first approval changes no status and marks nothing (its only message is
+    the clicker's own answer); the second is the decision, guaranteed like any other, naming both admins."""
+    world, job, chat = two_approver_request()
     world.decisions.decide(job.id, ADMIN, True, no_email)
     assert world.status(job) == JobStatus.AWAITING_APPROVAL and not marked(world, job)
     final = world.decisions.decide(job.id, OTHER_ADMIN, True, no_email)
@@ -173,6 +178,25 @@ def test_two_approvers_the_final_approval_is_announced_with_both_after_a_crash()
     leader.sweep()
     [update] = chat.card_updates()
     assert update.payload.text.startswith(f"✅ Approved by <@{ADMIN}> and <@{OTHER_ADMIN}> <!date^")
+
+
+def test_two_approvers_the_finished_card_still_names_both_in_the_decided_cards_words() -> None:
+    """The finished card replaces the decided one: it keeps the same decision line (both admins, the same date
+    token), joined to the outcome, instead of naming only the last approver."""
+    world, job, chat = two_approver_request()
+    world.decisions.decide(job.id, ADMIN, True, no_email)
+    world.clock.current += timedelta(minutes=3)
+    final = world.decisions.decide(job.id, OTHER_ADMIN, True, no_email)
+    assert final.job is not None
+    chat.notifier.request_decided(final.job)
+    [decided] = (m.payload.text for m in chat.card_updates())
+    finished = final.job.model_copy(
+        update={"status": JobStatus.SUCCEEDED, "finished_at": world.clock.now() + timedelta(hours=1)}
+    )
+    chat.notifier.job_finished(finished)
+    ended = chat.card_updates()[-1].payload.text  # folded into the unsent update, or queued after it
+    assert ended.startswith(f"{decided} · ✅ Restored "), ended
+    assert decided.startswith(f"✅ Approved by <@{ADMIN}> and <@{OTHER_ADMIN}> <!date^")
 
 
 def test_a_running_job_whose_approval_was_never_announced_is_announced_and_a_finished_one_is_left_to_its_finish():

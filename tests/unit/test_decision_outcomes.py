@@ -138,7 +138,12 @@ def test_a_withdrawal_before_approval(world: World) -> None:
     job = world.request()
     decision = world.decisions.cancel(job.id, REQUESTER, no_email)
     assert decision.message == f"{job.id} withdrawn before approval; nothing was created"
-    assert (decision.outcome, job_of(decision)) == (Outcome.WITHDRAWN, (job.id, JobStatus.AWAITING_APPROVAL))
+    # The job as saved, like an Approve's: withdrawn, and marked for its card (bot/decision_notice.py).
+    assert (decision.outcome, job_of(decision)) == (Outcome.WITHDRAWN, (job.id, JobStatus.CANCELLED))
+    assert decision.job is not None and decision.job.withdrawn and decision.job.engine.finish_unannounced
+    assert [(a.actor, a.decision) for a in world.store.approvals.approvals(job.id)] == [
+        (REQUESTER, ApprovalDecision.WITHDRAWN)
+    ]
     detail = {"iam_user": None, "status": "awaiting_approval"}
     assert pinned(only_event(world)) == ("job.cancelled", REQUESTER, job.id, None, detail)
 

@@ -28,10 +28,12 @@ class CountingJobs(InMemoryJobs):
         self.reads: Counter[str] = Counter()
         self.limits: list[int] = []
 
-    def finished_unannounced(self, statuses: AbstractSet[JobStatus], limit: int = 50) -> list[Job]:
+    def finished_unannounced(
+        self, statuses: AbstractSet[JobStatus], limit: int = 50, withdrawals: bool = False
+    ) -> list[Job]:
         self.reads["finished_unannounced"] += 1
         self.limits.append(limit)
-        return super().finished_unannounced(statuses, limit)
+        return super().finished_unannounced(statuses, limit, withdrawals)
 
     def unfinished_jobs(self) -> list[Job]:
         self.reads["unfinished_jobs"] += 1
@@ -96,6 +98,7 @@ def test_one_loop_reads_the_mark_once_for_the_finish_the_decision_and_the_expiry
     loop.marked("j-finished", JobStatus.SUCCEEDED)
     loop.marked("j-denied", JobStatus.DENIED)
     loop.marked("j-expired", JobStatus.EXPIRED)
+    loop.marked("j-withdrawn", JobStatus.CANCELLED)  # cancelled with nobody's request_cancel: withdrawn, a decision
     loop.turn(1)
     assert loop.jobs.reads == Counter({"finished_unannounced": 1, "unfinished_jobs": 1, "awaiting_approval": 1})
     assert "finished succeeded" in loop.told.messages
@@ -103,12 +106,14 @@ def test_one_loop_reads_the_mark_once_for_the_finish_the_decision_and_the_expiry
         f"expired j-expired {JobStatus.EXPIRED} at {(loop.clock.now() - timedelta(hours=1)).isoformat()}"
     ]
     assert loop.cards.decided == []  # a decision is announced from the second loop that finds it marked
-    assert loop.still_marked() == ["j-denied"]
+    assert loop.still_marked() == ["j-denied", "j-withdrawn"]
 
     loop.turn(1)
     assert loop.jobs.reads["finished_unannounced"] == 2
-    assert loop.cards.decided == ["j-denied"] and loop.still_marked() == []
+    assert sorted(loop.cards.decided) == ["j-denied", "j-withdrawn"] and loop.still_marked() == []
     assert loop.told.messages.count("finished succeeded") == 1
+    assert [m for m in loop.told.messages if m.startswith("finished")] == ["finished succeeded"]  # no final post
+    # for the withdrawal: its card says who withdrew it, the decision's to tell
 
 
 def test_an_idle_loop_costs_three_reads_and_each_announcer_keeps_its_own_share_of_the_one_read() -> None:

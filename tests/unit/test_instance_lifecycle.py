@@ -19,6 +19,7 @@ from bot.ports import (
     InstanceLifecycles,
     InstanceUse,
     NetworkSpec,
+    Notifier,
     OptionGroupSpec,
 )
 from bot.service import RestoreService
@@ -98,7 +99,7 @@ class World:
     def lifecycles(self) -> InstanceLifecycles:
         return self.store.lifecycles
 
-    def runner(self, notifier: RecordingNotifier | None = None) -> LifecycleRunner:
+    def runner(self, notifier: Notifier | None = None) -> LifecycleRunner:
         """A fresh runner on the same store: what a restarted bot builds."""
         return LifecycleRunner(
             self.policy,
