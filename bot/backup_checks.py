@@ -116,8 +116,8 @@ def check_backup(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Backu
         raise ValueError("check_backup needs a backup plan")
     state, allowed = _source_instance(plan, gateways, policy)
     group = state.option_group_name
-    options = gateways.option_groups.option_names(group) if group else None
-    if into.BACKUP_RESTORE_OPTION not in (options or set()):
+    described = gateways.option_groups.describe(group) if group else None
+    if described is None or into.BACKUP_RESTORE_OPTION not in described.options:
         raise RequestError(
             "instance",
             f"{state.instance_id}'s option group {group or '(none)'} lacks {into.BACKUP_RESTORE_OPTION}, so RDS "
@@ -145,7 +145,7 @@ def check_backup(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Backu
     if plan.backup_kms_key_arn:
         accounts = policy.kms.allowed_accounts or (gateways.identity.account_id(),)
         kms_keys.check_key_arn("backup_kms_key_arn", plan.backup_kms_key_arn, plan.region, accounts)
-    role_arn = gateways.option_groups.backup_restore_role(group or "")
+    role_arn = described.backup_restore_role_arn
     if role_arn is None:
         raise RequestError(
             "instance",

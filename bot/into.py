@@ -76,7 +76,8 @@ def check_target(
     allowed = allowed_by(state, policy)
     group = state.option_group_name
     engine = live_engine(state, plan)
-    options = option_groups.option_names(group) if group else None
+    described = option_groups.describe(group) if group else None
+    options = set(described.options) if described else None
     change: dict[str, Any] = {}
     if BACKUP_RESTORE_OPTION not in (options or set()):
         change = option_group_change(state, options, engine["major_version"], policy)

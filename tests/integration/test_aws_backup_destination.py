@@ -48,8 +48,9 @@ def test_the_option_groups_backup_restore_role_is_read_from_its_setting(aws):
             audit_role_arn=None,
         )
     )
-    assert groups.backup_restore_role("rdsbot-sqlserver-se-15-00") == role
-    assert groups.backup_restore_role("rdsbot-no-such-group") is None
+    found = groups.describe("rdsbot-sqlserver-se-15-00")
+    assert found is not None and found.backup_restore_role_arn == role
+    assert groups.describe("rdsbot-no-such-group") is None
 
 
 def test_a_managed_role_is_granted_exactly_the_documented_writes_once_per_destination(aws):

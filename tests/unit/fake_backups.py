@@ -73,6 +73,3 @@ class FakeBackupPorts:
     def missing_backup_permissions(self, role_arn: str, grant: BackupGrant) -> list[str] | None:
         self.calls.append("missing_backup_permissions")
         return self.role_gaps
-
-    def backup_restore_role(self, name: str) -> str | None:
-        return self.backup_roles.get(name)
