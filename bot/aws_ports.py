@@ -15,6 +15,7 @@ from bot.aws_values import OptionGroupState
 from bot.backup_target import BackupGrant, BackupTarget
 from bot.domain import BackupLocation, BackupSet, InstanceState, NetworkPlacement, TaskStatus
 from bot.restore_chain import ChainStep, ListedObject
+from bot.role_needs import RoleNeeds
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.tde import StoredObject, TdeCertificate
 
@@ -179,8 +180,9 @@ class RoleGateway(Protocol):
         """Let a role rdsbot manages write one backup destination (an inline policy per destination); idempotent."""
         ...
 
-    def missing_backup_permissions(self, role_arn: str, grant: BackupGrant) -> list[str] | None:
-        """What a role rdsbot does not manage lacks to write the destination; None when it cannot be evaluated."""
+    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> list[str] | None:
+        """What a role rdsbot does not manage lacks of `needs` ("action on resource" each, e.g. to write a backup
+        destination or import a TDE certificate); None when IAM cannot be asked."""
         ...
 
 

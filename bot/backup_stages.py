@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.backup_checks import backup_grant, check_backup, managed_role
+from bot.backup_checks import backup_grant, check_backup
 from bot.backup_target import BackupTarget
 from bot.domain import InstanceState, Job, StageName, TaskLifecycle, TaskStatus
 from bot.errors import RequestError, RestoreTaskError, StageError
+from bot.role_needs import managed_role
 from bot.stage_context import Done, StageContext, StepResult, Waiting
 
 _ENDED = frozenset({TaskLifecycle.ERROR, TaskLifecycle.CANCELLED})
@@ -68,7 +69,7 @@ def _start(job: Job, ctx: StageContext) -> StepResult:
         return Done(f"task {sent[-1].task_id} already sent for {target.url}; not sent again")
     role = target.role_arn
     granted = ""
-    if role and managed_role(role):
+    if role and managed_role(role, ctx.policy.roles.path):
         ctx.gateways.roles.grant_backup_writes(role, backup_grant(job.plan))
         granted = f"{role} may write {target.url}; "
     task_id = native.start_backup(state, job.plan.database_name, target, job.plan.backup_kms_key_arn)

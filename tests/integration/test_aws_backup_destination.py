@@ -89,4 +89,4 @@ def test_a_role_iam_cannot_evaluate_here_is_reported_as_unchecked_not_as_allowed
     # moto does not implement SimulatePrincipalPolicy (FACTS.md): the bot says it could not check, never "allowed".
     arn = aws.iam.create_role(RoleName="team-backups", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     grant = BackupGrant(bucket=BUCKET, object_pattern="copies/*", kms_key_arn=None)
-    assert BackupRoleGrants(aws.iam).missing_backup_permissions(arn, grant) is None
+    assert BackupRoleGrants(aws.iam).missing_permissions(arn, grant) is None
