@@ -174,6 +174,7 @@ class FakeAws(FakeBackupPorts):
         created = spec.name not in self.option_groups
         copied = self.option_groups.get(spec.source or "", set())
         self.option_groups[spec.name] = {*copied, "SQLSERVER_BACKUP_RESTORE"}
+        self.backup_roles[spec.name] = spec.role_arn
         return EnsuredOptionGroup(name=spec.name, created=created)
 
     def apply_option_group(self, instance_id: str, option_group: str) -> None:
