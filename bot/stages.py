@@ -15,7 +15,7 @@ from bot.domain import (
     StageName,
     TaskLifecycle,
 )
-from bot.errors import RestoreTaskError, StageError
+from bot.errors import StageError
 from bot.ports import (
     AuditRoleSpec,
     InstanceSpec,
@@ -34,6 +34,7 @@ from bot.stage_context import (
     StepResult as StepResult,
     Waiting as Waiting,
 )
+from bot.task_wait import wait_for_task
 from config.policy_model import Policy
 
 _T = TypeVar("_T")
@@ -257,14 +258,7 @@ def _restore_wait(job: Job, ctx: StageContext) -> StepResult:
     if job.plan.chain is not None:
         progress = chain_stages.wait_step(job, state, ctx.gateways.native_restore)
         return Done(progress.detail) if progress.finished else Waiting(progress.detail, progress.percent)
-    status = ctx.gateways.native_restore.task_status(state, _needed(job.outputs.task_id, "task_id"))
-    if status.lifecycle == TaskLifecycle.SUCCESS:
-        job.percent_complete = 100
-        return Done(f"task {status.task_id} SUCCESS")
-    if status.lifecycle in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
-        reason = status.reason or f"restore task {status.task_id} ended {status.lifecycle}: {status.task_info}"
-        raise RestoreTaskError(reason, status.task_info)
-    return Waiting(f"{status.lifecycle} {status.percent_complete}%", status.percent_complete)
+    return wait_for_task(job, state, ctx.gateways.native_restore, "restore")
 
 
 def _finalize(job: Job, ctx: StageContext) -> StepResult:

@@ -57,7 +57,8 @@ def backup_with_role(role: str, roles_path: str | None):
     job = submit(RestoreService(store.jobs, store.audit, aws.gateways, the_policy, clock), f"rdsbot-first Prod {COPY}")
     store.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [])
     Engine(store.jobs, aws.gateways, the_policy, RecordingNotifier(), clock, poll_seconds=5).run_until_idle(600)
-    assert store.jobs.get_job(job.id).status == JobStatus.SUCCEEDED
+    done = store.jobs.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED
     return aws
 
 
