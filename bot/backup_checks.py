@@ -49,7 +49,7 @@ def plan_backup(request: BackupRequest, policy: Policy, job_id: str) -> RestoreP
             "this workspace's policy (approvals.require_reason) wants every backup to say why",
             'add --reason "why", e.g. --reason "INC-1234: copy before the migration"',
         )
-    region = check_region(request.region or policy.region.default, policy)
+    region = check_region(policy.region.or_default(request.region), policy)
     try:
         instance_id = check_instance_id(request.instance_id)
     except RequestError as exc:
