@@ -104,6 +104,21 @@ def check_target(
     return IntoCheck(updates=updates, notes=tuple(notes))
 
 
+def check_approved_change(plan: RestorePlan, now: IntoTarget | None) -> None:
+    """At validate: the option-group change the target needs now (none, or a copy) is the one the approver saw;
+    otherwise StageError before anything is changed (a role that lost a grant, a group changed by someone else)."""
+    if plan.into is None or now is None or now.new_option_group == plan.into.new_option_group:
+        return
+    approved = f"option group {plan.into.new_option_group}" if plan.into.new_option_group else "none"
+    needed = f"option group {now.new_option_group}" if now.new_option_group else "no option group change"
+    if now.replaced_role_lacks:
+        needed += f" ({now.replaced_role_arn or 'its role'} lacks {'; '.join(now.replaced_role_lacks)})"
+    raise StageError(
+        f"{plan.target_instance_id} now needs {needed}, not {approved} as approved; nothing was changed. "
+        "Request the restore again"
+    )
+
+
 def live_engine(state: InstanceState, plan: RestorePlan) -> dict[str, Any]:
     """The plan fields an existing instance decides: its class, edition, engine version and major version."""
     edition = Edition(state.engine) if state.engine in {e.value for e in Edition} else plan.edition

@@ -58,6 +58,7 @@ def _validate(job: Job, ctx: StageContext) -> StepResult:
             f"the backup's SSE-KMS key is now {', '.join(checked.bucket_kms_key_arns) or 'none'}, not "
             f"{', '.join(job.plan.bucket_kms_key_arns) or 'none'} as when it was requested; request the restore again"
         )
+    into.check_approved_change(job.plan, checked.plan_updates.get("into"))
     thumbprint = checked.plan_updates["tde"].thumbprint if "tde" in checked.plan_updates else None
     if job.plan.tde and job.plan.tde.thumbprint and thumbprint != job.plan.tde.thumbprint:
         raise StageError(

@@ -140,3 +140,20 @@ def test_a_role_iam_finds_complete_changes_nothing(policy: Policy) -> None:
     assert job.plan.into is not None and job.plan.into.new_option_group is None
     assert not [line for line in card_facts.card_lines(job, card_facts.PLAIN) if line.startswith("CHANGES")]
     assert [role for role, _ in aws.asked_of_roles] == [TEAM_ROLE]
+
+
+def test_a_role_that_loses_a_grant_after_approval_fails_validate_before_anything_changes() -> None:
+    """Approved with no option-group change (IAM then said the role could import); by validate it cannot: the job
+    stops there, naming the change it would now need, instead of failing at the certificate import."""
+    aws, store, clock, _ = world()
+    service = RestoreService(store.jobs, store.audit, aws.gateways, ALLOW_CHANGE, clock)
+    team_group(aws, gaps=[])
+    job = service.submit(parse_restore_command(INTO), "U1", approved=True).job
+    assert job.plan.into is not None and job.plan.into.new_option_group is None
+    aws.role_gaps = [LACKS]
+    Engine(store.jobs, aws.gateways, ALLOW_CHANGE, RecordingNotifier(), clock, poll_seconds=5).run_until_idle(600)
+    done = store.jobs.get_job(job.id)
+    assert done is not None and done.status == JobStatus.FAILED
+    assert "rdsbot-staging-1 now needs option group rdsbot-into-rdsbot-staging-1-15-00-k" in (done.error or "")
+    assert f"({TEAM_ROLE} lacks {LACKS}), not none as approved; nothing was changed" in (done.error or "")
+    assert aws.mutating == [] and "rds_restore_tde_certificate" not in aws.calls
