@@ -163,7 +163,7 @@ def tde_role_change(
         found = (
             f"runs {BACKUP_RESTORE_OPTION} as {role}, which lacks {'; '.join(lacks)}"
             if role
-            else (f"has {BACKUP_RESTORE_OPTION} without an IAM_ROLE_ARN")
+            else f"has {BACKUP_RESTORE_OPTION} without an IAM_ROLE_ARN"
         )
         raise RequestError(
             "into_instance_id",
