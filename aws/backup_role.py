@@ -1,7 +1,8 @@
 """What the option group's role needs to write a /rds-backup destination (AWS guide
 "SQLServer.Procedural.Importing.Native.Enabling": s3:PutObject, s3:ListMultipartUploadParts, s3:AbortMultipartUpload
 on the objects, s3:ListBucket and s3:GetBucketLocation on the bucket, kms:DescribeKey, kms:GenerateDataKey and
-kms:Encrypt on a backup key): granted to a role rdsbot manages, evaluated on one it does not."""
+kms:Encrypt on a backup key): granted to a role rdsbot manages, evaluated on one it does not (and, for an --into
+TDE restore, what importing the certificate needs: bot/role_needs.py)."""
 
 from __future__ import annotations
 
@@ -13,36 +14,32 @@ from typing import Any
 from aws.errors import aws_call
 from bot.backup_target import BACKUP_BUCKET_ACTIONS, BACKUP_KMS_ACTIONS, BACKUP_OBJECT_ACTIONS, BackupGrant
 from bot.errors import AwsError
+from bot.role_needs import RoleNeeds
 
 log = logging.getLogger(__name__)
 POLICY_PREFIX = "rdsbot-backup-to-"
 
 
+# One statement per action group of BackupGrant.resources(), named for what it lets the role do.
+_STATEMENT_IDS = {
+    BACKUP_OBJECT_ACTIONS: "WriteTheBackup",
+    BACKUP_BUCKET_ACTIONS: "FindTheBucket",
+    BACKUP_KMS_ACTIONS: "EncryptTheBackup",
+}
+
+
 def grant_policy(grant: BackupGrant) -> dict[str, Any]:
-    """The inline policy that lets the role write one destination (and use its backup key)."""
-    statements: list[dict[str, Any]] = [
+    """The inline policy that lets the role write one destination (and use its backup key): exactly what
+    BackupGrant.resources() says the role needs, which is also what a role rdsbot does not manage is checked for."""
+    statements = [
         {
-            "Sid": "WriteTheBackup",
+            "Sid": _STATEMENT_IDS[actions],
             "Effect": "Allow",
-            "Action": list(BACKUP_OBJECT_ACTIONS),
-            "Resource": f"arn:aws:s3:::{grant.bucket}/{grant.object_pattern}",
-        },
-        {
-            "Sid": "FindTheBucket",
-            "Effect": "Allow",
-            "Action": list(BACKUP_BUCKET_ACTIONS),
-            "Resource": f"arn:aws:s3:::{grant.bucket}",
-        },
+            "Action": list(actions),
+            "Resource": resources[0] if len(resources) == 1 else list(resources),
+        }
+        for actions, resources in grant.resources().items()
     ]
-    if grant.kms_key_arn:
-        statements.append(
-            {
-                "Sid": "EncryptTheBackup",
-                "Effect": "Allow",
-                "Action": list(BACKUP_KMS_ACTIONS),
-                "Resource": grant.kms_key_arn,
-            }
-        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -72,11 +69,11 @@ class BackupRoleGrants:
             )
         log.info("role %s may write s3://%s/%s", role_arn, grant.bucket, grant.object_pattern)
 
-    def missing_backup_permissions(self, role_arn: str, grant: BackupGrant) -> list[str] | None:
+    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> list[str] | None:
         """iam:SimulatePrincipalPolicy for each needed action; None when IAM cannot answer (not allowed to ask)."""
         missing: list[str] = []
         try:
-            for actions, resources in grant.resources().items():
+            for actions, resources in needs.resources().items():
                 with aws_call("SimulatePrincipalPolicy"):
                     pages = self._iam.get_paginator("simulate_principal_policy").paginate(
                         PolicySourceArn=role_arn, ActionNames=list(actions), ResourceArns=list(resources)

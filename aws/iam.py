@@ -17,28 +17,23 @@ from aws.identity import CallerIdentity
 from bot import tags
 from bot.errors import AwsError
 from bot.ports import AuditRoleSpec, RolePlacement, RoleSpec
+from bot.role_needs import (
+    RESTORE_BUCKET_ACTIONS,
+    RESTORE_KMS_ACTIONS,
+    RESTORE_OBJECT_ACTIONS,
+    TDE_ACCOUNT_ACTIONS,
+    TDE_BUCKET_ACTIONS,
+)
 
 log = logging.getLogger(__name__)
 
 POLICY_NAME = "rdsbot-native-backup-restore"
 AUDIT_POLICY_NAME = "rdsbot-sqlserver-audit"
 _VERSION = "2012-10-17"
-# AWS guide "SQLServer.Procedural.Importing.Native.Enabling": for a backup made with a KMS key (client-side
-# @kms_master_key_arn) the role needs these on the key, and the key policy must name the role.
-RESTORE_KMS_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
-# AWS guide "SQLServer.Procedural.Importing.Native.Enabling" (the restore half; the guide's s3:PutObject,
-# s3:ListMultipartUploadParts and s3:AbortMultipartUpload serve rds_backup_database: aws/backup_role.py grants them
-# per /rds-backup destination).
-RESTORE_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
-RESTORE_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectAttributes")
 # AWS guide "Appendix.SQLServer.Options.Audit.IAM": ListAllMyBuckets on *, bucket ACL and location on the
 # bucket, PutObject on the key prefix.
 AUDIT_BUCKET_ACTIONS = ("s3:GetBucketAcl", "s3:GetBucketLocation")
 AUDIT_OBJECT_ACTIONS = ("s3:PutObject",)
-# AWS guide "TDE.BackupRestoreRDS", prerequisites: besides native restore's, the role that imports a TDE
-# certificate needs these on the bucket and s3:ListAllMyBuckets on *; the .cer and .pvk are read with the
-# s3:GetObject above, and the .pvk's password is decrypted with the password key (in spec.kms_key_arns).
-TDE_BUCKET_ACTIONS = ("s3:GetBucketAcl",)
 
 
 def trust_policy(partition: str, account_id: str, placement: RolePlacement) -> dict[str, Any]:
@@ -92,7 +87,12 @@ def access_policy(spec: RoleSpec) -> dict[str, Any]:
         )
     if spec.tde:
         statements += [
-            {"Sid": "FindTdeCertificateBuckets", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets"], "Resource": "*"},
+            {
+                "Sid": "FindTdeCertificateBuckets",
+                "Effect": "Allow",
+                "Action": list(TDE_ACCOUNT_ACTIONS),
+                "Resource": "*",
+            },
             {
                 "Sid": "CheckTdeCertificateBuckets",
                 "Effect": "Allow",

@@ -10,6 +10,7 @@ from typing import Any
 
 from aws.errors import aws_call, is_not_found
 from bot import tags
+from bot.aws_values import OptionGroupState
 from bot.errors import AwsError, StageError
 from bot.ports import EnsuredOptionGroup, OptionGroupCopySpec, OptionGroupSpec
 from bot.tde import TDE_OPTION
@@ -97,7 +98,7 @@ class OptionGroups:
 
     def ensure_option_group(self, spec: OptionGroupSpec) -> EnsuredOptionGroup:
         """The option group, created or its options brought in line with `spec` as needed."""
-        group = self._describe(spec.name)
+        group = self._entry(spec.name)
         created = group is None
         if group is None:
             self._create(spec.name, spec.engine, spec.major_version, "native restore")
@@ -133,8 +134,8 @@ class OptionGroups:
         """An --into instance's new group: `spec.source`'s options plus SQLSERVER_BACKUP_RESTORE with the restore
         role, created or brought in line. The source is only read: RDS cannot modify a default option group, and a
         shared one serves other instances (AWS guide "USER_WorkingWithOptionGroups")."""
-        source = self._describe(spec.source) if spec.source else None  # moto has no default groups: None
-        group = self._describe(spec.name)
+        source = self._entry(spec.source) if spec.source else None  # moto has no default groups: None
+        group = self._entry(spec.name)
         for found in (source, group):
             if found is not None and (found["EngineName"], found["MajorEngineVersion"]) != (
                 spec.engine,
@@ -172,18 +173,20 @@ class OptionGroups:
             )
         log.info("created option group %s (%s)", name, purpose)
 
-    def option_names(self, name: str) -> set[str] | None:
-        """The options `name` carries, or None when no such group exists (an --into target's group)."""
-        group = self._describe(name)
-        return None if group is None else set(current_options(group))
+    def describe(self, name: str) -> OptionGroupState | None:
+        """An --into target's or a backup source's group, in one DescribeOptionGroups: its options and the role
+        RDS assumes to read or write S3 (IAM_ROLE_ARN of SQLSERVER_BACKUP_RESTORE); None when there is no such group."""
+        group = self._entry(name) if name else None
+        if group is None:
+            return None
+        options = current_options(group)
+        return OptionGroupState(
+            name=name,
+            options=frozenset(options),
+            backup_restore_role_arn=options.get(BACKUP_RESTORE, {}).get("IAM_ROLE_ARN"),
+        )
 
-    def backup_restore_role(self, name: str) -> str | None:
-        """IAM_ROLE_ARN of the group's SQLSERVER_BACKUP_RESTORE option: the role RDS writes a backup as."""
-        group = self._describe(name) if name else None
-        options = current_options(group) if group else {}
-        return options.get(BACKUP_RESTORE, {}).get("IAM_ROLE_ARN")
-
-    def _describe(self, name: str) -> dict[str, Any] | None:
+    def _entry(self, name: str) -> dict[str, Any] | None:
         try:
             with aws_call("DescribeOptionGroups"):
                 groups = self._rds.describe_option_groups(OptionGroupName=name)["OptionGroupsList"]

@@ -57,7 +57,7 @@ CALLS: dict[str, Call] = {
     "iam:get_role": Call("iam:GetRole"),
     "iam:get_role_policy": Call("iam:GetRolePolicy"),
     "iam:list_groups_for_user": Call("iam:ListGroupsForUser"),
-    # The doctor, and /rds-backup for an option group role rdsbot does not manage; evaluates only.
+    # The doctor, /rds-backup and a TDE --into restore for an option group role rdsbot does not manage; evaluates only.
     "iam:simulate_principal_policy": Call("iam:SimulatePrincipalPolicy"),
     "iam:put_role_permissions_boundary": Call("iam:PutRolePermissionsBoundary"),
     "iam:put_role_policy": Call("iam:PutRolePolicy"),

@@ -11,10 +11,12 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.aws_values import OptionGroupState
 from bot.backup_target import BackupGrant, BackupTarget
 from bot.domain import BackupLocation, BackupSet, InstanceState, NetworkPlacement, TaskStatus
 from bot.orderable import OrderableOptions
 from bot.restore_chain import ChainStep, ListedObject
+from bot.role_needs import RoleNeeds
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.tde import StoredObject, TdeCertificate
 
@@ -179,8 +181,9 @@ class RoleGateway(Protocol):
         """Let a role rdsbot manages write one backup destination (an inline policy per destination); idempotent."""
         ...
 
-    def missing_backup_permissions(self, role_arn: str, grant: BackupGrant) -> list[str] | None:
-        """What a role rdsbot does not manage lacks to write the destination; None when it cannot be evaluated."""
+    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> list[str] | None:
+        """What a role rdsbot does not manage lacks of `needs` ("action on resource" each, e.g. to write a backup
+        destination or import a TDE certificate); None when IAM cannot be asked."""
         ...
 
 
@@ -189,16 +192,12 @@ class OptionGroupGateway(Protocol):
         """The option group, and whether this call created it."""
         ...
 
-    def option_names(self, name: str) -> set[str] | None:
-        """The options the group carries (SQLSERVER_BACKUP_RESTORE ...); None when there is no such group."""
+    def describe(self, name: str) -> OptionGroupState | None:
+        """The group's options and its SQLSERVER_BACKUP_RESTORE role; None when there is no such group."""
         ...
 
     def ensure_copy(self, spec: OptionGroupCopySpec) -> EnsuredOptionGroup:
         """The copy with SQLSERVER_BACKUP_RESTORE, created or brought in line; never changes `spec.source`."""
-
-    def backup_restore_role(self, name: str) -> str | None:
-        """The IAM_ROLE_ARN of the group's SQLSERVER_BACKUP_RESTORE option; None without one."""
-        ...
 
 
 class InstanceGateway(Protocol):

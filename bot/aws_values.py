@@ -57,6 +57,17 @@ class InstanceState(BaseModel):
         return self.status == "available" and self.option_group_status in (None, "in-sync")
 
 
+class OptionGroupState(BaseModel):
+    """What DescribeOptionGroups says of one option group that rdsbot reads: its options and the role RDS assumes
+    for native backup and restore. One look-up answers both, so a check never describes the group twice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    options: frozenset[str] = frozenset()  # SQLSERVER_BACKUP_RESTORE, TDE, ...
+    backup_restore_role_arn: str | None = None  # IAM_ROLE_ARN of SQLSERVER_BACKUP_RESTORE, when it names one
+
+
 class TaskLifecycle(StrEnum):
     CREATED = "CREATED"
     IN_PROGRESS = "IN_PROGRESS"

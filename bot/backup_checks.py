@@ -29,6 +29,7 @@ from bot.policy import (
     check_region,
     existing_instance_plan,
 )
+from bot.role_needs import managed_role
 from bot.stage_context import Gateways
 from config.policy_model import Policy
 
@@ -48,7 +49,7 @@ def plan_backup(request: BackupRequest, policy: Policy, job_id: str) -> RestoreP
             "this workspace's policy (approvals.require_reason) wants every backup to say why",
             'add --reason "why", e.g. --reason "INC-1234: copy before the migration"',
         )
-    region = check_region(request.region or policy.region.default, policy)
+    region = check_region(policy.region.or_default(request.region), policy)
     try:
         instance_id = check_instance_id(request.instance_id)
     except RequestError as exc:
@@ -116,8 +117,8 @@ def check_backup(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Backu
         raise ValueError("check_backup needs a backup plan")
     state, allowed = _source_instance(plan, gateways, policy)
     group = state.option_group_name
-    options = gateways.option_groups.option_names(group) if group else None
-    if into.BACKUP_RESTORE_OPTION not in (options or set()):
+    described = gateways.option_groups.describe(group) if group else None
+    if described is None or into.BACKUP_RESTORE_OPTION not in described.options:
         raise RequestError(
             "instance",
             f"{state.instance_id}'s option group {group or '(none)'} lacks {into.BACKUP_RESTORE_OPTION}, so RDS "
@@ -145,14 +146,14 @@ def check_backup(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Backu
     if plan.backup_kms_key_arn:
         accounts = policy.kms.allowed_accounts or (gateways.identity.account_id(),)
         kms_keys.check_key_arn("backup_kms_key_arn", plan.backup_kms_key_arn, plan.region, accounts)
-    role_arn = gateways.option_groups.backup_restore_role(group or "")
+    role_arn = described.backup_restore_role_arn
     if role_arn is None:
         raise RequestError(
             "instance",
             f"{group}'s {into.BACKUP_RESTORE_OPTION} option names no IAM_ROLE_ARN, so RDS cannot write to S3",
             "an admin must set IAM_ROLE_ARN on the option (AWS guide SQLServer.Procedural.Importing.Native.Enabling)",
         )
-    role = _role_check(plan, role_arn, gateways)
+    role = _role_check(plan, role_arn, gateways, policy)
     notes = [role.note] if role.warning else []
     if state.status != "available":
         notes.append(f"{state.instance_id} is {state.status}; the backup waits until it is available")
@@ -215,15 +216,15 @@ def _check_full_exists(plan: RestorePlan, state: InstanceState, gateways: Gatewa
         )
 
 
-def _role_check(plan: RestorePlan, role_arn: str, gateways: Gateways) -> RoleCheck:
+def _role_check(plan: RestorePlan, role_arn: str, gateways: Gateways, policy: Policy) -> RoleCheck:
     """What the option group's role needs to write the destination, and what rdsbot does about it: a role rdsbot
     manages is extended before the task is sent; another is only checked, and refused when it lacks something."""
     target = plan.backup
     if target is None:
         raise ValueError("_role_check needs a backup plan")
-    if managed_role(role_arn):
+    if managed_role(role_arn, policy.roles.path):
         return RoleCheck(f"rdsbot allows {role_arn} to write {target.url} before the backup starts")
-    missing = gateways.roles.missing_backup_permissions(role_arn, backup_grant(plan))
+    missing = gateways.roles.missing_permissions(role_arn, backup_grant(plan))
     if missing is None:
         needs = ", ".join(BACKUP_OBJECT_ACTIONS)
         return RoleCheck(f"could not check {role_arn}; it must allow {needs} on {target.url}", warning=True)
@@ -235,12 +236,6 @@ def _role_check(plan: RestorePlan, role_arn: str, gateways: Gateways) -> RoleChe
             "roles it made",
         )
     return RoleCheck(f"{role_arn} may write {target.url}")
-
-
-def managed_role(role_arn: str) -> bool:
-    """A role rdsbot made, and may change (its IAM policy scopes role changes to these)."""
-    name = role_arn.rsplit(":role/", 1)[-1]
-    return name.startswith("rdsbot/") or name.startswith("rdsbot-native-restore")
 
 
 def backup_grant(plan: RestorePlan) -> BackupGrant:

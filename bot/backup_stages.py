@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.backup_checks import backup_grant, check_backup, managed_role
+from bot.backup_checks import backup_grant, check_backup
 from bot.backup_target import BackupTarget
-from bot.domain import InstanceState, Job, StageName, TaskLifecycle, TaskStatus
-from bot.errors import RequestError, RestoreTaskError, StageError
+from bot.domain import InstanceState, Job, StageName, TaskStatus
+from bot.errors import RequestError, StageError
+from bot.role_needs import managed_role
 from bot.stage_context import Done, StageContext, StepResult, Waiting
-
-_ENDED = frozenset({TaskLifecycle.ERROR, TaskLifecycle.CANCELLED})
+from bot.task_wait import ENDED_UNSUCCESSFULLY, wait_for_task
 
 
 def _target(job: Job) -> BackupTarget:
@@ -61,14 +61,14 @@ def _start(job: Job, ctx: StageContext) -> StepResult:
     sent = [
         t
         for t in native.tasks_for(state, job.plan.database_name)
-        if _is_backup_to(t, target) and t.task_id not in prior and t.lifecycle not in _ENDED
+        if _is_backup_to(t, target) and t.task_id not in prior and t.lifecycle not in ENDED_UNSUCCESSFULLY
     ]
     if sent:
         job.outputs.task_id = sent[-1].task_id
         return Done(f"task {sent[-1].task_id} already sent for {target.url}; not sent again")
     role = target.role_arn
     granted = ""
-    if role and managed_role(role):
+    if role and managed_role(role, ctx.policy.roles.path):
         ctx.gateways.roles.grant_backup_writes(role, backup_grant(job.plan))
         granted = f"{role} may write {target.url}; "
     task_id = native.start_backup(state, job.plan.database_name, target, job.plan.backup_kms_key_arn)
@@ -77,17 +77,7 @@ def _start(job: Job, ctx: StageContext) -> StepResult:
 
 
 def _wait(job: Job, ctx: StageContext) -> StepResult:
-    task_id = job.outputs.task_id
-    if task_id is None:
-        raise KeyError("task_id")
-    status = ctx.gateways.native_restore.task_status(_instance(job, ctx), task_id)
-    if status.lifecycle == TaskLifecycle.SUCCESS:
-        job.percent_complete = 100
-        return Done(f"task {task_id} SUCCESS")
-    if status.lifecycle in _ENDED:
-        reason = status.reason or f"backup task {task_id} ended {status.lifecycle}: {status.task_info}"
-        raise RestoreTaskError(reason, status.task_info)
-    return Waiting(f"{status.lifecycle} {status.percent_complete}%", status.percent_complete)
+    return wait_for_task(job, _instance(job, ctx), ctx.gateways.native_restore, "backup")
 
 
 def _finalize(job: Job, ctx: StageContext) -> StepResult:

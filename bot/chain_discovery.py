@@ -20,7 +20,7 @@ from config.policy_model import Policy
 
 def find_chain(request: RestoreRequest, policy: Policy, backups_in: Callable[[str], BackupStore]) -> RestoreRequest:
     """List the --chain prefix (only in an allowed region and bucket: a refused one is never listed) and pick."""
-    region = check_region(request.region or policy.region.default, policy)
+    region = check_region(policy.region.or_default(request.region), policy)
     bucket = check_bucket(request.backup.bucket or policy.backups.default_bucket, policy, "chain")
     return discover(request, bucket, backups_in(region).list_objects(bucket, request.backup.key))
 

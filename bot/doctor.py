@@ -133,7 +133,7 @@ def policy_consistency(policy: Policy) -> list[CheckResult]:
     results = []
     for drill in policy.drills:
         bucket = drill.source.bucket or policy.backups.default_bucket
-        region = drill.engine.region or policy.region.default
+        region = policy.drill_region(drill)
         subject = f"drill {drill.name}"
         if bucket not in policy.backups.buckets:
             results.append(fail(area, "drill bucket", subject, f"{bucket} is not allowed", "add it to allowed_buckets"))

@@ -38,7 +38,7 @@ def version_targets(policy: Policy, region: str) -> list[VersionTarget]:
     """Each (edition, class) the region's drills order, or the policy's edition with the usage class when none."""
     found: dict[tuple[Edition, str], list[str]] = {}
     for drill in policy.drills:
-        if (drill.engine.region or policy.region.default) == region:
+        if policy.drill_region(drill) == region:
             edition = drill.engine.edition or policy.engine.edition
             found.setdefault((edition, drill.instance_class), []).append(drill.name)
     if not found:

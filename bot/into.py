@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bot import engine_versions, names, tags, tde
+from bot import engine_versions, into_tde_role, names, tags, tde
+from bot.aws_values import OptionGroupState
 from bot.domain import Edition, InstanceState, RestorePlan
 from bot.errors import RdsbotError, RequestError, StageError
 from bot.into_target import IntoTarget
-from bot.ports import InstanceGateway, NativeRestore, OptionGroupGateway
+from bot.ports import InstanceGateway, NativeRestore
+from bot.stage_context import Gateways
 from config.policy_model import Policy
 
 # The option rds_restore_database needs in the instance's option group (AWS guide
@@ -64,25 +66,30 @@ def live_instance(plan: RestorePlan, instances: InstanceGateway) -> InstanceStat
 
 
 def check_target(
-    plan: RestorePlan,
-    instances: InstanceGateway,
-    option_groups: OptionGroupGateway,
-    native: NativeRestore,
-    policy: Policy,
+    plan: RestorePlan, gateways: Gateways, policy: Policy, tde_file_kms_key_arns: tuple[str, ...] = ()
 ) -> IntoCheck:
-    """Every request-time check of an --into target; nothing is changed on AWS."""
+    """Every request-time check of an --into target; nothing is changed on AWS. `plan` carries the SSE-KMS keys the
+    preflight found (they name a TDE restore's role); `tde_file_kms_key_arns` are those of the certificate files."""
     into = plan.into or IntoTarget()
-    state = live_instance(plan, instances)
+    state = live_instance(plan, gateways.instances)
     allowed = allowed_by(state, policy)
     group = state.option_group_name
     engine = live_engine(state, plan)
-    options = option_groups.option_names(group) if group else None
+    described = gateways.option_groups.describe(group) if group else None
+    options = set(described.options) if described else None
+    notes: list[str] = []
     change: dict[str, Any] = {}
     if BACKUP_RESTORE_OPTION not in (options or set()):
-        change = option_group_change(state, options, engine["major_version"], policy)
+        change = option_group_change(state, options, engine["major_version"], plan, policy)
     if plan.tde is not None:
         _check_tde(state, group, options or set())
-    notes: list[str] = []
+        if described is not None and not change:
+            lacks = into_tde_role.role_gaps(
+                plan, described, gateways.roles, policy.roles.path, tde_file_kms_key_arns, notes
+            )
+            if lacks:
+                change = tde_role_change(state, described, lacks, engine["major_version"], plan, policy)
+    native = gateways.native_restore
     if state.status != "available":
         notes.append(f"{state.instance_id} is {state.status}; the restore waits until it is available")
     existed = database_exists(state, plan.database_name, native, notes)
@@ -97,6 +104,21 @@ def check_target(
     return IntoCheck(updates=updates, notes=tuple(notes))
 
 
+def check_approved_change(plan: RestorePlan, now: IntoTarget | None) -> None:
+    """At validate: the option-group change the target needs now (none, or a copy) is the one the approver saw;
+    otherwise StageError before anything is changed (a role that lost a grant, a group changed by someone else)."""
+    if plan.into is None or now is None or now.new_option_group == plan.into.new_option_group:
+        return
+    approved = f"option group {plan.into.new_option_group}" if plan.into.new_option_group else "none"
+    needed = f"option group {now.new_option_group}" if now.new_option_group else "no option group change"
+    if now.replaced_role_lacks:
+        needed += f" ({now.replaced_role_arn or 'its role'} lacks {'; '.join(now.replaced_role_lacks)})"
+    raise StageError(
+        f"{plan.target_instance_id} now needs {needed}, not {approved} as approved; nothing was changed. "
+        "Request the restore again"
+    )
+
+
 def live_engine(state: InstanceState, plan: RestorePlan) -> dict[str, Any]:
     """The plan fields an existing instance decides: its class, edition, engine version and major version."""
     edition = Edition(state.engine) if state.engine in {e.value for e in Edition} else plan.edition
@@ -109,7 +131,9 @@ def live_engine(state: InstanceState, plan: RestorePlan) -> dict[str, Any]:
     }
 
 
-def option_group_change(state: InstanceState, options: set[str] | None, major: str, policy: Policy) -> dict[str, Any]:
+def option_group_change(
+    state: InstanceState, options: set[str] | None, major: str, plan: RestorePlan, policy: Policy
+) -> dict[str, Any]:
     """The new option group an instance lacking SQLSERVER_BACKUP_RESTORE gets, when targets.allow_option_group_change
     allows one; otherwise RequestError naming the key. RDS cannot modify a default option group, and changing the
     instance's own group would change every instance sharing it, so the new group is a copy (AWS guide
@@ -123,9 +147,50 @@ def option_group_change(state: InstanceState, options: set[str] | None, major: s
             "an operator may set targets.allow_option_group_change: true to let rdsbot apply a copy of the group "
             f"with {BACKUP_RESTORE_OPTION}, or an admin may add {BACKUP_RESTORE_OPTION} (with IAM_ROLE_ARN) to {group}",
         )
+    return _copy_of(state, options, major, plan)
+
+
+def tde_role_change(
+    state: InstanceState, group: OptionGroupState, lacks: tuple[str, ...], major: str, plan: RestorePlan, policy: Policy
+) -> dict[str, Any]:
+    """A TDE restore onto a group whose SQLSERVER_BACKUP_RESTORE role cannot import the certificate: a copy of the
+    group naming rdsbot's `-tde` role instead, when targets.allow_option_group_change allows one; otherwise
+    RequestError naming what the role lacks and the key (changing the role in place would change it for every
+    instance on the group, and rdsbot changes no role it did not make)."""
+    role = group.backup_restore_role_arn
+    own = into_tde_role.own_role_name(plan)
+    if not policy.targets.allow_option_group_change:
+        found = (
+            f"runs {BACKUP_RESTORE_OPTION} as {role}, which lacks {'; '.join(lacks)}"
+            if role
+            else f"has {BACKUP_RESTORE_OPTION} without an IAM_ROLE_ARN"
+        )
+        raise RequestError(
+            "into_instance_id",
+            f"{state.instance_id}'s option group {group.name} {found}, so RDS would refuse "
+            "rds_restore_tde_certificate after approval, and targets.allow_option_group_change is false",
+            "an operator may set targets.allow_option_group_change: true to let rdsbot apply a copy of the group "
+            f"whose {BACKUP_RESTORE_OPTION} names rdsbot's role {own}, or an admin may "
+            + (f"grant {role} what it lacks" if role else "set IAM_ROLE_ARN to a role that can")
+            + " (AWS guide TDE.BackupRestoreRDS, prerequisites)",
+        )
+    copy = _copy_of(state, set(group.options), major, plan)
+    if copy["new_option_group"] == group.name:
+        raise RequestError(
+            "into_instance_id",
+            f"{state.instance_id} is already on {group.name}, rdsbot's copy for these keys, but its "
+            f"{BACKUP_RESTORE_OPTION} role is now {role}, which lacks {'; '.join(lacks)}",
+            f"someone changed the group outside rdsbot: an admin may set IAM_ROLE_ARN back to rdsbot's role {own}",
+        )
+    return {**copy, "replaced_role_arn": group.backup_restore_role_arn, "replaced_role_lacks": lacks}
+
+
+def _copy_of(state: InstanceState, options: set[str] | None, major: str, plan: RestorePlan) -> dict[str, Any]:
+    """The copy's name and the options it takes over: all but SQLSERVER_BACKUP_RESTORE, which names rdsbot's role."""
+    keys, tde_restore = plan.role_kms_key_arns, plan.tde is not None
     return {
-        "new_option_group": names.into_option_group_name(state.instance_id, major),
-        "copied_options": tuple(sorted(options or ())),
+        "new_option_group": names.into_option_group_name(state.instance_id, major, keys, tde=tde_restore),
+        "copied_options": tuple(sorted((options or set()) - {BACKUP_RESTORE_OPTION})),
     }
 
 

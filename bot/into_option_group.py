@@ -30,8 +30,17 @@ def put_back_command(instance_id: str, previous: str | None) -> str:
 def change_summary(instance_id: str, into: IntoTarget, role_name: str) -> str:
     """What rdsbot will do, in the words the card and the stage use."""
     copied = ", ".join(into.copied_options) or "none"
+    group = into.option_group or "(none)"
+    if into.replaced_role_lacks:
+        # A TDE restore whose group's role cannot import the certificate (bot/into_tde_role.py).
+        reason = (
+            f"{group}'s {BACKUP_RESTORE_OPTION} runs as {into.replaced_role_arn or 'no IAM role'}, which cannot import "
+            f"the TDE certificate (it lacks {'; '.join(into.replaced_role_lacks)})"
+        )
+    else:
+        reason = f"{group} lacks {BACKUP_RESTORE_OPTION}"
     return (
-        f"{into.option_group or '(none)'} lacks {BACKUP_RESTORE_OPTION}: rdsbot creates option group "
+        f"{reason}: rdsbot creates option group "
         f"{into.new_option_group} (a copy of {into.option_group or 'no group'}'s options [{copied}] plus "
         f"{BACKUP_RESTORE_OPTION} with IAM role {role_name}) and applies it to {instance_id} with ModifyDBInstance "
         f"(ApplyImmediately; no reboot). rdsbot never puts the old group back; the job records it"

@@ -23,3 +23,7 @@ class IntoTarget(BaseModel):
     # SQLSERVER_BACKUP_RESTORE). The only change an --into job makes to the instance; it is never undone by rdsbot.
     new_option_group: str | None = None
     copied_options: tuple[str, ...] = ()
+    # Set when a TDE restore's new group replaces a SQLSERVER_BACKUP_RESTORE role that cannot import the certificate
+    # (bot/into_tde_role.py): that role, and what IAM said it lacks, for the card and the audit.
+    replaced_role_arn: str | None = None
+    replaced_role_lacks: tuple[str, ...] = ()

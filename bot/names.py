@@ -58,11 +58,16 @@ def sqlserver_audit_prefix(audit_prefix: str) -> str:
     return f"{audit_prefix}/sqlserver"
 
 
-def into_option_group_name(instance_id: str, major_version: str) -> str:
-    """The option group rdsbot gives an --into instance lacking SQLSERVER_BACKUP_RESTORE: one per instance and
-    major version (an option group serves one engine major version). Instance ids have no '--' and no trailing '-',
-    so neither has this name (the CreateOptionGroup rules)."""
-    return f"rdsbot-into-{instance_id}-{major_version.replace('.', '-')}"
+def into_option_group_name(
+    instance_id: str, major_version: str, role_kms_keys: tuple[str, ...] = (), *, tde: bool = False
+) -> str:
+    """The option group rdsbot gives an --into instance lacking SQLSERVER_BACKUP_RESTORE (or, for a TDE restore, a
+    role that can import the certificate): one per instance and major version (an option group serves one engine
+    major version). A TDE restore's copy names its `-tde` role, so like that role it follows the keys: a later TDE
+    restore with other keys gets a copy of its own, never the group the instance is already on. Instance ids have no
+    '--' and no trailing '-', so neither has this name (the CreateOptionGroup rules)."""
+    base = f"rdsbot-into-{instance_id}-{major_version.replace('.', '-')}"
+    return base + _suffix(role_kms_keys) + "-tde" if tde else base
 
 
 def option_group_name(

@@ -116,7 +116,7 @@ def plan_restore(request: RestoreRequest, policy: Policy, job_id: str, *, drill:
         return _plan_into(request, policy, job_id, drill=drill)
     if request.instance_class is None:
         raise RequestError("instance_class", "is missing", "name a class such as db.m5.large, or use --into")
-    region = check_region(request.region or policy.region.default, policy)
+    region = check_region(policy.region.or_default(request.region), policy)
     bucket = check_bucket(request.backup.bucket or policy.backups.default_bucket, policy)
     warnings = instance_classes.check_class(request.instance_class)
     edition = request.edition or policy.engine.edition
@@ -269,7 +269,7 @@ def _plan_into(request: RestoreRequest, policy: Policy, job_id: str, *, drill: b
                 f"{flag} shapes a new instance; --into restores onto one that exists and keeps it as it is",
                 f"drop {flag}, or drop --into to restore onto a new instance",
             )
-    region = check_region(request.region or policy.region.default, policy)
+    region = check_region(policy.region.or_default(request.region), policy)
     bucket = check_bucket(request.backup.bucket or policy.backups.default_bucket, policy)
     check_kms_keys(request, region, policy)
     try:

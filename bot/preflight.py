@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot import engine_versions, instance_classes, into, kms_keys, tde
@@ -44,11 +44,11 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
     tde_keys, tde_update = _check_tde(plan, gateways)
     _check_keys(plan, backup.kms_key_arns + (chain.kms_key_arns if chain else ()) + tde_keys, gateways, policy)
     if plan.into is not None:
-        target = into.check_target(plan, gateways.instances, gateways.option_groups, gateways.native_restore, policy)
-        updates = {**target.updates, **tde_update}
-        return Preflight(
-            backup=backup, notes=target.notes, plan_updates=updates, chain=chain, tde_kms_key_arns=tde_keys
-        )
+        found = Preflight(backup=backup, notes=(), chain=chain, tde_kms_key_arns=tde_keys)
+        # The keys found here name a TDE restore's role, which the target's option group is checked against.
+        keyed = plan.model_copy(update={"bucket_kms_key_arns": found.bucket_kms_key_arns, **tde_update})
+        target = into.check_target(keyed, gateways, policy, tde_keys)
+        return replace(found, notes=target.notes, plan_updates={**target.updates, **tde_update})
     _check_backup_size(plan, backup)
     notes: list[str] = []
     # One listing for both questions: the class (here) and the version it gets (_engine_version). A pinned version

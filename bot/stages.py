@@ -15,7 +15,7 @@ from bot.domain import (
     StageName,
     TaskLifecycle,
 )
-from bot.errors import RestoreTaskError, StageError
+from bot.errors import StageError
 from bot.ports import (
     AuditRoleSpec,
     InstanceSpec,
@@ -34,6 +34,7 @@ from bot.stage_context import (
     StepResult as StepResult,
     Waiting as Waiting,
 )
+from bot.task_wait import wait_for_task
 from config.policy_model import Policy
 
 _T = TypeVar("_T")
@@ -57,6 +58,7 @@ def _validate(job: Job, ctx: StageContext) -> StepResult:
             f"the backup's SSE-KMS key is now {', '.join(checked.bucket_kms_key_arns) or 'none'}, not "
             f"{', '.join(job.plan.bucket_kms_key_arns) or 'none'} as when it was requested; request the restore again"
         )
+    into.check_approved_change(job.plan, checked.plan_updates.get("into"))
     thumbprint = checked.plan_updates["tde"].thumbprint if "tde" in checked.plan_updates else None
     if job.plan.tde and job.plan.tde.thumbprint and thumbprint != job.plan.tde.thumbprint:
         raise StageError(
@@ -257,14 +259,7 @@ def _restore_wait(job: Job, ctx: StageContext) -> StepResult:
     if job.plan.chain is not None:
         progress = chain_stages.wait_step(job, state, ctx.gateways.native_restore)
         return Done(progress.detail) if progress.finished else Waiting(progress.detail, progress.percent)
-    status = ctx.gateways.native_restore.task_status(state, _needed(job.outputs.task_id, "task_id"))
-    if status.lifecycle == TaskLifecycle.SUCCESS:
-        job.percent_complete = 100
-        return Done(f"task {status.task_id} SUCCESS")
-    if status.lifecycle in (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED):
-        reason = status.reason or f"restore task {status.task_id} ended {status.lifecycle}: {status.task_info}"
-        raise RestoreTaskError(reason, status.task_info)
-    return Waiting(f"{status.lifecycle} {status.percent_complete}%", status.percent_complete)
+    return wait_for_task(job, state, ctx.gateways.native_restore, "restore")
 
 
 def _finalize(job: Job, ctx: StageContext) -> StepResult:

@@ -50,6 +50,10 @@ class RegionPolicy(StrictModel):
             cls._region_shape(value)
         return values
 
+    def or_default(self, region: str | None) -> str:
+        """The region a request or a drill names, else the default (whether it is allowed is the caller's rule)."""
+        return region or self.default
+
     @model_validator(mode="after")
     def _default_is_allowed(self) -> RegionPolicy:
         if self.default not in self.allowed:
@@ -295,10 +299,14 @@ class Policy(StrictModel):
             bucket = drill.source.bucket or self.backups.default_bucket
             if bucket not in self.backups.buckets:
                 raise ValueError(f"drills.{drill.name}.source.bucket: {bucket} is not an allowed backup bucket")
-            region = drill.engine.region or self.region.default
+            region = self.drill_region(drill)
             if region not in self.region.allowed:
                 raise ValueError(f"drills.{drill.name}.engine.region: {region} is not an allowed region")
         return self
+
+    def drill_region(self, drill: DrillSpec) -> str:
+        """Where a drill restores: its engine.region, else the policy's region.default."""
+        return self.region.or_default(drill.engine.region)
 
     def drill(self, name: str) -> DrillSpec | None:
         """The drill named `name`, or None."""

@@ -37,11 +37,7 @@ class RdsChecks:
         engine = self._policy.engine
         edition = engine.edition
         classes = sorted(
-            {
-                d.instance_class
-                for d in self._policy.drills
-                if (d.engine.region or self._policy.region.default) == self._region
-            }
+            {d.instance_class for d in self._policy.drills if self._policy.drill_region(d) == self._region}
         )
         subject = f"{edition.value} {engine.engine_version or engine.major_version} in {self._region}"
         try:

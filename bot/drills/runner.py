@@ -126,7 +126,7 @@ class DrillRunner:
         return Started(run, started=True)
 
     def _submit(self, run: DrillRun, spec: DrillSpec) -> None:
-        region = spec.engine.region or self.policy.region.default
+        region = self.policy.drill_region(spec)
         gateways = self.ports.gateways_for(region)
         bucket = spec.source.bucket or self.policy.backups.default_bucket
         backup = gateways.backups.latest_backup(bucket, spec.source.prefix)

@@ -48,8 +48,9 @@ def test_the_option_groups_backup_restore_role_is_read_from_its_setting(aws):
             audit_role_arn=None,
         )
     )
-    assert groups.backup_restore_role("rdsbot-sqlserver-se-15-00") == role
-    assert groups.backup_restore_role("rdsbot-no-such-group") is None
+    found = groups.describe("rdsbot-sqlserver-se-15-00")
+    assert found is not None and found.backup_restore_role_arn == role
+    assert groups.describe("rdsbot-no-such-group") is None
 
 
 def test_a_managed_role_is_granted_exactly_the_documented_writes_once_per_destination(aws):
@@ -88,4 +89,4 @@ def test_a_role_iam_cannot_evaluate_here_is_reported_as_unchecked_not_as_allowed
     # moto does not implement SimulatePrincipalPolicy (FACTS.md): the bot says it could not check, never "allowed".
     arn = aws.iam.create_role(RoleName="team-backups", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     grant = BackupGrant(bucket=BUCKET, object_pattern="copies/*", kms_key_arn=None)
-    assert BackupRoleGrants(aws.iam).missing_backup_permissions(arn, grant) is None
+    assert BackupRoleGrants(aws.iam).missing_permissions(arn, grant) is None

@@ -136,9 +136,10 @@ def test_an_into_targets_option_group_is_read_not_changed(aws, groups):
         OptionGroupDescription="no native restore",
     )
     groups.ensure_option_group(SPEC)
-    assert groups.option_names("team-plain") == set()
-    assert groups.option_names(SPEC.name) == {BACKUP_RESTORE, AUDIT}
-    assert groups.option_names("rdsbot-no-such-group") is None
+    plain, ours = groups.describe("team-plain"), groups.describe(SPEC.name)
+    assert plain is not None and plain.options == set() and plain.backup_restore_role_arn is None
+    assert ours is not None and ours.options == {BACKUP_RESTORE, AUDIT} and ours.backup_restore_role_arn == ROLE
+    assert groups.describe("rdsbot-no-such-group") is None
 
 
 TDE_SPEC = SPEC.model_copy(update={"name": "rdsbot-sqlserver-ee-15-00-kabc-tde", "engine": "sqlserver-ee", "tde": True})

@@ -176,3 +176,37 @@ def test_aws_refuses_an_option_group_of_another_major_version_or_none_at_all(aws
     assert group_of(aws) == TEAM_GROUP
     aws.rds.modify_db_instance(DBInstanceIdentifier=INSTANCE, OptionGroupName="default:sqlserver-se-15-00")
     assert group_of(aws) == "default:sqlserver-se-15-00"  # RDS's own default group for the version is fine
+
+
+def test_a_tde_restore_onto_a_group_running_rdsbots_plain_role_gets_a_copy_naming_its_tde_role(aws, into_settings):
+    """After a plain --into, the instance's group (a copy of the team's, TDE included) runs SQLSERVER_BACKUP_RESTORE
+    as rdsbot's plain restore role, which may not import a TDE certificate (no s3:GetBucketAcl, no
+    s3:ListAllMyBuckets: AWS guide "TDE.BackupRestoreRDS", prerequisites). The TDE request plans a copy naming the
+    -tde role on its card and succeeds; it used to pass every check and fail at rds_restore_tde_certificate."""
+    app, _ = started(into_settings)
+    try:
+        plain = app.service.submit(parse_restore_command(f"prod-backup.bak --into {INSTANCE}"), "U0ALICE").job
+        app.store.jobs.transition(plain.id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [])
+        app.engine.run_until_idle(timeout_seconds=60)
+        assert group_of(aws) == NEW_GROUP
+        key = aws.kms.describe_key(KeyId="alias/rdsbot-sandbox-tde-password")["KeyMetadata"]["Arn"]
+        text = (
+            f"tde/sales-tde.bak --into {INSTANCE} --db sales_tde --tde-certificate tde/sales-tde.cer "
+            f"--tde-private-key tde/sales-tde.pvk --tde-password-key {key}"
+        )
+        job = app.service.submit(parse_restore_command(text), "U0ALICE").job
+        into = job.plan.into
+        assert into is not None and into.new_option_group is not None
+        assert into.new_option_group.startswith(f"{NEW_GROUP}-k") and into.new_option_group.endswith("-tde")
+        assert into.replaced_role_arn == ROLE and "s3:GetBucketAcl" in " ".join(into.replaced_role_lacks)
+        app.store.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [])
+        app.engine.run_until_idle(timeout_seconds=60)
+        done = app.store.jobs.get_job(job.id)
+        assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+        assert group_of(aws) == into.new_option_group and done.outputs.previous_option_group == NEW_GROUP
+        group = aws.rds.describe_option_groups(OptionGroupName=into.new_option_group)["OptionGroupsList"][0]
+        options = current_options(group)
+        assert set(options) == {"TDE", BACKUP_RESTORE} and options[BACKUP_RESTORE]["IAM_ROLE_ARN"].endswith("-tde")
+        assert any(c.procedure == "msdb.dbo.rds_restore_tde_certificate" for c in sql(app).calls)
+    finally:
+        app.close()

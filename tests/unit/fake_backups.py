@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.backup_target import BackupGrant, BackupTarget, BackupType
 from bot.domain import InstanceState, TaskLifecycle, TaskStatus
+from bot.role_needs import RoleNeeds
 
 
 class FakeBackupPorts:
@@ -23,6 +24,7 @@ class FakeBackupPorts:
         self.grants: list[tuple[str, BackupGrant]] = []
         self.database_states: dict[str, str] = {}
         self.role_gaps: list[str] | None = []
+        self.asked_of_roles: list[tuple[str, RoleNeeds]] = []  # what IAM was asked of which role
         self.backups: dict[int, BackupTarget] = {}
 
     def database_exists(self, instance: InstanceState, database_name: str) -> bool:
@@ -70,9 +72,7 @@ class FakeBackupPorts:
         self.calls.append("grant_backup_writes")
         self.grants.append((role_arn, grant))
 
-    def missing_backup_permissions(self, role_arn: str, grant: BackupGrant) -> list[str] | None:
-        self.calls.append("missing_backup_permissions")
+    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> list[str] | None:
+        self.calls.append("missing_permissions")
+        self.asked_of_roles.append((role_arn, needs))
         return self.role_gaps
-
-    def backup_restore_role(self, name: str) -> str | None:
-        return self.backup_roles.get(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from bot.aws_values import OptionGroupState
 from bot.domain import (
     BackupLocation,
     BackupSet,
@@ -159,9 +160,14 @@ class FakeAws(FakeBackupPorts):
         self.option_groups.setdefault(spec.name, {"SQLSERVER_BACKUP_RESTORE"})
         return EnsuredOptionGroup(name=spec.name, created=False)
 
-    def option_names(self, name: str) -> set[str] | None:
+    def describe(self, name: str) -> OptionGroupState | None:
+        self.calls.append("describe_option_group")
         found = self.option_groups.get(name)
-        return None if found is None else set(found)
+        if found is None:
+            return None
+        return OptionGroupState(
+            name=name, options=frozenset(found), backup_restore_role_arn=self.backup_roles.get(name)
+        )
 
     def ensure_copy(self, spec: OptionGroupCopySpec) -> EnsuredOptionGroup:
         self.calls.append("ensure_copy_option_group")
@@ -169,6 +175,7 @@ class FakeAws(FakeBackupPorts):
         created = spec.name not in self.option_groups
         copied = self.option_groups.get(spec.source or "", set())
         self.option_groups[spec.name] = {*copied, "SQLSERVER_BACKUP_RESTORE"}
+        self.backup_roles[spec.name] = spec.role_arn
         return EnsuredOptionGroup(name=spec.name, created=created)
 
     def apply_option_group(self, instance_id: str, option_group: str) -> None:

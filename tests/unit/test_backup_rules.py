@@ -360,3 +360,11 @@ def test_an_option_group_without_a_role_is_refused_and_an_unchecked_role_is_a_wa
     assert f"⚠ could not check {TEAM_ROLE}; it must allow s3:PutObject, s3:ListMultipartUploadParts, " in "\n".join(
         lines
     )
+
+
+def test_the_checks_read_the_option_group_once_for_its_options_and_its_role():
+    aws, _, _, service = world()
+    aws.backup_roles[GROUP] = TEAM_ROLE  # not rdsbot's: the role is read and checked, from the same look-up
+    job = submit(service, f"rdsbot-first Prod {COPY}")
+    assert job.plan.backup is not None and job.plan.backup.role_arn == TEAM_ROLE
+    assert aws.calls.count("describe_option_group") == 1

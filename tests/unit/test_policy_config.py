@@ -5,6 +5,7 @@ import pytest
 from bot.errors import ConfigError
 from config.policy_model import EXAMPLE_POLICY, load_policy, parse_policy
 from config.settings import load_settings
+from tests.support.factories import drill_data
 
 
 def test_the_shipped_example_policy_is_valid():
@@ -87,3 +88,15 @@ def test_bad_setting_names_the_variable(monkeypatch):
     monkeypatch.setenv("RDSBOT_SQLSERVER_DRIVER", "odbc")
     with pytest.raises(ConfigError, match="sqlserver_driver"):
         load_settings()
+
+
+def test_a_drill_restores_in_its_own_region_or_else_the_default():
+    policy = parse_policy(
+        {
+            "backups": {"default_bucket": "b"},
+            "region": {"default": "eu-west-1", "allowed": ["eu-west-1", "us-east-1"]},
+            "drills": [drill_data(name="home"), drill_data(name="away", engine={"region": "us-east-1"})],
+        }
+    )
+    assert [policy.drill_region(d) for d in policy.drills] == ["eu-west-1", "us-east-1"]
+    assert (policy.region.or_default(None), policy.region.or_default("us-east-1")) == ("eu-west-1", "us-east-1")

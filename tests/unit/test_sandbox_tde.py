@@ -171,3 +171,13 @@ def test_at_most_ten_user_certificates(tde_world):
             certificate_file_s3_arn=f"arn:aws:s3:::{BUCKET}/tde/c10.cer",
         ).text
     )
+
+
+def test_the_import_is_refused_when_the_option_groups_role_may_not_read_or_decrypt(tde_world):
+    """RDS imports as the SQLSERVER_BACKUP_RESTORE role (guide "TDE.BackupRestoreRDS", prerequisites): a role that
+    may not decrypt with the password key gets no certificate, and nothing is imported."""
+    _, aws, server, client = tde_world
+    aws.role_gaps["rdsbot-og-tde"] = [f"kms:Decrypt on {KEY_ARN}"]
+    error = refused(server)
+    assert f"cannot import the certificate: it is not allowed kms:Decrypt on {KEY_ARN}" in error.text
+    assert client.user_tde_certificates(INSTANCE) == {}

@@ -209,8 +209,13 @@ def test_a_restart_after_the_certificate_was_restored_does_not_send_it_twice() -
     assert "found, not restored again" in done.stage(StageName.RESTORE_START).detail
 
 
+# The role a team's option group runs SQLSERVER_BACKUP_RESTORE as; IAM says it may import (FakeAws.role_gaps).
+TEAM_ROLE = "arn:aws:iam::123456789012:role/team-sql-restore"
+
+
 def existing(aws: FakeAws, *, options: set[str], version: str = "15.00.4415.2.v1", multi_az: bool = False) -> None:
     aws.option_groups["team-og"] = options
+    aws.backup_roles["team-og"] = TEAM_ROLE
     existing_instance(aws, group="team-og")
     state = aws.instances["rdsbot-staging-1"]
     aws.instances[state.instance_id] = state.model_copy(update={"engine_version": version, "multi_az": multi_az})

@@ -3,7 +3,7 @@
 server: the procedure dispatcher; connection: DB-API-like connections to it; procedure_calls: reading what a client
 sends; task_lifecycle and task_status: restore tasks over time and as rds_task_status shows them; drill_checks:
 answers to drill validation queries; state_file: the state several processes share; reachability: whether the
-instance's security groups let the bot's connection in.
+instance's security groups let the bot's connection in; role_policies: what the option group's IAM role may do.
 """
 
 from aws.sandbox.sql_server.connection import SandboxConnection, SandboxCursor

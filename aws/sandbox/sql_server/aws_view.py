@@ -13,7 +13,9 @@ from typing import Any, Protocol
 
 import boto3
 
+from aws.sandbox.sql_server import role_policies
 from bot.domain import InstanceState
+from bot.role_needs import RoleNeeds
 
 
 def bucket_and_key(s3_arn: str) -> tuple[str, str]:
@@ -61,6 +63,11 @@ class AwsView(Protocol):
         """The options of the instance's option group, as DescribeOptionGroups lists them."""
         ...
 
+    def role_lacks(self, instance: InstanceState, needs: RoleNeeds) -> list[str]:
+        """What the role of the instance's SQLSERVER_BACKUP_RESTORE option may not do of `needs` ("action on
+        resource" each): RDS reads and decrypts as that role. Empty when it may do all, or cannot be read."""
+        ...
+
 
 @dataclass
 class MemoryAwsView:
@@ -74,6 +81,7 @@ class MemoryAwsView:
     without_backup_restore: set[str] = field(default_factory=set)  # instance ids whose group lacks the option
     metadata: dict[str, dict[str, str]] = field(default_factory=dict)  # "bucket/key" -> user metadata
     options: dict[str, set[str]] = field(default_factory=dict)  # option group -> its options
+    role_gaps: dict[str, list[str]] = field(default_factory=dict)  # option group -> what its role may not do
 
     def matched_objects(self, s3_arn: str) -> list[tuple[str, int]]:
         bucket, key = bucket_and_key(s3_arn)
@@ -113,6 +121,9 @@ class MemoryAwsView:
     def option_names(self, instance: InstanceState) -> set[str]:
         return set(self.options.get(instance.option_group_name or "", set()))
 
+    def role_lacks(self, instance: InstanceState, needs: RoleNeeds) -> list[str]:
+        return list(self.role_gaps.get(instance.option_group_name or "", []))
+
 
 SERVICE_KEY_ID = "RDSBOT_SANDBOX_RDS_ACCESS_KEY_ID"
 SERVICE_SECRET = "RDSBOT_SANDBOX_RDS_SECRET_ACCESS_KEY"
@@ -135,6 +146,7 @@ class EndpointAwsView:
         self._s3: Any = session.client("s3", region_name=region)
         self._kms: Any = session.client("kms", region_name=region)
         self._rds: Any = session.client("rds", region_name=region)
+        self._iam: Any = session.client("iam", region_name=region)
 
     def matched_objects(self, s3_arn: str) -> list[tuple[str, int]]:
         bucket, key = bucket_and_key(s3_arn)
@@ -196,10 +208,29 @@ class EndpointAwsView:
             return None
 
     def option_names(self, instance: InstanceState) -> set[str]:
+        return {o["OptionName"] for o in self._options(instance)}
+
+    def role_lacks(self, instance: InstanceState, needs: RoleNeeds) -> list[str]:
+        settings = [
+            s
+            for o in self._options(instance)
+            if o["OptionName"] == "SQLSERVER_BACKUP_RESTORE"
+            for s in o.get("OptionSettings", [])
+            if s.get("Name") == "IAM_ROLE_ARN" and s.get("Value")
+        ]
+        if not settings:
+            return ["anything: SQLSERVER_BACKUP_RESTORE names no IAM_ROLE_ARN"]
+        try:
+            documents = role_policies.role_documents(self._iam, settings[0]["Value"].rsplit("/", 1)[-1])
+        except Exception:  # a principal that may not read IAM (tests enforcing it): nothing to judge by
+            return []
+        return role_policies.lacks(documents, needs)
+
+    def _options(self, instance: InstanceState) -> list[dict[str, Any]]:
         if not instance.option_group_name:
-            return set()
+            return []
         try:
             groups = self._rds.describe_option_groups(OptionGroupName=instance.option_group_name)
         except Exception:
-            return set()
-        return {o["OptionName"] for g in groups["OptionGroupsList"] for o in g.get("Options", [])}
+            return []
+        return [o for g in groups["OptionGroupsList"] for o in g.get("Options", [])]

@@ -19,6 +19,7 @@ from aws.sandbox.sql_server.procedure_calls import bound_text
 from aws.sandbox.sql_server.results import ResultSet, SandboxSqlError, SqlParam
 from aws.sandbox.sql_server.state_file import EmulatedInstance, RestoreTask
 from bot.domain import InstanceState
+from bot.role_needs import TdeImportNeeds
 from bot.tde import CERTIFICATE_PREFIX, PASSWORD_METADATA, TDE_OPTION
 
 REQUIRED_OPTIONS = ("SQLSERVER_BACKUP_RESTORE", TDE_OPTION)
@@ -80,6 +81,16 @@ def restore_tde_certificate(
     key_arn = bound_text(bound, "kms_password_key_arn")
     if problem := aws.kms_key_problem(key_arn):
         raise SandboxSqlError(50000, problem)
+    # RDS reads both files and decrypts the password as the option group's role (guide, prerequisites).
+    needs = TdeImportNeeds(
+        certificate_s3_arn=certificate_arn, private_key_s3_arn=private_key_arn, password_key_arn=key_arn
+    )
+    if lacks := aws.role_lacks(instance, needs):
+        raise SandboxSqlError(
+            50000,
+            f"(sandbox) The IAM role of SQLSERVER_BACKUP_RESTORE in {instance.option_group_name} cannot import the "
+            f"certificate: it is not allowed {'; '.join(lacks)}.",
+        )
     thumbprint = certificate_thumbprint(aws.object_body(*bucket_and_key(certificate_arn)))
     if thumbprint is None:
         raise SandboxSqlError(50000, f"(sandbox) {certificate_arn} is not a certificate file.")

@@ -1,0 +1,63 @@
+"""What RDS needs of the IAM role an option group's SQLSERVER_BACKUP_RESTORE names, and which roles are rdsbot's.
+One list of actions serves both what rdsbot grants its own roles (aws/iam.py, aws/backup_role.py) and what it asks
+IAM about a role it does not manage (iam:SimulatePrincipalPolicy). Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+# AWS guide "SQLServer.Procedural.Importing.Native.Enabling" (the restore half; s3:PutObject and the multipart
+# actions serve rds_backup_database: bot/backup_target.py).
+RESTORE_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
+RESTORE_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectAttributes")
+# The same guide: for a backup made with a KMS key the role needs these on the key (and the key policy must name it).
+RESTORE_KMS_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+# AWS guide "TDE.BackupRestoreRDS", prerequisites: besides native restore's, the role that imports a TDE certificate
+# needs s3:GetBucketAcl (with GetBucketLocation and ListBucket) on the bucket and s3:ListAllMyBuckets on *; it reads
+# the .cer and .pvk like a backup, and decrypts the .pvk's password with the password key.
+TDE_BUCKET_ACTIONS = ("s3:GetBucketAcl",)
+TDE_ACCOUNT_ACTIONS = ("s3:ListAllMyBuckets",)
+# What decrypting the password (and reading a file under SSE-KMS) takes; rdsbot's own role gets RESTORE_KMS_ACTIONS.
+TDE_DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+ROLE_NAME_PREFIX = "rdsbot-"  # every role rdsbot makes: rdsbot-native-restore..., rdsbot-sqlserver-audit
+
+
+class RoleNeeds(Protocol):
+    """Actions -> the resources they must be allowed on, as iam:SimulatePrincipalPolicy is asked."""
+
+    def resources(self) -> dict[tuple[str, ...], tuple[str, ...]]: ...
+
+
+@dataclass(frozen=True)
+class TdeImportNeeds:
+    """What rds_restore_tde_certificate needs of the option group's role for one certificate."""
+
+    certificate_s3_arn: str
+    private_key_s3_arn: str
+    password_key_arn: str
+    file_kms_key_arns: tuple[str, ...] = ()  # the SSE-KMS keys the .cer and .pvk are stored under
+
+    def resources(self) -> dict[tuple[str, ...], tuple[str, ...]]:
+        files = (self.certificate_s3_arn, self.private_key_s3_arn)
+        buckets = tuple(dict.fromkeys(arn.split("/", 1)[0] for arn in files))
+        return {
+            RESTORE_OBJECT_ACTIONS: files,
+            RESTORE_BUCKET_ACTIONS + TDE_BUCKET_ACTIONS: buckets,
+            TDE_ACCOUNT_ACTIONS: ("*",),
+            TDE_DECRYPT_ACTIONS: tuple(dict.fromkeys((self.password_key_arn, *self.file_kms_key_arns))),
+        }
+
+
+def role_path_and_name(role_arn: str) -> tuple[str, str]:
+    """arn:aws:iam::1:role/team/x/name -> ("/team/x/", "name"): an IAM role ARN is role/<path><name>."""
+    rest = role_arn.split(":role", 1)[-1]
+    path, _, name = rest.rpartition("/")
+    return path + "/", name
+
+
+def managed_role(role_arn: str, roles_path: str) -> bool:
+    """A role rdsbot made, and may change: under the policy's roles.path (where it creates its roles, and the only
+    roles its IAM policy lets it change) and named as it names them. Any other role is only checked, never changed."""
+    path, name = role_path_and_name(role_arn)
+    return path.startswith(roles_path) and name.startswith(ROLE_NAME_PREFIX)
