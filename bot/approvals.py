@@ -135,13 +135,12 @@ class Decisions:
             {"reason": reason, **_who(identity)},
             identity,
         )
-        # The decision and its mark in one write: a process killed before chat heard of it leaves the mark, and
-        # the leader announces it after the restart (bot/decision_notice.py).
-        if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided], unannounced=True):
+        # The decision, its mark and its approver's row in one write: a process killed before chat heard of it
+        # leaves the mark, and the leader announces it after the restart (bot/decision_notice.py); the leader never
+        # finds the mark without the row, which would show the card decided by nobody.
+        verdict = ApprovalDecision.APPROVED if approve else ApprovalDecision.DENIED
+        if self.approvals.decide(job.id, new_status, actor, verdict, reason, now, [decided]) is None:
             return self._lost_race(job, actor, action)
-        self.approvals.add_approval(
-            job.id, actor, ApprovalDecision.APPROVED if approve else ApprovalDecision.DENIED, reason, now
-        )
         if approve:
             self.wake_engine()
         updated = self.jobs.get_job(job.id)
