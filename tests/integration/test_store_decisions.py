@@ -47,9 +47,13 @@ def test_two_approvers_clicking_at_once_start_exactly_one_execution(store: SqlSt
         start = threading.Barrier(clickers)
 
         def approve(actor: str, job_id: str = job_id, start: threading.Barrier = start) -> bool:
+            # As Decisions.decide writes a click: the status, its mark, the approver's row and the event at once.
             start.wait()
             approved = event("job.approved", job_id, actor=actor)
-            return store.jobs.transition(job_id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [approved])
+            row = store.approvals.decide(
+                job_id, JobStatus.QUEUED, actor, ApprovalDecision.APPROVED, None, T0, [approved]
+            )
+            return row is not None
 
         with ThreadPoolExecutor(clickers) as pool:
             won = list(pool.map(approve, [f"U_APPROVER_{n}" for n in range(clickers)]))
@@ -57,6 +61,7 @@ def test_two_approvers_clicking_at_once_start_exactly_one_execution(store: SqlSt
         assert won.count(True) == 1
         winner = f"U_APPROVER_{won.index(True)}"
         assert [(e.action, e.actor) for e in store.audit.audit_events(job_id)] == [("job.approved", winner)]
+        assert [a.actor for a in store.approvals.approvals(job_id)] == [winner]  # the losers left no row
         job = store.jobs.get_job(job_id)
         assert job is not None and job.status is JobStatus.QUEUED
 
