@@ -135,13 +135,12 @@ class Decisions:
             {"reason": reason, **_who(identity)},
             identity,
         )
-        # The decision and its mark in one write: a process killed before chat heard of it leaves the mark, and
-        # the leader announces it after the restart (bot/decision_notice.py).
-        if not self.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, new_status, [decided], unannounced=True):
+        # The decision, its mark and its approver's row in one write: a process killed before chat heard of it
+        # leaves the mark, and the leader announces it after the restart (bot/decision_notice.py); the leader never
+        # finds the mark without the row, which would show the card decided by nobody.
+        verdict = ApprovalDecision.APPROVED if approve else ApprovalDecision.DENIED
+        if self.approvals.decide(job.id, new_status, actor, verdict, reason, now, [decided]) is None:
             return self._lost_race(job, actor, action)
-        self.approvals.add_approval(
-            job.id, actor, ApprovalDecision.APPROVED if approve else ApprovalDecision.DENIED, reason, now
-        )
         if approve:
             self.wake_engine()
         updated = self.jobs.get_job(job.id)
@@ -209,11 +208,11 @@ class Decisions:
         who: dict[str, object] = {"iam_user": identity.iam_user, "status": job.status}
         if job.status == JobStatus.AWAITING_APPROVAL:
             withdrawn = self._event(actor, job.id, AuditAction.JOB_CANCELLED, who)
-            # Marked in the same write, like a decision: the card loses its buttons even if the process dies
-            # before it is told (bot/decision_notice.py); the row names who withdrew it on the card.
-            withdrawing = (job.id, JobStatus.AWAITING_APPROVAL, JobStatus.CANCELLED, [withdrawn])
-            if self.jobs.transition(*withdrawing, unannounced=True):
-                self.approvals.add_approval(job.id, actor, ApprovalDecision.WITHDRAWN, None, self.clock.now())
+            # Marked in the same write as the row naming who withdrew it, like a decision: the card loses its
+            # buttons even if the process dies before it is told, and the leader's sweep never finds the mark
+            # without the name (bot/decision_notice.py).
+            withdrawing = (ApprovalDecision.WITHDRAWN, None, self.clock.now(), [withdrawn])
+            if self.approvals.decide(job.id, JobStatus.CANCELLED, actor, *withdrawing) is not None:
                 withdrawn_text = mrkdwn("{} withdrawn before approval; nothing was created", job.id)
                 return Decision(Outcome.WITHDRAWN, withdrawn_text, self.jobs.get_job(job.id) or job)
         else:

@@ -1,7 +1,7 @@
 """An approver's decision reaches chat even if the process dies right after it is saved.
 
-Approve and Deny save the new status and the mark `finish_unannounced` in one compare-and-set
-(JobRepository.transition), the same mark a finished job carries (bot/workflow.py `_announce`). The clicking
+Approve and Deny save the new status, the mark `finish_unannounced` and the approver's row in one compare-and-set
+(ApprovalRepository.decide), the same mark a finished job carries (bot/workflow.py `_announce`). The clicking
 process then announces the decision (the card loses its buttons) and clears the mark; a process killed in between
 leaves the mark, and the leader's engine loop announces it again after the restart (DecisionAnnouncer, one of
 Engine.announcers). The Slack write has a deterministic outbox ref, so an announcement repeated after a crash that
@@ -84,9 +84,9 @@ class DecisionAnnouncer:
     def __init__(self, jobs: JobRepository, notifier: DecisionNotifier) -> None:
         self.jobs = jobs
         self.notifier = notifier
-        # The marked jobs the last sweep found. A sweep announces only a job the one before found marked too: the
-        # clicking process clears its mark within moments, so a sweep racing a live click never announces it (it
-        # could come between the compare-and-set and the approval row, and show the card without its approver).
+        # The marked jobs the last sweep found. A sweep announces only a job the one before found marked too, so it
+        # seldom repeats a live click's own announcement (harmless when it does: the write is queued once by its
+        # ref, and the approver's row is saved with the mark, so both render the same card).
         self._marked_before: set[str] = set()
 
     def announce(self, job: Job) -> None:

@@ -148,6 +148,21 @@ class ApprovalRepository(Protocol):
         self, job_id: str, actor: str, decision: ApprovalDecision, reason: str | None, at: datetime
     ) -> Approval: ...
 
+    def decide(
+        self,
+        job_id: str,
+        new: JobStatus,
+        actor: str,
+        decision: ApprovalDecision,
+        reason: str | None,
+        at: datetime,
+        events: Sequence[AuditEvent] = (),
+    ) -> Approval | None:
+        """A decision in one write: the job moves from awaiting approval to `new`, marked `finish_unannounced`,
+        with the approver's row and `events`; None, with nothing written, when it was no longer awaiting approval.
+        One write, so a reader (the leader's DecisionAnnouncer) never sees the decision without its approver."""
+        ...
+
     def approvals(self, job_id: str) -> list[Approval]:
         """In the order they were made."""
         ...

@@ -38,7 +38,9 @@ class SlackDrillReporter:
 
     def follow_up(self, channel: str, run_id: str, text: SlackText) -> None:
         thread = _report_ref(run_id) if self.outbox.repository.by_ref(_report_ref(run_id)) else None
-        self.outbox.post(_key(run_id), MessageKind.DRILL_FOLLOW_UP, channel, text, thread_ref=thread)
+        # One follow-up per run (its cleanup): a runner restarted before saving the run done tells it again.
+        ref = f"drill:{run_id}:follow-up"
+        self.outbox.post(_key(run_id), MessageKind.DRILL_FOLLOW_UP, channel, text, ref=ref, thread_ref=thread)
 
 
 def _key(run_id: str) -> str:

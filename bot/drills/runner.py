@@ -327,9 +327,12 @@ class DrillRunner:
             return
         run.cleanup_error = None
         run.cleanup.finished_at = self.clock.now()
-        self._finish(run)
+        # Told and audited before DONE is saved, as _reporting does before CLEANING: whoever reads a run as done
+        # finds its cleanup posted and in the trail, and a process killed in between repeats the cleanup pass
+        # (nothing left to remove; the Slack follow-up is queued once by its ref) instead of never telling it.
         self.ports.reporter.follow_up(self._channel(run), run.id, report.cleanup_text(run))
         self._audit(run.drill_name, AuditAction.DRILL_CLEANED_UP, run.job_id, {"run": run.id, "removed": run.removed})
+        self._finish(run)
 
     def _finish(self, run: DrillRun) -> None:
         run.phase = DrillPhase.DONE

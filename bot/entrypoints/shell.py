@@ -20,7 +20,7 @@ from bot.doctor import DoctorCommand
 from bot.domain import Job, JobStatus
 from bot.drills.chart import TrendChart
 from bot.drills.commands import DrillCommands
-from bot.lifecycle.model import LifecyclePhase
+from bot.lifecycle.model import InstanceLifecycle, LifecyclePhase
 from bot.notifiers import PrintNotifier
 from bot.slack_text import SlackText, plain
 
@@ -69,12 +69,21 @@ class ConsoleSession:
     script_values: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _announced: set[str] = field(default_factory=set)
+    _deletions_started: set[str] = field(default_factory=set)
+    _deletions_told: set[str] = field(default_factory=set)
     _announcement: threading.Condition = field(default_factory=threading.Condition)
 
     def announced(self, job_id: str) -> None:
         """The completion of `job_id` has been printed; `wait` may return."""
         with self._announcement:
             self._announced.add(job_id)
+            self._announcement.notify_all()
+
+    def deletion_told(self, job_id: str, ended: bool) -> None:
+        """The deletion of `job_id`'s instance was claimed (`ended` False) or its end printed; `wait` waits from
+        the one to the other."""
+        with self._announcement:
+            (self._deletions_told if ended else self._deletions_started).add(job_id)
             self._announcement.notify_all()
 
     def say(self, text: str) -> None:
@@ -253,6 +262,13 @@ class ConsoleSession:
                 self.say(f"{job_id}'s instance still deleting after {timeout:.0f} s")
                 return
             time.sleep(0.1)
+        # ... and, for one this session saw begin, once its end is printed: the runner saves the end before it
+        # tells the listeners, so the store alone lets a script's last `wait` (and the session) end first.
+        with self._announcement:
+            if job_id in self._deletions_started:
+                self._announcement.wait_for(
+                    lambda: job_id in self._deletions_told, timeout=max(1.0, deadline - time.monotonic())
+                )
         self.say(f"{job_id} is {job.status if job else 'unknown'}")
 
 
@@ -266,6 +282,11 @@ class ConsoleNotifier(PrintNotifier):
     def job_finished(self, job: Job) -> None:
         super().job_finished(job)
         self.session.announced(job.id)
+
+    def lifecycle_changed(self, job: Job, lifecycle: InstanceLifecycle, text: str) -> None:
+        super().lifecycle_changed(job, lifecycle, text)
+        if lifecycle.phase == LifecyclePhase.DELETING or lifecycle.phase.finished:  # claimed; deleted or left alone
+            self.session.deletion_told(job.id, ended=lifecycle.phase.finished)
 
 
 class ConsoleDrillReporter:

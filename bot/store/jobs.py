@@ -35,6 +35,32 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def transition_row(
+    conn: Connection, job_id: str, expected: ExpectedStatus, new: JobStatus, unannounced: bool = False
+) -> bool:
+    """The status compare-and-set inside the caller's transaction (SqlJobs.transition, and a decision that writes
+    its approval row with it); True when this call won the change."""
+    wanted = {expected} if isinstance(expected, JobStatus) else set(expected)
+    if not wanted:
+        return False
+    now = _now()
+    values: dict[str, Any] = {"status": new.value, "updated_at": now}
+    if unannounced:
+        values[_UNANNOUNCED] = True
+    stamp = sa.literal(now, UtcDateTime())
+    if new is JobStatus.RUNNING:
+        values["started_at"] = sa.func.coalesce(jobs.c.started_at, stamp)
+    if new.finished:
+        values["finished_at"] = sa.func.coalesce(jobs.c.finished_at, stamp)
+    # One UPDATE with the expected status in its WHERE: the database decides the race, not Python.
+    changed = conn.execute(
+        jobs.update()
+        .where(jobs.c.id == job_id, jobs.c.status.in_([status.value for status in wanted]))
+        .values(**values)
+    )
+    return bool(changed.rowcount == 1)
+
+
 def _job_values(job: Job, now: datetime) -> dict[str, Any]:
     # mode="json" turns datetimes and enums nested in the plan into what a JSON column can hold.
     data = job.model_dump(mode="json", include={"plan", "created_resources"})
@@ -197,26 +223,8 @@ class SqlJobs:
         Entering RUNNING stamps started_at and entering a finished status stamps finished_at, unless already set.
         The events are recorded only when the change happens.
         """
-        wanted = {expected} if isinstance(expected, JobStatus) else set(expected)
-        if not wanted:
-            return False
-        now = _now()
-        values: dict[str, Any] = {"status": new.value, "updated_at": now}
-        if unannounced:
-            values[_UNANNOUNCED] = True
-        stamp = sa.literal(now, UtcDateTime())
-        if new is JobStatus.RUNNING:
-            values["started_at"] = sa.func.coalesce(jobs.c.started_at, stamp)
-        if new.finished:
-            values["finished_at"] = sa.func.coalesce(jobs.c.finished_at, stamp)
         with self._db.transaction(write=True) as conn:
-            # One UPDATE with the expected status in its WHERE: the database decides the race, not Python.
-            changed = conn.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.status.in_([status.value for status in wanted]))
-                .values(**values)
-            )
-            if changed.rowcount != 1:
+            if not transition_row(conn, job_id, expected, new, unannounced):
                 return False
             append_events(conn, events)
             return True

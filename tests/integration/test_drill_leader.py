@@ -54,11 +54,17 @@ def holder_of(url: str, key: int) -> int | None:
 
 
 def kill_backend(url: str, pid: int) -> None:
-    """What a crashed replica looks like to PostgreSQL: its session ends."""
+    """What a crashed replica looks like to PostgreSQL: its session ends, and with it its advisory locks.
+
+    pg_terminate_backend(pid) alone only sends the signal ("returns true whether the process actually terminates or
+    not", PostgreSQL docs, "Server Signaling Functions"): the dying backend may still hold the lock when the next
+    elector asks. With a timeout (PostgreSQL 14+) it returns once the backend has exited, false if it has not.
+    """
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            ended = conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 30000)"), {"pid": pid}).scalar()
+            assert ended is True, f"backend {pid} still running 30 s after pg_terminate_backend"
     finally:
         engine.dispose()
 

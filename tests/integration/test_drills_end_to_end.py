@@ -279,6 +279,43 @@ def test_a_restart_between_restore_and_cleanup_still_ends_with_the_resources_gon
     second.close()
 
 
+class DiesSavingDone:
+    """The drill runs' store, in a process killed as it saves a run done: everything before that write happened."""
+
+    def __init__(self, runs: object) -> None:
+        self.runs = runs
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.runs, name)
+
+    def save(self, run: DrillRun) -> None:
+        if run.phase == DrillPhase.DONE:
+            raise SimulatedCrash("died saving the run done")
+        self.runs.save(run)  # type: ignore[attr-defined]
+
+
+def test_a_run_read_as_done_has_its_cleanup_told_and_audited_even_across_a_crash(settings: Settings, aws):
+    # CI read a run as done before its "cleaned up" follow-up and audit event existed: they came after the save,
+    # and a crash there lost them for good. They now come first; a crash there repeats the (empty) cleanup pass.
+    first = build(settings)
+    reporter = RecordingReporter()
+    doomed = drills_of(first, reporter)
+    doomed.runner.runs = DiesSavingDone(doomed.runner.runs)  # type: ignore[assignment]
+    run = doomed.runner.start("nightly", "test").run
+    with pytest.raises(SimulatedCrash):
+        doomed.run_until_idle(first)
+    assert [f[1] for f in reporter.follow_ups] == [run.id] and "cleaned up" in reporter.follow_ups[0][2]
+    audited = [e.action for e in first.store.audit.audit_events() if e.actor == "drill:nightly"]
+    assert audited[-1] == "drill.cleaned_up" and drill_leftovers(aws) == []
+    first.close()
+
+    second = build(settings)  # the restart finds the run cleaning, with nothing left to remove, and ends it
+    drills = drills_of(second, RecordingReporter())
+    drills.run_until_idle(second)
+    assert finished(drills, run.id).outcome == DrillOutcome.PASSED and drill_leftovers(aws) == []
+    second.close()
+
+
 def test_two_drills_side_by_side_share_the_network_and_option_group_and_leave_nothing(settings: Settings, aws):
     # Every drill spec here is due each minute, so two of them start together: one makes the shared option group,
     # subnet group and security group, the other reuses them. Whichever finishes last removes them.

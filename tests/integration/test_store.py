@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -10,15 +9,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from bot.domain import (
     STAGE_ORDER,
-    Approval,
-    ApprovalDecision,
     AuditEvent,
     EngineBookkeeping,
     Job,
@@ -28,8 +21,6 @@ from bot.domain import (
     StageStatus,
 )
 from bot.store import DuplicateJobError, SqlStore, UnknownJobError
-from bot.store.database import alembic_config
-from bot.store.schema import metadata
 from tests.support.factories import make_plan
 
 T0 = datetime(2024, 11, 25, 9, 0, tzinfo=UTC)
@@ -141,46 +132,6 @@ def test_saving_or_adding_the_wrong_job_is_refused_and_writes_nothing(store: Sql
     assert trail(store) == []
 
 
-def test_transition_changes_the_status_only_from_an_expected_one(store: SqlStore) -> None:
-    store.jobs.add_job(make_job("job-1", status=JobStatus.AWAITING_APPROVAL))
-
-    assert not store.jobs.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING, [event("job.started", "job-1")])
-    assert not store.jobs.transition("ghost", JobStatus.QUEUED, JobStatus.RUNNING)
-    assert store.jobs.transition(
-        "job-1", {JobStatus.AWAITING_APPROVAL}, JobStatus.QUEUED, [event("job.approved", "job-1")]
-    )
-    assert store.jobs.transition("job-1", {JobStatus.QUEUED, JobStatus.RUNNING}, JobStatus.RUNNING)
-    assert store.jobs.transition("job-1", JobStatus.RUNNING, JobStatus.CANCELLED, [event("job.cancelled", "job-1")])
-
-    job = store.jobs.get_job("job-1")
-    assert job is not None and job.status is JobStatus.CANCELLED
-    assert job.started_at is not None and job.finished_at is not None
-    assert job.started_at.tzinfo is UTC and job.started_at <= job.finished_at
-    assert trail(store) == [("job.approved", "job-1"), ("job.cancelled", "job-1")]
-
-
-def test_two_approvers_clicking_at_once_start_exactly_one_execution(store: SqlStore) -> None:
-    clickers = 8
-    for round_ in range(5):
-        job_id = f"job-{round_}"
-        store.jobs.add_job(make_job(job_id, status=JobStatus.AWAITING_APPROVAL))
-        start = threading.Barrier(clickers)
-
-        def approve(actor: str, job_id: str = job_id, start: threading.Barrier = start) -> bool:
-            start.wait()
-            approved = event("job.approved", job_id, actor=actor)
-            return store.jobs.transition(job_id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [approved])
-
-        with ThreadPoolExecutor(clickers) as pool:
-            won = list(pool.map(approve, [f"U_APPROVER_{n}" for n in range(clickers)]))
-
-        assert won.count(True) == 1
-        winner = f"U_APPROVER_{won.index(True)}"
-        assert [(e.action, e.actor) for e in store.audit.audit_events(job_id)] == [("job.approved", winner)]
-        job = store.jobs.get_job(job_id)
-        assert job is not None and job.status is JobStatus.QUEUED
-
-
 def test_unfinished_jobs_are_the_queued_and_running_ones_oldest_first(store: SqlStore) -> None:
     ages = {
         "running-new": (JobStatus.RUNNING, 30),
@@ -211,87 +162,6 @@ def test_list_jobs_is_newest_first_and_filters_by_status_and_drill(store: SqlSto
     assert [j.id for j in store.jobs.list_jobs(is_drill=True)] == ["job-5", "job-4"]
     assert [j.id for j in store.jobs.list_jobs({JobStatus.SUCCEEDED}, is_drill=False)] == ["job-3", "job-1"]
     assert store.jobs.list_jobs({JobStatus.RUNNING}) == []
-
-
-def test_reopening_the_store_on_an_existing_database_keeps_the_jobs(database_url: str) -> None:
-    with SqlStore(database_url) as first:
-        first.jobs.add_job(make_job("job-1"), [event("job.requested", "job-1")])
-        first.approvals.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, None, T0)
-
-    # Twice more, one while another is open: every start runs the migrations, and they must be no-ops.
-    with SqlStore(database_url) as second, SqlStore(database_url) as third:
-        assert second.jobs.get_job("job-1") == make_job("job-1")
-        assert third.jobs.get_job("job-1") == make_job("job-1")
-        assert trail(second) == [("job.requested", "job-1")]
-        assert len(third.approvals.approvals("job-1")) == 1
-        assert current_revision(second) == head_revision(second)
-
-
-def test_an_upgrade_from_revision_0001_with_data_in_it_keeps_the_data(database_url: str) -> None:
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            command.upgrade(alembic_config(conn), "0001")
-        # Rows written the way the 0001 schema takes them, without the store's help.
-        tables = sa.MetaData()
-        tables.reflect(engine)
-        with engine.begin() as conn:
-            conn.execute(
-                tables.tables["jobs"].insert(),
-                {
-                    "id": "job-old",
-                    "requester": "U_ALICE",
-                    "status": "running",
-                    "is_drill": False,
-                    "plan": make_plan().model_dump(mode="json"),
-                    "outputs": {"task_id": 7},
-                    "created_resources": {"instance": "restore-sales"},
-                    "error": None,
-                    "percent_complete": 40,
-                    "created_at": T0,
-                    "started_at": T0 + timedelta(minutes=1),
-                    "finished_at": None,
-                    "updated_at": T0 + timedelta(minutes=2),
-                },
-            )
-            conn.execute(
-                tables.tables["stages"].insert(),
-                [
-                    {"job_id": "job-old", "position": i, "name": name.value, "status": "pending", "detail": ""}
-                    for i, name in enumerate(STAGE_ORDER)
-                ],
-            )
-            conn.execute(
-                tables.tables["approvals"].insert(),
-                {"job_id": "job-old", "actor": "U_BOB", "decision": "approved", "reason": "ok", "at": T0},
-            )
-            conn.execute(
-                tables.tables["audit_events"].insert(),
-                {"at": T0, "actor": "U_ALICE", "action": "job.requested", "job_id": "job-old", "detail": {}},
-            )
-    finally:
-        engine.dispose()
-
-    with SqlStore(database_url) as store:
-        assert current_revision(store) == head_revision(store)
-        job = store.jobs.get_job("job-old")
-        assert job is not None
-        assert (job.status, job.percent_complete, job.outputs) == (JobStatus.RUNNING, 40, StageOutputs(task_id=7))
-        assert job.engine == EngineBookkeeping()
-        assert job.plan == make_plan() and job.created_at == T0 and job.created_at.tzinfo is UTC
-        assert [s.name for s in job.stages] == list(STAGE_ORDER)
-        assert [j.id for j in store.jobs.unfinished_jobs()] == ["job-old"]
-        assert store.approvals.approvals("job-old") == [
-            Approval(id=1, job_id="job-old", actor="U_BOB", decision=ApprovalDecision.APPROVED, reason="ok", at=T0)
-        ]
-        assert trail(store) == [("job.requested", "job-old")]
-
-
-def test_the_migrations_build_exactly_the_schema_the_store_queries(store: SqlStore) -> None:
-    with store.engine.connect() as conn:
-        drift = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
-
-    assert drift == []
 
 
 def test_audit_events_come_back_in_insertion_order(store: SqlStore) -> None:
@@ -328,23 +198,6 @@ def test_audit_events_come_back_in_insertion_order(store: SqlStore) -> None:
     assert [e.action for e in store.audit.audit_events("job-1", since=T0 + timedelta(minutes=6))] == ["stage.succeeded"]
 
 
-def test_approvals_are_kept_per_job_in_the_order_they_were_given(store: SqlStore) -> None:
-    store.jobs.add_job(make_job("job-1", status=JobStatus.AWAITING_APPROVAL))
-    store.jobs.add_job(make_job("job-2", status=JobStatus.AWAITING_APPROVAL))
-
-    first = store.approvals.add_approval("job-1", "U_BOB", ApprovalDecision.APPROVED, "looks right", T0)
-    store.approvals.add_approval("job-2", "U_BOB", ApprovalDecision.DENIED, "wrong region", T0)
-    second = store.approvals.add_approval(
-        "job-1", "U_CAROL", ApprovalDecision.APPROVED, None, T0 + timedelta(seconds=30)
-    )
-
-    assert store.approvals.approvals("job-1") == [first, second]
-    assert [(a.actor, a.decision) for a in store.approvals.approvals("job-2")] == [("U_BOB", ApprovalDecision.DENIED)]
-    assert store.approvals.approvals("job-3") == []
-    with pytest.raises(UnknownJobError):
-        store.approvals.add_approval("job-3", "U_BOB", ApprovalDecision.APPROVED, None, T0)
-
-
 def test_many_threads_can_write_the_same_database_at_once(store: SqlStore) -> None:
     def submit_and_run(worker: int) -> None:
         for n in range(5):
@@ -362,17 +215,6 @@ def test_many_threads_can_write_the_same_database_at_once(store: SqlStore) -> No
     if store.engine.dialect.name == "sqlite":
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-
-
-def current_revision(store: SqlStore) -> tuple[str, ...]:
-    # Sets of heads: features land as sibling revisions (0002 audit, 0002d drills) and the store upgrades to all.
-    with store.engine.connect() as conn:
-        return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
-
-
-def head_revision(store: SqlStore) -> tuple[str, ...]:
-    with store.engine.connect() as conn:
-        return tuple(sorted(ScriptDirectory.from_config(alembic_config(conn)).get_heads()))
 
 
 def test_update_outputs_merges_without_undoing_a_decision(store: SqlStore) -> None:

@@ -75,7 +75,7 @@ class Story:
         request = block_action(action_id, job_id, user_id=user, channel=channel, message_ts=ts)
         return post(self.url + EVENTS_PATH, request.body, request.headers)
 
-    def card_of(self, job_id: str, timeout: float = 10.0) -> tuple[str, str]:
+    def card_of(self, job_id: str, timeout: float = 30.0) -> tuple[str, str]:
         """Where the approval card was posted, once the bot has recorded it as the job's thread."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -84,6 +84,15 @@ class Story:
                 return thread
             time.sleep(0.02)
         raise AssertionError(f"job {job_id} never recorded its approval card")
+
+    def card_shows(self, job_id: str, outcome: str, timeout: float = 30.0) -> RecordedCall:
+        """Wait until the job's approval card is updated to show `outcome` (e.g. "✅ Restored"): the last write of
+        a finished job's thread. Its final message goes out before it, so that message, or an empty outbox seen
+        just after it, does not mean the card is up to date."""
+        _, ts = self.card_of(job_id)
+        return self.slack.wait_for(
+            "chat.update", lambda c: c.body.get("ts") == ts and outcome in str(c.body.get("text")), timeout=timeout
+        )
 
     def wait_card(self) -> tuple[RecordedCall, str]:
         card = self.slack.wait_for("chat.postMessage", lambda c: c.field("blocks") is not None, timeout=15)

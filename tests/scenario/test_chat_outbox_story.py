@@ -37,12 +37,14 @@ def restored(story: Story, job_id: str) -> None:
 
 
 def settled(story: Story, job_id: str, timeout: float = 60) -> None:
-    """The job's final message is in its thread and nothing waits in the outbox."""
-    until(
-        lambda: any(t.startswith("<@") for t in thread_texts(story, job_id)) and story.runtime.outbox.pending == 0,
-        f"{job_id}'s thread complete",
-        timeout,
-    )
+    """The job's final message is in its thread, its card shows the outcome (queued after that message, so an
+    empty outbox just after the final message is no proof) and nothing waits in the outbox."""
+
+    def complete() -> bool:
+        texts = thread_texts(story, job_id)
+        return any(t.startswith("<@") for t in texts) and "✅ Restored" in texts[0]
+
+    until(lambda: complete() and story.runtime.outbox.pending == 0, f"{job_id}'s thread complete", timeout)
 
 
 def approved_and_restored(story: Story) -> str:

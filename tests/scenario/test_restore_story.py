@@ -65,6 +65,7 @@ def test_request_card_refusals_approval_progress_completion_and_status(story: St
     )
     assert text.startswith(f"<@{ALICE}> your restore is done")  # the final message mentions the requester
     card_channel, _ = story.card_of(job_id)
+    story.card_shows(job_id, "✅ Restored")  # the thread's last write, queued after the final message
     story.runtime.outbox.drain(15)
     posted, progress, final = story.slack.thread(card_channel, card_ts)  # one living message, one final message
     assert "✓ instance" in progress["text"] and "✓ finalize" in progress["text"] and "100%" in progress["text"]

@@ -24,6 +24,7 @@ from tests.scenario.served_bot import write_policy
 from tests.support.fake_slack import FakeSlackApi
 from tests.support.slack_requests import SIGNING_SECRET
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
 
 
 def get(url: str) -> tuple[int, str]:
@@ -54,6 +55,9 @@ def running(aws: AwsClients, tmp_path: Path) -> Iterator[tuple[str, TcpProxy, Se
         app = build(settings)
         service = build_service(app, build_slack_app(app), port=0)
         service.start()
+        # Ready once the engine loop has turned in its own thread, which a loaded machine may start late: until
+        # then /readyz rightly says "not turned yet", so each test starts from a service that is ready.
+        eventually(lambda: service.probes.readiness().ok, 30, "the service is ready")
         http = service.intake[-1]
         try:
             yield f"http://127.0.0.1:{http.port}", proxy, service  # type: ignore[union-attr]

@@ -54,7 +54,7 @@ class InMemoryJobs:
         self.by_id: dict[str, Job] = {}
         self.audit = audit
         # One lock like one database: a transition is atomic, so races are decided here as they are by SQL.
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by a decision: its status and approval row in one hold
 
     def add_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
         with self._lock:
@@ -174,8 +174,24 @@ class InMemoryApprovals:
         self.rows.append(approval)
         return approval
 
+    def decide(
+        self,
+        job_id: str,
+        new: JobStatus,
+        actor: str,
+        decision: ApprovalDecision,
+        reason: str | None,
+        at: datetime,
+        events: Sequence[AuditEvent] = (),
+    ) -> Approval | None:
+        with self.jobs._lock:  # one transaction: no reader sees the status without the row
+            if not self.jobs.transition(job_id, JobStatus.AWAITING_APPROVAL, new, events, unannounced=True):
+                return None
+            return self.add_approval(job_id, actor, decision, reason, at)
+
     def approvals(self, job_id: str) -> list[Approval]:
-        return [a for a in self.rows if a.job_id == job_id]
+        with self.jobs._lock:
+            return [a for a in self.rows if a.job_id == job_id]
 
 
 class InMemoryLifecycles:

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.chat_outbox import MessageKind, OutboxMessage
-from bot.decision_notice import DecisionAnnouncer
-from bot.domain import EngineBookkeeping, Job, JobStatus, StageOutputs
+from bot.decision_notice import DecisionAnnouncer, decided_text
+from bot.domain import Approval, EngineBookkeeping, Job, JobStatus, StageOutputs
 from bot.expiry import ExpirySweeper, tell_expired
 from bot.into_target import IntoTarget
 from config.policy_model import parse_policy
@@ -57,6 +57,49 @@ class Chat:
 
     def card_updates(self) -> list[OutboxMessage]:
         return [m for m in self.rows().values() if m.kind == MessageKind.CARD_UPDATE]
+
+
+class SweptDuringWrites:
+    """The store's approvals, with the leader's decision sweep run twice as each of its writes begins: what the
+    card would show if the engine loop swept just then (a clicking thread descheduled on a loaded machine)."""
+
+    def __init__(self, world: World) -> None:
+        self.inner = world.store.approvals
+        self.leader = DecisionAnnouncer(world.store.jobs, self)
+        self.shown: list[str] = []
+
+    def request_decided(self, job: Job) -> None:
+        """The leader's chat: the decision line it would put on the card."""
+        self.shown.append(str(decided_text(job, self.inner.approvals(job.id))))
+
+    def sweep_twice(self) -> None:
+        self.leader.sweep()
+        self.leader.sweep()
+
+    def add_approval(self, *args: object) -> Approval:
+        self.sweep_twice()
+        return self.inner.add_approval(*args)  # type: ignore[arg-type]
+
+    def decide(self, *args: object, **kwargs: object) -> Approval | None:
+        self.sweep_twice()
+        return self.inner.decide(*args, **kwargs)  # type: ignore[arg-type]
+
+    def approvals(self, job_id: str) -> list[Approval]:
+        return self.inner.approvals(job_id)
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approve", "deny"])
+def test_a_sweep_at_any_moment_of_a_click_never_shows_the_card_decided_by_nobody(approve: bool) -> None:
+    # CI saw a card updated to a bare "✅ Approved": the leader swept between the status write and the approver's
+    # row, and the click's own update (same ref) was then never queued. The row now comes in the status's write.
+    world = World()
+    job = world.request()
+    swept = SweptDuringWrites(world)
+    world.decisions.approvals = swept
+    world.decisions.decide(job.id, ADMIN, approve, no_email, None if approve else "change freeze")
+    swept.sweep_twice()  # the leader's next sweeps announce the decision the click left marked
+    verb = "✅ Approved" if approve else "⛔ Denied"
+    assert len(swept.shown) == 1 and swept.shown[0].startswith(f"{verb} by <@{ADMIN}>"), swept.shown
 
 
 def marked(world: World, job: Job) -> bool:

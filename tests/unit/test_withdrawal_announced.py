@@ -11,7 +11,7 @@ from bot.decision_notice import DecisionAnnouncer
 from bot.workflow import Engine
 from handlers.slack_notifier import decision_ref
 from tests.unit.fakes import FakeAws, RecordingNotifier
-from tests.unit.test_decision_announced import Chat, DiesBeforeAnnouncing, marked
+from tests.unit.test_decision_announced import Chat, DiesBeforeAnnouncing, SweptDuringWrites, marked
 from tests.unit.test_decisions import ADMIN, REQUESTER, World, no_email
 from tests.unit.test_workflow import SimulatedCrash
 
@@ -35,6 +35,18 @@ def test_a_withdrawal_killed_before_its_card_update_is_announced_once_after_the_
     assert text.startswith(f"🛑 Withdrawn by <@{who}> <!date^") and text.endswith("; nothing was created"), text
     buttons = [e for b in update.payload.blocks or [] for e in b.get("elements", []) if e.get("type") == "button"]
     assert buttons == []
+
+
+def test_a_sweep_at_any_moment_of_a_withdrawal_never_shows_the_card_withdrawn_by_nobody() -> None:
+    # The same race a decision had: the status saved with its mark, then the row naming who withdrew it in a
+    # second write; a leader sweeping between them put a bare "🛑 Withdrawn" on the card. One write now.
+    world = World()
+    job = world.request()
+    swept = SweptDuringWrites(world)
+    world.decisions.approvals = swept
+    world.decisions.cancel(job.id, REQUESTER, no_email)
+    swept.sweep_twice()  # the leader's next sweeps announce the withdrawal the click left marked
+    assert len(swept.shown) == 1 and swept.shown[0].startswith(f"🛑 Withdrawn by <@{REQUESTER}>"), swept.shown
 
 
 def test_a_withdrawal_announced_at_once_is_not_announced_again() -> None:
