@@ -7,6 +7,7 @@ Every `ensure_*` is idempotent: it looks up by a deterministic name before creat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence, Set as AbstractSet
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -104,14 +105,31 @@ class JobRepository(Protocol):
     def finished_unannounced(
         self, statuses: AbstractSet[JobStatus], limit: int = 50, withdrawals: bool = False
     ) -> list[Job]:
-        """Jobs in `statuses` still marked `finish_unannounced`, oldest finish first: what to announce again. A
-        withdrawal (Job.withdrawn: cancelled, but a decision, not the engine's finish) is listed only, and whatever
-        `statuses` says, with `withdrawals`."""
+        """Jobs in `statuses` still marked `finish_unannounced`, oldest first (by finish, else by last write: an
+        approved job has no finish): what to announce again. A withdrawal (Job.withdrawn: cancelled, but a decision,
+        not the engine's finish) is listed only, and whatever `statuses` says, with `withdrawals`."""
+        ...
+
+    def finished_unannounced_shares(self, shares: Sequence[MarkShare], limit_each: int = 50) -> list[Job]:
+        """Each share's finished_unannounced, `limit_each` apiece, in one read (so no share's backlog crowds out
+        another's); a job listed by two shares comes once."""
         ...
 
     def awaiting_approval(self, created_before: datetime) -> list[Job]:
         """Requests still awaiting a decision that were made before `created_before`, oldest first."""
         ...
+
+
+@dataclass(frozen=True)
+class MarkShare:
+    """One kind of mark (a finish, a decision, an expiry): finished_unannounced's `statuses` and `withdrawals`."""
+
+    statuses: AbstractSet[JobStatus]
+    withdrawals: bool = False
+
+    def lists(self, job: Job) -> bool:
+        """Whether it lists this marked job: a withdrawal only with `withdrawals`, whatever the status; others by it."""
+        return self.withdrawals if job.withdrawn else job.status in self.statuses
 
 
 class MarkedAnnouncer(Protocol):
@@ -127,15 +145,8 @@ class MarkedAnnouncer(Protocol):
         ...
 
     def announce_marked(self, marked: Sequence[Job]) -> int:
-        """Announce these marked jobs (its share: is_marked_for; an empty list too: nothing is marked now); how
-        many."""
+        """Announce these marked jobs (its MarkShare; an empty list too: nothing is marked now); how many."""
         ...
-
-
-def is_marked_for(job: Job, statuses: AbstractSet[JobStatus], withdrawals: bool) -> bool:
-    """Whether JobRepository.finished_unannounced(statuses, withdrawals=withdrawals) lists this marked job: a
-    withdrawal only with `withdrawals`, whatever `statuses` says; any other job by its status."""
-    return withdrawals if job.withdrawn else job.status in statuses
 
 
 def clear_unannounced(jobs: JobRepository, job_id: str) -> None:

@@ -23,7 +23,7 @@ from bot.domain import (
     TaskLifecycle,
 )
 from bot.errors import RdsbotError, TransientError
-from bot.ports import JobRepository, MarkedAnnouncer, Notifier, clear_unannounced, is_marked_for
+from bot.ports import JobRepository, MarkedAnnouncer, MarkShare, Notifier, clear_unannounced
 from bot.stages import INSTANCE_STAGES, Done, Gateways, StageContext, stage_table
 from config.policy_model import Policy
 
@@ -33,8 +33,10 @@ ENGINE_ACTOR = "rdsbot"
 MAX_TRANSIENT_FAILURES = 20
 # The finishes the engine announces (job_finished); an expiry is the sweeper's (bot/expiry.py).
 ENGINE_FINISHES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
-# How many marked jobs one tick reads for each announcer (the engine's finishes, then each of `announcers`): one
-# kind's backlog, or marks whose announcement keeps failing, must not crowd out the others' share of the read.
+_FINISHES = MarkShare(ENGINE_FINISHES)  # a withdrawal is the decision's to announce, never the engine's
+# How many marked jobs one tick reads for each announcer (the engine's finishes, then each of `announcers`), each
+# its own limit: 150 finishes that keep failing to announce (chat down) once filled a shared limit of 150, and a
+# marked Deny behind them kept its card's buttons.
 MARKED_PER_ANNOUNCER = 50
 
 
@@ -272,18 +274,16 @@ class Engine:
         self._announce(job)
 
     def _announce_marked(self) -> None:
-        """One read of the mark `finish_unannounced` a loop, shared out by status: the three kinds of mark differ
-        only in the statuses they are saved with. Read before any job advances, so no announcer is handed a job
+        """One read of the mark `finish_unannounced` a loop, each kind of mark (they differ only in the statuses
+        they are saved with) with its own share of it. Read before any job advances, so no announcer is handed a job
         this tick finished (an approval is not announced over the finish that carries it)."""
-        statuses = set(ENGINE_FINISHES).union(*(announcer.statuses for announcer in self.announcers))
-        withdrawals = any(announcer.withdrawals for announcer in self.announcers)
-        limit = MARKED_PER_ANNOUNCER * (1 + len(self.announcers))
-        marked = self.jobs.finished_unannounced(statuses, limit=limit, withdrawals=withdrawals)
+        shares = [MarkShare(announcer.statuses, announcer.withdrawals) for announcer in self.announcers]
+        marked = self.jobs.finished_unannounced_shares([_FINISHES, *shares], limit_each=MARKED_PER_ANNOUNCER)
         for finished in marked:
-            if is_marked_for(finished, ENGINE_FINISHES, withdrawals=False):  # a withdrawal is the decision's
+            if _FINISHES.lists(finished):
                 self._announce(finished)
-        for announcer in self.announcers:
-            mine = [job for job in marked if is_marked_for(job, announcer.statuses, announcer.withdrawals)]
+        for announcer, share in zip(self.announcers, shares, strict=True):
+            mine = [job for job in marked if share.lists(job)]
             try:
                 announcer.announce_marked(mine)
             except Exception:  # one announcer down (chat, the store) must hold back neither the others nor the jobs

@@ -22,6 +22,7 @@ from bot.domain import (
     StageStatus,
 )
 from bot.errors import DuplicateJobError, UnknownJobError
+from bot.ports import MarkShare
 from bot.store.audit_log import append_events
 from bot.store.database import Database
 from bot.store.schema import UtcDateTime, jobs, stages
@@ -278,13 +279,34 @@ class SqlJobs:
     ) -> list[Job]:
         """Jobs in `statuses` whose finish was never handed to the notifier (the process died first), oldest first;
         a withdrawal (Job.withdrawn) only with `withdrawals`."""
-        withdrawal = sa.and_(jobs.c.status == JobStatus.CANCELLED.value, jobs.c.cancel_requested_by.is_(None))
-        wanted = sa.and_(jobs.c.status.in_([status.value for status in statuses]), sa.not_(withdrawal))
-        query = (
-            jobs.select()
-            .where(jobs.c.finish_unannounced.is_(True), sa.or_(wanted, withdrawal) if withdrawals else wanted)
-            .order_by(jobs.c.finished_at, jobs.c.id)
-            .limit(limit)
-        )
+        return self.finished_unannounced_shares([MarkShare(statuses, withdrawals)], limit)
+
+    def finished_unannounced_shares(self, shares: Sequence[MarkShare], limit_each: int = 50) -> list[Job]:
+        """Each share's oldest `limit_each` marked jobs in one round trip: a UNION ALL of a limited SELECT per share
+        (one limit over them all let one share's backlog take every row). A job two shares list is dropped here, by
+        id, rather than by a plain UNION comparing whole rows."""
+        parts = [sa.select(_marked(share).limit(limit_each).subquery()) for share in shares]
+        if not parts:
+            return []
+        union = sa.union_all(*parts).subquery()
+        query = sa.select(union).order_by(_mark_age(union.c), union.c.id)
         with self._db.transaction(write=False) as conn:
-            return _load_jobs(conn, query)
+            found = _load_jobs(conn, query)
+        return list({job.id: job for job in found}.values())
+
+
+def _mark_age(columns: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[Any]:
+    """Oldest first, by the finish, else by the last write: an approved job (queued, running) has no finish yet, and
+    a NULL would sort first on SQLite but last on PostgreSQL. tests/unit/memory_store.py sorts the same way."""
+    return sa.func.coalesce(columns.finished_at, columns.updated_at)
+
+
+def _marked(share: MarkShare) -> sa.Select[Any]:
+    """One share's marked jobs, oldest first (MarkShare.lists in SQL)."""
+    withdrawal = sa.and_(jobs.c.status == JobStatus.CANCELLED.value, jobs.c.cancel_requested_by.is_(None))
+    wanted = sa.and_(jobs.c.status.in_([status.value for status in share.statuses]), sa.not_(withdrawal))
+    return (
+        jobs.select()
+        .where(jobs.c.finish_unannounced.is_(True), sa.or_(wanted, withdrawal) if share.withdrawals else wanted)
+        .order_by(_mark_age(jobs.c), jobs.c.id)
+    )

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from bot.chat_outbox import MessageKind, NewMessage, OutboxPayload, SlackMethod
 from bot.decision_notice import DECIDED
 from bot.domain import ApprovalDecision, AuditEvent, EngineBookkeeping, JobStatus, StageOutputs
+from bot.ports import MarkShare
 from bot.store import SqlStore
 from bot.store.schema import jobs
 from bot.workflow import ENGINE_FINISHES
@@ -140,3 +141,44 @@ def test_a_withdrawal_is_marked_in_its_compare_and_set_and_found_by_the_decision
     assert withdrawn is not None and withdrawn.withdrawn and withdrawn.finished_at is not None
     [row] = store.approvals.approvals("j-withdrawn")
     assert (row.actor, row.decision) == ("U0ALICE", ApprovalDecision.WITHDRAWN)
+
+
+def test_each_kind_of_mark_has_its_own_limit_so_a_backlog_of_finishes_leaves_room_for_the_decisions(
+    store: SqlStore,
+) -> None:
+    """The engine's one read (Engine.announcers): 151 finishes that chat keeps refusing, finished before the
+    decisions were made, take 50 rows, not the read; the approval (no finish yet) and the denial come with them."""
+    for job_id in ("j-approved", "j-denied", "j-waiting"):
+        store.jobs.add_job(make_job(job_id, JobStatus.AWAITING_APPROVAL))
+    store.jobs.transition("j-approved", JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, unannounced=True)
+    for n in range(151):  # the oldest finish is the last added, so age and id order disagree
+        finished(store, f"j-finished-{n:03}", minutes=200 - n, unannounced=True)
+    store.jobs.transition("j-denied", JobStatus.AWAITING_APPROVAL, JobStatus.DENIED, unannounced=True)
+    store.jobs.transition("j-waiting", JobStatus.AWAITING_APPROVAL, JobStatus.EXPIRED, unannounced=True)
+    shares = [
+        MarkShare(ENGINE_FINISHES),
+        MarkShare(DECIDED, withdrawals=True),
+        MarkShare(frozenset({JobStatus.EXPIRED})),
+    ]
+
+    found = store.jobs.finished_unannounced_shares(shares, limit_each=50)
+    assert [j.id for j in found if j.status is not JobStatus.SUCCEEDED] == ["j-approved", "j-denied", "j-waiting"]
+    finishes = [j.id for j in found if j.status is JobStatus.SUCCEEDED]
+    assert finishes == [f"j-finished-{n:03}" for n in range(150, 100, -1)]  # the 50 oldest, oldest first
+    approved = next(j for j in found if j.id == "j-approved")
+    assert approved.finished_at is None and approved.status is JobStatus.QUEUED
+
+
+def test_an_approval_without_a_finish_is_ordered_by_its_decision_on_sqlite_and_postgresql(store: SqlStore) -> None:
+    """An approved job has no finished_at, and the bare column put it first on SQLite (NULLs first) but last on
+    PostgreSQL (NULLs last): with a backlog the approval was read on one database and starved on the other. The
+    oldest mark first, by finish, else by the last write (the decision), on both."""
+    for job_id in ("j-a-approved", "j-b-denied", "j-c-approved"):
+        store.jobs.add_job(make_job(job_id, JobStatus.AWAITING_APPROVAL))
+    waiting = JobStatus.AWAITING_APPROVAL
+    store.jobs.transition("j-a-approved", waiting, JobStatus.QUEUED, unannounced=True)
+    store.jobs.transition("j-b-denied", waiting, JobStatus.DENIED, unannounced=True)
+    store.jobs.transition("j-c-approved", waiting, JobStatus.QUEUED, unannounced=True)
+
+    assert [j.id for j in store.jobs.finished_unannounced(DECIDED)] == ["j-a-approved", "j-b-denied", "j-c-approved"]
+    assert [j.id for j in store.jobs.finished_unannounced(DECIDED, limit=1)] == ["j-a-approved"]

@@ -26,6 +26,7 @@ from bot.domain import (
 )
 from bot.errors import DuplicateJobError, UnknownJobError
 from bot.lifecycle.model import InstanceLifecycle, LifecyclePhase
+from bot.ports import MarkShare
 
 _UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 _TICK = timedelta(microseconds=1)
@@ -52,6 +53,10 @@ class InMemoryAuditLog:
 class InMemoryJobs:
     def __init__(self, audit: InMemoryAuditLog) -> None:
         self.by_id: dict[str, Job] = {}
+        # The store's `updated_at` column (wall clock, like bot/store/jobs.py): marked jobs with no finish sort by it.
+        # Strictly increasing, so two writes a microsecond apart keep their order here (the store then goes by id).
+        self.updated_at: dict[str, datetime] = {}
+        self._last_write = datetime.min.replace(tzinfo=UTC)
         self.audit = audit
         # One lock like one database: a transition is atomic, so races are decided here as they are by SQL.
         self._lock = threading.RLock()  # re-entered by a decision: its status and approval row in one hold
@@ -60,7 +65,7 @@ class InMemoryJobs:
         with self._lock:
             if job.id in self.by_id:
                 raise DuplicateJobError(job.id)
-            self.by_id[job.id] = job.model_copy(deep=True)
+            self._put(job.model_copy(deep=True))
             self.audit.record_audit(events)
 
     def save_job(self, job: Job, events: Sequence[AuditEvent] = ()) -> None:
@@ -68,7 +73,7 @@ class InMemoryJobs:
             stored = self.by_id.get(job.id)
             if stored is None:
                 raise UnknownJobError(job.id)
-            self.by_id[job.id] = job.model_copy(deep=True, update={"cancel_requested_by": stored.cancel_requested_by})
+            self._put(job.model_copy(deep=True, update={"cancel_requested_by": stored.cancel_requested_by}))
             self.audit.record_audit(events)
 
     def transition(
@@ -84,7 +89,7 @@ class InMemoryJobs:
             job = self.by_id.get(job_id)
             if job is None or job.status not in wanted:
                 return False
-            now = datetime.now(UTC)
+            now = self._write_time()
             update: dict[str, Any] = {"status": new}
             if new is JobStatus.RUNNING and job.started_at is None:
                 update["started_at"] = now
@@ -92,7 +97,7 @@ class InMemoryJobs:
                 update["finished_at"] = now
             if unannounced:
                 update["engine"] = job.engine.model_copy(update={"finish_unannounced": True})
-            self.by_id[job_id] = job.model_copy(update=update)
+            self._put(job.model_copy(update=update), now)
             self.audit.record_audit(events)
             return True
 
@@ -101,7 +106,7 @@ class InMemoryJobs:
             job = self.by_id.get(job_id)
             if job is None or job.status not in _UNFINISHED or job.cancel_requested_by:
                 return False
-            self.by_id[job_id] = job.model_copy(update={"cancel_requested_by": actor})
+            self._put(job.model_copy(update={"cancel_requested_by": actor}))
             self.audit.record_audit(events)
             return True
 
@@ -115,7 +120,15 @@ class InMemoryJobs:
             update: dict[str, Any] = {"outputs": StageOutputs.model_validate(merged)}
             if engine is not None:
                 update["engine"] = job.engine.model_copy(update=engine.model_dump(exclude_unset=True))
-            self.by_id[job_id] = job.model_copy(update=update)
+            self._put(job.model_copy(update=update))
+
+    def _write_time(self) -> datetime:
+        self._last_write = max(datetime.now(UTC), self._last_write + _TICK)
+        return self._last_write
+
+    def _put(self, job: Job, at: datetime | None = None) -> None:
+        self.by_id[job.id] = job
+        self.updated_at[job.id] = at or self._write_time()
 
     def get_job(self, job_id: str) -> Job | None:
         job = self.by_id.get(job_id)
@@ -150,14 +163,15 @@ class InMemoryJobs:
     def finished_unannounced(
         self, statuses: AbstractSet[JobStatus], limit: int = 50, withdrawals: bool = False
     ) -> list[Job]:
-        def wanted(job: Job) -> bool:
-            return withdrawals if job.withdrawn else job.status in statuses
+        return self.finished_unannounced_shares([MarkShare(statuses, withdrawals)], limit)
 
-        chosen = sorted(
-            (j for j in self.by_id.values() if j.engine.finish_unannounced and wanted(j)),
-            key=lambda j: (j.finished_at or j.created_at, j.id),
-        )
-        return [j.model_copy(deep=True) for j in chosen[:limit]]
+    def finished_unannounced_shares(self, shares: Sequence[MarkShare], limit_each: int = 50) -> list[Job]:
+        def age(job: Job) -> tuple[datetime, str]:  # the store's coalesce(finished_at, updated_at), id
+            return (job.finished_at or self.updated_at[job.id], job.id)
+
+        marked = sorted((j for j in self.by_id.values() if j.engine.finish_unannounced), key=age)
+        chosen = {j.id: j for share in shares for j in [j for j in marked if share.lists(j)][:limit_each]}
+        return [j.model_copy(deep=True) for j in sorted(chosen.values(), key=age)]
 
 
 class InMemoryApprovals:

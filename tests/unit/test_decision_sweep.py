@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.decision_notice import DecisionAnnouncer, decided_text
+from bot.decision_notice import DECIDED, DecisionAnnouncer, decided_text
 from bot.domain import Approval, ApprovalDecision, Job, JobStatus
 from tests.support.factories import make_plan
 from tests.unit.test_decisions import ADMIN, OTHER_ADMIN, World, no_email
@@ -50,29 +50,32 @@ def test_an_approvals_reason_stays_off_the_card_and_both_approvers_of_a_replace_
     assert str(decided_text(job(JobStatus.QUEUED), both)).startswith(f"✅ Approved by <@{ADMIN}> and <@{OTHER_ADMIN}>")
 
 
-def test_a_sweep_announces_every_decision_it_saw_marked_before_even_after_a_newer_one():
+def test_a_sweep_announces_every_decision_it_saw_marked_before_even_after_a_newer_one() -> None:
     world = World()
-    older, newer = world.request(), world.request()  # `older` comes first in the sweep's list
+    older, newer = world.request(), world.request()
     card = Card()
     leader = DecisionAnnouncer(world.store.jobs, card)
-    world.decisions.decide(newer.id, ADMIN, True, no_email)
+    world.decisions.decide(newer.id, ADMIN, True, no_email)  # the sweep lists marks by decision: `newer` first
     world.decisions.decide(older.id, ADMIN, True, no_email)
     assert leader.sweep() == 0  # both seen for the first time
-    assert leader.sweep() == 2 and card.told == [older.id, newer.id]
+    assert leader.sweep() == 2 and card.told == [newer.id, older.id]
 
     third = world.request()
     world.decisions.decide(third.id, ADMIN, False, no_email)
-    assert leader.sweep() == 0 and card.told == [older.id, newer.id]
+    assert leader.sweep() == 0 and card.told == [newer.id, older.id]
 
 
-def test_a_sweep_seeing_a_new_mark_first_still_announces_the_one_it_saw_before():
+def test_a_sweep_seeing_a_new_mark_first_still_announces_the_one_it_saw_before() -> None:
     world = World()
     first, second = world.request(), world.request()
     card = Card()
     leader = DecisionAnnouncer(world.store.jobs, card)
     world.decisions.decide(second.id, ADMIN, True, no_email)
     assert leader.sweep() == 0
-    world.decisions.decide(first.id, ADMIN, True, no_email)  # marked now, listed before `second`
+    world.decisions.decide(first.id, ADMIN, True, no_email)  # marked now
+    assert world.store.jobs.transition(second.id, JobStatus.QUEUED, JobStatus.RUNNING)  # the engine starts it
+    # a marked approval with no finish is listed by its last write: `second` now after `first`
+    assert [j.id for j in world.store.jobs.finished_unannounced(DECIDED)] == [first.id, second.id]
     assert leader.sweep() == 1 and card.told == [second.id]
 
 

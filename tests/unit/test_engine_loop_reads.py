@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Set as AbstractSet
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.decision_notice import DecisionAnnouncer
 from bot.domain import EngineBookkeeping, Job, JobStatus
 from bot.expiry import ExpirySweeper
+from bot.ports import MarkShare
 from bot.workflow import MARKED_PER_ANNOUNCER, Engine
 from tests.support.factories import make_plan
 from tests.unit.fakes import FakeAws, FakeClock, RecordingNotifier
@@ -26,14 +27,12 @@ class CountingJobs(InMemoryJobs):
     def __init__(self, store: MemoryStore) -> None:
         super().__init__(store.audit)
         self.reads: Counter[str] = Counter()
-        self.limits: list[int] = []
+        self.limits: list[list[int]] = []  # each read of the mark: the limit of each share
 
-    def finished_unannounced(
-        self, statuses: AbstractSet[JobStatus], limit: int = 50, withdrawals: bool = False
-    ) -> list[Job]:
-        self.reads["finished_unannounced"] += 1
-        self.limits.append(limit)
-        return super().finished_unannounced(statuses, limit, withdrawals)
+    def finished_unannounced_shares(self, shares: Sequence[MarkShare], limit_each: int = 50) -> list[Job]:
+        self.reads["finished_unannounced"] += 1  # every read of the mark in this fake comes through here
+        self.limits.append([limit_each] * len(shares))
+        return super().finished_unannounced_shares(shares, limit_each)
 
     def unfinished_jobs(self) -> list[Job]:
         self.reads["unfinished_jobs"] += 1
@@ -120,15 +119,23 @@ def test_an_idle_loop_costs_three_reads_and_each_announcer_keeps_its_own_share_o
     loop = Loop()
     loop.turn(3)
     assert loop.jobs.reads == Counter({"finished_unannounced": 3, "unfinished_jobs": 3, "awaiting_approval": 3})
-    # three kinds of mark (finishes, decisions, expiries) in one read: a backlog of one kind leaves room for the rest
-    assert loop.jobs.limits == [3 * MARKED_PER_ANNOUNCER] * 3
+    # three kinds of mark (finishes, expiries, decisions) in one read, each with a limit of its own
+    assert loop.jobs.limits == [[MARKED_PER_ANNOUNCER] * 3] * 3
 
 
-def test_a_backlog_of_failing_finishes_does_not_hold_back_a_marked_decision() -> None:
+def test_a_backlog_of_failing_finishes_does_not_hold_back_a_marked_decision_or_expiry() -> None:
+    """Chat down for as many finishes as the whole read once held (3 x 50, oldest first): the denial and the expiry
+    marked after them still have a share of their own, and the read stays one a loop."""
     loop = Loop()
-    for n in range(MARKED_PER_ANNOUNCER + 5):
+    for n in range(3 * MARKED_PER_ANNOUNCER):
         loop.marked(f"j-finished-{n:03}", JobStatus.FAILED)
     loop.told.job_finished = lambda job: (_ for _ in ()).throw(RuntimeError("chat down"))  # type: ignore[method-assign]
-    loop.marked("j-zz-denied", JobStatus.DENIED)  # sorts after every finish
+    loop.marked("j-zz-denied", JobStatus.DENIED)  # marked after every finish, and sorts after them by id too
+    loop.marked("j-zz-expired", JobStatus.EXPIRED)
     loop.turn(2)
     assert loop.cards.decided == ["j-zz-denied"]
+    assert [m.split(" at ")[0] for m in loop.told.messages if m.startswith("expired")] == [
+        f"expired j-zz-expired {JobStatus.EXPIRED}"
+    ]
+    assert loop.still_marked() == [f"j-finished-{n:03}" for n in range(3 * MARKED_PER_ANNOUNCER)]  # asked again
+    assert loop.jobs.reads["finished_unannounced"] == 2
