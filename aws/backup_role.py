@@ -14,6 +14,7 @@ from typing import Any
 from aws.errors import aws_call
 from bot.backup_target import BACKUP_BUCKET_ACTIONS, BACKUP_KMS_ACTIONS, BACKUP_OBJECT_ACTIONS, BackupGrant
 from bot.errors import AwsError
+from bot.role_evaluation import RoleGaps, SimulatedPermission
 from bot.role_needs import RoleNeeds
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,10 @@ class BackupRoleGrants:
             )
         log.info("role %s may write s3://%s/%s", role_arn, grant.bucket, grant.object_pattern)
 
-    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> list[str] | None:
-        """iam:SimulatePrincipalPolicy for each needed action; None when IAM cannot answer (not allowed to ask)."""
-        missing: list[str] = []
+    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> RoleGaps | None:
+        """iam:SimulatePrincipalPolicy for each needed action, sorted into what refuses and what a key or bucket
+        policy may still grant (bot/role_evaluation.py); None when IAM cannot answer (not allowed to ask)."""
+        simulated: list[SimulatedPermission] = []
         try:
             for actions, resources in needs.resources().items():
                 with aws_call("SimulatePrincipalPolicy"):
@@ -79,12 +81,13 @@ class BackupRoleGrants:
                         PolicySourceArn=role_arn, ActionNames=list(actions), ResourceArns=list(resources)
                     )
                     results = [r for page in pages for r in page.get("EvaluationResults", [])]
-                missing += [
-                    f"{r['EvalActionName']} on {r.get('EvalResourceName', resources[0])}"
+                simulated += [
+                    SimulatedPermission(
+                        r["EvalActionName"], r.get("EvalResourceName", resources[0]), r.get("EvalDecision", "")
+                    )
                     for r in results
-                    if r.get("EvalDecision") != "allowed"
                 ]
         except AwsError as exc:
             log.warning("cannot evaluate %s: %s", role_arn, exc)
             return None
-        return missing
+        return RoleGaps.from_simulation(simulated)

@@ -16,6 +16,7 @@ from bot.backup_target import BackupGrant, BackupTarget
 from bot.domain import BackupLocation, BackupSet, InstanceState, NetworkPlacement, TaskStatus
 from bot.orderable import OrderableOptions
 from bot.restore_chain import ChainStep, ListedObject
+from bot.role_evaluation import RoleGaps
 from bot.role_needs import RoleNeeds
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.tde import StoredObject, TdeCertificate
@@ -181,9 +182,9 @@ class RoleGateway(Protocol):
         """Let a role rdsbot manages write one backup destination (an inline policy per destination); idempotent."""
         ...
 
-    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> list[str] | None:
-        """What a role rdsbot does not manage lacks of `needs` ("action on resource" each, e.g. to write a backup
-        destination or import a TDE certificate); None when IAM cannot be asked."""
+    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> RoleGaps | None:
+        """What a role rdsbot does not manage lacks of `needs` (e.g. to write a backup destination or import a TDE
+        certificate): denied, or unconfirmed where a key or bucket policy may grant it; None when IAM cannot answer."""
         ...
 
 

@@ -218,23 +218,28 @@ def _check_full_exists(plan: RestorePlan, state: InstanceState, gateways: Gatewa
 
 def _role_check(plan: RestorePlan, role_arn: str, gateways: Gateways, policy: Policy) -> RoleCheck:
     """What the option group's role needs to write the destination, and what rdsbot does about it: a role rdsbot
-    manages is extended before the task is sent; another is only checked, and refused when it lacks something."""
+    manages is extended before the task is sent; another is only checked: refused when IAM denies it something, a
+    warning when only a bucket or key policy may grant it (bot/role_evaluation.py)."""
     target = plan.backup
     if target is None:
         raise ValueError("_role_check needs a backup plan")
     if managed_role(role_arn, policy.roles.path):
         return RoleCheck(f"rdsbot allows {role_arn} to write {target.url} before the backup starts")
-    missing = gateways.roles.missing_permissions(role_arn, backup_grant(plan))
-    if missing is None:
+    gaps = gateways.roles.missing_permissions(role_arn, backup_grant(plan))
+    if gaps is None:
         needs = ", ".join(BACKUP_OBJECT_ACTIONS)
         return RoleCheck(f"could not check {role_arn}; it must allow {needs} on {target.url}", warning=True)
-    if missing:
+    if gaps.denied:
         raise RequestError(
             "instance",
-            f"{role_arn} (the option group's role, not rdsbot's) lacks {'; '.join(missing)}",
+            f"{role_arn} (the option group's role, not rdsbot's) lacks {'; '.join(gaps.denied)}",
             "an admin must grant it (AWS guide SQLServer.Procedural.Importing.Native.Enabling); rdsbot changes only "
             "roles it made",
         )
+    if gaps.unconfirmed:
+        # A bucket policy (or the backup key's policy) may grant what the role's own policies do not.
+        failure = "rds_backup_database fails after approval"
+        return RoleCheck(gaps.unconfirmed_note(role_arn, f"write {target.url}", failure), warning=True)
     return RoleCheck(f"{role_arn} may write {target.url}")
 
 

@@ -4,7 +4,8 @@ rds_restore_tde_certificate runs as the IAM role of the group's SQLSERVER_BACKUP
 and the .pvk from S3 with it and decrypts the .pvk's password with the password key, and the role needs
 s3:GetBucketAcl and s3:ListAllMyBuckets besides native restore's reads (AWS guide "TDE.BackupRestoreRDS",
 prerequisites). A role that cannot would fail the import after approval; so before any card rdsbot's own `-tde`
-role for the plan's keys is recognised by name, and any other role is asked of IAM (iam:SimulatePrincipalPolicy).
+role for the plan's keys is recognised by name, and any other role is asked of IAM (iam:SimulatePrincipalPolicy):
+only what IAM denies is a gap; what a key or bucket policy may grant is a warning (bot/role_evaluation.py).
 Pure over the ports; bot/into.py decides what a gap means (refuse, or a new option group)."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from bot.ports import RoleGateway
 from bot.role_needs import TDE_ACCOUNT_ACTIONS, TDE_BUCKET_ACTIONS, TdeImportNeeds, managed_role, role_path_and_name
 
 NO_ROLE = "an IAM_ROLE_ARN"
+PURPOSE = "import the TDE certificate"
+FAILURE = "rds_restore_tde_certificate fails after approval"
 
 
 def own_role_name(plan: RestorePlan) -> str:
@@ -43,7 +46,8 @@ def role_gaps(
     notes: list[str],
 ) -> tuple[str, ...]:
     """What the group's role lacks to import plan.tde's certificate ("action on resource" each); empty when it has
-    everything, or when IAM cannot be asked (then a note for the card says what the role needs)."""
+    everything, when IAM cannot be asked, or when only a key or bucket policy may grant the rest (then a note for the
+    card says what rdsbot could not confirm)."""
     role = group.backup_restore_role_arn
     if role is None:
         return (NO_ROLE,)
@@ -52,9 +56,12 @@ def role_gaps(
     if ours and name == own_role_name(plan):
         return ()  # made by rdsbot for exactly these keys, with the TDE grants (aws/iam.py)
     needs = import_needs(plan, file_kms_key_arns)
-    missing = roles.missing_permissions(role, needs)
-    if missing is not None:
-        return tuple(missing)
+    gaps = roles.missing_permissions(role, needs)
+    if gaps is not None:
+        if gaps.unconfirmed and not gaps.denied:
+            # e.g. kms:Decrypt granted in the password key's policy, as the TDE guide has it: warn, never refuse.
+            notes.append(gaps.unconfirmed_note(f"{role} (the option group's role)", PURPOSE, FAILURE))
+        return gaps.denied
     if ours and not name.endswith("-tde"):
         # rdsbot grants these only to its -tde roles (aws/iam.py), so its plain restore role surely lacks them.
         return tuple(

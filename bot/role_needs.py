@@ -4,6 +4,7 @@ IAM about a role it does not manage (iam:SimulatePrincipalPolicy). Pure."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,9 @@ TDE_ACCOUNT_ACTIONS = ("s3:ListAllMyBuckets",)
 # What decrypting the password (and reading a file under SSE-KMS) takes; rdsbot's own role gets RESTORE_KMS_ACTIONS.
 TDE_DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 ROLE_NAME_PREFIX = "rdsbot-"  # every role rdsbot makes: rdsbot-native-restore..., rdsbot-sqlserver-audit
+# Restore roles made at the root path before roles.path existed: aws/iam.py finds a role by name whatever its path, so
+# restores still run as them, and the shipped IAM policy still lets rdsbot change them.
+LEGACY_ROLE_NAME_PREFIX = "rdsbot-native-restore"
 
 
 class RoleNeeds(Protocol):
@@ -56,8 +60,22 @@ def role_path_and_name(role_arn: str) -> tuple[str, str]:
     return path + "/", name
 
 
+def managed_role_arn_patterns(roles_path: str) -> tuple[str, ...]:
+    """The role ARNs rdsbot's IAM policy lets it create, change and pass: its `rdsbot-` roles right under roles.path,
+    and the legacy restore roles at the root. config/rdsbot-iam-policy.json lists exactly these for roles.path
+    /rdsbot/ (tests/unit/test_bot_iam_policy.py holds them equal); a deployment with another path edits it likewise."""
+    return (
+        f"arn:aws:iam::*:role{roles_path}{ROLE_NAME_PREFIX}*",
+        f"arn:aws:iam::*:role/{LEGACY_ROLE_NAME_PREFIX}*",
+    )
+
+
+def _iam_wildcard(pattern: str) -> re.Pattern[str]:
+    # IAM's Resource matching: `*` any run of characters (`/` included), `?` one; everything else literal, case kept.
+    return re.compile(".*".join(".".join(map(re.escape, part.split("?"))) for part in pattern.split("*")))
+
+
 def managed_role(role_arn: str, roles_path: str) -> bool:
-    """A role rdsbot made, and may change: under the policy's roles.path (where it creates its roles, and the only
-    roles its IAM policy lets it change) and named as it names them. Any other role is only checked, never changed."""
-    path, name = role_path_and_name(role_arn)
-    return path.startswith(roles_path) and name.startswith(ROLE_NAME_PREFIX)
+    """A role rdsbot may change, so extends instead of checking: one its IAM policy lets it change
+    (managed_role_arn_patterns), so this check and the policy cannot disagree. Any other role is only checked."""
+    return any(_iam_wildcard(p).fullmatch(role_arn) for p in managed_role_arn_patterns(roles_path))

@@ -123,7 +123,8 @@ _POLICY_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:policy/([A-Za-z0-9+=,.@_-]+/)*[A-Za-
 class RolesPolicy(StrictModel):
     """Where rdsbot creates the IAM roles RDS assumes (restore, audit)."""
 
-    # The bot's IAM policy lets it create roles only under this path (config/rdsbot-iam-policy.json).
+    # The bot's IAM policy lets it create and change only rdsbot-* roles right under this path (and legacy root
+    # rdsbot-native-restore* roles): config/rdsbot-iam-policy.json, bot/role_needs.managed_role_arn_patterns.
     path: str = Field("/rdsbot/", pattern=r"^/([A-Za-z0-9+=,.@_-]+/)*$")
     # The policy ARN of config/rdsbot-role-boundary.json as created in your account; the shipped bot policy
     # allows CreateRole only with this boundary attached.

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -17,6 +16,7 @@ from aws.readiness.rds import RdsChecks
 from bot.doctor import Status
 from config.policy_model import parse_policy
 from tests.support.factories import drill_data
+from tests.support.stubbed import stubbed_client
 
 POLICY = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "drills": [drill_data()]})
 LISTING = {"Engine": "sqlserver-se", "MaxRecords": 1000}
@@ -25,10 +25,8 @@ FOR_CLASS = {"Engine": "sqlserver-se", "DBInstanceClass": "db.m6i.large"}  # one
 
 @pytest.fixture
 def rds() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("rds", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_client("rds") as stubbed:
+        yield stubbed
 
 
 def _options(*versions: str) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.backup_target import BackupGrant, BackupTarget, BackupType
 from bot.domain import InstanceState, TaskLifecycle, TaskStatus
+from bot.role_evaluation import ALLOWED, RoleGaps, SimulatedPermission
 from bot.role_needs import RoleNeeds
 
 
@@ -18,12 +19,13 @@ class FakeBackupPorts:
 
     def __init__(self) -> None:
         # bucket -> region (default: self.region); option group -> IAM_ROLE_ARN; what was granted; database -> its
-        # state_desc where not ONLINE; a role's missing permissions (None: IAM cannot evaluate it).
+        # state_desc where not ONLINE; IAM's EvalDecision for each "action on resource" a role's own policies do not
+        # allow (implicitDeny or explicitDeny; None: IAM cannot evaluate it).
         self.bucket_regions: dict[str, str] = {}
         self.backup_roles: dict[str, str] = {}
         self.grants: list[tuple[str, BackupGrant]] = []
         self.database_states: dict[str, str] = {}
-        self.role_gaps: list[str] | None = []
+        self.role_decisions: dict[str, str] | None = {}
         self.asked_of_roles: list[tuple[str, RoleNeeds]] = []  # what IAM was asked of which role
         self.backups: dict[int, BackupTarget] = {}
 
@@ -72,7 +74,16 @@ class FakeBackupPorts:
         self.calls.append("grant_backup_writes")
         self.grants.append((role_arn, grant))
 
-    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> list[str] | None:
+    def missing_permissions(self, role_arn: str, needs: RoleNeeds) -> RoleGaps | None:
+        """As iam:SimulatePrincipalPolicy answers: one decision per action and resource, sorted as aws/ sorts them."""
         self.calls.append("missing_permissions")
         self.asked_of_roles.append((role_arn, needs))
-        return self.role_gaps
+        if self.role_decisions is None:
+            return None
+        decisions = self.role_decisions
+        return RoleGaps.from_simulation(
+            SimulatedPermission(action, resource, decisions.get(f"{action} on {resource}", ALLOWED))
+            for actions, resources in needs.resources().items()
+            for action in actions
+            for resource in resources
+        )

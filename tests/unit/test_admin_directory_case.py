@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
 from aws.admin_directory import IamAdminDirectory
+from tests.support.stubbed import stubbed_client
 
 USER = {
     "UserName": "bob",
@@ -30,10 +30,8 @@ def group(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def iam() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("iam", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_client("iam") as stubbed:
+        yield stubbed
 
 
 def is_admin(iam: tuple[Any, Stubber], configured: str, in_iam: list[str]) -> bool:

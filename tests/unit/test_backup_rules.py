@@ -173,10 +173,10 @@ def test_a_differential_needs_a_full_backup_since_the_last_restore():
 def test_a_role_rdsbot_does_not_manage_is_checked_and_what_it_lacks_is_named():
     aws, store, _, service = world()
     aws.backup_roles[GROUP] = TEAM_ROLE
-    aws.role_gaps = ["s3:PutObject on arn:aws:s3:::rdsbot-backups/copies/*"]
+    aws.role_decisions = {"s3:PutObject on arn:aws:s3:::rdsbot-backups/copies/*": "explicitDeny"}
     error = refused(service, store, aws, f"rdsbot-first Prod {COPY}")
     assert f"{TEAM_ROLE} (the option group's role, not rdsbot's) lacks s3:PutObject on" in str(error)
-    aws.role_gaps = []
+    aws.role_decisions = {}
     job = submit(service, f"rdsbot-first Prod {COPY}")
     store.jobs.transition(job.id, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED, [])
     run(aws, store, FakeClock())
@@ -355,7 +355,7 @@ def test_an_option_group_without_a_role_is_refused_and_an_unchecked_role_is_a_wa
     error = refused(service, store, aws, f"rdsbot-first Prod {COPY}")
     assert error.field == "instance" and "names no IAM_ROLE_ARN" in str(error)
     aws.backup_roles[GROUP] = TEAM_ROLE
-    aws.role_gaps = None  # IAM could not be asked (SimulatePrincipalPolicy refused or missing)
+    aws.role_decisions = None  # IAM could not be asked (SimulatePrincipalPolicy refused or missing)
     lines = card_lines(submit(service, f"rdsbot-first Prod {COPY}"), PLAIN)
     assert f"⚠ could not check {TEAM_ROLE}; it must allow s3:PutObject, s3:ListMultipartUploadParts, " in "\n".join(
         lines

@@ -11,6 +11,7 @@ from aws.iam import access_policy, audit_access_policy
 from bot import names
 from bot.audit_layout import LEGACY, TrailLayout
 from bot.ports import AuditRoleSpec, RoleSpec
+from bot.role_needs import managed_role, managed_role_arn_patterns
 
 ROOT = Path(__file__).resolve().parents[2]
 TAGGED = {"StringEquals": {"aws:ResourceTag/managed-by": "rdsbot"}}
@@ -68,9 +69,24 @@ def test_roles_are_created_only_under_the_rdsbot_path_with_the_boundary():
     assert create["Condition"] == {
         "StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::111122223333:policy/rdsbot-role-boundary"}
     }
-    assert "arn:aws:iam::*:role/rdsbot/*" in create["Resource"]
+    assert "arn:aws:iam::*:role/rdsbot/rdsbot-*" in create["Resource"]
     assert all(r.startswith("arn:aws:iam::*:role/rdsbot") for r in create["Resource"])
     assert not statements_with(policy, "iam:DeleteRolePermissionsBoundary")
+
+
+def test_the_roles_the_policy_lets_rdsbot_change_are_exactly_those_it_treats_as_its_own():
+    """bot/role_needs.managed_role decides whether rdsbot extends an option group's role or only checks it: were it
+    wider than the policy, rdsbot would try a change IAM refuses; narrower, it would refuse a role it made."""
+    policy = document("rdsbot-iam-policy.json")
+    wanted = sorted(managed_role_arn_patterns("/rdsbot/"))
+    for action in ("iam:PutRolePolicy", "iam:CreateRole", "iam:PassRole"):
+        [statement] = statements_with(policy, action)
+        assert sorted(_listed(statement["Resource"])) == wanted, action
+    for name in ("rdsbot/rdsbot-native-restore", "rdsbot/rdsbot-sqlserver-audit", "rdsbot-native-restore-k1-tde",
+                 "rdsbot-native-restore", "rdsbot-sqlserver-audit", "rdsbot/team-backups", "team/rdsbot-native-restore",
+                 "rdsbot/sub/rdsbot-x", "rdsbotx/rdsbot-native-restore"):  # fmt: skip
+        arn = f"arn:aws:iam::123456789012:role/{name}"
+        assert allows(policy, "iam:PutRolePolicy", arn) is managed_role(arn, "/rdsbot/"), name
 
 
 def test_master_secrets_are_readable_only_for_rdsbot_instances():

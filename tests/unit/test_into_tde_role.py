@@ -21,6 +21,7 @@ from tests.unit.test_tde_rules import INTO, KEY, POLICY, TEAM_ROLE, existing, re
 
 BOTH = {"SQLSERVER_BACKUP_RESTORE", "TDE"}
 LACKS = f"kms:Decrypt on {KEY}"
+DENIED = {LACKS: "explicitDeny"}  # a Deny statement in the role's own policies: no key policy can undo it
 PLAIN_ROLE = "arn:aws:iam::123456789012:role/rdsbot/rdsbot-native-restore"
 ALLOW_CHANGE = parse_policy(
     {
@@ -31,17 +32,17 @@ ALLOW_CHANGE = parse_policy(
 )
 
 
-def team_group(aws: FakeAws, *, role: str | None = TEAM_ROLE, gaps: list[str] | None = None) -> None:
+def team_group(aws: FakeAws, *, role: str | None = TEAM_ROLE, decisions: dict[str, str] | None = None) -> None:
     existing(aws, options=set(BOTH))
     if role is None:
         aws.backup_roles.pop("team-og")
     else:
         aws.backup_roles["team-og"] = role
-    aws.role_gaps = gaps
+    aws.role_decisions = decisions
 
 
-def test_a_role_iam_says_cannot_decrypt_the_password_is_refused_before_any_card() -> None:
-    error = refusal(INTO, lambda aws: team_group(aws, gaps=[LACKS]))
+def test_a_role_iam_explicitly_denies_decrypting_the_password_is_refused_before_any_card_naming_it() -> None:
+    error = refusal(INTO, lambda aws: team_group(aws, decisions=DENIED))
     assert error.field == "into_instance_id"
     assert f"team-og runs SQLSERVER_BACKUP_RESTORE as {TEAM_ROLE}, which lacks {LACKS}" in error.message
     assert "rds_restore_tde_certificate" in error.message
@@ -51,7 +52,7 @@ def test_a_role_iam_says_cannot_decrypt_the_password_is_refused_before_any_card(
 
 def test_iam_is_asked_exactly_what_the_guide_says_the_import_needs() -> None:
     aws, _, _, service = world()
-    team_group(aws, gaps=[])
+    team_group(aws, decisions={})
     service.submit(parse_restore_command(INTO), "U1")
     [(role, needs)] = aws.asked_of_roles
     assert role == TEAM_ROLE
@@ -72,7 +73,7 @@ def test_iam_is_asked_exactly_what_the_guide_says_the_import_needs() -> None:
 def test_with_the_key_the_card_plans_a_copy_naming_rdsbots_tde_role_and_the_restore_uses_it() -> None:
     aws, store, clock, _ = world()
     service = RestoreService(store.jobs, store.audit, aws.gateways, ALLOW_CHANGE, clock)
-    team_group(aws, gaps=[LACKS])
+    team_group(aws, decisions=DENIED)
     job = service.submit(parse_restore_command(INTO), "U1", approved=True).job
     into, role = job.plan.into, names.restore_role_name((KEY,), tde=True)
     assert into is not None and into.new_option_group is not None
@@ -104,7 +105,7 @@ def test_rdsbots_own_tde_role_for_these_keys_is_trusted_without_asking_iam() -> 
 
 def test_rdsbots_plain_restore_role_is_refused_even_when_iam_cannot_be_asked() -> None:
     # e.g. a non-TDE --into once gave the instance a copy of a team group carrying TDE, with the plain role.
-    error = refusal(INTO, lambda aws: team_group(aws, role=PLAIN_ROLE, gaps=None))
+    error = refusal(INTO, lambda aws: team_group(aws, role=PLAIN_ROLE, decisions=None))
     assert "s3:GetBucketAcl (rdsbot grants it only to its -tde roles)" in error.message
     assert "s3:ListAllMyBuckets" in error.message and PLAIN_ROLE in error.message
 
@@ -117,7 +118,7 @@ def test_an_option_without_a_role_is_refused() -> None:
 
 def test_a_role_iam_cannot_be_asked_about_goes_ahead_with_what_it_needs_on_the_card() -> None:
     aws, _, _, service = world()
-    team_group(aws, gaps=None)
+    team_group(aws, decisions=None)
     job = service.submit(parse_restore_command(INTO), "U1").job
     [warning] = [w for w in job.plan.warnings if "could not ask IAM" in w]
     assert f"whether {TEAM_ROLE} (the option group's role) may import the TDE certificate" in warning
@@ -134,7 +135,7 @@ def test_a_tde_copy_follows_the_keys_so_another_key_never_names_the_group_the_in
 @pytest.mark.parametrize("policy", [POLICY, ALLOW_CHANGE])
 def test_a_role_iam_finds_complete_changes_nothing(policy: Policy) -> None:
     aws, store, clock, _ = world()
-    team_group(aws, gaps=[])
+    team_group(aws, decisions={})
     service = RestoreService(store.jobs, store.audit, aws.gateways, policy, clock)
     job = service.submit(parse_restore_command(INTO), "U1").job
     assert job.plan.into is not None and job.plan.into.new_option_group is None
@@ -147,13 +148,58 @@ def test_a_role_that_loses_a_grant_after_approval_fails_validate_before_anything
     stops there, naming the change it would now need, instead of failing at the certificate import."""
     aws, store, clock, _ = world()
     service = RestoreService(store.jobs, store.audit, aws.gateways, ALLOW_CHANGE, clock)
-    team_group(aws, gaps=[])
+    team_group(aws, decisions={})
     job = service.submit(parse_restore_command(INTO), "U1", approved=True).job
     assert job.plan.into is not None and job.plan.into.new_option_group is None
-    aws.role_gaps = [LACKS]
+    aws.role_decisions = DENIED
     Engine(store.jobs, aws.gateways, ALLOW_CHANGE, RecordingNotifier(), clock, poll_seconds=5).run_until_idle(600)
     done = store.jobs.get_job(job.id)
     assert done is not None and done.status == JobStatus.FAILED
     assert "rdsbot-staging-1 now needs option group rdsbot-into-rdsbot-staging-1-15-00-k" in (done.error or "")
     assert f"({TEAM_ROLE} lacks {LACKS}), not none as approved; nothing was changed" in (done.error or "")
     assert aws.mutating == [] and "rds_restore_tde_certificate" not in aws.calls
+
+
+# IAM API reference "SimulatePrincipalPolicy": a resource-based policy is simulated for IAM users only, so a role made
+# a user of the password key in the key policy, as AWS guide "TDE.BackupRestoreRDS" (prerequisites) has it, reads
+# implicitDeny for kms:Decrypt there although RDS may decrypt as it.
+KEY_POLICY_ONLY = {LACKS: "implicitDeny"}
+
+
+@pytest.mark.parametrize("policy", [POLICY, ALLOW_CHANGE])
+def test_a_role_granted_decrypt_in_the_key_policy_goes_ahead_with_a_warning_and_no_option_group_change(
+    policy: Policy,
+) -> None:
+    aws, store, clock, _ = world()
+    team_group(aws, decisions=KEY_POLICY_ONLY)
+    service = RestoreService(store.jobs, store.audit, aws.gateways, policy, clock)
+    job = service.submit(parse_restore_command(INTO), "U1", approved=True).job
+    assert job.plan.into is not None and job.plan.into.new_option_group is None
+    [warning] = [w for w in job.plan.warnings if "could not confirm" in w]
+    assert f"that {TEAM_ROLE} (the option group's role) may import the TDE certificate" in warning
+    assert f"do not allow {LACKS}, which the key policy of {KEY} may grant" in warning
+    assert warning.endswith("if none does, rds_restore_tde_certificate fails after approval")
+    assert f"⚠ {warning}" in card_facts.card_lines(job, card_facts.PLAIN)
+    Engine(store.jobs, aws.gateways, policy, RecordingNotifier(), clock, poll_seconds=5).run_until_idle(600)
+    done = store.jobs.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done.error if done else None
+    assert aws.option_group_copies == []  # the customer's instance stays on its own group
+
+
+def test_a_bucket_acl_read_only_a_bucket_policy_grants_is_a_warning_naming_that_bucket() -> None:
+    aws, _, _, service = world()
+    team_group(aws, decisions={"s3:GetBucketAcl on arn:aws:s3:::rdsbot-certs": "implicitDeny"})
+    job = service.submit(parse_restore_command(INTO), "U1").job
+    [warning] = [w for w in job.plan.warnings if "could not confirm" in w]
+    assert "s3:GetBucketAcl on arn:aws:s3:::rdsbot-certs, which the bucket policy of rdsbot-certs may grant" in warning
+
+
+def test_listing_buckets_no_resource_policy_can_grant_is_still_refused_when_iam_implicitly_denies_it() -> None:
+    error = refusal(INTO, lambda aws: team_group(aws, decisions={"s3:ListAllMyBuckets on *": "implicitDeny"}))
+    assert f"{TEAM_ROLE}, which lacks s3:ListAllMyBuckets on *" in error.message
+
+
+def test_an_explicit_deny_refuses_even_beside_what_a_key_policy_may_grant() -> None:
+    bucket_denied = "s3:GetObject on arn:aws:s3:::rdsbot-certs/tde/db.pvk"
+    error = refusal(INTO, lambda aws: team_group(aws, decisions={**KEY_POLICY_ONLY, bucket_denied: "explicitDeny"}))
+    assert f"which lacks {bucket_denied}, so RDS would refuse" in error.message

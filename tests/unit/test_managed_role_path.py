@@ -1,6 +1,7 @@
-"""Which option-group roles are rdsbot's own (it extends them) and which it only checks: rdsbot makes its roles under
-the policy's roles.path, and its IAM policy lets it change roles only there, so a role under the configured path is
-rdsbot's and one outside it (even under the default /rdsbot/) is not."""
+"""Which option-group roles are rdsbot's own (it extends them) and which it only checks: exactly those its IAM policy
+lets it change (bot/role_needs.managed_role_arn_patterns): `rdsbot-` roles right under the configured roles.path (not
+under the default /rdsbot/ when the policy names another), and the rdsbot-native-restore roles older versions made at
+the root path, which aws/iam.py still finds by name and restores still run as."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.unit.test_backup_rules import COPY, GROUP, source, submit
 PLATFORM = "/platform/rdsbot/"
 UNDER_PLATFORM = "arn:aws:iam::123456789012:role/platform/rdsbot/rdsbot-native-restore"
 UNDER_DEFAULT = "arn:aws:iam::123456789012:role/rdsbot/rdsbot-native-restore"
+LEGACY_ROOT = "arn:aws:iam::123456789012:role/rdsbot-native-restore"
 
 
 def policy(roles_path: str | None):
@@ -39,12 +41,18 @@ def policy(roles_path: str | None):
         (UNDER_DEFAULT, PLATFORM, False),  # rdsbot's default path, but not where this policy has it make roles
         (UNDER_PLATFORM, "/rdsbot/", False),
         ("arn:aws:iam::123456789012:role/platform/rdsbot/team-backups", PLATFORM, False),  # not a name rdsbot gives
-        ("arn:aws:iam::123456789012:role/rdsbot-native-restore", "/rdsbot/", False),  # root path: outside /rdsbot/
-        ("arn:aws:iam::123456789012:role/rdsbot-native-restore", "/", True),
+        # Made at the root before roles.path existed: aws/iam.py still finds it by name and restores run as it.
+        (LEGACY_ROOT, "/rdsbot/", True),
+        (LEGACY_ROOT, PLATFORM, True),
+        (LEGACY_ROOT, "/", True),
+        (f"{LEGACY_ROOT}-k0123abcd-tde", "/rdsbot/", True),
+        ("arn:aws:iam::123456789012:role/rdsbot-sqlserver-audit", "/rdsbot/", False),  # only restore roles at the root
+        ("arn:aws:iam::123456789012:role/team-x/rdsbot-native-restore", "/rdsbot/", False),  # another team's path
         ("arn:aws:iam::123456789012:role/rdsbotx/rdsbot-native-restore", "/rdsbot/", False),  # a prefix is no path
+        ("arn:aws:iam::123456789012:role/rdsbot/team/rdsbot-native-restore", "/rdsbot/", False),  # below it, not in it
     ],
 )
-def test_a_role_is_rdsbots_only_under_the_policys_roles_path(role, path, ours):
+def test_a_role_is_rdsbots_only_where_its_iam_policy_lets_it_change_roles(role, path, ours):
     assert managed_role(role, path) is ours
 
 
@@ -72,3 +80,10 @@ def test_a_backup_only_checks_a_role_under_the_default_path_when_the_policy_name
     aws = backup_with_role(UNDER_DEFAULT, PLATFORM)
     assert aws.grants == []  # never changed: rdsbot's IAM policy would not let it, and the role is not its own
     assert [role for role, _ in aws.asked_of_roles] == [UNDER_DEFAULT, UNDER_DEFAULT]  # at request and at validate
+
+
+def test_a_backup_extends_the_root_role_older_versions_made_instead_of_refusing_it():
+    """Before, /rds-backup asked IAM about it as if it were a team's role, and refused it for lacking s3:PutObject."""
+    aws = backup_with_role(LEGACY_ROOT, None)
+    assert [role for role, _ in aws.grants] == [LEGACY_ROOT]
+    assert "missing_permissions" not in aws.calls

@@ -209,7 +209,7 @@ def test_a_restart_after_the_certificate_was_restored_does_not_send_it_twice() -
     assert "found, not restored again" in done.stage(StageName.RESTORE_START).detail
 
 
-# The role a team's option group runs SQLSERVER_BACKUP_RESTORE as; IAM says it may import (FakeAws.role_gaps).
+# The role a team's option group runs SQLSERVER_BACKUP_RESTORE as; IAM says it may import (FakeAws.role_decisions).
 TEAM_ROLE = "arn:aws:iam::123456789012:role/team-sql-restore"
 
 
