@@ -15,7 +15,7 @@ from aws.backup_role import BackupRoleGrants
 from aws.errors import aws_call, is_not_found
 from aws.identity import CallerIdentity
 from bot import tags
-from bot.errors import AwsError
+from bot.errors import AwsError, StageError
 from bot.ports import AuditRoleSpec, RolePlacement, RoleSpec
 from bot.role_needs import (
     RESTORE_BUCKET_ACTIONS,
@@ -23,6 +23,7 @@ from bot.role_needs import (
     RESTORE_OBJECT_ACTIONS,
     TDE_ACCOUNT_ACTIONS,
     TDE_BUCKET_ACTIONS,
+    managed_role,
 )
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class RestoreRoles(BackupRoleGrants):
                 )["Role"]
             log.info("created IAM role %s%s", placement.path, name)
         else:
+            _check_changeable(role, placement)
             self._align(role, trust, placement)
 
         # An upgrade lands here too: a role made by an older rdsbot loses whatever the current document lacks
@@ -235,3 +237,15 @@ def _canonical(value: Any) -> Any:
         items = sorted((_canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
         return items[0] if len(items) == 1 else items
     return value
+
+
+def _check_changeable(role: dict[str, Any], placement: RolePlacement) -> None:
+    """A role found by name outside the ARNs rdsbot's IAM policy lets it change (a roles.path changed after it was
+    made, or one made by hand elsewhere) is refused in plain words: IAM would answer PutRolePolicy with AccessDenied,
+    and a role's path cannot be changed, only the role made again (IAM API reference, 'API_CreateRole', Path)."""
+    if not managed_role(role["Arn"], placement.path):
+        raise StageError(
+            f"IAM role {role['RoleName']} exists at path {role.get('Path', '/')}, outside roles.path "
+            f"{placement.path} where rdsbot's IAM policy lets it change roles; IAM cannot move a role: delete it "
+            "(rdsbot makes it again under roles.path) or set roles.path back to its path"
+        )

@@ -10,6 +10,7 @@ import pytest
 from aws.clients import AwsClients
 from aws.iam import AUDIT_POLICY_NAME, POLICY_NAME, RestoreRoles
 from aws.identity import CallerIdentity
+from bot.errors import StageError
 from bot.ports import AuditRoleSpec, RolePlacement, RoleSpec
 from tests.support.aws_calls import CallRecorder
 
@@ -156,12 +157,12 @@ def test_role_created_by_hand_is_reused_and_given_the_policy(aws, roles):
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     }
-    made = aws.iam.create_role(RoleName=SPEC.role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    made = aws.iam.create_role(RoleName=SPEC.role_name, Path="/rdsbot/", AssumeRolePolicyDocument=json.dumps(trust))
     calls = CallRecorder(aws)
 
     arn = roles.ensure_restore_role(SPEC)
 
-    assert arn == made["Arn"]
+    assert arn == made["Role"]["Arn"]
     assert calls.count("CreateRole") == 0
     assert calls.count("PutRolePolicy") == 1
     assert statement(inline_policy(aws), "LocateBackupBuckets")
@@ -175,3 +176,18 @@ def test_a_new_backup_bucket_in_the_policy_updates_the_inline_policy(aws, roles)
 
     assert calls.mutating == [("iam", "PutRolePolicy")]
     assert "arn:aws:s3:::sql-backups-2" in statement(inline_policy(aws), "LocateBackupBuckets")["Resource"]
+
+
+@pytest.mark.parametrize("path", ["/", "/platform/"])
+def test_a_role_of_that_name_outside_roles_path_is_refused_unchanged_naming_roles_path(aws, roles, path):
+    # The shipped IAM policy lets rdsbot change only role/<roles.path>rdsbot-* (and the legacy root
+    # rdsbot-native-restore*): anything else would meet AccessDenied on PutRolePolicy, so say what to do instead.
+    rds = {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    trust = {"Version": "2012-10-17", "Statement": [rds]}
+    aws.iam.create_role(RoleName=SPEC.role_name, Path=path, AssumeRolePolicyDocument=json.dumps(trust))
+    calls = CallRecorder(aws)
+
+    with pytest.raises(StageError, match=rf"rdsbot-restore exists at path {path}, outside roles.path /rdsbot/"):
+        roles.ensure_restore_role(SPEC)
+
+    assert calls.mutating == []
