@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from bot import engine_versions, into_tde_role, names, tags, tde
+from bot import engine_versions, into_restore_role, into_tde_role, names, tags, tde
 from bot.aws_values import OptionGroupState
 from bot.domain import Edition, InstanceState, RestorePlan
 from bot.errors import RdsbotError, RequestError, StageError
@@ -66,10 +66,15 @@ def live_instance(plan: RestorePlan, instances: InstanceGateway) -> InstanceStat
 
 
 def check_target(
-    plan: RestorePlan, gateways: Gateways, policy: Policy, tde_file_kms_key_arns: tuple[str, ...] = ()
+    plan: RestorePlan,
+    gateways: Gateways,
+    policy: Policy,
+    tde_file_kms_key_arns: tuple[str, ...] = (),
+    backup_object_arns: tuple[str, ...] = (),
 ) -> IntoCheck:
     """Every request-time check of an --into target; nothing is changed on AWS. `plan` carries the SSE-KMS keys the
-    preflight found (they name a TDE restore's role); `tde_file_kms_key_arns` are those of the certificate files."""
+    preflight found (they name a TDE restore's role); `tde_file_kms_key_arns` are those of the certificate files;
+    `backup_object_arns` every object rds_restore_database reads (the option group's role must read them)."""
     into = plan.into or IntoTarget()
     state = live_instance(plan, gateways.instances)
     allowed = allowed_by(state, policy)
@@ -89,6 +94,12 @@ def check_target(
             )
             if lacks:
                 change = tde_role_change(state, described, lacks, engine["major_version"], plan, policy)
+    elif described is not None and not change:
+        lacks = into_restore_role.role_gaps(
+            plan, described, gateways.roles, policy.roles.path, backup_object_arns, notes
+        )
+        if lacks:
+            _refuse_unreadable(state, described, lacks)
     native = gateways.native_restore
     if state.status != "available":
         notes.append(f"{state.instance_id} is {state.status}; the restore waits until it is available")
@@ -183,6 +194,26 @@ def tde_role_change(
             f"someone changed the group outside rdsbot: an admin may set IAM_ROLE_ARN back to rdsbot's role {own}",
         )
     return {**copy, "replaced_role_arn": group.backup_restore_role_arn, "replaced_role_lacks": lacks}
+
+
+def _refuse_unreadable(state: InstanceState, group: OptionGroupState, lacks: tuple[str, ...]) -> None:
+    """A plain restore onto a group whose SQLSERVER_BACKUP_RESTORE role cannot read the backup: refused, since a copy
+    of the group for a plain restore is named per instance only (names.into_option_group_name), not per key like
+    the TDE one, so it cannot stand in for a role; targets.allow_option_group_change does not apply."""
+    role = group.backup_restore_role_arn
+    found = (
+        f"runs {BACKUP_RESTORE_OPTION} as {role}, which lacks {'; '.join(lacks)}"
+        if role
+        else (f"has {BACKUP_RESTORE_OPTION} without an IAM_ROLE_ARN")
+    )
+    raise RequestError(
+        "into_instance_id",
+        f"{state.instance_id}'s option group {group.name} {found}, so RDS would refuse rds_restore_database after "
+        "approval; targets.allow_option_group_change does not replace a role that cannot read a plain backup",
+        "an admin may "
+        + (f"grant {role} what it lacks" if role else "set IAM_ROLE_ARN to a role that can read the backup")
+        + " (AWS guide SQLServer.Procedural.Importing.Native.Enabling); rdsbot changes only roles it made",
+    )
 
 
 def _copy_of(state: InstanceState, options: set[str] | None, major: str, plan: RestorePlan) -> dict[str, Any]:

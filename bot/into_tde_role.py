@@ -13,12 +13,12 @@ from __future__ import annotations
 from bot import names
 from bot.aws_values import OptionGroupState
 from bot.domain import RestorePlan
+from bot.option_group_role import NO_ROLE, iam_gaps, unasked_note
 from bot.ports import RoleGateway
 from bot.role_needs import TDE_ACCOUNT_ACTIONS, TDE_BUCKET_ACTIONS, TdeImportNeeds, managed_role, role_path_and_name
 
-NO_ROLE = "an IAM_ROLE_ARN"
 PURPOSE = "import the TDE certificate"
-FAILURE = "rds_restore_tde_certificate fails after approval"
+PROCEDURE = "rds_restore_tde_certificate"
 
 
 def own_role_name(plan: RestorePlan) -> str:
@@ -56,20 +56,14 @@ def role_gaps(
     if ours and name == own_role_name(plan):
         return ()  # made by rdsbot for exactly these keys, with the TDE grants (aws/iam.py)
     needs = import_needs(plan, file_kms_key_arns)
-    gaps = roles.missing_permissions(role, needs)
-    if gaps is not None:
-        if gaps.unconfirmed and not gaps.denied:
-            # e.g. kms:Decrypt granted in the password key's policy, as the TDE guide has it: warn, never refuse.
-            notes.append(gaps.unconfirmed_note(f"{role} (the option group's role)", PURPOSE, FAILURE))
-        return gaps.denied
+    # e.g. kms:Decrypt granted in the password key's policy, as the TDE guide has it: a warning, never a refusal.
+    denied = iam_gaps(roles, role, needs, PURPOSE, PROCEDURE, notes)
+    if denied is not None:
+        return denied
     if ours and not name.endswith("-tde"):
         # rdsbot grants these only to its -tde roles (aws/iam.py), so its plain restore role surely lacks them.
         return tuple(
             f"{action} (rdsbot grants it only to its -tde roles)" for action in TDE_BUCKET_ACTIONS + TDE_ACCOUNT_ACTIONS
         )
-    wanted = "; ".join(f"{', '.join(actions)} on {', '.join(on)}" for actions, on in needs.resources().items())
-    notes.append(
-        f"could not ask IAM whether {role} (the option group's role) may import the TDE certificate; "
-        f"rds_restore_tde_certificate fails unless it allows {wanted}"
-    )
+    notes.append(unasked_note(role, needs, PURPOSE, PROCEDURE))
     return ()

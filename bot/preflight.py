@@ -10,6 +10,7 @@ from bot.chain_plan import CheckedChain, check_chain
 from bot.domain import BackupLocation, BackupSet, Edition, RestorePlan
 from bot.errors import RequestError
 from bot.orderable import OrderableOptions
+from bot.restore_chain import ChainSource
 from bot.stage_context import Gateways
 from config.policy_model import Policy
 
@@ -47,7 +48,7 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
         found = Preflight(backup=backup, notes=(), chain=chain, tde_kms_key_arns=tde_keys)
         # The keys found here name a TDE restore's role, which the target's option group is checked against.
         keyed = plan.model_copy(update={"bucket_kms_key_arns": found.bucket_kms_key_arns, **tde_update})
-        target = into.check_target(keyed, gateways, policy, tde_keys)
+        target = into.check_target(keyed, gateways, policy, tde_keys, _object_arns(backup, chain))
         return replace(found, notes=target.notes, plan_updates={**target.updates, **tde_update})
     _check_backup_size(plan, backup)
     notes: list[str] = []
@@ -71,6 +72,14 @@ def preflight(plan: RestorePlan, gateways: Gateways, policy: Policy) -> Prefligh
         )
     updates = {**tde_update, **_engine_version(plan, options, listed, notes, gateways)}
     return Preflight(backup=backup, notes=tuple(notes), chain=chain, plan_updates=updates, tde_kms_key_arns=tde_keys)
+
+
+def _object_arns(backup: BackupSet, chain: CheckedChain | None) -> tuple[str, ...]:
+    """Every object rds_restore_database reads: each file of the full backup, then each step of the chain."""
+    steps: tuple[ChainSource, ...] = (chain.chain.diff,) if chain and chain.chain.diff else ()
+    steps += chain.chain.logs if chain else ()
+    files = tuple(f"arn:aws:s3:::{backup.bucket}/{key}" for key in backup.keys)
+    return files + tuple(step.s3_arn for step in steps)
 
 
 def _engine_version(

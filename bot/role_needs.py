@@ -19,8 +19,10 @@ RESTORE_KMS_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:Gen
 # the .cer and .pvk like a backup, and decrypts the .pvk's password with the password key.
 TDE_BUCKET_ACTIONS = ("s3:GetBucketAcl",)
 TDE_ACCOUNT_ACTIONS = ("s3:ListAllMyBuckets",)
-# What decrypting the password (and reading a file under SSE-KMS) takes; rdsbot's own role gets RESTORE_KMS_ACTIONS.
-TDE_DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+# What reading a file under SSE-KMS (or a .bak made with @kms_master_key_arn, or a TDE password) takes of the role;
+# rdsbot's own role gets all of RESTORE_KMS_ACTIONS, whose Encrypt and GenerateDataKey only a backup writing needs.
+RESTORE_DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+TDE_DECRYPT_ACTIONS = RESTORE_DECRYPT_ACTIONS
 ROLE_NAME_PREFIX = "rdsbot-"  # every role rdsbot makes: rdsbot-native-restore..., rdsbot-sqlserver-audit
 # Restore roles made at the root path before roles.path existed: aws/iam.py finds a role by name whatever its path, so
 # restores still run as them, and the shipped IAM policy still lets rdsbot change them.
@@ -31,6 +33,29 @@ class RoleNeeds(Protocol):
     """Actions -> the resources they must be allowed on, as iam:SimulatePrincipalPolicy is asked."""
 
     def resources(self) -> dict[tuple[str, ...], tuple[str, ...]]: ...
+
+
+def buckets_of(object_arns: tuple[str, ...]) -> tuple[str, ...]:
+    """arn:aws:s3:::bucket/key -> arn:aws:s3:::bucket, once each, in order."""
+    return tuple(dict.fromkeys(arn.split("/", 1)[0] for arn in object_arns))
+
+
+@dataclass(frozen=True)
+class RestoreReadNeeds:
+    """What rds_restore_database needs of the option group's role to read a backup: every object it reads (each file
+    of a multi-file set, each step of a chain), their buckets, and the keys it decrypts them with."""
+
+    object_arns: tuple[str, ...]
+    kms_key_arns: tuple[str, ...] = ()  # the objects' SSE-KMS keys and a .bak's own @kms_master_key_arn
+
+    def resources(self) -> dict[tuple[str, ...], tuple[str, ...]]:
+        needs: dict[tuple[str, ...], tuple[str, ...]] = {
+            RESTORE_OBJECT_ACTIONS: self.object_arns,
+            RESTORE_BUCKET_ACTIONS: buckets_of(self.object_arns),
+        }
+        if self.kms_key_arns:
+            needs[RESTORE_DECRYPT_ACTIONS] = self.kms_key_arns
+        return needs
 
 
 @dataclass(frozen=True)
@@ -44,10 +69,9 @@ class TdeImportNeeds:
 
     def resources(self) -> dict[tuple[str, ...], tuple[str, ...]]:
         files = (self.certificate_s3_arn, self.private_key_s3_arn)
-        buckets = tuple(dict.fromkeys(arn.split("/", 1)[0] for arn in files))
         return {
             RESTORE_OBJECT_ACTIONS: files,
-            RESTORE_BUCKET_ACTIONS + TDE_BUCKET_ACTIONS: buckets,
+            RESTORE_BUCKET_ACTIONS + TDE_BUCKET_ACTIONS: buckets_of(files),
             TDE_ACCOUNT_ACTIONS: ("*",),
             TDE_DECRYPT_ACTIONS: tuple(dict.fromkeys((self.password_key_arn, *self.file_kms_key_arns))),
         }

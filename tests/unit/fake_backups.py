@@ -8,6 +8,9 @@ from bot.domain import InstanceState, TaskLifecycle, TaskStatus
 from bot.role_evaluation import ALLOWED, RoleGaps, SimulatedPermission
 from bot.role_needs import RoleNeeds
 
+# What a group's SQLSERVER_BACKUP_RESTORE names when a test does not say: rdsbot's own plain restore role.
+DEFAULT_BACKUP_ROLE = "arn:aws:iam::123456789012:role/rdsbot/rdsbot-native-restore"
+
 
 class FakeBackupPorts:
     """Mixed into FakeAws, whose state (objects, tasks, databases, calls) it shares."""
@@ -22,7 +25,7 @@ class FakeBackupPorts:
         # state_desc where not ONLINE; IAM's EvalDecision for each "action on resource" a role's own policies do not
         # allow (implicitDeny or explicitDeny; None: IAM cannot evaluate it).
         self.bucket_regions: dict[str, str] = {}
-        self.backup_roles: dict[str, str] = {}
+        self.backup_roles: dict[str, str | None] = {}  # None: the option names no role
         self.grants: list[tuple[str, BackupGrant]] = []
         self.database_states: dict[str, str] = {}
         self.role_decisions: dict[str, str] | None = {}

@@ -29,7 +29,7 @@ from bot.restore_chain import ChainStep, ListedObject
 from bot.server_audit import ServerAuditSpec, ServerAuditState
 from bot.stages import Gateways
 from bot.tde import StoredObject, TdeCertificate
-from tests.unit.fake_backups import FakeBackupPorts
+from tests.unit.fake_backups import DEFAULT_BACKUP_ROLE, FakeBackupPorts
 
 # Re-exported: the clock, notifier and stores' fakes live beside, and tests import them from here as always.
 from tests.unit.fake_engine_ports import FakeClock as FakeClock, RecordingNotifier as RecordingNotifier
@@ -165,9 +165,10 @@ class FakeAws(FakeBackupPorts):
         found = self.option_groups.get(name)
         if found is None:
             return None
-        return OptionGroupState(
-            name=name, options=frozenset(found), backup_restore_role_arn=self.backup_roles.get(name)
-        )
+        # RDS requires IAM_ROLE_ARN on SQLSERVER_BACKUP_RESTORE (AWS guide "SQLServer.Procedural.Importing.Native.
+        # Enabling"): a group with the option names rdsbot's plain restore role unless a test names another (or None).
+        role = self.backup_roles.get(name, DEFAULT_BACKUP_ROLE if "SQLSERVER_BACKUP_RESTORE" in found else None)
+        return OptionGroupState(name=name, options=frozenset(found), backup_restore_role_arn=role)
 
     def ensure_copy(self, spec: OptionGroupCopySpec) -> EnsuredOptionGroup:
         self.calls.append("ensure_copy_option_group")

@@ -351,7 +351,7 @@ def test_a_finished_backup_is_counted_as_a_backup_and_kept_out_of_time_to_restor
 
 def test_an_option_group_without_a_role_is_refused_and_an_unchecked_role_is_a_warning_on_the_card():
     aws, store, _, service = world()
-    aws.backup_roles.pop(GROUP)
+    aws.backup_roles[GROUP] = None
     error = refused(service, store, aws, f"rdsbot-first Prod {COPY}")
     assert error.field == "instance" and "names no IAM_ROLE_ARN" in str(error)
     aws.backup_roles[GROUP] = TEAM_ROLE

@@ -35,7 +35,7 @@ ALLOW_CHANGE = parse_policy(
 def team_group(aws: FakeAws, *, role: str | None = TEAM_ROLE, decisions: dict[str, str] | None = None) -> None:
     existing(aws, options=set(BOTH))
     if role is None:
-        aws.backup_roles.pop("team-og")
+        aws.backup_roles["team-og"] = None
     else:
         aws.backup_roles["team-og"] = role
     aws.role_decisions = decisions
