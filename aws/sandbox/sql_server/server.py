@@ -39,6 +39,7 @@ from aws.sandbox.sql_server.state_file import EmulatedInstance, EmulatorState, R
 from aws.sandbox.sql_server.task_lifecycle import advance
 from aws.sandbox.sql_server.task_status import status_set
 from bot.domain import InstanceState
+from bot.role_needs import RestoreReadNeeds
 
 MAX_RECORDED_CALLS = 10_000
 EXPRESS_MAX_BYTES = 10 * 2**30
@@ -157,6 +158,8 @@ class SandboxSqlServer:
                 # Read now, not when a status poll starts the task: the region and engine RDS checks it against.
                 task = server.tasks[-1]
                 task.region, task.engine = self.region or instance_region(instance), self.aws.engine(instance)
+                if procedure != BACKUP_DATABASE:
+                    task.role_denied = self._role_denied(instance, task.s3_arn)
             return sets
 
     def _use(self, instance: InstanceState, session: Session, database: str) -> list[ResultSet]:
@@ -227,11 +230,25 @@ class SandboxSqlServer:
             restored = {name: server.contents.get(name, {}) for name in server.databases}
             return [answer_check(kind, values, restored)]
 
+    def _role_denied(self, instance: InstanceState, s3_arn: str) -> str:
+        """RDS reads every object of a restore as the role its option group's SQLSERVER_BACKUP_RESTORE names, which
+        needs s3:GetObject on them and s3:ListBucket on the bucket (AWS guide
+        "SQLServer.Procedural.Importing.Native.Enabling"); what it may not, "" when all (key policies: not modelled)."""
+        bucket = bucket_and_key(s3_arn)[0]
+        objects = tuple(f"arn:aws:s3:::{bucket}/{key}" for key, _ in self.aws.matched_objects(s3_arn))
+        return "; ".join(self.aws.role_lacks(instance, RestoreReadNeeds(objects or (s3_arn,))))
+
     def start_failure(self, server: EmulatedInstance, task: RestoreTask) -> str | None:
         """What RDS checks of a restore's objects, key and instance when the task starts (AWS guide
         "SQLServer.Procedural.Importing": limitations and troubleshooting), in its words."""
         if not task.is_restore:
             return self._backup_start_failure(task)
+        if task.role_denied:
+            # What RDS's task_info says of an S3 AccessDenied; the sandbox adds what the role lacks.
+            return (
+                "Error making request with Error Code Forbidden and Http Status Code Forbidden. (sandbox) The IAM "
+                f"role of SQLSERVER_BACKUP_RESTORE is not allowed {task.role_denied}."
+            )
         files = self.aws.matched_objects(task.s3_arn)
         if len(files) > MAX_FILES:
             return (

@@ -51,6 +51,8 @@ class RestoreTask:
     region: str | None = None  # the instance's, for the same-region check when the task starts
     engine: str | None = None  # the instance's (sqlserver-ex holds 10 GB per database)
     stopat: str | None = None  # rds_restore_log's @stopat: where the log restore stopped
+    # Restores only: the S3 reads the option group's role was not allowed when the task was created ("" when none).
+    role_denied: str = ""
 
     @property
     def norecovery(self) -> bool:
