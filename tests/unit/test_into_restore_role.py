@@ -12,6 +12,7 @@ import pytest
 from bot.audit_actions import AuditAction
 from bot.domain import JobStatus
 from bot.errors import RequestError
+from bot.names import restore_role_name
 from bot.parser import parse_restore_command
 from config.policy_model import Policy, parse_policy
 from tests.support.factories import BOT_NETWORK
@@ -132,3 +133,21 @@ def test_an_option_without_a_role_is_refused() -> None:
         service.submit(parse_restore_command(INTO), "U1")
     assert f"{RESTORE_OPTION_GROUP} has SQLSERVER_BACKUP_RESTORE without an IAM_ROLE_ARN" in caught.value.message
     assert aws.mutating == [] and store.jobs.list_jobs() == []
+
+
+def test_rdsbots_role_for_other_keys_is_not_asked_but_the_card_names_the_key_it_must_decrypt_with() -> None:
+    aws, _, _, service = world()
+    existing(aws)  # its group names rdsbot's role for no keys (rdsbot-native-restore)
+    aws.object_keys["rdsbot-backups/prod-backup.bak"] = KEY
+    job = service.submit(parse_restore_command(INTO), "U1").job
+    [note] = [w for w in job.plan.warnings if "rdsbot's role for other KMS keys" in w]
+    assert f"kms:Decrypt, kms:DescribeKey on {KEY}" in note and aws.asked_of_roles == []
+
+
+def test_rdsbots_role_for_these_keys_gets_no_note() -> None:
+    aws, _, _, service = world()
+    existing(aws)
+    aws.backup_roles[RESTORE_OPTION_GROUP] = f"arn:aws:iam::123456789012:role/rdsbot/{restore_role_name((KEY,))}"
+    aws.object_keys["rdsbot-backups/prod-backup.bak"] = KEY
+    job = service.submit(parse_restore_command(INTO), "U1").job
+    assert not [w for w in job.plan.warnings if "KMS keys" in w or "could not" in w] and aws.asked_of_roles == []
