@@ -211,8 +211,10 @@ class Decisions:
             # Marked in the same write as the row naming who withdrew it, like a decision: the card loses its
             # buttons even if the process dies before it is told, and the leader's sweep never finds the mark
             # without the name (bot/decision_notice.py).
-            withdrawing = (ApprovalDecision.WITHDRAWN, None, self.clock.now(), [withdrawn])
-            if self.approvals.decide(job.id, JobStatus.CANCELLED, actor, *withdrawing) is not None:
+            row = self.approvals.decide(
+                job.id, JobStatus.CANCELLED, actor, ApprovalDecision.WITHDRAWN, None, self.clock.now(), [withdrawn]
+            )
+            if row is not None:
                 withdrawn_text = mrkdwn("{} withdrawn before approval; nothing was created", job.id)
                 return Decision(Outcome.WITHDRAWN, withdrawn_text, self.jobs.get_job(job.id) or job)
         else:

@@ -13,8 +13,7 @@ from bot.domain import InstanceState, Job, RestorePlan, TaskLifecycle, TaskStatu
 from bot.errors import RestoreTaskError
 from bot.ports import NativeRestore
 from bot.restore_chain import ChainStep, chain_steps
-
-_FAILED = (TaskLifecycle.ERROR, TaskLifecycle.CANCELLED)
+from bot.task_wait import ENDED_UNSUCCESSFULLY
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ def _already_sent(tasks: list[TaskStatus], step: ChainStep, after: int | None) -
             return False
         if after is None:
             # The first step: an earlier failed restore of this name (another job's) is history, not this chain.
-            return task.lifecycle not in _FAILED
+            return task.lifecycle not in ENDED_UNSUCCESSFULLY
         return task.task_id > after  # steps run one after another, so step k's task is newer than step k-1's
 
     return max(filter(matches, tasks), key=lambda task: task.task_id, default=None)
@@ -90,7 +89,7 @@ def wait_step(job: Job, instance: InstanceState, native: NativeRestore) -> Chain
     index = len(sent) - 1
     status = native.task_status(instance, sent[index])
     where = f"step {index + 1} of {len(steps)} ({steps[index].label()})"
-    if status.lifecycle in _FAILED:
+    if status.lifecycle in ENDED_UNSUCCESSFULLY:
         reason = status.reason or f"task {status.task_id} ended {status.lifecycle}: {status.task_info}"
         raise RestoreTaskError(_failure(plan, index, f"{where} failed: {reason}"), status.task_info)
     if status.lifecycle != TaskLifecycle.SUCCESS:

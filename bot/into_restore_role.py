@@ -15,6 +15,7 @@ from __future__ import annotations
 from bot import names
 from bot.aws_values import OptionGroupState
 from bot.domain import RestorePlan
+from bot.into_tde_role import own_role_name
 from bot.option_group_role import NO_ROLE, iam_gaps, unasked_note
 from bot.ports import RoleGateway
 from bot.role_needs import RESTORE_DECRYPT_ACTIONS, RestoreReadNeeds, managed_role, role_path_and_name
@@ -38,7 +39,7 @@ def role_gaps(
         return (NO_ROLE,)
     keys = plan.role_kms_key_arns
     if managed_role(role, roles_path):
-        own = (names.restore_role_name(keys), names.restore_role_name(keys, tde=True))
+        own = (names.restore_role_name(keys), own_role_name(plan))
         if keys and role_path_and_name(role)[1] not in own:
             # Not rdsbot's role for these keys (an earlier --into copy for others): its grants are not known here.
             notes.append(

@@ -13,7 +13,6 @@ from bot.domain import (
     Job,
     JobKind,
     StageName,
-    TaskLifecycle,
 )
 from bot.errors import StageError
 from bot.ports import (
@@ -34,7 +33,7 @@ from bot.stage_context import (
     StepResult as StepResult,
     Waiting as Waiting,
 )
-from bot.task_wait import wait_for_task
+from bot.task_wait import ENDED_UNSUCCESSFULLY, wait_for_task
 from config.policy_model import Policy
 
 _T = TypeVar("_T")
@@ -244,8 +243,8 @@ def _restore_start(job: Job, ctx: StageContext) -> StepResult:
     # A task started before a crash is found, not started again: on an --into instance only one after the floor,
     # which is ours even if it has already succeeded (dropping and restoring again would redo the whole restore).
     existing = native.find_task(state, plan.database_name)
-    ours = existing is not None and existing.task_id > (job.outputs.task_floor or 0)
-    if existing is not None and ours and existing.lifecycle not in {TaskLifecycle.ERROR, TaskLifecycle.CANCELLED}:
+    floor = job.outputs.task_floor or 0
+    if existing is not None and existing.task_id > floor and existing.lifecycle not in ENDED_UNSUCCESSFULLY:
         job.outputs.task_id = existing.task_id
         return Done(f"{certificate}task {existing.task_id} already sent for {plan.database_name}")
     dropped = into.clear_the_way(plan, state, native) if plan.into is not None else ""

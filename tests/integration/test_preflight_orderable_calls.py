@@ -24,6 +24,7 @@ from bot.preflight import preflight
 from config.policy_model import Policy, parse_policy
 from tests.support.factories import BOT_NETWORK
 from tests.support.orderable_stand_in import OrderableStandIn, offers
+from tests.support.stubbed import stubbed_client
 from tests.unit.fakes import FakeAws
 
 POLICY = parse_policy({"backups": {"default_bucket": "rdsbot-backups"}, "network": BOT_NETWORK})
@@ -33,13 +34,11 @@ VERSIONS = ("14.00.3465.1.v1", "15.00.4415.2.v1", "15.00.4430.1.v1", "16.00.4140
 
 @pytest.fixture
 def rds() -> Iterator[tuple[Any, Stubber, list[str]]]:
-    client = boto3.client("rds", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
     calls: list[str] = []
-    # before-parameter-build: each call passes it before the Stubber (a before-call hook) answers in AWS's stead.
-    client.meta.events.register("before-parameter-build.rds", lambda model, **_: calls.append(model.name))
-    with Stubber(client) as stubber:
+    with stubbed_client("rds") as (client, stubber):
+        # before-parameter-build: each call passes it before the Stubber (a before-call hook) answers in AWS's stead.
+        client.meta.events.register("before-parameter-build.rds", lambda model, **_: calls.append(model.name))
         yield client, stubber, calls
-        stubber.assert_no_pending_responses()
 
 
 def rows(*classes: str) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ import boto3
 
 from aws.sandbox.sql_server import role_policies
 from bot.domain import InstanceState
-from bot.role_needs import RoleNeeds
+from bot.role_needs import RoleNeeds, role_path_and_name
 
 
 def bucket_and_key(s3_arn: str) -> tuple[str, str]:
@@ -223,7 +223,7 @@ class EndpointAwsView:
         if not settings:
             return ["anything: SQLSERVER_BACKUP_RESTORE names no IAM_ROLE_ARN"]
         try:
-            documents = role_policies.role_documents(self._iam, settings[0]["Value"].rsplit("/", 1)[-1])
+            documents = role_policies.role_documents(self._iam, role_path_and_name(settings[0]["Value"])[1])
         except Exception:  # a principal that may not read IAM (tests enforcing it): nothing to judge by
             return []
         return role_policies.lacks(documents, needs)
